@@ -1,0 +1,133 @@
+// Package config reads and validates the app configs of bluegreen: one YAML
+// file per app in the apps folder (CONTRACT §2).
+//
+// Reading an app goes defaults → strict decode (unknown keys are errors) →
+// normalize → validate. Every problem of every file is collected as an *Error
+// with the file, line, column and field path, so a user sees all of them at
+// once.
+package config
+
+import (
+	"net/netip"
+	"time"
+)
+
+// Defaults of the optional settings (CONTRACT §2).
+const (
+	DefaultMethod             = "GET"
+	DefaultTimeout            = 5 * time.Second
+	DefaultInterval           = 1 * time.Second
+	DefaultHealthyThreshold   = 2
+	DefaultUnhealthyThreshold = 3
+	DefaultRestartPolicy      = "unless-stopped"
+	DefaultPullPolicy         = PullIfNotPresent
+	DefaultDrainTimeout       = 30 * time.Second
+	DefaultStartupTimeout     = 60 * time.Second
+	DefaultHealthCheckTimeout = 120 * time.Second
+	DefaultStopTimeout        = 10 * time.Second
+	DefaultListenAddress      = "0.0.0.0"
+)
+
+// Pull policies (docker.pull_policy).
+const (
+	// PullIfNotPresent uses an image already in the local Docker as is and
+	// pulls a missing one.
+	PullIfNotPresent = "if-not-present"
+	// PullAlways pulls the image before every deployment.
+	PullAlways = "always"
+	// PullNever never pulls: a missing image fails the deployment.
+	PullNever = "never"
+)
+
+// MinMemoryLimit is Docker's smallest accepted memory limit (6 MiB).
+const MinMemoryLimit = 6 << 20
+
+// App is the config of one app, read from one file of the apps folder.
+type App struct {
+	Name        string
+	Image       string
+	Ports       Ports
+	Proxy       Proxy
+	HealthCheck HealthCheck
+	Docker      Docker
+	Deployment  Deployment
+	File        string // the file it was read from
+}
+
+// Ports are the host ports of an app: the proxy's public port and the ports
+// the blue and green containers are published on (on 127.0.0.1).
+type Ports struct{ Proxy, Blue, Green int }
+
+// Proxy configures the app's reverse proxy.
+type Proxy struct {
+	ListenAddress  string         // default "0.0.0.0"; an IP address or "localhost"
+	TrustedProxies []netip.Prefix // IPs become /32 or /128 prefixes
+}
+
+// HealthCheck configures the HTTP health checks of a container.
+type HealthCheck struct {
+	Path               string // must start with "/"
+	Method             string // default GET; upper-cased; GET HEAD POST PUT PATCH DELETE OPTIONS
+	Timeout, Interval  time.Duration
+	HealthyThreshold   int
+	UnhealthyThreshold int
+	ExpectedStatus     []int // empty = any 2xx; each 100-599
+}
+
+// Accepts reports whether a health check answered with the HTTP status code
+// passes: one of ExpectedStatus, or any 2xx when ExpectedStatus is empty.
+func (h HealthCheck) Accepts(code int) bool {
+	if len(h.ExpectedStatus) == 0 {
+		return code >= 200 && code <= 299
+	}
+	for _, c := range h.ExpectedStatus {
+		if c == code {
+			return true
+		}
+	}
+	return false
+}
+
+// Docker holds the container settings of an app.
+type Docker struct {
+	ExposePort    int
+	Environment   []string // "K=V"; a YAML map is turned into K=V sorted by key
+	Volumes       []string // "host:container[:opts]"
+	MemoryLimit   int64    // bytes, 0 = none
+	CPULimit      float64  // CPUs, 0 = none
+	RestartPolicy string   // no | always | unless-stopped | on-failure | on-failure:N
+	PullPolicy    string   // if-not-present | always | never
+	Network       string   // empty = Docker's default
+	Command       []string // empty = the image's own
+}
+
+// Deployment holds the timeouts of a deployment (CONTRACT §4).
+type Deployment struct {
+	DrainTimeout, WebSocketDrainTimeout, StartupTimeout, HealthCheckTimeout, StopTimeout time.Duration
+}
+
+// defaults returns an App with every optional setting at its default.
+// WebSocketDrainTimeout is left 0: it follows DrainTimeout once that is known.
+func defaults(file string) *App {
+	return &App{
+		File:  file,
+		Proxy: Proxy{ListenAddress: DefaultListenAddress},
+		HealthCheck: HealthCheck{
+			Method:             DefaultMethod,
+			Timeout:            DefaultTimeout,
+			Interval:           DefaultInterval,
+			HealthyThreshold:   DefaultHealthyThreshold,
+			UnhealthyThreshold: DefaultUnhealthyThreshold,
+		},
+		Docker: Docker{
+			RestartPolicy: DefaultRestartPolicy,
+			PullPolicy:    DefaultPullPolicy,
+		},
+		Deployment: Deployment{
+			DrainTimeout:       DefaultDrainTimeout,
+			StartupTimeout:     DefaultStartupTimeout,
+			HealthCheckTimeout: DefaultHealthCheckTimeout,
+			StopTimeout:        DefaultStopTimeout,
+		},
+	}
+}
