@@ -1,0 +1,325 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/bluegreen/bluegreen/api"
+)
+
+// streamSafetyPoll is how often deploy --wait checks the deployment while
+// following the event stream, in case the stream misses its end.
+const streamSafetyPoll = 5 * time.Second
+
+// finalFetchTimeout bounds the wait for the store to show the final status
+// after the final event.
+const finalFetchTimeout = 5 * time.Second
+
+func ctlDeploy(ctx context.Context, c *ctl, in *parsed) int {
+	app := in.pos[0]
+	req := api.DeployRequest{TriggerSource: api.TriggerManual}
+	if len(in.pos) == 2 {
+		req.DesiredImage = in.pos[1]
+	}
+	timeout, err := timeoutFlag(in)
+	if err != nil {
+		return c.usageErr("deploy", err)
+	}
+	post := func(ctx context.Context) (api.DeployResponse, error) { return c.client.Deploy(ctx, app, req) }
+	if in.has("wait") {
+		return c.follow(ctx, app, post, timeout)
+	}
+	return c.started(ctx, app, post)
+}
+
+func ctlRollback(ctx context.Context, c *ctl, in *parsed) int {
+	app := in.pos[0]
+	timeout, err := timeoutFlag(in)
+	if err != nil {
+		return c.usageErr("rollback", err)
+	}
+	post := func(ctx context.Context) (api.DeployResponse, error) { return c.client.Rollback(ctx, app) }
+	if in.has("wait") {
+		return c.follow(ctx, app, post, timeout)
+	}
+	return c.started(ctx, app, post)
+}
+
+func timeoutFlag(in *parsed) (time.Duration, error) {
+	v, ok := in.flags["timeout"]
+	if !ok {
+		return DefaultDeployTimeout, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("--timeout %q is not a positive duration (use 90s, 10m)", v)
+	}
+	return d, nil
+}
+
+// started posts a deploy or rollback and reports the answer without waiting.
+func (c *ctl) started(ctx context.Context, app string, post func(context.Context) (api.DeployResponse, error)) int {
+	resp, err := post(ctx)
+	if err != nil {
+		return c.fail(err)
+	}
+	if c.json {
+		writeJSON(c.stdout, resp)
+		return ExitOK
+	}
+	switch resp.Status {
+	case api.DeployUnchanged:
+		fmt.Fprintf(c.stdout, "%s: nothing to do: the image is already active and healthy (deployment #%d)\n", app, resp.DeploymentID)
+	case api.DeployQueued:
+		fmt.Fprintf(c.stdout, "%s: deployment #%d queued behind the running one\n", app, resp.DeploymentID)
+	default:
+		fmt.Fprintf(c.stdout, "%s: deployment #%d %s\n", app, resp.DeploymentID, resp.Status)
+	}
+	if resp.Status != api.DeployUnchanged {
+		fmt.Fprintf(c.stdout, "follow it with: bluegreen ctl events --app %s --follow (or ctl history %s)\n", app, app)
+	}
+	return ExitOK
+}
+
+// follow subscribes to the app's events, posts the deployment, prints each
+// of its phases as it happens and reports how it ended: ExitOK only when it
+// completed (or nothing had to change).
+func (c *ctl) follow(ctx context.Context, app string, post func(context.Context) (api.DeployResponse, error), timeout time.Duration) int {
+	wctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	events, errc, err := c.client.StreamEvents(wctx, app)
+	if err != nil {
+		var ce *api.ConnError
+		if errors.As(err, &ce) {
+			return c.fail(err)
+		}
+		fmt.Fprintf(c.stderr, "note: event stream unavailable (%v): polling instead\n", err)
+		events, errc = nil, nil
+	}
+	resp, err := post(wctx)
+	if err != nil {
+		return c.fail(err)
+	}
+	id := resp.DeploymentID
+	if resp.Status == api.DeployUnchanged {
+		if c.json {
+			d, err := c.client.Deployment(ctx, id)
+			if err != nil {
+				return c.fail(err)
+			}
+			writeJSON(c.stdout, d)
+			return ExitOK
+		}
+		fmt.Fprintf(c.stdout, "%s: nothing to do: the image is already active and healthy (deployment #%d, unchanged)\n", app, id)
+		return ExitOK
+	}
+	p := &phasePrinter{c: c}
+	if !c.json {
+		fmt.Fprintf(c.stdout, "%s: deployment #%d %s\n", app, id, resp.Status)
+	}
+
+	interval := c.pollInterval
+	if events != nil {
+		interval = streamSafetyPoll
+	}
+	poll := time.NewTicker(interval)
+	defer poll.Stop()
+	polling := events == nil
+
+wait:
+	for {
+		select {
+		case <-wctx.Done():
+			if ctx.Err() != nil {
+				fmt.Fprintf(c.stderr, "stopped waiting: deployment #%d continues in the background\n", id)
+				return ExitFailed
+			}
+			status := "running"
+			if d, err := c.client.Deployment(ctx, id); err == nil {
+				status = d.Status
+			}
+			fmt.Fprintf(c.stderr, "deployment #%d is still running (%s) after %s\nfollow it with: bluegreen ctl events --app %s --follow\n", id, status, timeout, app)
+			return ExitFailed
+		case ev, ok := <-events:
+			if !ok {
+				events = nil
+				continue
+			}
+			if ev.DeploymentID == nil || *ev.DeploymentID != id {
+				continue
+			}
+			p.event(ev)
+			if isFinalEvent(ev.Type) {
+				break wait
+			}
+		case err, ok := <-errc:
+			if !ok {
+				errc = nil
+				continue
+			}
+			if wctx.Err() != nil {
+				continue
+			}
+			fmt.Fprintf(c.stderr, "note: event stream lost (%v): polling instead\n", err)
+			events, errc = nil, nil
+			polling = true
+			poll.Reset(c.pollInterval)
+		case <-poll.C:
+			d, err := c.client.Deployment(wctx, id)
+			if err != nil {
+				if wctx.Err() != nil {
+					continue
+				}
+				return c.fail(err)
+			}
+			if polling {
+				p.phases(d)
+			}
+			if d.Done() {
+				break wait
+			}
+		}
+	}
+	d, err := c.finalDeployment(ctx, id)
+	if err != nil {
+		return c.fail(err)
+	}
+	return c.report(d)
+}
+
+// finalDeployment fetches the deployment until it shows a final status.
+func (c *ctl) finalDeployment(ctx context.Context, id int64) (api.Deployment, error) {
+	ctx, cancel := context.WithTimeout(ctx, finalFetchTimeout)
+	defer cancel()
+	t := time.NewTicker(c.pollInterval / 5)
+	defer t.Stop()
+	for {
+		d, err := c.client.Deployment(ctx, id)
+		if err != nil || d.Done() {
+			return d, err
+		}
+		select {
+		case <-ctx.Done():
+			return d, nil
+		case <-t.C:
+		}
+	}
+}
+
+// report prints how a deployment ended and returns the exit status.
+func (c *ctl) report(d api.Deployment) int {
+	ok := d.Status == api.StatusCompleted
+	if c.json {
+		writeJSON(c.stdout, d)
+		if ok {
+			return ExitOK
+		}
+		return ExitFailed
+	}
+	if ok {
+		fmt.Fprintf(c.stdout, "deployment #%d completed in %s: %s now serves on %s\n",
+			d.DeploymentID, durationMS(d.DurationMS), d.ToImage, dash(d.Color))
+		return ExitOK
+	}
+	fmt.Fprintf(c.stdout, "deployment #%d %s", d.DeploymentID, strings.ReplaceAll(d.Status, "_", " "))
+	if d.DurationMS > 0 {
+		fmt.Fprintf(c.stdout, " after %s", durationMS(d.DurationMS))
+	}
+	fmt.Fprintln(c.stdout)
+	if d.Error != "" {
+		fmt.Fprintf(c.stdout, "reason: %s\n", d.Error)
+	}
+	switch d.Status {
+	case api.StatusRolledBack:
+		fmt.Fprintf(c.stdout, "%s was not promoted: the previous container kept serving\n", d.ToImage)
+	case api.StatusSuperseded:
+		fmt.Fprintln(c.stdout, "a newer deployment replaced it: see bluegreen ctl history "+d.App)
+	}
+	if len(d.Logs) > 0 {
+		fmt.Fprintf(c.stdout, "container logs (last %d lines):\n", len(d.Logs))
+		for _, l := range d.Logs {
+			fmt.Fprintf(c.stdout, "  %s\n", l)
+		}
+	}
+	if !d.Done() {
+		fmt.Fprintf(c.stdout, "status is still %s: follow it with bluegreen ctl events --app %s --follow\n", d.Status, d.App)
+	}
+	return ExitFailed
+}
+
+func isFinalEvent(typ string) bool {
+	d := api.Deployment{Status: strings.TrimPrefix(typ, "deployment.")}
+	return strings.HasPrefix(typ, "deployment.") && d.Done()
+}
+
+// phasePrinter prints each phase of one deployment once, with how long the
+// phase before it took.
+type phasePrinter struct {
+	c       *ctl
+	last    string
+	lastAt  time.Time
+	printed int // phases printed from Deployment.Phases while polling
+}
+
+// event prints a deployment event of the followed deployment.
+func (p *phasePrinter) event(ev api.Event) {
+	var data struct {
+		Phase  string `json:"phase"`
+		Status string `json:"status"`
+		Error  string `json:"error"`
+	}
+	if len(ev.Data) > 0 {
+		json.Unmarshal(ev.Data, &data)
+	}
+	if !strings.HasPrefix(ev.Type, "deployment.") {
+		// container.*, proxy.switched, drain.*: a detail of the current phase.
+		if !p.c.json {
+			fmt.Fprintf(p.c.stdout, "%s    %s  %s\n", ev.At.Local().Format("15:04:05"), ev.Type, oneLine(ev.Message, 200))
+		}
+		return
+	}
+	name := data.Phase
+	if name == "" {
+		name = data.Status
+	}
+	if ev.Type != api.EventDeploymentPhase {
+		name = strings.TrimPrefix(ev.Type, "deployment.")
+	}
+	if name == "" || name == p.last {
+		return
+	}
+	p.line(ev.At, name, data.Error)
+}
+
+// phases prints the phases of d not printed yet (polling mode).
+func (p *phasePrinter) phases(d api.Deployment) {
+	for ; p.printed < len(d.Phases); p.printed++ {
+		ph := d.Phases[p.printed]
+		if ph.Name == p.last {
+			continue
+		}
+		p.line(ph.StartedAt, ph.Name, ph.Error)
+	}
+}
+
+func (p *phasePrinter) line(at time.Time, name, errMsg string) {
+	if p.c.json {
+		p.last, p.lastAt = name, at
+		return
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s  %-16s", at.Local().Format("15:04:05"), name)
+	if p.last != "" && !p.lastAt.IsZero() && !at.Before(p.lastAt) {
+		fmt.Fprintf(&b, " (%s took %s)", p.last, durationMS(max(at.Sub(p.lastAt).Milliseconds(), 1)))
+	}
+	if errMsg != "" {
+		fmt.Fprintf(&b, " error: %s", oneLine(errMsg, 200))
+	}
+	fmt.Fprintln(p.c.stdout, strings.TrimRight(b.String(), " "))
+	p.last, p.lastAt = name, at
+}
