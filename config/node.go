@@ -124,7 +124,7 @@ func (d *decoder) mapping(f *field, allowed []string) (map[string]*field, bool) 
 			d.errorf(kp, f.path, "merge keys (<<) are not supported: write the keys out")
 			continue
 		}
-		name, ok := scalarText(d.resolve(kv.Key))
+		name, ok := d.keyText(kv.Key)
 		if !ok {
 			d.errorf(kp, f.path, "expected a plain key, got %s", describe(d.resolve(kv.Key)))
 			continue
@@ -189,6 +189,15 @@ func (d *decoder) integer(f *field, what string) (int64, bool) {
 	return 0, false
 }
 
+// keyText is the text of a mapping key; a key that YAML reads as null
+// ("NULL", "~") is taken as written.
+func (d *decoder) keyText(n ast.Node) (string, bool) {
+	if nn, ok := n.(*ast.NullNode); ok && nn.Token != nil && nn.Token.Value != "" {
+		return nn.Token.Value, true
+	}
+	return scalarText(d.resolve(n))
+}
+
 // scalarText is the text of a scalar node: strings unquoted, numbers and
 // booleans as written.
 func scalarText(n ast.Node) (string, bool) {
@@ -246,34 +255,50 @@ func contains(list []string, s string) bool {
 }
 
 // suggest returns the allowed key closest to a misspelt one, if close enough.
+// A key that starts an allowed one ("drain" for drain_timeout) or is within
+// two edits of it counts.
 func suggest(key string, allowed []string) string {
-	best, bestDist := "", 3
+	key = strings.ToLower(key)
 	cands := append([]string(nil), allowed...)
 	sort.Strings(cands)
+	if len(key) >= 3 {
+		for _, a := range cands {
+			if strings.HasPrefix(a, key) {
+				return a
+			}
+		}
+	}
+	best, bestDist := "", 3
 	for _, a := range cands {
-		if dist := levenshtein(strings.ToLower(key), a); dist < bestDist {
+		if dist := editDistance(key, a); dist < bestDist {
 			best, bestDist = a, dist
 		}
 	}
 	return best
 }
 
-func levenshtein(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
+// editDistance counts the insertions, deletions, substitutions and
+// transpositions of adjacent bytes that turn a into b.
+func editDistance(a, b string) int {
+	d := make([][]int, len(a)+1)
+	for i := range d {
+		d[i] = make([]int, len(b)+1)
+		d[i][0] = i
+	}
+	for j := range d[0] {
+		d[0][j] = j
 	}
 	for i := 1; i <= len(a); i++ {
-		cur[0] = i
 		for j := 1; j <= len(b); j++ {
 			cost := 1
 			if a[i-1] == b[j-1] {
 				cost = 0
 			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
 		}
-		prev, cur = cur, prev
 	}
-	return prev[len(b)]
+	return d[len(a)][len(b)]
 }

@@ -440,7 +440,7 @@ func (d *decoder) environment(f *field) []string {
 	case *ast.MappingNode:
 		for _, kv := range n.Values {
 			kp := placeOf(kv.Key)
-			k, ok := scalarText(d.resolve(kv.Key))
+			k, ok := d.keyText(kv.Key)
 			if !ok {
 				d.errorf(kp, f.path, "expected a variable name as key, got %s", describe(d.resolve(kv.Key)))
 				continue
