@@ -1,0 +1,181 @@
+package proxy
+
+import (
+	"net/http"
+	"net/netip"
+	"strings"
+)
+
+// Forwarding headers the proxy sets (CONTRACT §4, header rules).
+const (
+	headerXForwardedFor   = "X-Forwarded-For"
+	headerXRealIP         = "X-Real-Ip"
+	headerXForwardedProto = "X-Forwarded-Proto"
+	headerXForwardedHost  = "X-Forwarded-Host"
+	headerXForwardedPort  = "X-Forwarded-Port"
+	headerForwarded       = "Forwarded"
+)
+
+// hopHeaders are the hop-by-hop fields of RFC 9110 §7.6.1 (and their
+// pre-standard relatives) that a proxy must not forward. Fields named in
+// Connection are removed as well.
+var hopHeaders = []string{
+	"Connection",
+	"Proxy-Connection",
+	"Keep-Alive",
+	"Proxy-Authenticate",
+	"Proxy-Authorization",
+	"Te",
+	"Trailer",
+	"Transfer-Encoding",
+	"Upgrade",
+}
+
+// forwardingHeaders are the client-supplied forwarding fields dropped from
+// an untrusted peer.
+var forwardingHeaders = []string{
+	headerXForwardedFor,
+	headerXRealIP,
+	headerXForwardedProto,
+	headerXForwardedHost,
+	headerXForwardedPort,
+	headerForwarded,
+}
+
+// removeHopHeaders deletes the hop-by-hop fields of h in place. With keepUpgrade
+// the Upgrade field and a "Connection: Upgrade" survive (a WebSocket handshake).
+// "TE: trailers" is kept: it is the one TE value every HTTP/1.1 hop may forward.
+func removeHopHeaders(h http.Header, keepUpgrade bool) {
+	te := h["Te"]
+	for _, v := range h["Connection"] {
+		for f := range strings.SplitSeq(v, ",") {
+			if f = strings.TrimSpace(f); f != "" {
+				if keepUpgrade && strings.EqualFold(f, "upgrade") {
+					continue
+				}
+				h.Del(f)
+			}
+		}
+	}
+	upgrade := h["Upgrade"]
+	for _, k := range hopHeaders {
+		delete(h, k)
+	}
+	for _, v := range te {
+		if strings.EqualFold(strings.TrimSpace(v), "trailers") {
+			h["Te"] = []string{"trailers"}
+			break
+		}
+	}
+	if keepUpgrade && len(upgrade) > 0 {
+		h["Connection"] = []string{"Upgrade"}
+		h["Upgrade"] = upgrade
+	}
+}
+
+// forwardHeaders sets the X-Forwarded-* fields on h (a copy of the client's
+// header without hop-by-hop fields) for a request from peer with Host host to
+// the proxy listening on port.
+func forwardHeaders(h http.Header, peer netip.Addr, host, port string, trusted []netip.Prefix) {
+	p := peer.String()
+	if !isTrusted(peer, trusted) {
+		for _, k := range forwardingHeaders {
+			delete(h, k)
+		}
+		h[headerXForwardedFor] = []string{p}
+		h[headerXRealIP] = []string{p}
+		h[headerXForwardedProto] = []string{"http"}
+		h[headerXForwardedHost] = []string{host}
+		h[headerXForwardedPort] = []string{port}
+		return
+	}
+	xff := p
+	if prior := h[headerXForwardedFor]; len(prior) > 0 {
+		xff = strings.Join(prior, ", ") + ", " + p
+	}
+	h[headerXForwardedFor] = []string{xff}
+	h[headerXRealIP] = []string{realIP(xff, trusted)}
+	if len(h[headerXForwardedProto]) == 0 {
+		h[headerXForwardedProto] = []string{"http"}
+	}
+	if len(h[headerXForwardedHost]) == 0 {
+		h[headerXForwardedHost] = []string{host}
+	}
+	if len(h[headerXForwardedPort]) == 0 {
+		h[headerXForwardedPort] = []string{port}
+	}
+}
+
+// realIP returns the right-most address of an X-Forwarded-For list that is
+// not trusted; when all are trusted, the left-most address.
+func realIP(xff string, trusted []netip.Prefix) string {
+	var first string
+	parts := strings.Split(xff, ",")
+	for i := len(parts) - 1; i >= 0; i-- {
+		a, ok := parseForwardedAddr(parts[i])
+		if !ok {
+			continue
+		}
+		first = a.String()
+		if !isTrusted(a, trusted) {
+			return first
+		}
+	}
+	return first
+}
+
+// parseForwardedAddr parses one X-Forwarded-For element: an address,
+// optionally with a port ("1.2.3.4:80", "[::1]:80").
+func parseForwardedAddr(s string) (netip.Addr, bool) {
+	s = strings.TrimSpace(s)
+	if a, err := netip.ParseAddr(s); err == nil {
+		return a.Unmap().WithZone(""), true
+	}
+	if ap, err := netip.ParseAddrPort(s); err == nil {
+		return ap.Addr().Unmap().WithZone(""), true
+	}
+	return netip.Addr{}, false
+}
+
+func isTrusted(a netip.Addr, trusted []netip.Prefix) bool {
+	for _, p := range trusted {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// peerAddr parses a RemoteAddr ("1.2.3.4:5678") into an address.
+func peerAddr(remote string) netip.Addr {
+	if ap, err := netip.ParseAddrPort(remote); err == nil {
+		return ap.Addr().Unmap().WithZone("")
+	}
+	a, _ := parseForwardedAddr(remote)
+	return a
+}
+
+// isUpgrade reports whether h asks to switch to the WebSocket protocol.
+// Other upgrades (h2c) are not offered: their Upgrade field is dropped as
+// hop-by-hop and the request is proxied as plain HTTP/1.1.
+func isUpgrade(h http.Header) bool {
+	ws := false
+	for _, v := range h["Upgrade"] {
+		for f := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(f), "websocket") {
+				ws = true
+			}
+		}
+	}
+	if !ws {
+		return false
+	}
+	for _, v := range h["Connection"] {
+		for f := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(f), "upgrade") {
+				return true
+			}
+		}
+	}
+	return false
+}

@@ -1,0 +1,305 @@
+// Package proxy is the per-app HTTP/WebSocket reverse proxy of bluegreen. It
+// routes every request to the active color's container, switches atomically,
+// and drains the old color: in-flight requests finish there, WebSockets keep
+// flowing until they close or a cutoff closes them with 1001 (going away).
+//
+// The owning app actor is the only writer of the routing state
+// (SetTarget, Drain, Stop); the request path reads it from an atomic pointer.
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Colors the proxy reports connections for.
+const (
+	ColorBlue  = "blue"
+	ColorGreen = "green"
+)
+
+// Server limits of the client side. There is deliberately no read or write
+// timeout: long uploads, downloads and event streams must not be cut.
+const (
+	// DefaultReadHeaderTimeout bounds how long a client may take to send a
+	// request's header.
+	DefaultReadHeaderTimeout = 30 * time.Second
+	// DefaultIdleTimeout closes client keep-alive connections idle this long.
+	DefaultIdleTimeout = 120 * time.Second
+)
+
+// Options configure a Proxy.
+type Options struct {
+	App            string         // the app's name, used in logs and error bodies
+	ListenAddress  string         // "0.0.0.0", "127.0.0.1", "::1"...
+	Port           int            // 0 = any free port (tests)
+	TrustedProxies []netip.Prefix // peers whose X-Forwarded-* headers are kept
+	Logger         *slog.Logger   // nil = slog.Default()
+}
+
+// Connections counts the in-flight HTTP requests and open WebSockets routed
+// to one color.
+type Connections struct{ HTTP, WebSocket int64 }
+
+// Proxy is one app's reverse proxy. Create it with New, then Start it.
+type Proxy struct {
+	opts    Options
+	log     *slog.Logger
+	trusted []netip.Prefix
+
+	active atomic.Pointer[target] // nil: no active color (503)
+
+	mu      sync.Mutex // guards targets, srv, ln, stopped
+	targets []*target  // every routing that may still have traffic
+	srv     *http.Server
+	ln      net.Listener
+	port    string
+	stopped bool
+
+	stopOnce sync.Once
+	stopErr  error
+	stopDone chan struct{}
+}
+
+// New returns a proxy for o; it does not listen until Start.
+func New(o Options) *Proxy {
+	log := o.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Proxy{
+		opts:     o,
+		log:      log.With("app", o.App),
+		trusted:  slices.Clone(o.TrustedProxies),
+		stopDone: make(chan struct{}),
+	}
+}
+
+// Start binds the listener and serves in the background. A failed bind is
+// returned as an error that names the address.
+func (p *Proxy) Start() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.stopped {
+		return fmt.Errorf("proxy for %s: already stopped", p.opts.App)
+	}
+	if p.ln != nil {
+		return fmt.Errorf("proxy for %s: already started on %s", p.opts.App, p.ln.Addr())
+	}
+	addr := net.JoinHostPort(p.opts.ListenAddress, strconv.Itoa(p.opts.Port))
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("proxy for %s: listen on %s: %w", p.opts.App, addr, err)
+	}
+	p.ln = ln
+	p.port = strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	p.srv = &http.Server{
+		Handler:           p,
+		ReadHeaderTimeout: DefaultReadHeaderTimeout,
+		IdleTimeout:       DefaultIdleTimeout,
+		ErrorLog:          slog.NewLogLogger(p.log.Handler(), slog.LevelDebug),
+	}
+	srv := p.srv
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			p.log.Error("proxy stopped serving", "addr", ln.Addr().String(), "err", err)
+		}
+	}()
+	p.log.Info("proxy listening", "addr", ln.Addr().String())
+	return nil
+}
+
+// Addr returns the listening address, or nil before Start.
+func (p *Proxy) Addr() net.Addr {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ln == nil {
+		return nil
+	}
+	return p.ln.Addr()
+}
+
+// Stop stops accepting, lets in-flight requests and WebSockets finish until
+// ctx is done, then closes everything (WebSockets get a 1001 close frame).
+// It is safe to call twice; a second call waits for the first.
+func (p *Proxy) Stop(ctx context.Context) error {
+	p.stopOnce.Do(func() {
+		defer close(p.stopDone)
+		p.mu.Lock()
+		p.stopped = true
+		srv := p.srv
+		p.mu.Unlock()
+		if srv == nil {
+			return
+		}
+		shut := make(chan error, 1)
+		go func() { shut <- srv.Shutdown(ctx) }()
+		err := <-shut
+		// Shutdown does not track hijacked connections: wait for WebSockets.
+		for err == nil && p.openWebSockets() > 0 {
+			select {
+			case <-ctx.Done():
+				err = ctx.Err()
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+		for _, t := range p.allTargets() {
+			t.cutHTTP()
+			t.cutWS()
+		}
+		if cerr := srv.Close(); err == nil {
+			err = cerr
+		}
+		p.waitEmpty(time.Second)
+		for _, t := range p.allTargets() {
+			t.pool.close()
+		}
+		if err != nil {
+			p.stopErr = fmt.Errorf("stop proxy for %s: %w", p.opts.App, err)
+		}
+		p.log.Info("proxy stopped")
+	})
+	<-p.stopDone
+	return p.stopErr
+}
+
+// SetTarget routes every new request to addr (like "127.0.0.1:18000") as
+// color; color "" clears the route so requests get 503. Requests already
+// running stay where they started. Only the owning app actor calls it.
+func (p *Proxy) SetTarget(color, addr string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	old := p.active.Load()
+	if color == "" {
+		p.active.Store(nil)
+		if old != nil {
+			p.log.Info("traffic cleared", "from", old.color)
+		}
+		return
+	}
+	if old != nil && old.color == color && old.addr == addr {
+		return
+	}
+	t := newTarget(color, addr, DefaultMaxIdlePerTarget)
+	p.targets = append(p.targets, t)
+	p.active.Store(t)
+	from := ""
+	if old != nil {
+		from = old.color
+	}
+	p.log.Info("traffic switched", "from", from, "to", color, "addr", addr)
+}
+
+// Active returns the color and address new requests go to ("" when none).
+func (p *Proxy) Active() (color, addr string) {
+	if t := p.active.Load(); t != nil {
+		return t.color, t.addr
+	}
+	return "", ""
+}
+
+// Connections returns in-flight HTTP requests and open WebSockets per
+// color; "blue" and "green" are always present.
+func (p *Proxy) Connections() map[string]Connections {
+	m := map[string]Connections{ColorBlue: {}, ColorGreen: {}}
+	for _, t := range p.allTargets() {
+		c := m[t.color]
+		c.HTTP += t.httpN.Load()
+		c.WebSocket += t.wsN.Load()
+		m[t.color] = c
+	}
+	return m
+}
+
+// ServeHTTP proxies one client request to the active color.
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	t := p.acquire()
+	if t == nil {
+		p.log.Warn("no active color", "method", r.Method, "path", r.URL.Path)
+		p.fail(w, http.StatusServiceUnavailable, fmt.Sprintf("app %q has no active container", p.opts.App))
+		return
+	}
+	if isUpgrade(r.Header) {
+		p.serveUpgrade(w, r, t)
+		return
+	}
+	defer t.doneHTTP()
+	p.forward(w, r, t)
+}
+
+// acquire counts a new request on the active target and returns it. The
+// re-check after counting makes a concurrent switch and drain safe: a drain
+// that saw zero requests on the old target cannot miss this one, because
+// the switch happened before the drain began and the re-check sees it.
+func (p *Proxy) acquire() *target {
+	for {
+		t := p.active.Load()
+		if t == nil {
+			return nil
+		}
+		t.httpN.Add(1)
+		if p.active.Load() == t {
+			return t
+		}
+		t.doneHTTP()
+	}
+}
+
+// fail answers with a short plain-text error body naming the app.
+func (p *Proxy) fail(w http.ResponseWriter, status int, msg string) {
+	h := w.Header()
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	fmt.Fprintf(w, "bluegreen: %s\n", msg)
+}
+
+func (p *Proxy) allTargets() []*target {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.targets)
+}
+
+func (p *Proxy) openWebSockets() int64 {
+	var n int64
+	for _, t := range p.allTargets() {
+		n += t.wsN.Load()
+	}
+	return n
+}
+
+// waitEmpty waits up to d for every target to have nothing in flight.
+func (p *Proxy) waitEmpty(d time.Duration) {
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		busy := false
+		for _, t := range p.allTargets() {
+			busy = busy || !t.empty()
+		}
+		if !busy {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// forget drops a drained target from the list once it is not active.
+func (p *Proxy) forget(t *target) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.active.Load() == t {
+		return
+	}
+	p.targets = slices.DeleteFunc(p.targets, func(x *target) bool { return x == t })
+}

@@ -1,0 +1,176 @@
+package proxy
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// Pool and buffer sizes of the upstream side.
+const (
+	// DefaultMaxIdlePerTarget is how many idle keep-alive connections the
+	// proxy keeps open to one upstream.
+	DefaultMaxIdlePerTarget = 256
+	// DefaultDialTimeout bounds connecting to an upstream.
+	DefaultDialTimeout = 5 * time.Second
+	// upstreamBufSize is the size of the read and write buffers of one
+	// upstream connection.
+	upstreamBufSize = 16 << 10
+)
+
+// target is one routing of a color to an upstream address. SetTarget makes a
+// new one; requests routed to it are counted on it until they end, so a
+// drain of the color waits for exactly the requests that started there.
+type target struct {
+	color string
+	addr  string
+
+	httpN atomic.Int64 // in-flight HTTP requests (including WebSocket handshakes)
+	wsN   atomic.Int64 // open WebSockets
+	idle  chan struct{}
+
+	// httpCut and wsCut are canceled when the drain cuts the remaining HTTP
+	// requests or WebSockets; each request registers its abort on them.
+	httpCut, wsCut      context.Context
+	cutHTTP, cutWS      context.CancelFunc
+	nHTTPCut, nWSClosed atomic.Int64
+
+	pool *pool
+}
+
+func newTarget(color, addr string, maxIdle int) *target {
+	t := &target{color: color, addr: addr, idle: make(chan struct{}, 1)}
+	t.httpCut, t.cutHTTP = context.WithCancel(context.Background())
+	t.wsCut, t.cutWS = context.WithCancel(context.Background())
+	t.pool = &pool{addr: addr, idle: make(chan *upConn, maxIdle), dialTimeout: DefaultDialTimeout}
+	return t
+}
+
+// doneHTTP ends one counted HTTP request.
+func (t *target) doneHTTP() {
+	if t.httpN.Add(-1) == 0 {
+		t.signal()
+	}
+}
+
+// doneWS ends one counted WebSocket.
+func (t *target) doneWS() {
+	if t.wsN.Add(-1) == 0 {
+		t.signal()
+	}
+}
+
+func (t *target) signal() {
+	select {
+	case t.idle <- struct{}{}:
+	default:
+	}
+}
+
+// empty reports whether nothing routed to t is in flight.
+func (t *target) empty() bool { return t.httpN.Load() == 0 && t.wsN.Load() == 0 }
+
+// upConn is one connection to an upstream with its buffers.
+type upConn struct {
+	net.Conn
+	br *bufio.Reader
+	bw *bufio.Writer
+}
+
+// pool keeps idle keep-alive connections to one upstream address.
+type pool struct {
+	addr        string
+	idle        chan *upConn
+	closed      atomic.Bool
+	dialTimeout time.Duration
+}
+
+// get returns an idle connection that is still open, or dials a new one.
+// reused reports whether the connection served an earlier request.
+func (p *pool) get(ctx context.Context) (c *upConn, reused bool, err error) {
+	for {
+		select {
+		case c = <-p.idle:
+			if alive(c) {
+				return c, true, nil
+			}
+			c.Close()
+			continue
+		default:
+		}
+		c, err = p.dial(ctx)
+		return c, false, err
+	}
+}
+
+func (p *pool) dial(ctx context.Context) (*upConn, error) {
+	d := net.Dialer{Timeout: p.dialTimeout, KeepAlive: 30 * time.Second}
+	nc, err := d.DialContext(ctx, "tcp", p.addr)
+	if err != nil {
+		return nil, fmt.Errorf("dial %s: %w", p.addr, err)
+	}
+	return &upConn{Conn: nc, br: bufio.NewReaderSize(nc, upstreamBufSize), bw: bufio.NewWriterSize(nc, upstreamBufSize)}, nil
+}
+
+// put returns c to the pool, or closes it when the pool is full or closed.
+func (p *pool) put(c *upConn) {
+	if p.closed.Load() {
+		c.Close()
+		return
+	}
+	select {
+	case p.idle <- c:
+	default:
+		c.Close()
+		return
+	}
+	if p.closed.Load() {
+		p.closeIdle()
+	}
+}
+
+// close closes every idle connection and makes later puts close theirs.
+func (p *pool) close() {
+	p.closed.Store(true)
+	p.closeIdle()
+}
+
+func (p *pool) closeIdle() {
+	for {
+		select {
+		case c := <-p.idle:
+			c.Close()
+		default:
+			return
+		}
+	}
+}
+
+// alive reports whether an idle upstream connection is still open: a
+// non-blocking read must find nothing (EAGAIN). An upstream that closed its
+// end (keep-alive timeout) shows EOF; unexpected bytes also disqualify it.
+func alive(c *upConn) bool {
+	if c.br.Buffered() > 0 {
+		return false
+	}
+	sc, ok := c.Conn.(syscall.Conn)
+	if !ok {
+		return true
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	ok = false
+	var b [1]byte
+	err = rc.Read(func(fd uintptr) bool {
+		n, rerr := syscall.Read(int(fd), b[:])
+		ok = n < 0 && (rerr == syscall.EAGAIN || rerr == syscall.EWOULDBLOCK)
+		return true
+	})
+	return err == nil && ok
+}

@@ -1,0 +1,286 @@
+package proxy
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+)
+
+// WebSocket proxying is raw: after the upstream answers 101 the proxy copies
+// bytes both ways, so subprotocols, extensions (compression) and the
+// handshake reach each side exactly as the other sent them. Only the
+// upstream→client direction is parsed, for frame boundaries alone, so that
+// at a drain cutoff the proxy can put its own close frame between two frames.
+const (
+	// closeGrace is how long a cutoff waits for the upstream to finish a
+	// frame it is in the middle of before the close frame can be sent.
+	closeGrace = 500 * time.Millisecond
+	// closeLinger is how long the proxy keeps the client connection after
+	// its close frame, for the client's close answer, before the TCP close.
+	closeLinger = time.Second
+)
+
+// closeGoingAway is a close frame (FIN, opcode 8) with status 1001.
+var closeGoingAway = func() []byte {
+	reason := "bluegreen: going away"
+	f := []byte{0x88, byte(2 + len(reason)), 0x03, 0xe9}
+	return append(f, reason...)
+}()
+
+// serveUpgrade proxies a WebSocket handshake and, when the upstream accepts
+// it, the connection. It runs with one HTTP request counted on t; once the
+// upgrade succeeds that count becomes a WebSocket count.
+func (p *Proxy) serveUpgrade(w http.ResponseWriter, r *http.Request, t *target) {
+	httpDone := false
+	doneHTTP := func() {
+		if !httpDone {
+			httpDone = true
+			t.doneHTTP()
+		}
+	}
+	defer doneHTTP()
+
+	out := p.outRequest(r, t, true)
+	uc, err := t.pool.dial(r.Context())
+	if err != nil {
+		p.upstreamError(w, r, t, out, &exchange{}, err)
+		return
+	}
+	ex := &exchange{}
+	ex.setConn(uc)
+	stopCut := context.AfterFunc(t.httpCut, func() { t.nHTTPCut.Add(1); ex.abort(true) })
+	resp, err := exchangeOnce(uc, out)
+	if !stopCut() {
+		uc.Close()
+		panic(http.ErrAbortHandler)
+	}
+	if err != nil {
+		uc.Close()
+		p.upstreamError(w, r, t, out, ex, err)
+		return
+	}
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		// Refused upgrade: an ordinary response on a connection used once.
+		resp.Close = true
+		p.copyResponse(w, http.NewResponseController(w), r, t, uc, resp, ex)
+		return
+	}
+	defer uc.Close()
+
+	client, crw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		p.log.Warn("websocket hijack failed", "color", t.color, "err", err)
+		return
+	}
+	defer client.Close()
+	if err := writeSwitching(client, resp); err != nil {
+		return
+	}
+
+	t.wsN.Add(1)
+	defer t.doneWS()
+	doneHTTP()
+
+	ws := &wsConn{client: client, up: uc}
+	stopWS := context.AfterFunc(t.wsCut, func() {
+		t.nWSClosed.Add(1)
+		ws.cutoff()
+	})
+	defer stopWS()
+
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		// client → upstream: bytes the server's reader already buffered first.
+		ws.copyToUpstream(crw.Reader)
+	})
+	ws.copyToClient(uc.br)
+	wg.Wait()
+}
+
+// writeSwitching sends the upstream's 101 answer to the client.
+func writeSwitching(c net.Conn, resp *http.Response) error {
+	h := resp.Header.Clone()
+	removeHopHeaders(h, true)
+	bw := bufio.NewWriterSize(c, 1024)
+	fmt.Fprintf(bw, "HTTP/1.1 101 %s\r\n", http.StatusText(http.StatusSwitchingProtocols))
+	if err := h.Write(bw); err != nil {
+		return err
+	}
+	bw.WriteString("\r\n")
+	return bw.Flush()
+}
+
+// wsConn is one proxied WebSocket.
+type wsConn struct {
+	client net.Conn
+	up     net.Conn
+
+	mu  sync.Mutex
+	cut bool
+}
+
+// cutoff asks the upstream→client copier to close the WebSocket at the next
+// frame boundary: its blocked read returns now.
+func (c *wsConn) cutoff() {
+	c.mu.Lock()
+	c.cut = true
+	c.mu.Unlock()
+	c.up.SetReadDeadline(time.Now())
+	c.client.SetWriteDeadline(time.Now().Add(closeGrace + closeLinger))
+}
+
+func (c *wsConn) isCut() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.cut
+}
+
+// copyToUpstream copies client bytes to the upstream until either side
+// ends; then it ends the upstream side so the other copier returns too.
+func (c *wsConn) copyToUpstream(src io.Reader) {
+	bp := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(bp)
+	buf := *bp
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			if _, werr := c.up.Write(buf[:n]); werr != nil {
+				break
+			}
+		}
+		if err != nil {
+			break
+		}
+	}
+	if !c.isCut() {
+		c.up.Close()
+	}
+}
+
+// copyToClient copies upstream frames to the client until the upstream
+// ends, the client fails, or a cutoff, which sends 1001 between frames.
+func (c *wsConn) copyToClient(src io.Reader) {
+	bp := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(bp)
+	buf := *bp
+	var fs frameScanner
+	grace := false
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			chunk := buf[:n]
+			if c.isCut() {
+				chunk = chunk[:fs.scan(chunk, true)]
+			} else {
+				fs.scan(chunk, false)
+			}
+			if _, werr := c.client.Write(chunk); werr != nil {
+				c.up.Close()
+				return
+			}
+			if c.isCut() && fs.atBoundary() {
+				c.goAway()
+				return
+			}
+		}
+		if err == nil {
+			continue
+		}
+		if c.isCut() && errors.Is(err, os.ErrDeadlineExceeded) {
+			if fs.atBoundary() {
+				c.goAway()
+				return
+			}
+			if !grace {
+				grace = true
+				c.up.SetReadDeadline(time.Now().Add(closeGrace))
+				continue
+			}
+		}
+		// The upstream ended (or a cut frame never finished): close both.
+		c.up.Close()
+		c.client.Close()
+		return
+	}
+}
+
+// goAway sends the client a 1001 close frame, closes the upstream, and
+// gives the client a moment to answer before the TCP close.
+func (c *wsConn) goAway() {
+	c.up.Close()
+	c.client.SetWriteDeadline(time.Now().Add(closeLinger))
+	if _, err := c.client.Write(closeGoingAway); err == nil {
+		if tc, ok := c.client.(interface{ CloseWrite() error }); ok {
+			tc.CloseWrite()
+		}
+		// copyToUpstream keeps reading (and discarding into the closed
+		// upstream) until the client closes or the linger ends.
+		c.client.SetReadDeadline(time.Now().Add(closeLinger))
+		return
+	}
+	c.client.Close()
+}
+
+// frameScanner follows WebSocket frame boundaries (RFC 6455 §5.2) in a byte
+// stream without keeping payloads.
+type frameScanner struct {
+	hdr    [14]byte
+	hn     int   // header bytes seen of the frame being read; 0 between frames
+	need   int   // header length once known
+	remain int64 // payload bytes left of the current frame
+}
+
+// atBoundary reports whether the stream is between two frames.
+func (s *frameScanner) atBoundary() bool { return s.hn == 0 && s.remain == 0 }
+
+// scan consumes p and returns how many bytes it used; with stop it stops at
+// the first frame boundary (0 when already at one).
+func (s *frameScanner) scan(p []byte, stop bool) int {
+	i := 0
+	for i < len(p) {
+		if stop && s.atBoundary() {
+			return i
+		}
+		if s.remain > 0 {
+			n := min(int64(len(p)-i), s.remain)
+			i += int(n)
+			s.remain -= n
+			continue
+		}
+		s.hdr[s.hn] = p[i]
+		s.hn++
+		i++
+		if s.hn == 2 {
+			s.need = 2
+			switch s.hdr[1] & 0x7f {
+			case 126:
+				s.need += 2
+			case 127:
+				s.need += 8
+			}
+			if s.hdr[1]&0x80 != 0 {
+				s.need += 4
+			}
+		}
+		if s.hn >= 2 && s.hn == s.need {
+			switch l := s.hdr[1] & 0x7f; l {
+			case 126:
+				s.remain = int64(binary.BigEndian.Uint16(s.hdr[2:4]))
+			case 127:
+				s.remain = int64(binary.BigEndian.Uint64(s.hdr[2:10]) & (1<<63 - 1))
+			default:
+				s.remain = int64(l)
+			}
+			s.hn = 0
+		}
+	}
+	return i
+}
