@@ -139,7 +139,8 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, t *target) {
 // retried once on a fresh one when no byte of the body was consumed.
 func (p *Proxy) roundTrip(ctx context.Context, t *target, out *http.Request, ex *exchange) (*upConn, *http.Response, error) {
 	for attempt := 0; ; attempt++ {
-		uc, reused, err := t.pool.get(ctx)
+		// A bodiless request is retried on a fresh connection instead.
+		uc, reused, err := t.pool.get(ctx, out.Body != nil)
 		if err != nil {
 			return nil, nil, err
 		}

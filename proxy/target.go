@@ -89,13 +89,15 @@ type pool struct {
 	dialTimeout time.Duration
 }
 
-// get returns an idle connection that is still open, or dials a new one.
-// reused reports whether the connection served an earlier request.
-func (p *pool) get(ctx context.Context) (c *upConn, reused bool, err error) {
+// get returns an idle connection, or dials a new one. With check, an idle
+// connection is first probed for a close by the upstream (one extra
+// syscall): for requests whose body cannot be replayed. reused reports
+// whether the connection served an earlier request.
+func (p *pool) get(ctx context.Context, check bool) (c *upConn, reused bool, err error) {
 	for {
 		select {
 		case c = <-p.idle:
-			if alive(c) {
+			if !check || alive(c) {
 				return c, true, nil
 			}
 			c.Close()
