@@ -1,0 +1,231 @@
+// Package store keeps bluegreen's state, deployment history, health checks
+// and audit trail in one SQLite file.
+//
+// Writes go through a single connection, so the many app actors that write
+// at once queue in Go instead of fighting over SQLite's write lock; reads use
+// a separate pool of read-only connections, which WAL mode lets run beside
+// the writer. Times are stored as UTC text with nanoseconds and come back in
+// UTC.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/bluegreen/bluegreen/api"
+	"github.com/mattn/go-sqlite3"
+)
+
+// ErrNotFound is returned (wrapped) when a looked-up row does not exist. It
+// is api.ErrNotFound, so the API server answers 404 for it.
+var ErrNotFound = api.ErrNotFound
+
+// DefaultBusyTimeout is how long a connection waits for a lock held by
+// another connection or process before it gives up.
+const DefaultBusyTimeout = 5 * time.Second
+
+// Store is the SQLite state of bluegreen. Its methods are safe for
+// concurrent use.
+type Store struct {
+	// Now returns the current time; tests replace it. It stamps rows whose
+	// time the caller left zero.
+	Now func() time.Time
+
+	path      string
+	w         *sql.DB // one connection: all writes
+	r         *sql.DB // read-only pool
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Open opens (creating if needed, with its parent folder) the database at
+// path and applies the pending migrations.
+func Open(path string) (*Store, error) {
+	s, err := open(path, options{})
+	if err != nil {
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// Close closes the database. It is safe to call more than once; later calls
+// return nil.
+func (s *Store) Close() error {
+	first := false
+	s.closeOnce.Do(func() {
+		first = true
+		// Let SQLite refresh its query planner statistics; best effort.
+		_, _ = s.w.Exec("PRAGMA optimize")
+		var rerr error
+		if s.r != s.w {
+			rerr = s.r.Close()
+		}
+		s.closeErr = errors.Join(rerr, s.w.Close())
+		if s.closeErr != nil {
+			s.closeErr = fmt.Errorf("close database %s: %w", s.path, s.closeErr)
+		}
+	})
+	if !first {
+		return nil
+	}
+	return s.closeErr
+}
+
+// Path returns the database file's path as given to Open.
+func (s *Store) Path() string { return s.path }
+
+// options tune how open sets up the pools; the zero value is what Open uses.
+// Benchmarks use it to compare pool layouts.
+type options struct {
+	// sharedPool makes reads and writes share one pool of poolSize
+	// connections, relying on busy_timeout instead of a single writer.
+	sharedPool bool
+	poolSize   int
+}
+
+func open(path string, o options) (*Store, error) {
+	if path == "" {
+		return nil, errors.New("empty path")
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, err
+	}
+	if fi, err := os.Stat(abs); err == nil && fi.IsDir() {
+		return nil, errors.New("is a directory")
+	}
+	if err := os.MkdirAll(filepath.Dir(abs), 0o755); err != nil {
+		return nil, fmt.Errorf("create folder: %w", err)
+	}
+	if o.poolSize <= 0 {
+		o.poolSize = max(4, runtime.NumCPU())
+	}
+
+	s := &Store{Now: time.Now, path: path}
+	s.w, err = sql.Open("sqlite3", dsn(abs, false))
+	if err != nil {
+		return nil, err
+	}
+	if o.sharedPool {
+		s.w.SetMaxOpenConns(o.poolSize)
+		s.w.SetMaxIdleConns(o.poolSize)
+	} else {
+		s.w.SetMaxOpenConns(1)
+		s.w.SetMaxIdleConns(1)
+	}
+	s.w.SetConnMaxLifetime(0)
+	s.w.SetConnMaxIdleTime(0)
+
+	ctx := context.Background()
+	if err := s.w.PingContext(ctx); err != nil {
+		s.w.Close()
+		return nil, explain(err)
+	}
+	if err := migrate(ctx, s.w); err != nil {
+		s.w.Close()
+		return nil, explain(err)
+	}
+
+	if o.sharedPool {
+		s.r = s.w
+		return s, nil
+	}
+	s.r, err = sql.Open("sqlite3", dsn(abs, true))
+	if err != nil {
+		s.w.Close()
+		return nil, err
+	}
+	s.r.SetMaxOpenConns(o.poolSize)
+	s.r.SetMaxIdleConns(o.poolSize)
+	s.r.SetConnMaxLifetime(0)
+	s.r.SetConnMaxIdleTime(0)
+	if err := s.r.PingContext(ctx); err != nil {
+		s.r.Close()
+		s.w.Close()
+		return nil, explain(err)
+	}
+	return s, nil
+}
+
+// dsn builds the go-sqlite3 connection string of the file at abs. The path
+// is a percent-escaped file: URI, so no character in it can be taken for a
+// parameter.
+func dsn(abs string, readOnly bool) string {
+	u := url.URL{Scheme: "file", Path: filepath.ToSlash(abs)}
+	q := url.Values{}
+	q.Set("_journal_mode", "WAL")
+	q.Set("_foreign_keys", "on")
+	q.Set("_busy_timeout", fmt.Sprint(DefaultBusyTimeout.Milliseconds()))
+	q.Set("_synchronous", "NORMAL")
+	q.Set("_stmt_cache_size", "32")
+	if readOnly {
+		q.Set("_query_only", "on")
+	} else {
+		// BEGIN IMMEDIATE: a write transaction takes the write lock at
+		// once, so it never fails halfway on a lock another process holds.
+		q.Set("_txlock", "immediate")
+	}
+	return u.String() + "?" + q.Encode()
+}
+
+// explain adds what an operator can do about the common SQLite open errors.
+func explain(err error) error {
+	var se sqlite3.Error
+	if !errors.As(err, &se) {
+		return err
+	}
+	switch se.Code {
+	case sqlite3.ErrNotADB:
+		return fmt.Errorf("%w (the file is not a SQLite database: point --db at another file)", err)
+	case sqlite3.ErrCantOpen, sqlite3.ErrPerm, sqlite3.ErrReadonly:
+		return fmt.Errorf("%w (check the file's and its folder's permissions)", err)
+	case sqlite3.ErrBusy, sqlite3.ErrLocked:
+		return fmt.Errorf("%w (another process holds the database: is a second bluegreen running?)", err)
+	case sqlite3.ErrCorrupt:
+		return fmt.Errorf("%w (the database is damaged: restore it from a backup)", err)
+	}
+	return err
+}
+
+// timeFormat is how times are stored: fixed width, so text order is time
+// order, and exact to the nanosecond.
+const timeFormat = "2006-01-02T15:04:05.000000000Z"
+
+// now returns s.Now in UTC.
+func (s *Store) now() time.Time { return s.Now().UTC() }
+
+// formatTime renders t for storage.
+func formatTime(t time.Time) string { return t.UTC().Format(timeFormat) }
+
+// parseTime reads a stored time.
+func parseTime(v string) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("parse time %q: %w", v, err)
+	}
+	return t.UTC(), nil
+}
+
+// stampOr returns t, or the store's current time when t is zero.
+func (s *Store) stampOr(t time.Time) time.Time {
+	if t.IsZero() {
+		return s.now()
+	}
+	return t.UTC()
+}
+
+// validColor reports whether c names a container color.
+func validColor(c string) bool { return c == "blue" || c == "green" }
+
+// scanner is what *sql.Row and *sql.Rows share.
+type scanner interface {
+	Scan(dest ...any) error
+}
