@@ -417,11 +417,12 @@ func (s *server) handleMetrics(w http.ResponseWriter, r *http.Request) {
 // writeError maps err to a status and writes the JSON error body.
 func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	e := toAPIError(err)
-	if e.Status >= 500 {
-		s.log.Warn("api error", "method", r.Method, "path", r.URL.Path, "status", e.Status, "error", err)
-	} else {
-		s.log.Debug("api refused", "method", r.Method, "path", r.URL.Path, "status", e.Status, "error", err)
+	if r.Context().Err() != nil {
+		// The client left (e.g. Ctrl-C during ?wait=true): nobody reads the answer.
+		s.log.Debug("api client gone", "method", r.Method, "path", r.URL.Path, "error", err)
+		return
 	}
+	s.log.Warn("api error", "method", r.Method, "path", r.URL.Path, "status", e.Status, "code", e.Code, "error", err)
 	writeJSON(w, e.Status, ErrorBody{Error: ErrorDetail{Code: e.Code, Message: e.Message, Details: e.Details}})
 }
 
