@@ -110,11 +110,10 @@ func (p *Proxy) outRequest(r *http.Request, t *target, upgrade bool) *http.Reque
 func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, t *target) {
 	out := p.outRequest(r, t, false)
 	ex := &exchange{}
-	rc := http.NewResponseController(w)
 	stopCut := context.AfterFunc(t.httpCut, func() {
 		t.nHTTPCut.Add(1)
 		ex.abort(true)
-		rc.SetWriteDeadline(time.Now())
+		http.NewResponseController(w).SetWriteDeadline(time.Now())
 	})
 	defer func() {
 		if !stopCut() {
@@ -131,7 +130,7 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, t *target) {
 		p.upstreamError(w, r, t, out, ex, err)
 		return
 	}
-	p.copyResponse(w, rc, r, t, uc, resp, ex)
+	p.copyResponse(w, r, t, uc, resp, ex)
 }
 
 // roundTrip writes out on a pooled connection and reads the response head.
@@ -206,7 +205,7 @@ func (p *Proxy) upstreamError(w http.ResponseWriter, r *http.Request, t *target,
 
 // copyResponse sends the upstream's response to the client, streaming the
 // body; unknown-length bodies and event streams are flushed as they arrive.
-func (p *Proxy) copyResponse(w http.ResponseWriter, rc *http.ResponseController, r *http.Request, t *target, uc *upConn, resp *http.Response, ex *exchange) {
+func (p *Proxy) copyResponse(w http.ResponseWriter, r *http.Request, t *target, uc *upConn, resp *http.Response, ex *exchange) {
 	dst := w.Header()
 	for k, v := range resp.Header {
 		dst[k] = v
@@ -240,7 +239,7 @@ func (p *Proxy) copyResponse(w http.ResponseWriter, rc *http.ResponseController,
 				panic(http.ErrAbortHandler)
 			}
 			if flush {
-				if ferr := rc.Flush(); ferr != nil {
+				if ferr := http.NewResponseController(w).Flush(); ferr != nil {
 					uc.Close()
 					panic(http.ErrAbortHandler)
 				}

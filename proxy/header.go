@@ -73,36 +73,40 @@ func removeHopHeaders(h http.Header, keepUpgrade bool) {
 	}
 }
 
+// httpProto is the shared value of X-Forwarded-Proto from untrusted peers;
+// outgoing header values are never modified, so sharing is safe.
+var httpProto = []string{"http"}
+
 // forwardHeaders sets the X-Forwarded-* fields on h (a copy of the client's
 // header without hop-by-hop fields) for a request from peer with Host host to
-// the proxy listening on port.
-func forwardHeaders(h http.Header, peer netip.Addr, host, port string, trusted []netip.Prefix) {
-	p := peer.String()
+// the proxy listening on port (a shared one-element value).
+func forwardHeaders(h http.Header, peer netip.Addr, host string, port []string, trusted []netip.Prefix) {
 	if !isTrusted(peer, trusted) {
 		for _, k := range forwardingHeaders {
 			delete(h, k)
 		}
-		h[headerXForwardedFor] = []string{p}
-		h[headerXRealIP] = []string{p}
-		h[headerXForwardedProto] = []string{"http"}
-		h[headerXForwardedHost] = []string{host}
-		h[headerXForwardedPort] = []string{port}
+		v := []string{peer.String(), host} // one allocation for the new values
+		h[headerXForwardedFor] = v[0:1:1]
+		h[headerXRealIP] = v[0:1:1]
+		h[headerXForwardedProto] = httpProto
+		h[headerXForwardedHost] = v[1:2:2]
+		h[headerXForwardedPort] = port
 		return
 	}
-	xff := p
+	xff := peer.String()
 	if prior := h[headerXForwardedFor]; len(prior) > 0 {
-		xff = strings.Join(prior, ", ") + ", " + p
+		xff = strings.Join(prior, ", ") + ", " + xff
 	}
 	h[headerXForwardedFor] = []string{xff}
 	h[headerXRealIP] = []string{realIP(xff, trusted)}
 	if len(h[headerXForwardedProto]) == 0 {
-		h[headerXForwardedProto] = []string{"http"}
+		h[headerXForwardedProto] = httpProto
 	}
 	if len(h[headerXForwardedHost]) == 0 {
 		h[headerXForwardedHost] = []string{host}
 	}
 	if len(h[headerXForwardedPort]) == 0 {
-		h[headerXForwardedPort] = []string{port}
+		h[headerXForwardedPort] = port
 	}
 }
 

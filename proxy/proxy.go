@@ -63,7 +63,7 @@ type Proxy struct {
 	targets []*target  // every routing that may still have traffic
 	srv     *http.Server
 	ln      net.Listener
-	port    string
+	port    []string // the listening port, as a shared header value
 	stopped bool
 
 	stopOnce sync.Once
@@ -102,7 +102,7 @@ func (p *Proxy) Start() error {
 		return fmt.Errorf("proxy for %s: listen on %s: %w", p.opts.App, addr, err)
 	}
 	p.ln = ln
-	p.port = strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	p.port = []string{strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)}
 	p.srv = &http.Server{
 		Handler:           p,
 		ReadHeaderTimeout: DefaultReadHeaderTimeout,

@@ -70,7 +70,7 @@ func (p *Proxy) serveUpgrade(w http.ResponseWriter, r *http.Request, t *target) 
 	if resp.StatusCode != http.StatusSwitchingProtocols {
 		// Refused upgrade: an ordinary response on a connection used once.
 		resp.Close = true
-		p.copyResponse(w, http.NewResponseController(w), r, t, uc, resp, ex)
+		p.copyResponse(w, r, t, uc, resp, ex)
 		return
 	}
 	defer uc.Close()
