@@ -1,0 +1,158 @@
+package actors
+
+import (
+	"github.com/anthdm/hollywood/actor"
+	"github.com/bluegreen/bluegreen/api"
+	"github.com/bluegreen/bluegreen/config"
+	"github.com/bluegreen/bluegreen/docker"
+	"github.com/bluegreen/bluegreen/proxy"
+)
+
+// Messages the bridge routes to an app actor. Each names its app so the
+// bridge can route it; the app actor answers each exactly once.
+
+// Deploy asks an app to deploy Image ("" = a new deployment of the current image).
+type Deploy struct {
+	App     string
+	Image   string
+	Trigger string
+}
+
+// Rollback asks an app to deploy the image of the last completed deployment
+// before the current one.
+type Rollback struct {
+	App     string
+	Trigger string
+}
+
+// Switch asks an app to move traffic to the other color's container.
+type Switch struct {
+	App   string
+	Color string
+}
+
+// DeployReply answers Deploy, Rollback and Switch.
+type DeployReply struct {
+	Response api.DeployResponse
+	Err      error
+}
+
+// GetStatus asks an app for its live status.
+type GetStatus struct{ App string }
+
+// StatusReply answers GetStatus.
+type StatusReply struct {
+	Status api.AppStatus
+	Err    error
+}
+
+// GetActiveContainer asks an app for its active container's ID (for logs).
+type GetActiveContainer struct{ App string }
+
+// ContainerReply answers GetActiveContainer.
+type ContainerReply struct {
+	ID  string
+	Err error
+}
+
+// appMessage is any message addressed to one app.
+type appMessage interface{ appName() string }
+
+func (m Deploy) appName() string             { return m.App }
+func (m Rollback) appName() string           { return m.App }
+func (m Switch) appName() string             { return m.App }
+func (m GetStatus) appName() string          { return m.App }
+func (m GetActiveContainer) appName() string { return m.App }
+
+// Messages to the supervisor.
+
+// Reload asks the supervisor to re-read the app configs.
+type Reload struct{}
+
+// ReloadReply answers Reload.
+type ReloadReply struct {
+	Result api.ReloadResult
+	Err    error
+}
+
+// ListApps asks the supervisor for the names of its apps.
+type ListApps struct{}
+
+// AppsReply answers ListApps.
+type AppsReply struct{ Names []string }
+
+// Internal messages.
+
+// updateConfig gives an app actor a changed config (reload).
+type updateConfig struct{ cfg *config.App }
+
+// appsChanged tells the bridge where each app actor lives now.
+type appsChanged struct{ apps map[string]*actor.PID }
+
+// respawn asks the supervisor to spawn an app actor again after a failure.
+type respawn struct{ name string }
+
+// adoptResult reports the app's containers as Docker listed them at start.
+type adoptResult struct {
+	containers []docker.Container
+	err        error
+}
+
+// reconcileTick asks an app actor to re-read its containers from Docker.
+type reconcileTick struct{}
+
+// reconcileResult reports the containers of both colors.
+type reconcileResult struct {
+	containers map[string]*docker.Container // nil entry: no such container
+	err        error
+}
+
+// pullDone ends the pulling phase.
+type pullDone struct {
+	gen    uint64
+	pulled bool
+	err    error
+}
+
+// startDone ends the starting phase.
+type startDone struct {
+	gen  uint64
+	id   string
+	port int
+	err  error
+}
+
+// containerExited reports that the candidate container stopped running during the health gate.
+type containerExited struct {
+	gen uint64
+	c   docker.Container
+}
+
+// healthTimeout ends the health gate.
+type healthTimeout struct{ gen uint64 }
+
+// drainDone ends the draining phase.
+type drainDone struct {
+	gen uint64
+	res proxy.DrainResult
+}
+
+// stopDone reports that the old container was stopped.
+type stopDone struct {
+	gen uint64
+	err error
+}
+
+// rollbackDone reports that a failed candidate was cleaned up.
+type rollbackDone struct {
+	gen  uint64
+	logs []string
+	err  error
+}
+
+// opDone reports the end of a background container operation outside a deployment.
+type opDone struct {
+	what  string
+	color string
+	err   error
+}

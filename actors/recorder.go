@@ -1,0 +1,45 @@
+package actors
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"time"
+
+	"github.com/bluegreen/bluegreen/api"
+	"github.com/bluegreen/bluegreen/store"
+)
+
+// storeTimeout bounds one store write made from an actor.
+const storeTimeout = 5 * time.Second
+
+// recorder writes audit events to the store, then publishes them to API
+// subscribers. It is shared by all actors; the store serialises writes.
+type recorder struct {
+	store *store.Store
+	hub   *hub
+	log   *slog.Logger
+}
+
+// event records one audit event. A write failure is logged, never fatal: the
+// deployment goes on and the event still reaches live subscribers.
+func (r *recorder) event(app string, deploymentID int64, typ, msg string, data map[string]any) {
+	e := api.Event{App: app, Type: typ, Message: msg}
+	if deploymentID > 0 {
+		id := deploymentID
+		e.DeploymentID = &id
+	}
+	if data != nil {
+		b, err := json.Marshal(data)
+		if err == nil {
+			e.Data = b
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	defer cancel()
+	if err := r.store.AddEvent(ctx, &e); err != nil {
+		r.log.Error("record event", keyApp, app, "type", typ, keyErr, err)
+		e.At = time.Now().UTC()
+	}
+	r.hub.publish(e)
+}

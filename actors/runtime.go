@@ -1,0 +1,26 @@
+package actors
+
+import (
+	"context"
+	"io"
+	"time"
+
+	"github.com/bluegreen/bluegreen/docker"
+)
+
+// Runtime is the container runtime the app actors drive: only the Docker
+// calls they make.
+type Runtime interface {
+	Ping(ctx context.Context) error
+	EnsureImage(ctx context.Context, ref, policy string) (pulled bool, err error)
+	Create(ctx context.Context, s docker.Spec) (string, error)
+	Start(ctx context.Context, id string) error
+	Stop(ctx context.Context, id string, grace time.Duration) error
+	Remove(ctx context.Context, id string) error
+	Inspect(ctx context.Context, nameOrID string) (docker.Container, error)
+	List(ctx context.Context, labels map[string]string) ([]docker.Container, error)
+	Logs(ctx context.Context, id string, tail int) ([]string, error)
+	StreamLogs(ctx context.Context, id string, tail int, follow bool, w io.Writer) error
+}
+
+var _ Runtime = (*docker.Client)(nil)

@@ -1,0 +1,190 @@
+package actors
+
+import (
+	"fmt"
+	"log/slog"
+	"reflect"
+	"sort"
+	"time"
+
+	"github.com/anthdm/hollywood/actor"
+
+	"github.com/bluegreen/bluegreen/api"
+	"github.com/bluegreen/bluegreen/config"
+)
+
+// Respawn backoff of a failed app actor.
+const (
+	respawnMin = 500 * time.Millisecond
+	respawnMax = 30 * time.Second
+)
+
+// supervisor is the root actor: it spawns one app actor per config, applies
+// reloads, and replaces an app actor that panicked.
+type supervisor struct {
+	load   func() ([]*config.App, error)
+	deps   deps
+	log    *slog.Logger
+	bridge *actor.PID
+
+	cfgs    map[string]*config.App
+	apps    map[string]*actor.PID
+	backoff map[string]time.Duration
+}
+
+func newSupervisor(initial []*config.App, load func() ([]*config.App, error), d deps) actor.Producer {
+	return func() actor.Receiver {
+		s := &supervisor{load: load, deps: d, log: d.log, cfgs: map[string]*config.App{},
+			apps: map[string]*actor.PID{}, backoff: map[string]time.Duration{}}
+		for _, cfg := range initial {
+			s.cfgs[cfg.Name] = cfg
+		}
+		return s
+	}
+}
+
+// setBridge tells the supervisor which bridge to keep informed of app PIDs.
+type setBridge struct{ pid *actor.PID }
+
+func (s *supervisor) Receive(c *actor.Context) {
+	switch msg := c.Message().(type) {
+	case actor.Started:
+		for _, name := range s.names() {
+			s.spawn(c, name)
+		}
+	case setBridge:
+		s.bridge = msg.pid
+		s.announce(c)
+	case ListApps:
+		c.Respond(AppsReply{Names: s.names()})
+	case Reload:
+		c.Respond(s.reload(c))
+	case childFailed:
+		s.onChildFailed(c, msg)
+	case respawn:
+		if cfg, ok := s.cfgs[msg.name]; ok && s.apps[msg.name] == nil {
+			s.log.Info("respawning app actor", keyApp, cfg.Name)
+			s.spawn(c, msg.name)
+			s.announce(c)
+		}
+	}
+}
+
+func (s *supervisor) names() []string {
+	names := make([]string, 0, len(s.cfgs))
+	for n := range s.cfgs {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+func (s *supervisor) spawn(c *actor.Context, name string) {
+	cfg := s.cfgs[name]
+	s.apps[name] = c.SpawnChild(newAppActor(cfg, s.deps), "app", actor.WithID(name),
+		actor.WithMiddleware(recoverMiddleware(name)))
+}
+
+// announce sends the bridge the current app PIDs.
+func (s *supervisor) announce(c *actor.Context) {
+	if s.bridge == nil {
+		return
+	}
+	m := make(map[string]*actor.PID, len(s.apps))
+	for n, pid := range s.apps {
+		m[n] = pid
+	}
+	c.Send(s.bridge, appsChanged{apps: m})
+}
+
+func (s *supervisor) onChildFailed(c *actor.Context, msg childFailed) {
+	name := ""
+	for n, pid := range s.apps {
+		if pid.Equals(msg.PID) {
+			name = n
+		}
+	}
+	if name == "" {
+		return
+	}
+	s.log.Error("app actor panicked: restarting it", keyApp, name, "reason", msg.Reason, "stack", msg.Stack)
+	s.deps.rec.event(name, 0, "actor.failed", fmt.Sprintf("app actor of %s failed (%s): restarting it", name, msg.Reason),
+		map[string]any{"reason": msg.Reason})
+	delete(s.apps, name)
+	s.announce(c)
+	d := s.backoff[name]
+	if d == 0 {
+		d = respawnMin
+	} else if d *= 2; d > respawnMax {
+		d = respawnMax
+	}
+	s.backoff[name] = d
+	eng, self, pid := c.Engine(), c.PID(), msg.PID
+	go func() {
+		<-eng.Poison(pid).Done()
+		time.Sleep(d)
+		eng.Send(self, respawn{name: name})
+	}()
+}
+
+func (s *supervisor) reload(c *actor.Context) ReloadReply {
+	cfgs, err := s.load()
+	if err != nil {
+		s.log.Error("reload: configs invalid, keeping the running ones", keyErr, err)
+		e := api.Errorf(400, "invalid_config", "configs are invalid; the running config stays: %v", err)
+		if errs, ok := err.(config.Errors); ok {
+			e.Message = fmt.Sprintf("%d problem(s) in the app configs; the running config stays", len(errs))
+			for _, x := range errs {
+				e.Details = append(e.Details, x.Error())
+			}
+		}
+		return ReloadReply{Err: e}
+	}
+	res := api.ReloadResult{Added: []string{}, Removed: []string{}, Changed: []string{}, Unchanged: []string{}}
+	next := map[string]*config.App{}
+	for _, cfg := range cfgs {
+		next[cfg.Name] = cfg
+	}
+	for _, name := range s.names() {
+		if _, ok := next[name]; !ok {
+			res.Removed = append(res.Removed, name)
+			if pid := s.apps[name]; pid != nil {
+				eng := c.Engine()
+				go func() { <-eng.Poison(pid).Done() }()
+			}
+			delete(s.apps, name)
+			delete(s.cfgs, name)
+		}
+	}
+	for _, cfg := range cfgs {
+		old, ok := s.cfgs[cfg.Name]
+		switch {
+		case !ok:
+			res.Added = append(res.Added, cfg.Name)
+			s.cfgs[cfg.Name] = cfg
+			s.spawn(c, cfg.Name)
+		case equalConfig(old, cfg):
+			res.Unchanged = append(res.Unchanged, cfg.Name)
+		default:
+			res.Changed = append(res.Changed, cfg.Name)
+			s.cfgs[cfg.Name] = cfg
+			if pid := s.apps[cfg.Name]; pid != nil {
+				c.Send(pid, updateConfig{cfg: cfg})
+			}
+		}
+	}
+	s.announce(c)
+	s.log.Info("configs reloaded", "added", res.Added, "removed", res.Removed, "changed", res.Changed)
+	s.deps.rec.event("", 0, api.EventConfigReloaded,
+		fmt.Sprintf("configs reloaded: %d added, %d removed, %d changed, %d unchanged",
+			len(res.Added), len(res.Removed), len(res.Changed), len(res.Unchanged)),
+		map[string]any{"added": res.Added, "removed": res.Removed, "changed": res.Changed})
+	return ReloadReply{Result: res}
+}
+
+// equalConfig compares two configs, ignoring the file they came from.
+func equalConfig(a, b *config.App) bool {
+	x, y := *a, *b
+	x.File, y.File = "", ""
+	return reflect.DeepEqual(x, y)
+}

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Builds the demo images bluegreen-demo:v1 and bluegreen-demo:v2 (and
+# bluegreen-demo:broken, whose health check fails) from testdata/testapp,
+# FROM scratch, locally: no registry needed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ctx=$(mktemp -d)
+trap 'rm -rf "$ctx"' EXIT
+CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$ctx/testapp" ./testdata/testapp
+build() { # tag, extra ENV lines
+  printf 'FROM scratch\nCOPY testapp /testapp\nENV VERSION=%s\n%sEXPOSE 3000\nENTRYPOINT ["/testapp"]\n' "$2" "$3" >"$ctx/Dockerfile"
+  docker build -q -t "$1" "$ctx" >/dev/null
+  echo "built $1"
+}
+build bluegreen-demo:v1 v1 ''
+build bluegreen-demo:v2 v2 ''
+build bluegreen-demo:broken broken $'ENV HEALTH_MODE=fail\n'

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The tests: make sure Docker runs (installing and starting it where it can),
+# then run every test with the race detector against the real daemon.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/ensure-docker.sh
+go vet ./...
+go test -race -count=1 -timeout 40m "$@" ./...
