@@ -90,22 +90,6 @@ func (c *Client) Start(ctx context.Context, id string) error {
 	}
 }
 
-// start calls the daemon. go-dockerclient learns the server's API version
-// on its first container start, writing client fields without a lock, so
-// starts are serialized until a start has reached the daemon once.
-func (c *Client) start(ctx context.Context, id string) error {
-	if c.versionKnown.Load() {
-		return c.dc.StartContainerWithContext(id, nil, ctx)
-	}
-	c.startMu.Lock()
-	defer c.startMu.Unlock()
-	err := c.dc.StartContainerWithContext(id, nil, ctx)
-	if c.unavailable(err) == nil && ctx.Err() == nil {
-		c.versionKnown.Store(true)
-	}
-	return err
-}
-
 // Stop stops the container, killing it after grace (rounded up to whole
 // seconds). A container that is not running is fine; a missing one matches
 // ErrNotFound. ctx should allow for grace.
@@ -180,6 +164,22 @@ func (c *Client) List(ctx context.Context, labels map[string]string) ([]Containe
 	}
 	slices.SortFunc(out, func(a, b Container) int { return strings.Compare(a.Name, b.Name) })
 	return out, nil
+}
+
+// start calls the daemon. go-dockerclient learns the server's API version
+// on its first container start, writing client fields without a lock, so
+// starts are serialized until a start has reached the daemon once.
+func (c *Client) start(ctx context.Context, id string) error {
+	if c.versionKnown.Load() {
+		return c.dc.StartContainerWithContext(id, nil, ctx)
+	}
+	c.startMu.Lock()
+	defer c.startMu.Unlock()
+	err := c.dc.StartContainerWithContext(id, nil, ctx)
+	if c.unavailable(err) == nil && ctx.Err() == nil {
+		c.versionKnown.Store(true)
+	}
+	return err
 }
 
 // cause turns a go-dockerclient error into the error to wrap: connection
