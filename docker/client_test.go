@@ -49,6 +49,14 @@ func ctxT(t *testing.T) context.Context {
 	return ctx
 }
 
+// buildImage builds a test app image with testimage.Build and removes it
+// when the test ends.
+func buildImage(t *testing.T, tag string, env map[string]string) string {
+	t.Helper()
+	t.Cleanup(func() { testimage.RemoveImage(t, tag) })
+	return testimage.Build(t, tag, env)
+}
+
 // uniqueName returns "bgtest-<random hex>".
 func uniqueName(t *testing.T) string {
 	t.Helper()

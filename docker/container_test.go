@@ -66,8 +66,8 @@ func TestClient_Create(t *testing.T) {
 	c := newClient(t)
 	ctx := ctxT(t)
 	app := uniqueName(t)
+	image := buildImage(t, app+":v1", map[string]string{"VERSION": "from-image"})
 	testimage.Cleanup(t, app)
-	image := testimage.Build(t, app+":v1", map[string]string{"VERSION": "from-image"})
 
 	t.Run("all settings", func(t *testing.T) {
 		port := testimage.FreePort(t)
@@ -185,8 +185,8 @@ func TestClient_StartStopRemove(t *testing.T) {
 	c := newClient(t)
 	ctx := ctxT(t)
 	app := uniqueName(t)
+	image := buildImage(t, app+":v1", nil)
 	testimage.Cleanup(t, app)
-	image := testimage.Build(t, app+":v1", nil)
 	id, err := c.Create(ctx, appSpec(app, "blue", image, testimage.FreePort(t)))
 	if err != nil {
 		t.Fatal(err)
@@ -241,8 +241,8 @@ func TestClient_Start(t *testing.T) {
 		testimage.RequireDocker(t)
 		ctx := ctxT(t)
 		app := uniqueName(t)
+		image := buildImage(t, app+":v1", nil)
 		testimage.Cleanup(t, app)
-		image := testimage.Build(t, app+":v1", nil)
 		setup := newClient(t)
 		var ids []string
 		for _, color := range []string{"blue", "green"} {
@@ -280,7 +280,7 @@ func TestClient_List(t *testing.T) {
 	app, other := uniqueName(t), uniqueName(t)
 	testimage.Cleanup(t, app)
 	testimage.Cleanup(t, other)
-	image := testimage.Build(t, app+":v1", nil)
+	image := buildImage(t, app+":v1", nil)
 	for _, s := range []Spec{
 		appSpec(app, "green", image, 0),
 		appSpec(app, "blue", image, 0),

@@ -37,7 +37,7 @@ func TestClient_EnsureImage(t *testing.T) {
 	c := newClient(t)
 	ctx := ctxT(t)
 	name := uniqueName(t)
-	local := testimage.Build(t, name+":v1", map[string]string{"VERSION": "v1"})
+	local := buildImage(t, name+":v1", map[string]string{"VERSION": "v1"})
 
 	t.Run("present is never pulled", func(t *testing.T) {
 		// The image claims a registry that does not run: any pull would fail.

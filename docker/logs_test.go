@@ -38,7 +38,7 @@ func TestClient_Logs(t *testing.T) {
 	testimage.Cleanup(t, app)
 
 	t.Run("crashing container", func(t *testing.T) {
-		image := testimage.Build(t, app+":crash", map[string]string{"HEALTH_MODE": "crash"})
+		image := buildImage(t, app+":crash", map[string]string{"HEALTH_MODE": "crash"})
 		id, err := c.Create(ctx, appSpec(app, "crash", image, 0))
 		if err != nil {
 			t.Fatal(err)
@@ -60,7 +60,7 @@ func TestClient_Logs(t *testing.T) {
 	})
 
 	t.Run("tail and order of stdout and stderr", func(t *testing.T) {
-		image := testimage.Build(t, app+":after", map[string]string{"VERSION": "v1", "CRASH_AFTER": "1s"})
+		image := buildImage(t, app+":after", map[string]string{"VERSION": "v1", "CRASH_AFTER": "1s"})
 		id, err := c.Create(ctx, appSpec(app, "after", image, 0))
 		if err != nil {
 			t.Fatal(err)
@@ -98,8 +98,8 @@ func TestClient_StreamLogs(t *testing.T) {
 	c := newClient(t)
 	ctx := ctxT(t)
 	app := uniqueName(t)
+	image := buildImage(t, app+":v1", map[string]string{"VERSION": "v1"})
 	testimage.Cleanup(t, app)
-	image := testimage.Build(t, app+":v1", map[string]string{"VERSION": "v1"})
 
 	t.Run("follow until the container stops", func(t *testing.T) {
 		s := appSpec(app, "stops", image, 0)

@@ -24,7 +24,9 @@ const ExposedPort = 3000
 // HEALTH_MODE; see the test app's doc). It skips or fails the test like
 // RequireDocker when Docker is unreachable. The test app binary is compiled
 // once per test process; rebuilding the same tag and env hits the Docker
-// build cache. The tag is removed when t's cleanup runs. Build returns tag.
+// build cache. The image outlives t, so images built once per process (in a
+// sync.Once) stay usable by later tests; a test that builds a tag of its own
+// removes it with t.Cleanup(func() { RemoveImage(t, tag) }). Build returns tag.
 func Build(t testing.TB, tag string, env map[string]string) string {
 	t.Helper()
 	RequireDocker(t)
@@ -43,7 +45,6 @@ func Build(t testing.TB, tag string, env map[string]string) string {
 	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(dockerfile), 0o644); err != nil {
 		t.Fatalf("testimage: build %s: %v", tag, err)
 	}
-	t.Cleanup(func() { RemoveImage(t, tag) })
 	if _, err := docker("build", "-q", "-t", tag, dir); err != nil {
 		t.Fatalf("testimage: build %s: %v", tag, err)
 	}

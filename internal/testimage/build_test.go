@@ -15,6 +15,7 @@ func TestBuild(t *testing.T) {
 	name := uniqueName(t)
 	version := `v1 "quoted" $HOME \x`
 	tag := Build(t, name+":v1", map[string]string{"VERSION": version})
+	t.Cleanup(func() { RemoveImage(t, tag) })
 	if tag != name+":v1" {
 		t.Fatalf("Build returned %q", tag)
 	}
@@ -38,6 +39,13 @@ func TestBuild(t *testing.T) {
 		if id2 := imageID(t, tag); id2 != id1 {
 			t.Fatalf("rebuild made image %s, want cached %s", id2, id1)
 		}
+	})
+
+	t.Run("image outlives the test that built it", func(t *testing.T) {
+		other := uniqueName(t) + ":v1"
+		t.Cleanup(func() { RemoveImage(t, other) })
+		t.Run("build", func(t *testing.T) { Build(t, other, nil) })
+		imageID(t, other)
 	})
 
 	t.Run("bad env name", func(t *testing.T) {

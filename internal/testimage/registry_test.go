@@ -35,6 +35,7 @@ func TestPush(t *testing.T) {
 	RequireDocker(t)
 	name := uniqueName(t)
 	tag := Build(t, name+":v1", map[string]string{"VERSION": "pushed"})
+	t.Cleanup(func() { RemoveImage(t, tag) })
 	addr := Registry(t)
 	remote := addr + "/" + name + ":v1"
 	Push(t, tag, remote)

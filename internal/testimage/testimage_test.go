@@ -111,6 +111,7 @@ func TestCleanup(t *testing.T) {
 	t.Run("registers removal", func(t *testing.T) {
 		Cleanup(t, app)
 		tag := Build(t, app+":v1", nil)
+		t.Cleanup(func() { RemoveImage(t, tag) })
 		if _, err := docker("create", "--label", LabelApp+"="+app, "--name", app, tag); err != nil {
 			t.Fatal(err)
 		}
