@@ -41,7 +41,7 @@ func (s *Store) PutApp(ctx context.Context, a AppState) error {
 	if a.ActiveColor != "" && !validColor(a.ActiveColor) {
 		return fmt.Errorf("put app %q: invalid active color %q", a.Name, a.ActiveColor)
 	}
-	_, err := s.w.ExecContext(ctx, `INSERT INTO apps (name, active_color, current_image, desired_image, status, error, updated_at)
+	_, err := s.exec(ctx, `INSERT INTO apps (name, active_color, current_image, desired_image, status, error, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (name) DO UPDATE SET
 			active_color = excluded.active_color,

@@ -27,7 +27,7 @@ func (s *Store) PutContainer(ctx context.Context, c Container) error {
 	if !validColor(c.Color) {
 		return fmt.Errorf("put container %s: invalid color %q", c.App, c.Color)
 	}
-	_, err := s.w.ExecContext(ctx, `INSERT INTO containers (app, color, container_id, image, deployment_id, state, updated_at)
+	_, err := s.exec(ctx, `INSERT INTO containers (app, color, container_id, image, deployment_id, state, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (app, color) DO UPDATE SET
 			container_id = excluded.container_id,
@@ -45,7 +45,7 @@ func (s *Store) PutContainer(ctx context.Context, c Container) error {
 // DeleteContainer forgets the container of (app, color). Deleting one that
 // is not there is not an error.
 func (s *Store) DeleteContainer(ctx context.Context, app, color string) error {
-	if _, err := s.w.ExecContext(ctx, `DELETE FROM containers WHERE app = ? AND color = ?`, app, color); err != nil {
+	if _, err := s.exec(ctx, `DELETE FROM containers WHERE app = ? AND color = ?`, app, color); err != nil {
 		return fmt.Errorf("delete container %s-%s: %w", app, color, err)
 	}
 	return nil

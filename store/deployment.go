@@ -14,7 +14,7 @@ import (
 
 // CreateDeployment inserts d with its phases and sets d.DeploymentID. A zero
 // d.StartedAt is set to s.Now and an empty d.Status to api.StatusQueued.
-func (s *Store) CreateDeployment(ctx context.Context, d *api.Deployment) (err error) {
+func (s *Store) CreateDeployment(ctx context.Context, d *api.Deployment) error {
 	if d.App == "" {
 		return errors.New("create deployment: empty app")
 	}
@@ -28,27 +28,22 @@ func (s *Store) CreateDeployment(ctx context.Context, d *api.Deployment) (err er
 	if err != nil {
 		return fmt.Errorf("create deployment of %s: %w", d.App, err)
 	}
-	tx, err := s.w.BeginTx(ctx, nil)
+	var id int64
+	err = s.writeTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO deployments
+			(app, from_image, to_image, color, trigger_source, status, error, logs, started_at, completed_at, duration_ms)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			d.App, d.FromImage, d.ToImage, d.Color, d.TriggerSource, d.Status, d.Error, logs,
+			formatTime(d.StartedAt), nullTime(d.CompletedAt), d.DurationMS)
+		if err != nil {
+			return err
+		}
+		if id, err = res.LastInsertId(); err != nil {
+			return err
+		}
+		return insertPhases(ctx, tx, id, d.Phases)
+	})
 	if err != nil {
-		return fmt.Errorf("create deployment of %s: %w", d.App, err)
-	}
-	defer rollbackUnless(tx, &err)
-	res, err := tx.ExecContext(ctx, `INSERT INTO deployments
-		(app, from_image, to_image, color, trigger_source, status, error, logs, started_at, completed_at, duration_ms)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		d.App, d.FromImage, d.ToImage, d.Color, d.TriggerSource, d.Status, d.Error, logs,
-		formatTime(d.StartedAt), nullTime(d.CompletedAt), d.DurationMS)
-	if err != nil {
-		return fmt.Errorf("create deployment of %s: %w", d.App, err)
-	}
-	id, err := res.LastInsertId()
-	if err != nil {
-		return fmt.Errorf("create deployment of %s: %w", d.App, err)
-	}
-	if err := insertPhases(ctx, tx, id, d.Phases); err != nil {
-		return fmt.Errorf("create deployment of %s: %w", d.App, err)
-	}
-	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("create deployment of %s: %w", d.App, err)
 	}
 	d.DeploymentID = id
@@ -59,35 +54,33 @@ func (s *Store) CreateDeployment(ctx context.Context, d *api.Deployment) (err er
 // completed_at and duration_ms, and replaces its phases with d.Phases. App,
 // trigger source and start time stay as created. An unknown
 // d.DeploymentID is an error wrapping ErrNotFound.
-func (s *Store) UpdateDeployment(ctx context.Context, d *api.Deployment) (err error) {
+func (s *Store) UpdateDeployment(ctx context.Context, d *api.Deployment) error {
 	logs, err := marshalLogs(d.Logs)
 	if err != nil {
 		return fmt.Errorf("update deployment %d: %w", d.DeploymentID, err)
 	}
-	tx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("update deployment %d: %w", d.DeploymentID, err)
-	}
-	defer rollbackUnless(tx, &err)
-	res, err := tx.ExecContext(ctx, `UPDATE deployments SET
-		status = ?, error = ?, logs = ?, color = ?, from_image = ?, to_image = ?, completed_at = ?, duration_ms = ?
-		WHERE id = ?`,
-		d.Status, d.Error, logs, d.Color, d.FromImage, d.ToImage, nullTime(d.CompletedAt), d.DurationMS, d.DeploymentID)
-	if err != nil {
-		return fmt.Errorf("update deployment %d: %w", d.DeploymentID, err)
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return fmt.Errorf("update deployment %d: %w", d.DeploymentID, err)
-	} else if n == 0 {
+	err = s.writeTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE deployments SET
+			status = ?, error = ?, logs = ?, color = ?, from_image = ?, to_image = ?, completed_at = ?, duration_ms = ?
+			WHERE id = ?`,
+			d.Status, d.Error, logs, d.Color, d.FromImage, d.ToImage, nullTime(d.CompletedAt), d.DurationMS, d.DeploymentID)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return ErrNotFound
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM deployment_phases WHERE deployment_id = ?`, d.DeploymentID); err != nil {
+			return err
+		}
+		return insertPhases(ctx, tx, d.DeploymentID, d.Phases)
+	})
+	if errors.Is(err, ErrNotFound) {
 		return fmt.Errorf("deployment %d: %w", d.DeploymentID, ErrNotFound)
 	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM deployment_phases WHERE deployment_id = ?`, d.DeploymentID); err != nil {
-		return fmt.Errorf("update deployment %d: %w", d.DeploymentID, err)
-	}
-	if err := insertPhases(ctx, tx, d.DeploymentID, d.Phases); err != nil {
-		return fmt.Errorf("update deployment %d: %w", d.DeploymentID, err)
-	}
-	if err := tx.Commit(); err != nil {
+	if err != nil {
 		return fmt.Errorf("update deployment %d: %w", d.DeploymentID, err)
 	}
 	return nil
@@ -289,11 +282,4 @@ func sqlLimit(limit int) int {
 		return -1
 	}
 	return limit
-}
-
-// rollbackUnless rolls tx back when *err is set at return.
-func rollbackUnless(tx *sql.Tx, err *error) {
-	if *err != nil {
-		_ = tx.Rollback()
-	}
 }

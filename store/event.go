@@ -35,7 +35,7 @@ func (s *Store) AddEvent(ctx context.Context, e *api.Event) error {
 	if e.DeploymentID != nil {
 		dep = sql.NullInt64{Int64: *e.DeploymentID, Valid: true}
 	}
-	res, err := s.w.ExecContext(ctx, `INSERT INTO events (at, app, deployment_id, type, message, data)
+	res, err := s.exec(ctx, `INSERT INTO events (at, app, deployment_id, type, message, data)
 		VALUES (?, ?, ?, ?, ?, ?)`, formatTime(at), e.App, dep, e.Type, e.Message, string(data))
 	if err != nil {
 		return fmt.Errorf("add event %s: %w", e.Type, err)

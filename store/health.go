@@ -17,7 +17,7 @@ func (s *Store) AddHealthCheck(ctx context.Context, app, color, containerID stri
 	if !validColor(color) {
 		return fmt.Errorf("add health check of %s: invalid color %q", app, color)
 	}
-	_, err := s.w.ExecContext(ctx, `INSERT INTO health_checks
+	_, err := s.exec(ctx, `INSERT INTO health_checks
 		(app, color, container_id, at, success, status_code, response_time_ms, error)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		app, color, containerID, formatTime(s.stampOr(c.At)), c.Success, c.StatusCode, c.ResponseTimeMS, c.Error)
@@ -61,7 +61,7 @@ func (s *Store) PruneHealthChecks(ctx context.Context, keep int) (int64, error) 
 	if keep < 0 {
 		return 0, fmt.Errorf("prune health checks: keep %d is negative", keep)
 	}
-	res, err := s.w.ExecContext(ctx, `DELETE FROM health_checks WHERE id IN (
+	res, err := s.exec(ctx, `DELETE FROM health_checks WHERE id IN (
 		SELECT id FROM (
 			SELECT id, row_number() OVER (PARTITION BY app, color ORDER BY at DESC, id DESC) AS n
 			FROM health_checks

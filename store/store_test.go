@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -201,9 +202,21 @@ func TestStore_reopen(t *testing.T) {
 // TestStore_concurrentWriters has 20 goroutines, like 20 app actors, write
 // and read at once; under -race this also checks the Store's own state.
 func TestStore_concurrentWriters(t *testing.T) {
-	s := newStore(t)
+	for _, l := range poolLayouts {
+		t.Run(l.name, func(t *testing.T) {
+			s, err := open(filepath.Join(t.TempDir(), "bluegreen.db"), l.o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { s.Close() })
+			testConcurrentWriters(t, s)
+		})
+	}
+}
+
+func testConcurrentWriters(t *testing.T, s *Store) {
 	ctx := context.Background()
-	const writers, rounds = 20, 15
+	const writers, rounds = 20, 8
 	var wg sync.WaitGroup
 	errs := make(chan error, writers)
 	for w := range writers {
@@ -284,5 +297,61 @@ func TestStore_concurrentWriters(t *testing.T) {
 	}
 	if _, err := s.GetDeployment(ctx, 1<<40); !errors.Is(err, ErrNotFound) {
 		t.Errorf("GetDeployment(unknown) = %v, want ErrNotFound", err)
+	}
+}
+
+func TestStore_writeQueue(t *testing.T) {
+	s, err := open(filepath.Join(t.TempDir(), "bluegreen.db"), options{writers: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if err := s.enter(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// While another write holds the queue, a write gives up with its context.
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := s.PutApp(ctx, AppState{Name: "web"}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("PutApp while queued = %v, want deadline exceeded", err)
+	}
+	s.leave()
+	if err := s.PutApp(context.Background(), AppState{Name: "web"}); err != nil {
+		t.Fatalf("PutApp after the queue freed: %v", err)
+	}
+}
+
+// BenchmarkStore_actorRound runs, from many goroutines at once, what an app
+// actor writes and reads during a deployment.
+func BenchmarkStore_actorRound(b *testing.B) {
+	ctx := context.Background()
+	for _, l := range poolLayouts {
+		b.Run(l.name, func(b *testing.B) {
+			s := benchStore(b, l.o)
+			var n atomic.Int64
+			runParallel(b, func() error {
+				app := fmt.Sprintf("app%02d", n.Add(1)%20)
+				d := &api.Deployment{App: app, ToImage: app + ":v2", Status: api.StatusPulling}
+				if err := s.CreateDeployment(ctx, d); err != nil {
+					return err
+				}
+				if err := s.AddEvent(ctx, &api.Event{App: app, Type: api.EventDeploymentStarted, DeploymentID: &d.DeploymentID}); err != nil {
+					return err
+				}
+				if err := s.AddHealthCheck(ctx, app, "green", "c", api.HealthCheck{Success: true, StatusCode: 200}); err != nil {
+					return err
+				}
+				d.Status = api.StatusCompleted
+				d.Phases = []api.Phase{{Name: "pulling"}, {Name: "starting"}, {Name: "health_checking"}}
+				if err := s.UpdateDeployment(ctx, d); err != nil {
+					return err
+				}
+				if err := s.PutApp(ctx, AppState{Name: app, Status: api.AppStable, CurrentImage: d.ToImage}); err != nil {
+					return err
+				}
+				_, err := s.ListDeployments(ctx, app, 10, 0)
+				return err
+			})
+		})
 	}
 }
