@@ -8,7 +8,8 @@
 // single writer beat pools of 2 and 8 writers that wait for SQLite's lock
 // through busy_timeout, in throughput and far more in p99 latency: SQLite's
 // busy handler sleeps in steps of milliseconds. Pools of writers were only a
-// little faster for lone INSERTs. Times are stored as UTC text with
+// little faster for lone INSERTs. WAL checkpoints run in the background on a
+// connection of their own (see Checkpoint). Times are stored as UTC text with
 // nanoseconds and come back in UTC.
 package store
 
@@ -50,6 +51,9 @@ type Store struct {
 	w         *sql.DB       // one connection: all writes
 	r         *sql.DB       // read-only pool
 	gate      chan struct{} // FIFO queue in front of a single-connection w
+	ckpt      *sql.DB       // one connection: WAL checkpoints
+	stopCkpt  chan struct{}
+	ckptDone  chan struct{}
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -76,7 +80,11 @@ func (s *Store) Close() error {
 		_ = s.enter(context.Background())
 		defer s.leave()
 		_, _ = s.w.Exec("PRAGMA optimize")
-		s.closeErr = errors.Join(s.r.Close(), s.w.Close())
+		if s.stopCkpt != nil {
+			close(s.stopCkpt)
+			<-s.ckptDone
+		}
+		s.closeErr = errors.Join(s.ckpt.Close(), s.r.Close(), s.w.Close())
 		if s.closeErr != nil {
 			s.closeErr = fmt.Errorf("close database %s: %w", s.path, s.closeErr)
 		}
@@ -99,6 +107,9 @@ type options struct {
 	writers int
 	// readers is the size of the read-only pool; default max(4, NumCPU).
 	readers int
+	// checkpointEvery is the checkpoint interval, default
+	// DefaultCheckpointInterval; negative: only explicit Checkpoint calls.
+	checkpointEvery time.Duration
 }
 
 func open(path string, o options) (*Store, error) {
@@ -121,9 +132,12 @@ func open(path string, o options) (*Store, error) {
 	if o.readers <= 0 {
 		o.readers = max(4, runtime.NumCPU())
 	}
+	if o.checkpointEvery == 0 {
+		o.checkpointEvery = DefaultCheckpointInterval
+	}
 
 	s := &Store{Now: time.Now, path: path}
-	s.w, err = sql.Open("sqlite3", dsn(abs, false))
+	s.w, err = sql.Open(driverName, dsn(abs, false))
 	if err != nil {
 		return nil, err
 	}
@@ -145,7 +159,7 @@ func open(path string, o options) (*Store, error) {
 		return nil, explain(err)
 	}
 
-	s.r, err = sql.Open("sqlite3", dsn(abs, true))
+	s.r, err = sql.Open(driverName, dsn(abs, true))
 	if err != nil {
 		s.w.Close()
 		return nil, err
@@ -158,6 +172,21 @@ func open(path string, o options) (*Store, error) {
 		s.r.Close()
 		s.w.Close()
 		return nil, explain(err)
+	}
+
+	s.ckpt, err = sql.Open(driverName, dsn(abs, false))
+	if err != nil {
+		s.r.Close()
+		s.w.Close()
+		return nil, err
+	}
+	s.ckpt.SetMaxOpenConns(1)
+	s.ckpt.SetMaxIdleConns(1)
+	s.ckpt.SetConnMaxLifetime(0)
+	s.ckpt.SetConnMaxIdleTime(0)
+	if o.checkpointEvery > 0 {
+		s.stopCkpt, s.ckptDone = make(chan struct{}), make(chan struct{})
+		go s.checkpointLoop(o.checkpointEvery, s.stopCkpt, s.ckptDone)
 	}
 	return s, nil
 }

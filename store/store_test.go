@@ -71,6 +71,7 @@ func TestOpen(t *testing.T) {
 			{"foreign_keys", "1"},
 			{"busy_timeout", "5000"},
 			{"synchronous", "1"}, // NORMAL
+			{"wal_autocheckpoint", "0"},
 		}
 		for name, db := range map[string]querier{"writer": s.w, "reader": s.r} {
 			for _, c := range checks {
