@@ -3,14 +3,15 @@
 //
 // Writes go through one connection, and writers queue for it in Go in
 // arrival order; reads use a separate pool of read-only connections, which
-// WAL mode lets run beside the writer. Measured with 20 goroutines doing what
-// an app actor does in a deployment (BenchmarkStore_actorRound), the queued
+// WAL mode lets run beside the writer. WAL checkpoints run in the background
+// on a connection of their own (see Checkpoint), not in the commit that
+// happens to fill the WAL. Measured with 20 goroutines at once, the queued
 // single writer beat pools of 2 and 8 writers that wait for SQLite's lock
-// through busy_timeout, in throughput and far more in p99 latency: SQLite's
-// busy handler sleeps in steps of milliseconds. Pools of writers were only a
-// little faster for lone INSERTs. WAL checkpoints run in the background on a
-// connection of their own (see Checkpoint). Times are stored as UTC text with
-// nanoseconds and come back in UTC.
+// through busy_timeout: for lone INSERTs in throughput and p99 latency, and
+// for what an actor does in a deployment (BenchmarkStore_actorRound, with
+// transactions) far more in p99, as SQLite's busy handler sleeps in steps of
+// milliseconds. Times are stored as UTC text with nanoseconds and come back
+// in UTC.
 package store
 
 import (
