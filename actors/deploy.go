@@ -459,8 +459,8 @@ func (a *appActor) onContainerExited(c *actor.Context, msg containerExited) {
 	case msg.c.State == "removed":
 		why = "container " + short(msg.c.ID) + " disappeared during health checks"
 	case msg.c.RestartCount > 0:
-		why = fmt.Sprintf("container %s crashed and was restarted %d time(s) (exit code %d) during health checks",
-			short(msg.c.ID), msg.c.RestartCount, msg.c.ExitCode)
+		why = fmt.Sprintf("container %s exited during health checks (Docker restarted it %d time(s))",
+			short(msg.c.ID), msg.c.RestartCount)
 	case msg.c.OOMKilled:
 		why = fmt.Sprintf("container %s was killed for exceeding its memory limit during health checks", short(msg.c.ID))
 	}
