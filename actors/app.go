@@ -91,6 +91,7 @@ type appActor struct {
 	gen    uint64
 
 	lastDeploymentID int64
+	resume           *api.Deployment // interrupted by a stop: deployed again after adoption
 	reconciling      bool
 	repeater         *actor.SendRepeater
 }
@@ -174,7 +175,7 @@ func (a *appActor) started(c *actor.Context) {
 	if last, err := a.deps.store.DeploymentsByStatus(ctx, a.cfg.Name, []string{api.StatusCompleted}, 1); err == nil && len(last) > 0 {
 		a.lastDeploymentID = last[0].DeploymentID
 	}
-	a.markInterrupted(ctx, "the supervisor stopped during this deployment")
+	a.resume = a.markInterrupted(ctx, "the supervisor stopped during this deployment")
 
 	a.startProxy()
 	interval := a.deps.reconcile
@@ -186,14 +187,19 @@ func (a *appActor) started(c *actor.Context) {
 	a.adopt()
 }
 
-// markInterrupted ends every unfinished deployment of this app found in the store.
-func (a *appActor) markInterrupted(ctx context.Context, why string) {
+// markInterrupted ends every unfinished deployment of this app found in the
+// store and returns the newest of them, to resume (nil when none).
+func (a *appActor) markInterrupted(ctx context.Context, why string) *api.Deployment {
 	deps, err := a.deps.store.DeploymentsByStatus(ctx, a.cfg.Name, activeStatuses, 100)
 	if err != nil {
 		a.log.Error("read unfinished deployments", keyErr, err)
-		return
+		return nil
 	}
+	var newest *api.Deployment
 	for _, d := range deps {
+		if newest == nil {
+			newest = &d
+		}
 		now := time.Now().UTC()
 		d.Status = api.StatusInterrupted
 		d.Error = why
@@ -207,6 +213,7 @@ func (a *appActor) markInterrupted(ctx context.Context, why string) {
 			fmt.Sprintf("deployment %d of %s interrupted: %s", d.DeploymentID, d.ToImage, why),
 			map[string]any{"status": d.Status, "error": why})
 	}
+	return newest
 }
 
 // activeStatuses are the statuses of a deployment that has not ended.
@@ -275,7 +282,6 @@ func (a *appActor) startProxy() {
 	}
 	a.proxy = p
 	a.proxyErr = nil
-	a.log.Info("proxy listening", "addr", p.Addr().String())
 	a.routeActive()
 	a.refreshStatus()
 }
@@ -332,21 +338,22 @@ func (a *appActor) onAdopt(c *actor.Context, msg adoptResult) {
 	}
 	a.log.Info("adopted containers", "count", len(a.slots), "active_color", active, keyImage, a.state.CurrentImage)
 
-	want := a.state.DesiredImage
-	if want == "" {
-		want = a.cfg.Image
+	want, trigger := a.cfg.Image, api.TriggerConfig
+	if r := a.resume; r != nil {
+		want, trigger = r.ToImage, r.TriggerSource
+		a.resume = nil
 	}
 	switch s := a.slots[active]; {
 	case active == "":
-		a.startDeployment(c, want, api.TriggerConfig, false, "")
+		a.startDeployment(c, want, trigger, "")
 		return
 	case s == nil:
 		a.log.Warn("active container is gone: deploying the current image again", keyColor, active)
 		img := a.state.CurrentImage
-		if img == "" {
+		if trigger != api.TriggerConfig || img == "" {
 			img = want
 		}
-		a.startDeployment(c, img, api.TriggerConfig, true, "")
+		a.startDeployment(c, img, trigger, "")
 		return
 	case !s.running():
 		a.log.Warn("active container is not running: starting it", keyColor, active, "state", s.state)
@@ -354,9 +361,9 @@ func (a *appActor) onAdopt(c *actor.Context, msg adoptResult) {
 	default:
 		a.routeActive()
 	}
-	if want != a.state.CurrentImage && a.state.CurrentImage != "" {
-		a.log.Info("desired image differs from the current one: deploying it", "desired", want, "current", a.state.CurrentImage)
-		a.startDeployment(c, want, api.TriggerConfig, false, "")
+	if trigger != api.TriggerConfig && want != a.state.CurrentImage {
+		a.log.Info("resuming the deployment the stop interrupted", keyImage, want)
+		a.startDeployment(c, want, trigger, "")
 	}
 	a.ensureMonitors(c)
 	a.refreshStatus()
@@ -589,6 +596,9 @@ func (a *appActor) appStatus() (string, string) {
 
 // refreshStatus recomputes the app status and persists a change.
 func (a *appActor) refreshStatus() {
+	if !a.adopted && a.dockErr == nil && a.proxyErr == nil {
+		return // nothing known yet: the first adoption decides
+	}
 	st, why := a.appStatus()
 	if st == a.state.Status && why == a.state.Error {
 		return
@@ -637,6 +647,12 @@ func (a *appActor) deleteContainer(color string) {
 // status builds the live part of the app's AppStatus.
 func (a *appActor) status() api.AppStatus {
 	st, why := a.appStatus()
+	if !a.adopted && a.dockErr == nil && a.proxyErr == nil && a.run == nil {
+		st, why = a.state.Status, "reading the containers from Docker"
+		if st == "" {
+			st = api.AppStopped
+		}
+	}
 	out := api.AppStatus{
 		Name:         a.cfg.Name,
 		Status:       st,

@@ -78,7 +78,7 @@ func (a *appActor) onDeploy(c *actor.Context, image, trigger string) DeployReply
 	if !redeploy && image == a.state.CurrentImage && a.serving() {
 		return DeployReply{Response: api.DeployResponse{DeploymentID: a.lastDeploymentID, Status: api.DeployUnchanged}}
 	}
-	id, err := a.startDeployment(c, image, trigger, false, "")
+	id, err := a.startDeployment(c, image, trigger, "")
 	if err != nil {
 		return DeployReply{Err: err}
 	}
@@ -166,7 +166,7 @@ func (a *appActor) onSwitch(c *actor.Context, color string) DeployReply {
 		return DeployReply{Err: api.Errorf(409, "conflict",
 			"%s has no %s container to switch to: deploy an image instead", a.cfg.Name, color)}
 	}
-	id, err := a.startDeployment(c, a.slots[color].image, api.TriggerManual, false, color)
+	id, err := a.startDeployment(c, a.slots[color].image, api.TriggerManual, color)
 	if err != nil {
 		return DeployReply{Err: err}
 	}
@@ -176,7 +176,7 @@ func (a *appActor) onSwitch(c *actor.Context, color string) DeployReply {
 // startDeployment records a new deployment and begins it. switchTo names the
 // color of an existing container to switch to (a manual switch); otherwise the
 // image goes into the inactive color. It returns the deployment's ID.
-func (a *appActor) startDeployment(c *actor.Context, image, trigger string, _ bool, switchTo string) (int64, error) {
+func (a *appActor) startDeployment(c *actor.Context, image, trigger, switchTo string) (int64, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 	defer cancel()
 	color := otherColor(a.state.ActiveColor)
@@ -640,6 +640,12 @@ func (a *appActor) finish(c *actor.Context, status, errMsg string, logs []string
 	}
 	a.deps.rec.event(a.cfg.Name, r.dep.DeploymentID, api.FinalEventType(status), msg,
 		map[string]any{"status": status, "error": errMsg, "duration_ms": r.dep.DurationMS, "image": r.dep.ToImage})
+	if status != api.StatusCompleted && a.queued == nil {
+		// What was asked for did not happen: the desired image is what serves,
+		// so a restart does not try the failed image again.
+		a.state.DesiredImage = a.state.CurrentImage
+		a.saveState()
+	}
 	a.ensureMonitors(c)
 	a.refreshStatus()
 	if q := a.queued; q != nil {

@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"reflect"
@@ -12,6 +13,16 @@ import (
 	"github.com/bluegreen/bluegreen/api"
 	"github.com/bluegreen/bluegreen/config"
 )
+
+// Health-check retention: every pruneInterval, each app and color keeps its
+// newest keepHealthChecks checks.
+const (
+	pruneInterval    = 10 * time.Minute
+	keepHealthChecks = 1000
+)
+
+// pruneTick asks the supervisor to prune old health checks.
+type pruneTick struct{}
 
 // Respawn backoff of a failed app actor.
 const (
@@ -30,7 +41,12 @@ type supervisor struct {
 	cfgs    map[string]*config.App
 	apps    map[string]*actor.PID
 	backoff map[string]time.Duration
+	pruner  *actor.SendRepeater
+	pruning bool
 }
+
+// pruneDone reports the end of a prune.
+type pruneDone struct{}
 
 func newSupervisor(initial []*config.App, load func() ([]*config.App, error), d deps) actor.Producer {
 	return func() actor.Receiver {
@@ -52,6 +68,30 @@ func (s *supervisor) Receive(c *actor.Context) {
 		for _, name := range s.names() {
 			s.spawn(c, name)
 		}
+		r := c.SendRepeat(c.PID(), pruneTick{}, pruneInterval)
+		s.pruner = &r
+	case actor.Stopped:
+		if s.pruner != nil {
+			s.pruner.Stop()
+			s.pruner = nil
+		}
+	case pruneTick:
+		if !s.pruning {
+			s.pruning = true
+			eng, self, st, log := c.Engine(), c.PID(), s.deps.store, s.log
+			go func() {
+				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+				defer cancel()
+				if n, err := st.PruneHealthChecks(ctx, keepHealthChecks); err != nil {
+					log.Error("prune health checks", keyErr, err)
+				} else if n > 0 {
+					log.Info("pruned old health checks", "deleted", n)
+				}
+				eng.Send(self, pruneDone{})
+			}()
+		}
+	case pruneDone:
+		s.pruning = false
 	case setBridge:
 		s.bridge = msg.pid
 		s.announce(c)

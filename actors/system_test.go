@@ -1,7 +1,6 @@
 package actors
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -33,6 +32,7 @@ var (
 	imgV2      = "bluegreen-test-actors:v2"
 	imgSick    = "bluegreen-test-actors:sick"
 	imgCrash   = "bluegreen-test-actors:crash"
+	imgSlow    = "bluegreen-test-actors:slow"
 )
 
 func buildImages(t *testing.T) {
@@ -43,6 +43,7 @@ func buildImages(t *testing.T) {
 		testimage.Build(t, imgV2, map[string]string{"VERSION": "v2"})
 		testimage.Build(t, imgSick, map[string]string{"VERSION": "sick", "HEALTH_MODE": "fail"})
 		testimage.Build(t, imgCrash, map[string]string{"VERSION": "crash", "HEALTH_MODE": "crash"})
+		testimage.Build(t, imgSlow, map[string]string{"VERSION": "slow", "STARTUP_DELAY": "4s"})
 	})
 }
 
@@ -92,7 +93,7 @@ type harness struct {
 	st   *store.Store
 	sys  *System
 	api  *httptest.Server
-	logs *bytes.Buffer
+	logs io.Writer
 }
 
 func newHarness(t *testing.T, apps ...testApp) *harness {
@@ -125,7 +126,10 @@ func (h *harness) start() {
 		h.t.Fatal(err)
 	}
 	h.st = st
-	logger := slog.New(slog.NewTextHandler(testWriter{h.t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	if h.logs == nil {
+		h.logs = newTestWriter(h.t)
+	}
+	logger := slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	sys, err := Start(Options{
 		Load:              func() ([]*config.App, error) { return config.LoadDir(h.dir) },
 		Store:             st,
@@ -155,12 +159,29 @@ func (h *harness) stop() {
 	h.sys = nil
 }
 
-// testWriter sends logs to t.Log so they show with -v or on failure.
-type testWriter struct{ t *testing.T }
+// testWriter keeps the supervisor's logs and prints them only when the test fails.
+type testWriter struct {
+	t   *testing.T
+	mu  *sync.Mutex
+	buf *bytes.Buffer
+}
+
+func newTestWriter(t *testing.T) testWriter {
+	w := testWriter{t: t, mu: &sync.Mutex{}, buf: &bytes.Buffer{}}
+	t.Cleanup(func() {
+		if t.Failed() {
+			w.mu.Lock()
+			defer w.mu.Unlock()
+			t.Logf("supervisor logs:\n%s", w.buf.String())
+		}
+	})
+	return w
+}
 
 func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.Write(p)
 }
 
 // post sends a JSON body to the management API and decodes the answer.
@@ -657,5 +678,36 @@ func TestSystem_PanickingAppIsRespawned(t *testing.T) {
 	}
 }
 
-// readLines is used by log assertions.
-var _ = bufio.NewScanner
+func TestSystem_ResumesInterruptedDeployment(t *testing.T) {
+	buildImages(t)
+	app := newTestApp(t, imgV1)
+	h := newHarness(t, app)
+	h.waitStable(app.name, imgV1, 60*time.Second)
+
+	var r api.DeployResponse
+	if code := h.post("/api/apps/"+app.name+"/deploy", api.DeployRequest{DesiredImage: imgSlow, TriggerSource: api.TriggerS3dock}, &r); code != 202 {
+		t.Fatalf("deploy: %d", code)
+	}
+	eventually(t, 20*time.Second, func() bool {
+		d, err := h.sys.Deployment(context.Background(), r.DeploymentID)
+		return err == nil && d.Status == api.StatusHealthChecking
+	}, func() string { return "never reached health_checking" })
+	h.stop() // the supervisor stops in the middle of the health gate
+
+	h.start()
+	d, err := h.sys.Deployment(context.Background(), r.DeploymentID)
+	if err != nil || d.Status != api.StatusInterrupted {
+		t.Fatalf("deployment after restart = %+v, %v; want interrupted", d, err)
+	}
+	st := h.waitStable(app.name, imgSlow, 60*time.Second)
+	hist, _ := h.sys.History(context.Background(), app.name, 1, 0)
+	if len(hist) != 1 || hist[0].Status != api.StatusCompleted || hist[0].TriggerSource != api.TriggerS3dock {
+		t.Fatalf("resumed deployment = %+v", hist)
+	}
+	if st.ActiveColor != Green {
+		t.Fatalf("active = %s, want green", st.ActiveColor)
+	}
+	if got, err := body(http.DefaultClient, app.url("/")); err != nil || got != "slow" {
+		t.Fatalf("proxy answered %q, %v", got, err)
+	}
+}

@@ -9,7 +9,10 @@ trap 'rm -rf "$ctx"' EXIT
 CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$ctx/testapp" ./testdata/testapp
 build() { # tag, extra ENV lines
   printf 'FROM scratch\nCOPY testapp /testapp\nENV VERSION=%s\n%sEXPOSE 3000\nENTRYPOINT ["/testapp"]\n' "$2" "$3" >"$ctx/Dockerfile"
-  docker build -q -t "$1" "$ctx" >/dev/null
+  if ! out=$(docker build -q -t "$1" "$ctx" 2>&1); then
+    echo "$out" >&2
+    exit 1
+  fi
   echo "built $1"
 }
 build bluegreen-demo:v1 v1 ''
