@@ -92,6 +92,7 @@ type appActor struct {
 
 	lastDeploymentID int64
 	resume           *api.Deployment // interrupted by a stop: deployed again after adoption
+	retired          bool            // removed from the configs: stopping for good
 	reconciling      bool
 	repeater         *actor.SendRepeater
 }
@@ -127,6 +128,8 @@ func (a *appActor) Receive(c *actor.Context) {
 		c.Respond(a.activeContainer())
 	case updateConfig:
 		a.onUpdateConfig(c, msg.cfg)
+	case retire:
+		a.retired = true
 	case healthResult:
 		a.onHealth(c, msg)
 	case pullDone:
@@ -225,25 +228,18 @@ func (a *appActor) stopped() {
 		a.repeater.Stop()
 		a.repeater = nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
-	defer cancel()
-	if a.run != nil {
-		a.run.cancel()
-		a.run.stopTimers()
-		r := a.run
-		a.run = nil
-		now := time.Now().UTC()
-		r.dep.Status = api.StatusInterrupted
-		r.dep.Error = "the supervisor stopped during this deployment"
-		r.dep.CompletedAt = &now
-		r.dep.DurationMS = now.Sub(r.dep.StartedAt).Milliseconds()
-		if err := a.deps.store.UpdateDeployment(ctx, &r.dep); err == nil {
-			a.deps.rec.event(a.cfg.Name, r.dep.DeploymentID, api.EventDeploymentInterrupted,
-				"deployment interrupted: the supervisor stopped", map[string]any{"status": r.dep.Status})
-		}
+	// A running or queued deployment stays as it is in the store: the next
+	// start finds it, marks it interrupted and resumes the newest request.
+	// An app removed from the configs has no next start: end them now.
+	if r := a.run; r != nil {
+		r.cancel()
+		r.stopTimers()
+		a.log.Warn("stopping in the middle of a deployment", keyDeploymentID, r.dep.DeploymentID, keyStatus, r.dep.Status)
 	}
-	if a.queued != nil {
-		a.endQueued(ctx, api.StatusInterrupted, "the supervisor stopped before it started")
+	if a.retired {
+		ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+		a.markInterrupted(ctx, "the app was removed from the configs")
+		cancel()
 	}
 	if a.proxy != nil {
 		pctx, pcancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -733,7 +729,7 @@ func (a *appActor) removeSlot(color, why string) {
 }
 
 func (a *appActor) onOpDone(c *actor.Context, msg opDone) {
-	if msg.err != nil {
+	if msg.err != nil && !(msg.what == "remove" && errors.Is(msg.err, docker.ErrNotFound)) {
 		a.log.Error("container "+msg.what, keyColor, msg.color, keyErr, msg.err)
 		return
 	}

@@ -86,6 +86,9 @@ type AppsReply struct{ Names []string }
 // updateConfig gives an app actor a changed config (reload).
 type updateConfig struct{ cfg *config.App }
 
+// retire tells an app actor that it is stopped for good (its config was removed).
+type retire struct{}
+
 // appsChanged tells the bridge where each app actor lives now.
 type appsChanged struct{ apps map[string]*actor.PID }
 

@@ -189,6 +189,7 @@ func (s *supervisor) reload(c *actor.Context) ReloadReply {
 		if _, ok := next[name]; !ok {
 			res.Removed = append(res.Removed, name)
 			if pid := s.apps[name]; pid != nil {
+				c.Send(pid, retire{})
 				eng := c.Engine()
 				go func() { <-eng.Poison(pid).Done() }()
 			}
