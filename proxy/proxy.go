@@ -59,12 +59,15 @@ type Proxy struct {
 
 	active atomic.Pointer[target] // nil: no active color (503)
 
-	mu      sync.Mutex // guards targets, srv, ln, stopped
+	mu      sync.Mutex // guards targets, ln, stopped
 	targets []*target  // every routing that may still have traffic
-	srv     *http.Server
 	ln      net.Listener
 	port    []string // the listening port, as a shared header value
 	stopped bool
+
+	stopping atomic.Bool // set by Stop: connections end after their request
+	connMu   sync.Mutex  // guards conns
+	conns    map[*clientConn]struct{}
 
 	stopOnce sync.Once
 	stopErr  error
@@ -103,18 +106,8 @@ func (p *Proxy) Start() error {
 	}
 	p.ln = ln
 	p.port = []string{strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)}
-	p.srv = &http.Server{
-		Handler:           p,
-		ReadHeaderTimeout: DefaultReadHeaderTimeout,
-		IdleTimeout:       DefaultIdleTimeout,
-		ErrorLog:          slog.NewLogLogger(p.log.Handler(), slog.LevelDebug),
-	}
-	srv := p.srv
-	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			p.log.Error("proxy stopped serving", "addr", ln.Addr().String(), "err", err)
-		}
-	}()
+	p.conns = map[*clientConn]struct{}{}
+	go p.accept(ln)
 	p.log.Info("proxy listening", "addr", ln.Addr().String())
 	return nil
 }
@@ -137,30 +130,31 @@ func (p *Proxy) Stop(ctx context.Context) error {
 		defer close(p.stopDone)
 		p.mu.Lock()
 		p.stopped = true
-		srv := p.srv
+		ln := p.ln
 		p.mu.Unlock()
-		if srv == nil {
+		if ln == nil {
 			return
 		}
-		shut := make(chan error, 1)
-		go func() { shut <- srv.Shutdown(ctx) }()
-		err := <-shut
-		// Shutdown does not track hijacked connections: wait for WebSockets.
-		for err == nil && p.openWebSockets() > 0 {
+		p.stopping.Store(true)
+		ln.Close()
+		// Idle connections close now; busy ones after their request, or
+		// when their WebSocket ends.
+		var err error
+		for p.closeIdle() > 0 {
 			select {
 			case <-ctx.Done():
 				err = ctx.Err()
 			case <-time.After(10 * time.Millisecond):
+				continue
 			}
+			break
 		}
 		for _, t := range p.allTargets() {
 			t.cutHTTP()
 			t.cutWS()
 		}
-		if cerr := srv.Close(); err == nil {
-			err = cerr
-		}
 		p.waitEmpty(time.Second)
+		p.closeAll()
 		for _, t := range p.allTargets() {
 			t.pool.close()
 		}
@@ -171,6 +165,75 @@ func (p *Proxy) Stop(ctx context.Context) error {
 	})
 	<-p.stopDone
 	return p.stopErr
+}
+
+// accept serves every connection of ln on its own goroutine until ln is
+// closed.
+func (p *Proxy) accept(ln net.Listener) {
+	var backoff time.Duration
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			if p.stopping.Load() || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			// Out of file descriptors and the like: wait, as net/http does.
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			p.log.Error("accept failed", "addr", ln.Addr().String(), "err", err, "retry_in", backoff.String())
+			time.Sleep(backoff)
+			continue
+		}
+		backoff = 0
+		cc := p.newClientConn(nc)
+		p.connMu.Lock()
+		if p.stopping.Load() {
+			p.connMu.Unlock()
+			nc.Close()
+			continue
+		}
+		p.conns[cc] = struct{}{}
+		p.connMu.Unlock()
+		go cc.serve()
+	}
+}
+
+func (p *Proxy) dropConn(cc *clientConn) {
+	p.connMu.Lock()
+	delete(p.conns, cc)
+	p.connMu.Unlock()
+}
+
+// closeIdle closes the connections waiting for a request and returns how
+// many connections are left.
+func (p *Proxy) closeIdle() int {
+	p.connMu.Lock()
+	defer p.connMu.Unlock()
+	for cc := range p.conns {
+		if cc.state.CompareAndSwap(connIdle, connClosed) {
+			cc.nc.Close()
+		}
+	}
+	return len(p.conns)
+}
+
+// closeAll closes every client connection and waits up to a second for
+// their goroutines to end.
+func (p *Proxy) closeAll() {
+	p.connMu.Lock()
+	for cc := range p.conns {
+		cc.nc.Close()
+	}
+	p.connMu.Unlock()
+	deadline := time.Now().Add(time.Second)
+	for time.Now().Before(deadline) {
+		p.connMu.Lock()
+		n := len(p.conns)
+		p.connMu.Unlock()
+		if n == 0 {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // SetTarget routes every new request to addr (like "127.0.0.1:18000") as
@@ -221,7 +284,9 @@ func (p *Proxy) Connections() map[string]Connections {
 	return m
 }
 
-// ServeHTTP proxies one client request to the active color.
+// ServeHTTP proxies one client request to the active color. The proxy's own
+// listener does not use it (it serves connections itself, see conn.go); it
+// lets the proxy be mounted in an http.Server.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	t := p.acquire()
 	if t == nil {

@@ -88,7 +88,13 @@ func (p *Proxy) serveUpgrade(w http.ResponseWriter, r *http.Request, t *target) 
 	t.wsN.Add(1)
 	defer t.doneWS()
 	doneHTTP()
+	p.pipeWebSocket(t, client, crw.Reader, uc)
+}
 
+// pipeWebSocket copies an upgraded connection's bytes both ways until
+// either side ends, or until t's WebSocket cutoff closes it with 1001.
+// clientR holds the client's bytes, including any already buffered.
+func (p *Proxy) pipeWebSocket(t *target, client net.Conn, clientR io.Reader, uc *upConn) {
 	ws := &wsConn{client: client, up: uc}
 	stopWS := context.AfterFunc(t.wsCut, func() {
 		t.nWSClosed.Add(1)
@@ -98,8 +104,8 @@ func (p *Proxy) serveUpgrade(w http.ResponseWriter, r *http.Request, t *target) 
 
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		// client → upstream: bytes the server's reader already buffered first.
-		ws.copyToUpstream(crw.Reader)
+		// client → upstream
+		ws.copyToUpstream(clientR)
 	})
 	ws.copyToClient(uc.br)
 	wg.Wait()

@@ -1,0 +1,219 @@
+package proxy
+
+import (
+	"bufio"
+	"bytes"
+	"io"
+	"strconv"
+)
+
+// Body copying between the client and the upstream connection. Copies go
+// straight from one bufio.Reader's buffer into the other side's
+// bufio.Writer; the writer is flushed whenever the reader has nothing
+// buffered, so streamed data (events, chunks) is passed on as it arrives,
+// and a burst that arrived together leaves in one write.
+
+// copyN copies exactly n bytes. rerr is a failure of src, werr of dst.
+func copyN(dst *bufio.Writer, src *bufio.Reader, n int64) (rerr, werr error) {
+	for n > 0 {
+		if src.Buffered() == 0 {
+			if werr = dst.Flush(); werr != nil {
+				return nil, werr
+			}
+			if _, rerr = src.Peek(1); rerr != nil {
+				if rerr == io.EOF {
+					rerr = io.ErrUnexpectedEOF
+				}
+				return rerr, nil
+			}
+		}
+		b, _ := src.Peek(int(min(n, int64(src.Buffered()))))
+		if _, werr = dst.Write(b); werr != nil {
+			return nil, werr
+		}
+		src.Discard(len(b))
+		n -= int64(len(b))
+	}
+	return nil, nil
+}
+
+// copyAll copies until src ends (a body delimited by the connection close).
+func copyAll(dst *bufio.Writer, src *bufio.Reader) (rerr, werr error) {
+	for {
+		if src.Buffered() == 0 {
+			if werr = dst.Flush(); werr != nil {
+				return nil, werr
+			}
+			if _, rerr = src.Peek(1); rerr != nil {
+				if rerr == io.EOF {
+					return nil, nil
+				}
+				return rerr, nil
+			}
+		}
+		b, _ := src.Peek(src.Buffered())
+		if _, werr = dst.Write(b); werr != nil {
+			return nil, werr
+		}
+		src.Discard(len(b))
+	}
+}
+
+// copyChunked copies a chunked body (RFC 9112 §7.1), validating every
+// chunk-size line and the CRLF after each chunk. It writes the chunks
+// re-encoded without extensions and the trailer section as received; with
+// dechunk it writes only the data (for an HTTP/1.0 client).
+func copyChunked(dst *bufio.Writer, src *bufio.Reader, dechunk bool) (rerr, werr error) {
+	var excess int64 // non-data bytes beyond an allowance, as net/http counts them
+	var num [20]byte
+	for {
+		if werr = flushBeforeWait(dst, src, 0); werr != nil {
+			return nil, werr
+		}
+		line, err := readChunkLine(src)
+		if err != nil {
+			return err, nil
+		}
+		excess += int64(len(line)) + 2
+		if i := bytes.IndexByte(line, ';'); i >= 0 {
+			line = line[:i]
+		}
+		n, ok := parseChunkSize(line)
+		if !ok {
+			return errBadChunk, nil
+		}
+		excess = max(excess-16-2*int64(n), 0)
+		if excess > 16<<10 {
+			return errBadChunk, nil
+		}
+		if n == 0 {
+			return copyTrailer(dst, src, dechunk)
+		}
+		if !dechunk {
+			dst.Write(strconv.AppendUint(num[:0], n, 16))
+			dst.WriteString("\r\n")
+		}
+		if rerr, werr = copyN(dst, src, int64(n)); rerr != nil || werr != nil {
+			return rerr, werr
+		}
+		if werr = flushBeforeWait(dst, src, 2); werr != nil {
+			return nil, werr
+		}
+		crlf, err := src.Peek(2)
+		if err != nil {
+			return io.ErrUnexpectedEOF, nil
+		}
+		if crlf[0] != '\r' || crlf[1] != '\n' {
+			return errBadChunk, nil
+		}
+		src.Discard(2)
+		if !dechunk {
+			dst.WriteString("\r\n")
+		}
+	}
+}
+
+// copyTrailer copies the trailer section after the last chunk: strict
+// field lines up to the empty line, within maxChunkLine bytes in all.
+func copyTrailer(dst *bufio.Writer, src *bufio.Reader, dechunk bool) (rerr, werr error) {
+	if !dechunk {
+		dst.WriteString("0\r\n")
+	}
+	total := 0
+	for {
+		if werr = flushBeforeWait(dst, src, 0); werr != nil {
+			return nil, werr
+		}
+		line, err := readChunkLine(src)
+		if err != nil {
+			return err, nil
+		}
+		total += len(line) + 2
+		if total > maxChunkLine-96 {
+			return errBadChunk, nil
+		}
+		if len(line) == 0 {
+			break
+		}
+		if !validFieldLine(line) {
+			return errBadChunk, nil
+		}
+		if !dechunk {
+			dst.Write(line)
+			dst.WriteString("\r\n")
+		}
+	}
+	if !dechunk {
+		dst.WriteString("\r\n")
+	}
+	return nil, dst.Flush()
+}
+
+// flushBeforeWait flushes dst when reading the next n bytes (n 0: the next
+// line) from src would block, so that nothing already received waits in dst.
+func flushBeforeWait(dst *bufio.Writer, src *bufio.Reader, n int) error {
+	if dst.Buffered() == 0 {
+		return nil
+	}
+	b, _ := src.Peek(src.Buffered())
+	if n > 0 && len(b) >= n || n == 0 && bytes.IndexByte(b, '\n') >= 0 {
+		return nil
+	}
+	return dst.Flush()
+}
+
+// readChunkLine reads one CRLF-terminated line (without the CRLF); a bare
+// LF or CR and lines of maxChunkLine bytes or more are refused.
+func readChunkLine(src *bufio.Reader) ([]byte, error) {
+	p, err := src.ReadSlice('\n')
+	if err != nil {
+		if err == io.EOF {
+			return nil, io.ErrUnexpectedEOF
+		}
+		if err == bufio.ErrBufferFull {
+			return nil, errBadChunk
+		}
+		return nil, err
+	}
+	if len(p) >= maxChunkLine-96 || len(p) < 2 || p[len(p)-2] != '\r' || bytes.IndexByte(p[:len(p)-2], '\r') >= 0 {
+		return nil, errBadChunk
+	}
+	return p[:len(p)-2], nil
+}
+
+// parseChunkSize parses 1 to 16 hex digits and nothing else.
+func parseChunkSize(b []byte) (uint64, bool) {
+	if len(b) == 0 || len(b) > 16 {
+		return 0, false
+	}
+	var n uint64
+	for _, c := range b {
+		switch {
+		case '0' <= c && c <= '9':
+			c -= '0'
+		case 'a' <= c && c <= 'f':
+			c -= 'a' - 10
+		case 'A' <= c && c <= 'F':
+			c -= 'A' - 10
+		default:
+			return 0, false
+		}
+		n = n<<4 | uint64(c)
+	}
+	return n, n < 1<<62
+}
+
+// validFieldLine checks a trailer field line as fieldLine checks header
+// fields.
+func validFieldLine(line []byte) bool {
+	colon := bytes.IndexByte(line, ':')
+	if colon < 1 || !isToken(line[:colon]) {
+		return false
+	}
+	for _, c := range line[colon+1:] {
+		if (c < ' ' && c != '\t') || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
