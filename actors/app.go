@@ -326,8 +326,9 @@ func (a *appActor) onAdopt(c *actor.Context, msg adoptResult) {
 		a.saveContainer(color)
 	}
 	active := a.state.ActiveColor
-	// A candidate left by an interrupted deployment never took traffic: remove it.
-	if other := otherColor(active); active != "" {
+	// A candidate left by an interrupted deployment never took traffic: remove
+	// it (a resumed deployment replaces it anyway).
+	if other := otherColor(active); active != "" && a.resume == nil {
 		if s := a.slots[other]; s != nil && s.image != a.state.CurrentImage && s.running() {
 			a.removeSlot(other, "left running by an interrupted deployment")
 		}

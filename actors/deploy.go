@@ -320,7 +320,7 @@ func (a *appActor) phaseStarting(c *actor.Context) {
 		ctx, cancel := context.WithTimeout(r.ctx, startup)
 		defer cancel()
 		// The inactive color's old container (by name, whatever bluegreen knows) goes first.
-		if err := rt.Remove(ctx, spec.Name); err != nil && !errors.Is(err, docker.ErrNotFound) {
+		if err := removeAndWait(ctx, rt, spec.Name); err != nil {
 			eng.Send(self, startDone{gen: gen, err: fmt.Errorf("remove old %s: %w", spec.Name, err)})
 			return
 		}
@@ -341,6 +341,25 @@ func (a *appActor) phaseStarting(c *actor.Context) {
 	}()
 	if old != nil {
 		a.deleteContainer(r.color)
+	}
+}
+
+// removeAndWait force-removes a container and waits until it is gone (a
+// removal already in progress elsewhere returns before the name is free).
+func removeAndWait(ctx context.Context, rt Runtime, name string) error {
+	if err := rt.Remove(ctx, name); err != nil && !errors.Is(err, docker.ErrNotFound) {
+		return err
+	}
+	for {
+		_, err := rt.Inspect(ctx, name)
+		if errors.Is(err, docker.ErrNotFound) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("container %s still there: %w", name, ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
 	}
 }
 
