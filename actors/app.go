@@ -180,6 +180,10 @@ func (a *appActor) started(c *actor.Context) {
 	}
 	a.resume = a.markInterrupted(ctx, "the supervisor stopped during this deployment")
 
+	// Serve from the last known state at once; adoption corrects it.
+	if a.state.ActiveColor != "" {
+		a.slots[a.state.ActiveColor] = &slot{image: a.state.CurrentImage, port: a.colorPort(a.state.ActiveColor), state: "unknown"}
+	}
 	a.startProxy()
 	interval := a.deps.reconcile
 	if interval <= 0 {
@@ -301,15 +305,12 @@ func (a *appActor) onAdopt(c *actor.Context, msg adoptResult) {
 		a.dockErr = msg.err
 		// Containers outlive Docker hiccups less often than the daemon: route
 		// to the last known active color anyway, retry adoption on the tick.
-		if a.state.ActiveColor != "" {
-			a.slots[a.state.ActiveColor] = &slot{image: a.state.CurrentImage, port: a.colorPort(a.state.ActiveColor), state: "unknown"}
-			a.routeActive()
-		}
 		a.refreshStatus()
 		return
 	}
 	a.dockErr = nil
 	a.adopted = true
+	a.slots = map[string]*slot{}
 	for _, ct := range msg.containers {
 		color := ct.Labels[LabelColor]
 		if (color != Blue && color != Green) || ct.Name != a.containerName(color) {

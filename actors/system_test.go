@@ -231,10 +231,11 @@ func (h *harness) status(app string) api.AppStatus {
 func (h *harness) waitStable(app, image string, timeout time.Duration) api.AppStatus {
 	h.t.Helper()
 	var st api.AppStatus
+	var err error
 	eventually(h.t, timeout, func() bool {
-		st = h.status(app)
-		return st.Status == api.AppStable && st.CurrentImage == image
-	}, func() string { return fmt.Sprintf("status %+v", st) })
+		st, err = h.sys.App(context.Background(), app)
+		return err == nil && st.Status == api.AppStable && st.CurrentImage == image
+	}, func() string { return fmt.Sprintf("status %+v, %v", st, err) })
 	return st
 }
 
