@@ -184,7 +184,7 @@ func (p *Proxy) accept(ln net.Listener) {
 			continue
 		}
 		backoff = 0
-		cc := p.newClientConn(nc)
+		cc := p.newClientConn(newRawConn(nc))
 		p.connMu.Lock()
 		if p.stopping.Load() {
 			p.connMu.Unlock()

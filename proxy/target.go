@@ -115,6 +115,7 @@ func (p *pool) dial(ctx context.Context) (*upConn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dial %s: %w", p.addr, err)
 	}
+	nc = newRawConn(nc)
 	return &upConn{Conn: nc, br: bufio.NewReaderSize(nc, upstreamBufSize), bw: bufio.NewWriterSize(nc, upstreamBufSize)}, nil
 }
 
