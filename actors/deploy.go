@@ -22,7 +22,7 @@ const (
 
 // crashPollInterval is how often the candidate container is inspected
 // during the health gate, so a crash ends the gate at once.
-const crashPollInterval = 250 * time.Millisecond
+const crashPollInterval = 200 * time.Millisecond
 
 // deployRun is the deployment an app actor is running.
 type deployRun struct {
@@ -373,6 +373,9 @@ func waitRunning(ctx context.Context, rt Runtime, id string) error {
 		}
 		if err == nil && (ct.State == "exited" || ct.State == "dead") {
 			return fmt.Errorf("container exited with code %d right after start", ct.ExitCode)
+		}
+		if err == nil && (ct.State == "restarting" || ct.RestartCount > 0) {
+			return fmt.Errorf("container exited right after start (Docker restarted it %d time(s))", ct.RestartCount)
 		}
 		select {
 		case <-ctx.Done():

@@ -471,7 +471,7 @@ func TestSystem_RollsBackBadImages(t *testing.T) {
 			if st.Status != api.AppStable || st.CurrentImage != imgV1 || st.ActiveColor != Blue {
 				t.Fatalf("status after rollback = %+v", st)
 			}
-			t.Logf("%s rolled back in %s with %d requests served by v1: %s", tc.image, took, p.ok.Load(), d.Error)
+			t.Logf("%s rolled back in %s with %d requests served by v1: %s; phases %+v", tc.image, took, p.ok.Load(), d.Error, d.Phases)
 		})
 	}
 }
