@@ -550,14 +550,12 @@ func (a *appActor) onHealth(c *actor.Context, msg healthResult) {
 		return
 	}
 	switch {
-	case !msg.check.Success && s.failures >= a.cfg.HealthCheck.UnhealthyThreshold && (s.healthy || s.failures == a.cfg.HealthCheck.UnhealthyThreshold):
-		if s.healthy || s.failures == a.cfg.HealthCheck.UnhealthyThreshold {
-			a.log.Warn("active container unhealthy", keyColor, msg.color, "failures", s.failures, keyErr, msg.check.Error)
-			a.deps.rec.event(a.cfg.Name, 0, api.EventContainerUnhealthy,
-				fmt.Sprintf("active %s container failed %d health checks: %s", msg.color, s.failures, msg.check.Error),
-				map[string]any{"color": msg.color, "error": msg.check.Error})
-		}
+	case !msg.check.Success && s.failures == a.cfg.HealthCheck.UnhealthyThreshold:
 		s.healthy = false
+		a.log.Warn("active container unhealthy", keyColor, msg.color, "failures", s.failures, keyErr, msg.check.Error)
+		a.deps.rec.event(a.cfg.Name, 0, api.EventContainerUnhealthy,
+			fmt.Sprintf("active %s container failed %d health checks: %s", msg.color, s.failures, msg.check.Error),
+			map[string]any{"color": msg.color, "error": msg.check.Error})
 	case msg.check.Success && !s.healthy && s.passes >= a.cfg.HealthCheck.HealthyThreshold:
 		s.healthy = true
 		a.log.Info("active container healthy", keyColor, msg.color)
@@ -664,11 +662,12 @@ func (a *appActor) status() api.AppStatus {
 	for color, s := range a.slots {
 		ct := &api.Container{ID: s.id, Image: s.image, State: s.state, Health: "unknown"}
 		switch {
-		case s.monitor != nil && s.checked && s.healthy:
+		case s.monitor == nil || !s.checked:
+		case s.healthy:
 			ct.Health = "healthy"
-		case s.monitor != nil && s.checked && s.failures > 0 && (!s.healthy || s.failures >= a.cfg.HealthCheck.UnhealthyThreshold):
+		case s.failures >= a.cfg.HealthCheck.UnhealthyThreshold:
 			ct.Health = "unhealthy"
-		case s.monitor != nil && s.checked && s.passes > 0:
+		default:
 			ct.Health = "starting"
 		}
 		if color == Blue {
