@@ -57,7 +57,8 @@ type slot struct {
 	state        string
 	deploymentID int64
 
-	healthy      bool // passed checks since it last started (active color)
+	healthy      bool // passed healthy_threshold checks in a row since it last started or failed
+	unhealthy    bool // failed unhealthy_threshold checks in a row and not healthy since
 	checked      bool // at least one check ran
 	failures     int  // consecutive failed checks
 	passes       int  // consecutive passed checks
@@ -463,7 +464,7 @@ func (a *appActor) onReconcile(c *actor.Context, msg reconcileResult) {
 			}
 			s.state = ct.State
 			if !s.running() {
-				s.healthy, s.checked, s.passes = false, false, 0
+				s.healthy, s.unhealthy, s.checked, s.passes = false, false, false, 0
 			}
 			a.saveContainer(color)
 		}
@@ -539,7 +540,7 @@ func (a *appActor) onHealth(c *actor.Context, msg healthResult) {
 			r.lastCheckErr = msg.check.Error
 		}
 		if s.passes >= a.cfg.HealthCheck.HealthyThreshold {
-			s.healthy = true
+			s.healthy, s.unhealthy = true, false
 			a.deps.rec.event(a.cfg.Name, r.dep.DeploymentID, api.EventContainerHealthy,
 				fmt.Sprintf("%s container passed %d health checks", msg.color, s.passes), map[string]any{"color": msg.color})
 			a.switchTraffic(c)
@@ -551,13 +552,13 @@ func (a *appActor) onHealth(c *actor.Context, msg healthResult) {
 	}
 	switch {
 	case !msg.check.Success && s.failures == a.cfg.HealthCheck.UnhealthyThreshold:
-		s.healthy = false
+		s.healthy, s.unhealthy = false, true
 		a.log.Warn("active container unhealthy", keyColor, msg.color, "failures", s.failures, keyErr, msg.check.Error)
 		a.deps.rec.event(a.cfg.Name, 0, api.EventContainerUnhealthy,
 			fmt.Sprintf("active %s container failed %d health checks: %s", msg.color, s.failures, msg.check.Error),
 			map[string]any{"color": msg.color, "error": msg.check.Error})
 	case msg.check.Success && !s.healthy && s.passes >= a.cfg.HealthCheck.HealthyThreshold:
-		s.healthy = true
+		s.healthy, s.unhealthy = true, false
 		a.log.Info("active container healthy", keyColor, msg.color)
 		a.deps.rec.event(a.cfg.Name, 0, api.EventContainerHealthy,
 			fmt.Sprintf("active %s container is healthy", msg.color), map[string]any{"color": msg.color})
@@ -584,7 +585,7 @@ func (a *appActor) appStatus() (string, string) {
 		return api.AppDegraded, fmt.Sprintf("the active %s container is gone", a.state.ActiveColor)
 	case !active.running():
 		return api.AppDegraded, fmt.Sprintf("the active %s container is %s", a.state.ActiveColor, active.state)
-	case active.checked && !active.healthy && active.failures >= a.cfg.HealthCheck.UnhealthyThreshold:
+	case active.unhealthy:
 		return api.AppDegraded, fmt.Sprintf("the active %s container fails its health checks", a.state.ActiveColor)
 	}
 	return api.AppStable, ""
@@ -665,7 +666,7 @@ func (a *appActor) status() api.AppStatus {
 		case s.monitor == nil || !s.checked:
 		case s.healthy:
 			ct.Health = "healthy"
-		case s.failures >= a.cfg.HealthCheck.UnhealthyThreshold:
+		case s.unhealthy:
 			ct.Health = "unhealthy"
 		default:
 			ct.Health = "starting"

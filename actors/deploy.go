@@ -579,7 +579,7 @@ func (a *appActor) onStopDone(c *actor.Context, msg stopDone) {
 			a.log.Error("stop old container", keyColor, r.oldColor, keyErr, msg.err)
 		} else {
 			old.state = "exited"
-			old.healthy, old.checked, old.passes, old.failures = false, false, 0, 0
+			old.healthy, old.unhealthy, old.checked, old.passes, old.failures = false, false, false, 0, 0
 			a.saveContainer(r.oldColor)
 			a.deps.rec.event(a.cfg.Name, r.dep.DeploymentID, api.EventContainerStopped,
 				fmt.Sprintf("old %s container %s stopped (kept for switch back)", r.oldColor, short(old.id)),
