@@ -189,22 +189,18 @@ func (h *harness) post(path string, body any, out any) int {
 	h.t.Helper()
 	b, _ := json.Marshal(body)
 	resp, err := http.Post(h.api.URL+path, "application/json", bytes.NewReader(b))
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
-	if out != nil {
-		if err := json.Unmarshal(data, out); err != nil {
-			h.t.Fatalf("POST %s: %d %s: %v", path, resp.StatusCode, data, err)
-		}
-	}
-	return resp.StatusCode
+	return h.decode("POST "+path, resp, err, out)
 }
 
+// get reads an API route and decodes the answer.
 func (h *harness) get(path string, out any) int {
 	h.t.Helper()
 	resp, err := http.Get(h.api.URL + path)
+	return h.decode("GET "+path, resp, err, out)
+}
+
+func (h *harness) decode(what string, resp *http.Response, err error, out any) int {
+	h.t.Helper()
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -212,7 +208,7 @@ func (h *harness) get(path string, out any) int {
 	data, _ := io.ReadAll(resp.Body)
 	if out != nil {
 		if err := json.Unmarshal(data, out); err != nil {
-			h.t.Fatalf("GET %s: %d %s: %v", path, resp.StatusCode, data, err)
+			h.t.Fatalf("%s: %d %s: %v", what, resp.StatusCode, data, err)
 		}
 	}
 	return resp.StatusCode
