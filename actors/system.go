@@ -328,7 +328,10 @@ func (s *System) Health(ctx context.Context, app string, limit int) (map[string]
 		if err != nil {
 			return nil, fmt.Errorf("read health checks of %s: %w", app, err)
 		}
-		ch := api.ColorHealth{Checks: checks, Healthy: ct != nil && ct.Health == "healthy"}
+		ch := api.ColorHealth{Checks: checks, Healthy: ct != nil && ct.Health == "healthy", Status: "none"}
+		if ct != nil {
+			ch.Status, ch.Container = ct.Health, ct.State
+		}
 		if ch.Checks == nil {
 			ch.Checks = []api.HealthCheck{}
 		}

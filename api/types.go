@@ -164,6 +164,8 @@ type HealthCheck struct {
 // ColorHealth is the health of one color (GET /api/apps/{name}/health).
 type ColorHealth struct {
 	Healthy             bool          `json:"healthy"`
+	Status              string        `json:"status"`    // healthy, unhealthy, starting, unknown (not checked now), none (no container)
+	Container           string        `json:"container"` // the container's state (running, exited, ...), "" when none
 	LastCheck           *time.Time    `json:"last_check"`
 	ConsecutiveFailures int           `json:"consecutive_failures"`
 	Checks              []HealthCheck `json:"checks"`

@@ -124,8 +124,15 @@ func (f formatter) healthView(w io.Writer, h map[string]api.ColorHealth) {
 			fmt.Fprintln(w)
 		}
 		state := "unhealthy"
-		if ch.Healthy {
+		switch {
+		case ch.Healthy:
 			state = "healthy"
+		case ch.Status == "none":
+			state = "no container"
+		case ch.Status == "unknown":
+			state = "not checked (container " + ch.Container + ")"
+		case ch.Status != "":
+			state = ch.Status
 		}
 		last := "never checked"
 		if ch.LastCheck != nil {
