@@ -62,6 +62,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return 2
 	}
 
+	slog.SetDefault(logger) // hollywood logs through the default logger
+
 	load := func() ([]*config.App, error) { return config.LoadDir(*appsDir) }
 	if _, err := load(); err != nil {
 		fmt.Fprintf(stderr, "bluegreen: the app configs in %s are invalid, nothing started:\n%v\n", *appsDir, err)

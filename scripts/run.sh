@@ -6,6 +6,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/ensure-docker.sh
 scripts/demo-images.sh
-go build -o bluegreen .
+go build -ldflags "-X github.com/bluegreen/bluegreen/cli.Version=$(git describe --always --dirty 2>/dev/null || echo dev)" -o bluegreen .
 echo "bluegreen built; try in another shell: ./bluegreen ctl status   |   curl localhost:8080/"
 exec ./bluegreen serve --apps apps.d --db bluegreen.db "$@"
