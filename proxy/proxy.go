@@ -31,10 +31,8 @@ const (
 // Server limits of the client side. There is deliberately no read or write
 // timeout: long uploads, downloads and event streams must not be cut.
 const (
-	// DefaultReadHeaderTimeout bounds how long a client may take to send a
-	// request's header.
-	DefaultReadHeaderTimeout = 30 * time.Second
-	// DefaultIdleTimeout closes client keep-alive connections idle this long.
+	// DefaultIdleTimeout closes client keep-alive connections idle this long;
+	// it also bounds the wait for and the reading of a request head.
 	DefaultIdleTimeout = 120 * time.Second
 )
 
