@@ -93,6 +93,7 @@ type appActor struct {
 
 	lastDeploymentID int64
 	resume           *api.Deployment // interrupted by a stop: deployed again after adoption
+	interrupted      map[int64]bool  // IDs of deployments found interrupted at start
 	retired          bool            // removed from the configs: stopping for good
 	reconciling      bool
 	repeater         *actor.SendRepeater
@@ -179,7 +180,7 @@ func (a *appActor) started(c *actor.Context) {
 	if last, err := a.deps.store.DeploymentsByStatus(ctx, a.cfg.Name, []string{api.StatusCompleted}, 1); err == nil && len(last) > 0 {
 		a.lastDeploymentID = last[0].DeploymentID
 	}
-	a.resume = a.markInterrupted(ctx, "the supervisor stopped during this deployment")
+	a.resume, a.interrupted = a.markInterrupted(ctx, "the supervisor stopped during this deployment")
 
 	// Serve from the last known state at once; adoption corrects it.
 	if a.state.ActiveColor != "" {
@@ -196,15 +197,18 @@ func (a *appActor) started(c *actor.Context) {
 }
 
 // markInterrupted ends every unfinished deployment of this app found in the
-// store and returns the newest of them, to resume (nil when none).
-func (a *appActor) markInterrupted(ctx context.Context, why string) *api.Deployment {
+// store. It returns the newest of them, to resume (nil when none), and the
+// IDs of them all.
+func (a *appActor) markInterrupted(ctx context.Context, why string) (*api.Deployment, map[int64]bool) {
 	deps, err := a.deps.store.DeploymentsByStatus(ctx, a.cfg.Name, activeStatuses, 100)
 	if err != nil {
 		a.log.Error("read unfinished deployments", keyErr, err)
-		return nil
+		return nil, nil
 	}
 	var newest *api.Deployment
+	ids := map[int64]bool{}
 	for _, d := range deps {
+		ids[d.DeploymentID] = true
 		if newest == nil {
 			newest = &d
 		}
@@ -221,7 +225,7 @@ func (a *appActor) markInterrupted(ctx context.Context, why string) *api.Deploym
 			fmt.Sprintf("deployment %d of %s interrupted: %s", d.DeploymentID, d.ToImage, why),
 			map[string]any{"status": d.Status, "error": why})
 	}
-	return newest
+	return newest, ids
 }
 
 // activeStatuses are the statuses of a deployment that has not ended.
@@ -311,6 +315,17 @@ func (a *appActor) onAdopt(c *actor.Context, msg adoptResult) {
 	}
 	a.dockErr = nil
 	a.adopted = true
+	if a.run != nil {
+		// A deployment began before adoption answered: it owns its color and
+		// its decisions; take only the other color's container.
+		for _, ct := range msg.containers {
+			if color := ct.Labels[LabelColor]; color != a.run.color && ct.Name == a.containerName(color) && a.slots[color] == nil {
+				a.slots[color] = &slot{id: ct.ID, image: ct.Image, port: ct.HostPort, state: ct.State}
+			}
+		}
+		a.resume = nil
+		return
+	}
 	a.slots = map[string]*slot{}
 	for _, ct := range msg.containers {
 		color := ct.Labels[LabelColor]
@@ -328,31 +343,32 @@ func (a *appActor) onAdopt(c *actor.Context, msg adoptResult) {
 		a.saveContainer(color)
 	}
 	active := a.state.ActiveColor
-	// A candidate left by an interrupted deployment never took traffic: remove
-	// it (a resumed deployment replaces it anyway).
+	// A candidate of an interrupted deployment never took traffic: remove it
+	// (a resumed deployment replaces it anyway).
 	if other := otherColor(active); active != "" && a.resume == nil {
-		if s := a.slots[other]; s != nil && s.image != a.state.CurrentImage && s.running() {
-			a.removeSlot(other, "left running by an interrupted deployment")
+		if s := a.slots[other]; s != nil && a.interrupted[s.deploymentID] {
+			a.removeSlot(other, "left by an interrupted deployment")
 		}
 	}
+	a.interrupted = nil
 	a.log.Info("adopted containers", "count", len(a.slots), "active_color", active, keyImage, a.state.CurrentImage)
 
-	want, trigger := a.cfg.Image, api.TriggerConfig
-	if r := a.resume; r != nil {
-		want, trigger = r.ToImage, r.TriggerSource
-		a.resume = nil
+	resume := a.resume
+	a.resume = nil
+	image, trigger := a.cfg.Image, api.TriggerConfig // first start: the config's image
+	if a.state.CurrentImage != "" {
+		image = a.state.CurrentImage
+	}
+	if resume != nil { // what the operator asked for last
+		image, trigger = resume.ToImage, resume.TriggerSource
 	}
 	switch s := a.slots[active]; {
 	case active == "":
-		a.startDeployment(c, want, trigger, "")
+		a.startDeployment(c, image, trigger, "")
 		return
 	case s == nil:
-		a.log.Warn("active container is gone: deploying the current image again", keyColor, active)
-		img := a.state.CurrentImage
-		if trigger != api.TriggerConfig || img == "" {
-			img = want
-		}
-		a.startDeployment(c, img, trigger, "")
+		a.log.Warn("active container is gone: deploying again", keyColor, active, keyImage, image)
+		a.startDeployment(c, image, trigger, "")
 		return
 	case !s.running():
 		a.log.Warn("active container is not running: starting it", keyColor, active, "state", s.state)
@@ -360,9 +376,9 @@ func (a *appActor) onAdopt(c *actor.Context, msg adoptResult) {
 	default:
 		a.routeActive()
 	}
-	if trigger != api.TriggerConfig && want != a.state.CurrentImage {
-		a.log.Info("resuming the deployment the stop interrupted", keyImage, want)
-		a.startDeployment(c, want, trigger, "")
+	if resume != nil && image != a.state.CurrentImage {
+		a.log.Info("resuming the deployment the stop interrupted", keyImage, image)
+		a.startDeployment(c, image, trigger, "")
 	}
 	a.ensureMonitors(c)
 	a.refreshStatus()

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"strconv"
 	"time"
 
@@ -697,5 +696,3 @@ func orNone(color string) string {
 	}
 	return color
 }
-
-var _ = net.JoinHostPort
