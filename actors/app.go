@@ -343,9 +343,8 @@ func (a *appActor) onAdopt(c *actor.Context, msg adoptResult) {
 		a.saveContainer(color)
 	}
 	active := a.state.ActiveColor
-	// A candidate of an interrupted deployment never took traffic: remove it
-	// (a resumed deployment replaces it anyway).
-	if other := otherColor(active); active != "" && a.resume == nil {
+	// A candidate of an interrupted deployment never took traffic: remove it.
+	if other := otherColor(active); active != "" {
 		if s := a.slots[other]; s != nil && a.interrupted[s.deploymentID] {
 			a.removeSlot(other, "left by an interrupted deployment")
 		}
