@@ -2,6 +2,7 @@ package actors
 
 import (
 	"fmt"
+	"log/slog"
 	"runtime/debug"
 
 	"github.com/anthdm/hollywood/actor"
@@ -18,8 +19,9 @@ type childFailed struct {
 }
 
 // recoverMiddleware turns a panic in Receive into a childFailed message to the
-// parent, so a panic never reaches hollywood's restart path (whose restart
-// budget, once exceeded, crashes the process in v1.0.5).
+// parent (or a log line for a top-level actor), so a panic never reaches
+// hollywood's restart path (whose restart budget, once exceeded, crashes the
+// process in v1.0.5).
 func recoverMiddleware(name string) actor.MiddlewareFunc {
 	return func(next actor.ReceiveFunc) actor.ReceiveFunc {
 		return func(c *actor.Context) {
@@ -38,7 +40,11 @@ func recoverMiddleware(name string) actor.MiddlewareFunc {
 						Reason: fmt.Sprint(v),
 						Stack:  string(debug.Stack()),
 					})
+					return
 				}
+				// A top-level actor (supervisor, bridge) keeps its state and
+				// goes on with the next message.
+				slog.Error("actor panicked", "actor", name, "reason", fmt.Sprint(v), "stack", string(debug.Stack()))
 			}()
 			next(c)
 		}

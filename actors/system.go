@@ -80,8 +80,10 @@ func Start(o Options) (*System, error) {
 	}
 	rec.event("", 0, api.EventSupervisorStarted, fmt.Sprintf("supervisor started with %d app(s)", len(cfgs)),
 		map[string]any{"apps": names})
-	s.root = eng.Spawn(newSupervisor(cfgs, o.Load, d), "supervisor", actor.WithID("root"))
-	s.bridge = eng.Spawn(newBridge(s.root), "bridge", actor.WithID("api"))
+	s.root = eng.Spawn(newSupervisor(cfgs, o.Load, d), "supervisor", actor.WithID("root"),
+		actor.WithMiddleware(recoverMiddleware("supervisor")))
+	s.bridge = eng.Spawn(newBridge(s.root), "bridge", actor.WithID("api"),
+		actor.WithMiddleware(recoverMiddleware("bridge")))
 	eng.Send(s.root, setBridge{pid: s.bridge})
 	// The supervisor answers after it told the bridge where the apps are, so
 	// API calls made once Start returns find them.
