@@ -36,6 +36,10 @@ func TestSystem_DockerUnreachable(t *testing.T) {
 	}, func() string { return "status " + st.Status + ": " + st.Error })
 
 	var e api.ErrorBody
+	if code := h.post("/api/apps/"+app.name+"/deploy", api.DeployRequest{DesiredImage: "Bad Image!"}, &e); code != http.StatusBadRequest ||
+		!strings.Contains(e.Error.Message, "Bad Image!") {
+		t.Fatalf("deploy of an invalid image reference: %d %+v", code, e)
+	}
 	code := h.post("/api/apps/"+app.name+"/deploy", api.DeployRequest{DesiredImage: "web:v2"}, &e)
 	if code != http.StatusServiceUnavailable || e.Error.Code != "docker_unavailable" || !strings.Contains(e.Error.Message, "is dockerd running?") {
 		t.Fatalf("deploy with Docker down: %d %+v", code, e)

@@ -129,6 +129,11 @@ func (s *System) pingDocker(ctx context.Context) error {
 
 // Deploy implements api.Backend.
 func (s *System) Deploy(ctx context.Context, app string, req api.DeployRequest) (api.DeployResponse, error) {
+	if req.DesiredImage != "" {
+		if err := config.CheckImage(req.DesiredImage); err != nil {
+			return api.DeployResponse{}, api.Errorf(400, "invalid", "desired_image: %v", err)
+		}
+	}
 	if err := s.pingDocker(ctx); err != nil {
 		return api.DeployResponse{}, err
 	}

@@ -15,6 +15,15 @@ var (
 	imageDigestRE = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
 )
 
+// CheckImage returns an error saying why ref is not a valid Docker image
+// reference, or nil when it is.
+func CheckImage(ref string) error {
+	if why := checkImage(ref); why != "" {
+		return fmt.Errorf("image %q %s", ref, why)
+	}
+	return nil
+}
+
 // checkImage tells why ref is not a valid Docker image reference
 // ([registry-host[:port]/]path[:tag][@sha256:digest]), or "" when it is.
 func checkImage(ref string) string {
