@@ -334,14 +334,6 @@ func (p *Proxy) allTargets() []*target {
 	return slices.Clone(p.targets)
 }
 
-func (p *Proxy) openWebSockets() int64 {
-	var n int64
-	for _, t := range p.allTargets() {
-		n += t.wsN.Load()
-	}
-	return n
-}
-
 // waitEmpty waits up to d for every target to have nothing in flight.
 func (p *Proxy) waitEmpty(d time.Duration) {
 	deadline := time.Now().Add(d)
