@@ -55,6 +55,20 @@ func TestSystem_Reload(t *testing.T) {
 	if err != nil || !slices.Equal(res.Changed, []string{a.name}) || !slices.Equal(res.Removed, []string{b.name}) {
 		t.Fatalf("reload after change and removal: %+v, %v", res, err)
 	}
+	// Added back at once, while its old actor may still be stopping: it comes
+	// back and adopts its containers, which outlived the removal.
+	h.writeApp(b)
+	if res, err := h.sys.Reload(context.Background()); err != nil || !slices.Equal(res.Added, []string{b.name}) {
+		t.Fatalf("reload re-adding %s: %+v, %v", b.name, res, err)
+	}
+	h.waitStable(b.name, imgV2, 30*time.Second)
+	if got, err := body(http.DefaultClient, b.url("/")); err != nil || got != "v2" {
+		t.Fatalf("re-added %s answered %q, %v", b.name, got, err)
+	}
+	os.Remove(filepath.Join(h.dir, b.name+".yaml"))
+	if _, err := h.sys.Reload(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	eventually(t, 10*time.Second, func() bool {
 		_, err := body(http.DefaultClient, b.url("/"))
 		return err != nil && strings.Contains(err.Error(), "refused")

@@ -43,6 +43,10 @@ type supervisor struct {
 	backoff map[string]time.Duration
 	pruner  *actor.SendRepeater
 	pruning bool
+	// stopping holds apps whose old actor is still stopping: a new one is
+	// spawned (by a respawn message) only once the old one is gone, since
+	// hollywood hands back the old PID for a reused ID.
+	stopping map[string]bool
 }
 
 // pruneDone reports the end of a prune.
@@ -51,7 +55,7 @@ type pruneDone struct{}
 func newSupervisor(initial []*config.App, load func() ([]*config.App, error), d deps) actor.Producer {
 	return func() actor.Receiver {
 		s := &supervisor{load: load, deps: d, log: d.log, cfgs: map[string]*config.App{},
-			apps: map[string]*actor.PID{}, backoff: map[string]time.Duration{}}
+			apps: map[string]*actor.PID{}, backoff: map[string]time.Duration{}, stopping: map[string]bool{}}
 		for _, cfg := range initial {
 			s.cfgs[cfg.Name] = cfg
 		}
@@ -102,8 +106,9 @@ func (s *supervisor) Receive(c *actor.Context) {
 	case childFailed:
 		s.onChildFailed(c, msg)
 	case respawn:
+		delete(s.stopping, msg.name)
 		if cfg, ok := s.cfgs[msg.name]; ok && s.apps[msg.name] == nil {
-			s.log.Info("respawning app actor", keyApp, cfg.Name)
+			s.log.Info("starting app actor", keyApp, cfg.Name)
 			s.spawn(c, msg.name)
 			s.announce(c)
 		}
@@ -151,6 +156,7 @@ func (s *supervisor) onChildFailed(c *actor.Context, msg childFailed) {
 	s.deps.rec.event(name, 0, "actor.failed", fmt.Sprintf("app actor of %s failed (%s): restarting it", name, msg.Reason),
 		map[string]any{"reason": msg.Reason})
 	delete(s.apps, name)
+	s.stopping[name] = true
 	s.announce(c)
 	d := s.backoff[name]
 	if d == 0 {
@@ -190,8 +196,12 @@ func (s *supervisor) reload(c *actor.Context) ReloadReply {
 			res.Removed = append(res.Removed, name)
 			if pid := s.apps[name]; pid != nil {
 				c.Send(pid, retire{})
-				eng := c.Engine()
-				go func() { <-eng.Poison(pid).Done() }()
+				s.stopping[name] = true
+				eng, self := c.Engine(), c.PID()
+				go func() {
+					<-eng.Poison(pid).Done()
+					eng.Send(self, respawn{name: name}) // spawns it again only if re-added meanwhile
+				}()
 			}
 			delete(s.apps, name)
 			delete(s.cfgs, name)
@@ -203,7 +213,9 @@ func (s *supervisor) reload(c *actor.Context) ReloadReply {
 		case !ok:
 			res.Added = append(res.Added, cfg.Name)
 			s.cfgs[cfg.Name] = cfg
-			s.spawn(c, cfg.Name)
+			if !s.stopping[cfg.Name] {
+				s.spawn(c, cfg.Name)
+			}
 		case equalConfig(old, cfg):
 			res.Unchanged = append(res.Unchanged, cfg.Name)
 		default:
