@@ -187,7 +187,8 @@ func TestClient_StartStopRemove(t *testing.T) {
 	app := uniqueName(t)
 	image := buildImage(t, app+":v1", nil)
 	testimage.Cleanup(t, app)
-	id, err := c.Create(ctx, appSpec(app, "blue", image, testimage.FreePort(t)))
+	port := testimage.FreePort(t)
+	id, err := c.Create(ctx, appSpec(app, "blue", image, port))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,6 +201,12 @@ func TestClient_StartStopRemove(t *testing.T) {
 		}
 	})
 	t.Run("stop twice", func(t *testing.T) {
+		// Stop only once the app answers: a SIGTERM that lands before its
+		// handler is installed ends it with Go's default exit code 2.
+		waitFor(t, 20*time.Second, "app answering", func() (bool, error) {
+			code, _, err := httpGet(ctx, fmt.Sprintf("http://127.0.0.1:%d/", port))
+			return code == 200, err
+		})
 		for i := range 2 {
 			if err := c.Stop(ctx, id, 5*time.Second); err != nil {
 				t.Fatalf("stop %d: %v", i+1, err)

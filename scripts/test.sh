@@ -4,5 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/ensure-docker.sh
-go vet ./...
-go test -race -count=1 -v -timeout 40m "$@" ./...
+go vet ./... ./testdata/testapp
+go test -race -count=1 -v -timeout 40m "$@" ./... ./testdata/testapp

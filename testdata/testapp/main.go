@@ -36,6 +36,12 @@ func main() {
 }
 
 func run() error {
+	// As PID 1 in a container the process gets no default signal handling,
+	// so SIGTERM must be handled here for `docker stop` to be quick; first
+	// thing, so an early stop is still a clean exit.
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+
 	logger := log.New(os.Stdout, "", log.LstdFlags|log.Lmicroseconds)
 	port := envOr("PORT", "3000")
 	version := envOr("VERSION", "dev")
@@ -65,11 +71,6 @@ func run() error {
 			os.Exit(1)
 		})
 	}
-
-	// As PID 1 in a container the process gets no default signal handling,
-	// so SIGTERM must be handled here for `docker stop` to be quick.
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
-	defer stop()
 
 	if startupDelay > 0 {
 		select {
