@@ -6,10 +6,10 @@ import (
 	"testing"
 )
 
-// BenchmarkProxy_ServeHTTP proxies small GET requests over one client
+// BenchmarkProxy_keepAliveGet proxies small GET requests over one client
 // keep-alive connection to a local upstream; -benchmem shows the
 // allocations of the whole path (client, proxy and upstream).
-func BenchmarkProxy_ServeHTTP(b *testing.B) {
+func BenchmarkProxy_keepAliveGet(b *testing.B) {
 	_, up := upstream(&testing.T{}, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "Hello, World!")
 	}))

@@ -3,12 +3,15 @@ package proxy
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -574,4 +577,23 @@ func (cc *clientConn) handshake(t *target) *upConn {
 	cc.deadline = time.Time{}
 	t.wsN.Add(1)
 	return uc
+}
+
+// retryable reports whether err looks like a keep-alive connection the
+// upstream had already closed.
+func retryable(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+}
+
+// shortError keeps the cause of a network error without Go's op chain.
+func shortError(err error) string {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Err != nil {
+		return op.Err.Error()
+	}
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return "connection closed before a response"
+	}
+	return err.Error()
 }

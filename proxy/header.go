@@ -42,37 +42,6 @@ var forwardingHeaders = []string{
 	headerForwarded,
 }
 
-// removeHopHeaders deletes the hop-by-hop fields of h in place. With keepUpgrade
-// the Upgrade field and a "Connection: Upgrade" survive (a WebSocket handshake).
-// "TE: trailers" is kept: it is the one TE value every HTTP/1.1 hop may forward.
-func removeHopHeaders(h http.Header, keepUpgrade bool) {
-	te := h["Te"]
-	for _, v := range h["Connection"] {
-		for f := range strings.SplitSeq(v, ",") {
-			if f = strings.TrimSpace(f); f != "" {
-				if keepUpgrade && strings.EqualFold(f, "upgrade") {
-					continue
-				}
-				h.Del(f)
-			}
-		}
-	}
-	upgrade := h["Upgrade"]
-	for _, k := range hopHeaders {
-		delete(h, k)
-	}
-	for _, v := range te {
-		if strings.EqualFold(strings.TrimSpace(v), "trailers") {
-			h["Te"] = []string{"trailers"}
-			break
-		}
-	}
-	if keepUpgrade && len(upgrade) > 0 {
-		h["Connection"] = []string{"Upgrade"}
-		h["Upgrade"] = upgrade
-	}
-}
-
 // httpProto is the shared value of X-Forwarded-Proto from untrusted peers;
 // outgoing header values are never modified, so sharing is safe.
 var httpProto = []string{"http"}
@@ -157,29 +126,4 @@ func peerAddr(remote string) netip.Addr {
 	}
 	a, _ := parseForwardedAddr(remote)
 	return a
-}
-
-// isUpgrade reports whether h asks to switch to the WebSocket protocol.
-// Other upgrades (h2c) are not offered: their Upgrade field is dropped as
-// hop-by-hop and the request is proxied as plain HTTP/1.1.
-func isUpgrade(h http.Header) bool {
-	ws := false
-	for _, v := range h["Upgrade"] {
-		for f := range strings.SplitSeq(v, ",") {
-			if strings.EqualFold(strings.TrimSpace(f), "websocket") {
-				ws = true
-			}
-		}
-	}
-	if !ws {
-		return false
-	}
-	for _, v := range h["Connection"] {
-		for f := range strings.SplitSeq(v, ",") {
-			if strings.EqualFold(strings.TrimSpace(f), "upgrade") {
-				return true
-			}
-		}
-	}
-	return false
 }

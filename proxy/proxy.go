@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -282,24 +281,6 @@ func (p *Proxy) Connections() map[string]Connections {
 	return m
 }
 
-// ServeHTTP proxies one client request to the active color. The proxy's own
-// listener does not use it (it serves connections itself, see conn.go); it
-// lets the proxy be mounted in an http.Server.
-func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	t := p.acquire()
-	if t == nil {
-		p.log.Warn("no active color", "method", r.Method, "path", r.URL.Path)
-		p.fail(w, http.StatusServiceUnavailable, fmt.Sprintf("app %q has no active container", p.opts.App))
-		return
-	}
-	if isUpgrade(r.Header) {
-		p.serveUpgrade(w, r, t)
-		return
-	}
-	defer t.doneHTTP()
-	p.forward(w, r, t)
-}
-
 // acquire counts a new request on the active target and returns it. The
 // re-check after counting makes a concurrent switch and drain safe: a drain
 // that saw zero requests on the old target cannot miss this one, because
@@ -316,16 +297,6 @@ func (p *Proxy) acquire() *target {
 		}
 		t.doneHTTP()
 	}
-}
-
-// fail answers with a short plain-text error body naming the app.
-func (p *Proxy) fail(w http.ResponseWriter, status int, msg string) {
-	h := w.Header()
-	h.Set("Content-Type", "text/plain; charset=utf-8")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	fmt.Fprintf(w, "bluegreen: %s\n", msg)
 }
 
 func (p *Proxy) allTargets() []*target {

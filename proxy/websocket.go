@@ -1,14 +1,11 @@
 package proxy
 
 import (
-	"bufio"
 	"context"
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"os"
 	"sync"
 	"time"
@@ -28,68 +25,17 @@ const (
 	closeLinger = time.Second
 )
 
+// copyBufSize is the size of the buffers that copy WebSocket bytes.
+const copyBufSize = 32 << 10
+
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, copyBufSize); return &b }}
+
 // closeGoingAway is a close frame (FIN, opcode 8) with status 1001.
 var closeGoingAway = func() []byte {
 	reason := "bluegreen: going away"
 	f := []byte{0x88, byte(2 + len(reason)), 0x03, 0xe9}
 	return append(f, reason...)
 }()
-
-// serveUpgrade proxies a WebSocket handshake and, when the upstream accepts
-// it, the connection. It runs with one HTTP request counted on t; once the
-// upgrade succeeds that count becomes a WebSocket count.
-func (p *Proxy) serveUpgrade(w http.ResponseWriter, r *http.Request, t *target) {
-	httpDone := false
-	doneHTTP := func() {
-		if !httpDone {
-			httpDone = true
-			t.doneHTTP()
-		}
-	}
-	defer doneHTTP()
-
-	out := p.outRequest(r, t, true)
-	uc, err := t.pool.dial(r.Context())
-	if err != nil {
-		p.upstreamError(w, r, t, out, &exchange{}, err)
-		return
-	}
-	ex := &exchange{}
-	ex.setConn(uc)
-	stopCut := context.AfterFunc(t.httpCut, func() { t.nHTTPCut.Add(1); ex.abort(true) })
-	resp, err := exchangeOnce(uc, out)
-	if !stopCut() {
-		uc.Close()
-		panic(http.ErrAbortHandler)
-	}
-	if err != nil {
-		uc.Close()
-		p.upstreamError(w, r, t, out, ex, err)
-		return
-	}
-	if resp.StatusCode != http.StatusSwitchingProtocols {
-		// Refused upgrade: an ordinary response on a connection used once.
-		resp.Close = true
-		p.copyResponse(w, r, t, uc, resp, ex)
-		return
-	}
-	defer uc.Close()
-
-	client, crw, err := http.NewResponseController(w).Hijack()
-	if err != nil {
-		p.log.Warn("websocket hijack failed", "color", t.color, "err", err)
-		return
-	}
-	defer client.Close()
-	if err := writeSwitching(client, resp); err != nil {
-		return
-	}
-
-	t.wsN.Add(1)
-	defer t.doneWS()
-	doneHTTP()
-	p.pipeWebSocket(t, client, crw.Reader, uc)
-}
 
 // pipeWebSocket copies an upgraded connection's bytes both ways until
 // either side ends, or until t's WebSocket cutoff closes it with 1001.
@@ -109,19 +55,6 @@ func (p *Proxy) pipeWebSocket(t *target, client net.Conn, clientR io.Reader, uc 
 	})
 	ws.copyToClient(uc.br)
 	wg.Wait()
-}
-
-// writeSwitching sends the upstream's 101 answer to the client.
-func writeSwitching(c net.Conn, resp *http.Response) error {
-	h := resp.Header.Clone()
-	removeHopHeaders(h, true)
-	bw := bufio.NewWriterSize(c, 1024)
-	fmt.Fprintf(bw, "HTTP/1.1 101 %s\r\n", http.StatusText(http.StatusSwitchingProtocols))
-	if err := h.Write(bw); err != nil {
-		return err
-	}
-	bw.WriteString("\r\n")
-	return bw.Flush()
 }
 
 // wsConn is one proxied WebSocket.
