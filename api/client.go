@@ -257,18 +257,11 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, in, 
 		}
 		body = bytes.NewReader(buf)
 	}
-	req, err := c.newRequest(ctx, method, path, q, body)
+	resp, err := c.send(ctx, method, path, q, body)
 	if err != nil {
 		return err
 	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return c.connErr(err)
-	}
 	defer resp.Body.Close()
-	if resp.StatusCode >= 300 {
-		return readError(resp)
-	}
 	if out == nil {
 		return nil
 	}
@@ -280,22 +273,32 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, in, 
 
 // stream copies a GET answer's body to w.
 func (c *Client) stream(ctx context.Context, path string, q url.Values, w io.Writer) error {
-	req, err := c.newRequest(ctx, http.MethodGet, path, q, nil)
+	resp, err := c.send(ctx, http.MethodGet, path, q, nil)
 	if err != nil {
 		return err
 	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return c.connErr(err)
-	}
 	defer resp.Body.Close()
-	if resp.StatusCode >= 300 {
-		return readError(resp)
-	}
 	if _, err := io.Copy(w, resp.Body); err != nil && ctx.Err() == nil {
 		return fmt.Errorf("read %s: %w", path, err)
 	}
 	return nil
+}
+
+// send makes a request; an answer of 300 or more becomes the server's error.
+func (c *Client) send(ctx context.Context, method, path string, q url.Values, body io.Reader) (*http.Response, error) {
+	req, err := c.newRequest(ctx, method, path, q, body)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, c.connErr(err)
+	}
+	if resp.StatusCode >= 300 {
+		defer resp.Body.Close()
+		return nil, readError(resp)
+	}
+	return resp, nil
 }
 
 func (c *Client) newRequest(ctx context.Context, method, path string, q url.Values, body io.Reader) (*http.Request, error) {
