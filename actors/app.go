@@ -62,13 +62,17 @@ type slot struct {
 	checked      bool // at least one check ran
 	failures     int  // consecutive failed checks
 	passes       int  // consecutive passed checks
-	lastCheck    time.Time
 	monitor      *actor.PID
 	monitorOfID  string
 	monitorOfCfg config.HealthCheck
 }
 
 func (s *slot) running() bool { return s != nil && s.state == "running" }
+
+// resetHealth forgets the checks of a container that stopped running.
+func (s *slot) resetHealth() {
+	s.healthy, s.unhealthy, s.checked, s.passes, s.failures = false, false, false, 0, 0
+}
 
 // appActor owns one app: its blue and green slots, its health actors, its
 // proxy listener and its deployments. Nothing else touches them.
@@ -479,7 +483,7 @@ func (a *appActor) onReconcile(c *actor.Context, msg reconcileResult) {
 			}
 			s.state = ct.State
 			if !s.running() {
-				s.healthy, s.unhealthy, s.checked, s.passes = false, false, false, 0
+				s.resetHealth()
 			}
 			a.saveContainer(color)
 		}
@@ -542,7 +546,6 @@ func (a *appActor) onHealth(c *actor.Context, msg healthResult) {
 	}
 	cancel()
 	s.checked = true
-	s.lastCheck = msg.check.At
 	if msg.check.Success {
 		s.passes++
 		s.failures = 0

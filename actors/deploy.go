@@ -34,7 +34,6 @@ type deployRun struct {
 	switchOnly bool   // a manual switch: start the existing container, never remove it
 
 	containerID  string
-	port         int
 	gating       bool // in the health gate
 	lastCheckErr string
 	phaseOpen    bool
@@ -319,7 +318,8 @@ func (a *appActor) phaseStarting(c *actor.Context) {
 		ctx, cancel := context.WithTimeout(r.ctx, startup)
 		defer cancel()
 		// The inactive color's old container (by name, whatever bluegreen knows) goes first.
-		if err := removeAndWait(ctx, rt, spec.Name); err != nil {
+		// Remove returns once the name is free (also when another removal of it runs).
+		if err := rt.Remove(ctx, spec.Name); err != nil {
 			eng.Send(self, startDone{gen: gen, err: fmt.Errorf("remove old %s: %w", spec.Name, err)})
 			return
 		}
@@ -340,25 +340,6 @@ func (a *appActor) phaseStarting(c *actor.Context) {
 	}()
 	if old != nil {
 		a.deleteContainer(r.color)
-	}
-}
-
-// removeAndWait force-removes a container and waits until it is gone (a
-// removal already in progress elsewhere returns before the name is free).
-func removeAndWait(ctx context.Context, rt Runtime, name string) error {
-	if err := rt.Remove(ctx, name); err != nil && !errors.Is(err, docker.ErrNotFound) {
-		return err
-	}
-	for {
-		_, err := rt.Inspect(ctx, name)
-		if errors.Is(err, docker.ErrNotFound) {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("container %s still there: %w", name, ctx.Err())
-		case <-time.After(50 * time.Millisecond):
-		}
 	}
 }
 
@@ -421,7 +402,7 @@ func (a *appActor) onStartDone(c *actor.Context, msg startDone) {
 		a.finish(c, api.StatusFailed, dockerMessage(msg.err), nil)
 		return
 	}
-	r.containerID, r.port = msg.id, msg.port
+	r.containerID = msg.id
 	a.slots[r.color] = &slot{id: msg.id, image: r.dep.ToImage, port: msg.port, state: "running", deploymentID: r.dep.DeploymentID}
 	if r.switchOnly {
 		a.slots[r.color].deploymentID = 0
@@ -578,7 +559,7 @@ func (a *appActor) onStopDone(c *actor.Context, msg stopDone) {
 			a.log.Error("stop old container", keyColor, r.oldColor, keyErr, msg.err)
 		} else {
 			old.state = "exited"
-			old.healthy, old.unhealthy, old.checked, old.passes, old.failures = false, false, false, 0, 0
+			old.resetHealth()
 			a.saveContainer(r.oldColor)
 			a.deps.rec.event(a.cfg.Name, r.dep.DeploymentID, api.EventContainerStopped,
 				fmt.Sprintf("old %s container %s stopped (kept for switch back)", r.oldColor, short(old.id)),

@@ -109,7 +109,9 @@ func (c *Client) Stop(ctx context.Context, id string, grace time.Duration) error
 }
 
 // Remove force-removes the container, running or not, with its anonymous
-// volumes. A missing container, or one already being removed, is fine.
+// volumes. A missing container is fine; when another removal of it is under
+// way, Remove waits for it. Either way, when Remove returns nil the container
+// is gone and its name free.
 func (c *Client) Remove(ctx context.Context, id string) error {
 	err := c.dc.RemoveContainer(dockerclient.RemoveContainerOptions{
 		ID: id, Force: true, RemoveVolumes: true, Context: ctx,
@@ -119,7 +121,18 @@ func (c *Client) Remove(ctx context.Context, id string) error {
 	case err == nil, errors.As(err, &missing):
 		return nil
 	case apiStatus(err) == http.StatusConflict && strings.Contains(apiMessage(err), "already in progress"):
-		return nil
+		// Another removal runs: wait until it is done, so the name is free
+		// when Remove returns.
+		for {
+			if _, err := c.Inspect(ctx, id); errors.Is(err, ErrNotFound) {
+				return nil
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("remove container %s: still there: %w", id, ctx.Err())
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
 	default:
 		return fmt.Errorf("remove container %s: %w", id, c.cause(err))
 	}

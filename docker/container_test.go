@@ -220,6 +220,34 @@ func TestClient_StartStopRemove(t *testing.T) {
 			t.Fatalf("after stop %+v, want exited with 0", ct)
 		}
 	})
+	t.Run("concurrent removes both wait until it is gone", func(t *testing.T) {
+		spec := appSpec(app, "green", image, testimage.FreePort(t))
+		gid, err := c.Create(ctx, spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Start(ctx, gid); err != nil {
+			t.Fatal(err)
+		}
+		errs := make(chan error, 2)
+		for range 2 {
+			go func() { errs <- c.Remove(ctx, spec.Name) }()
+		}
+		for range 2 {
+			if err := <-errs; err != nil {
+				t.Fatalf("remove: %v", err)
+			}
+			if _, err := c.Inspect(ctx, spec.Name); !errors.Is(err, ErrNotFound) {
+				t.Fatalf("after a remove returned, inspect = %v, want ErrNotFound", err)
+			}
+		}
+		if _, err := c.Create(ctx, spec); err != nil {
+			t.Fatalf("the name must be free again: %v", err)
+		}
+		if err := c.Remove(ctx, spec.Name); err != nil {
+			t.Fatal(err)
+		}
+	})
 	t.Run("remove twice", func(t *testing.T) {
 		if err := c.Start(ctx, id); err != nil {
 			t.Fatal(err)
