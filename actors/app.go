@@ -12,17 +12,11 @@ import (
 
 	"github.com/anthdm/hollywood/actor"
 
-	"github.com/bluegreen/bluegreen/api"
 	"github.com/bluegreen/bluegreen/config"
+	"github.com/bluegreen/bluegreen/deploy"
 	"github.com/bluegreen/bluegreen/docker"
 	"github.com/bluegreen/bluegreen/proxy"
 	"github.com/bluegreen/bluegreen/store"
-)
-
-// Colors of the two slots.
-const (
-	Blue  = "blue"
-	Green = "green"
 )
 
 // Container labels (CONTRACT §3).
@@ -85,20 +79,20 @@ type appActor struct {
 	self *actor.PID
 
 	state    store.AppState
-	slots    map[string]*slot
+	slots    map[deploy.Color]*slot
 	proxy    *proxy.Proxy
 	proxyErr error
 	dockErr  error
 	adopted  bool
 
 	run    *deployRun
-	queued *api.Deployment
+	queued *deploy.Deployment
 	gen    uint64
 
 	lastDeploymentID int64
-	resume           *api.Deployment // interrupted by a stop: deployed again after adoption
-	interrupted      map[int64]bool  // IDs of deployments found interrupted at start
-	retired          bool            // removed from the configs: stopping for good
+	resume           *deploy.Deployment // interrupted by a stop: deployed again after adoption
+	interrupted      map[int64]bool     // IDs of deployments found interrupted at start
+	retired          bool               // removed from the configs: stopping for good
 	reconciling      bool
 	repeater         *actor.SendRepeater
 }
@@ -169,7 +163,7 @@ func (a *appActor) Receive(c *actor.Context) {
 
 func (a *appActor) started(c *actor.Context) {
 	a.eng, a.self = c.Engine(), c.PID()
-	a.slots = map[string]*slot{}
+	a.slots = map[deploy.Color]*slot{}
 	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 	defer cancel()
 	st, err := a.deps.store.GetApp(ctx, a.cfg.Name)
@@ -181,7 +175,7 @@ func (a *appActor) started(c *actor.Context) {
 		st = store.AppState{Name: a.cfg.Name}
 	}
 	a.state = st
-	if last, err := a.deps.store.DeploymentsByStatus(ctx, a.cfg.Name, []string{api.StatusCompleted}, 1); err == nil && len(last) > 0 {
+	if last, err := a.deps.store.DeploymentsByStatus(ctx, a.cfg.Name, []deploy.Status{deploy.StatusCompleted}, 1); err == nil && len(last) > 0 {
 		a.lastDeploymentID = last[0].DeploymentID
 	}
 	a.resume, a.interrupted = a.markInterrupted(ctx, "the supervisor stopped during this deployment")
@@ -203,13 +197,13 @@ func (a *appActor) started(c *actor.Context) {
 // markInterrupted ends every unfinished deployment of this app found in the
 // store. It returns the newest of them, to resume (nil when none), and the
 // IDs of them all.
-func (a *appActor) markInterrupted(ctx context.Context, why string) (*api.Deployment, map[int64]bool) {
-	deps, err := a.deps.store.DeploymentsByStatus(ctx, a.cfg.Name, activeStatuses, 100)
+func (a *appActor) markInterrupted(ctx context.Context, why string) (*deploy.Deployment, map[int64]bool) {
+	deps, err := a.deps.store.DeploymentsByStatus(ctx, a.cfg.Name, deploy.RunningStatuses, 100)
 	if err != nil {
 		a.log.Error("read unfinished deployments", keyErr, err)
 		return nil, nil
 	}
-	var newest *api.Deployment
+	var newest *deploy.Deployment
 	ids := map[int64]bool{}
 	for _, d := range deps {
 		ids[d.DeploymentID] = true
@@ -217,7 +211,7 @@ func (a *appActor) markInterrupted(ctx context.Context, why string) (*api.Deploy
 			newest = &d
 		}
 		now := time.Now().UTC()
-		d.Status = api.StatusInterrupted
+		d.Status = deploy.StatusInterrupted
 		d.Error = why
 		d.CompletedAt = &now
 		d.DurationMS = now.Sub(d.StartedAt).Milliseconds()
@@ -225,16 +219,12 @@ func (a *appActor) markInterrupted(ctx context.Context, why string) (*api.Deploy
 			a.log.Error("mark deployment interrupted", keyDeploymentID, d.DeploymentID, keyErr, err)
 			continue
 		}
-		a.deps.rec.event(a.cfg.Name, d.DeploymentID, api.EventDeploymentInterrupted,
+		a.deps.rec.event(a.cfg.Name, d.DeploymentID, deploy.EventDeploymentInterrupted,
 			fmt.Sprintf("deployment %d of %s interrupted: %s", d.DeploymentID, d.ToImage, why),
 			map[string]any{"status": d.Status, "error": why})
 	}
 	return newest, ids
 }
-
-// activeStatuses are the statuses of a deployment that has not ended.
-var activeStatuses = []string{api.StatusQueued, api.StatusPulling, api.StatusStarting,
-	api.StatusHealthChecking, api.StatusSwitching, api.StatusDraining}
 
 func (a *appActor) stopped() {
 	if a.repeater != nil {
@@ -323,17 +313,17 @@ func (a *appActor) onAdopt(c *actor.Context, msg adoptResult) {
 		// A deployment began before adoption answered: it owns its color and
 		// its decisions; take only the other color's container.
 		for _, ct := range msg.containers {
-			if color := ct.Labels[LabelColor]; color != a.run.color && ct.Name == a.containerName(color) && a.slots[color] == nil {
+			if color := deploy.Color(ct.Labels[LabelColor]); color != a.run.color && ct.Name == a.containerName(color) && a.slots[color] == nil {
 				a.slots[color] = &slot{id: ct.ID, image: ct.Image, port: ct.HostPort, state: ct.State}
 			}
 		}
 		a.resume = nil
 		return
 	}
-	a.slots = map[string]*slot{}
+	a.slots = map[deploy.Color]*slot{}
 	for _, ct := range msg.containers {
-		color := ct.Labels[LabelColor]
-		if (color != Blue && color != Green) || ct.Name != a.containerName(color) {
+		color := deploy.Color(ct.Labels[LabelColor])
+		if !color.Valid() || ct.Name != a.containerName(color) {
 			continue
 		}
 		s := &slot{id: ct.ID, image: ct.Image, port: ct.HostPort, state: ct.State}
@@ -348,7 +338,7 @@ func (a *appActor) onAdopt(c *actor.Context, msg adoptResult) {
 	}
 	active := a.state.ActiveColor
 	// A candidate of an interrupted deployment never took traffic: remove it.
-	if other := otherColor(active); active != "" {
+	if other := active.Other(); active != "" {
 		if s := a.slots[other]; s != nil && a.interrupted[s.deploymentID] {
 			a.removeSlot(other, "left by an interrupted deployment")
 		}
@@ -358,7 +348,7 @@ func (a *appActor) onAdopt(c *actor.Context, msg adoptResult) {
 
 	resume := a.resume
 	a.resume = nil
-	image, trigger := a.cfg.Image, api.TriggerConfig // first start: the config's image
+	image, trigger := a.cfg.Image, deploy.TriggerConfig // first start: the config's image
 	if a.state.CurrentImage != "" {
 		image = a.state.CurrentImage
 	}
@@ -401,7 +391,7 @@ func (a *appActor) routeActive() {
 	if port == 0 {
 		port = a.colorPort(color)
 	}
-	a.proxy.SetTarget(color, net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	a.proxy.SetTarget(string(color), net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
 }
 
 func (a *appActor) onReconcileTick(c *actor.Context) {
@@ -417,11 +407,11 @@ func (a *appActor) onReconcileTick(c *actor.Context) {
 	}
 	a.reconciling = true
 	eng, self, rt := a.eng, a.self, a.deps.rt
-	names := map[string]string{Blue: a.containerName(Blue), Green: a.containerName(Green)}
+	names := map[deploy.Color]string{deploy.Blue: a.containerName(deploy.Blue), deploy.Green: a.containerName(deploy.Green)}
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		res := reconcileResult{containers: map[string]*docker.Container{}}
+		res := reconcileResult{containers: map[deploy.Color]*docker.Container{}}
 		for color, name := range names {
 			ct, err := rt.Inspect(ctx, name)
 			switch {
@@ -454,13 +444,13 @@ func (a *appActor) onReconcile(c *actor.Context, msg reconcileResult) {
 	if a.run != nil { // a deployment started meanwhile: its view wins
 		return
 	}
-	for _, color := range []string{Blue, Green} {
+	for _, color := range deploy.Colors {
 		ct := msg.containers[color]
 		s := a.slots[color]
 		switch {
 		case ct == nil && s != nil:
 			a.log.Warn("container gone", keyColor, color, keyContainer, short(s.id))
-			a.deps.rec.event(a.cfg.Name, 0, api.EventContainerRemoved,
+			a.deps.rec.event(a.cfg.Name, 0, deploy.EventContainerRemoved,
 				fmt.Sprintf("%s container %s is gone", color, short(s.id)), map[string]any{"color": color})
 			delete(a.slots, color)
 			a.deleteContainer(color)
@@ -477,7 +467,7 @@ func (a *appActor) onReconcile(c *actor.Context, msg reconcileResult) {
 		case ct != nil && s.state != ct.State:
 			a.log.Info("container state changed", keyColor, color, keyFrom, s.state, keyTo, ct.State)
 			if color == a.state.ActiveColor && ct.State != "running" {
-				a.deps.rec.event(a.cfg.Name, 0, api.EventContainerExited,
+				a.deps.rec.event(a.cfg.Name, 0, deploy.EventContainerExited,
 					fmt.Sprintf("active %s container %s is %s (exit code %d)", color, short(ct.ID), ct.State, ct.ExitCode),
 					map[string]any{"color": color, "state": ct.State, "exit_code": ct.ExitCode})
 			}
@@ -496,7 +486,7 @@ func (a *appActor) onUpdateConfig(c *actor.Context, cfg *config.App) {
 	old := a.cfg
 	a.cfg = cfg
 	a.log.Info("config updated")
-	a.deps.rec.event(cfg.Name, 0, api.EventConfigReloaded, "config of "+cfg.Name+" changed", nil)
+	a.deps.rec.event(cfg.Name, 0, deploy.EventConfigReloaded, "config of "+cfg.Name+" changed", nil)
 	if old.Ports.Proxy != cfg.Ports.Proxy || old.Proxy.ListenAddress != cfg.Proxy.ListenAddress ||
 		!reflect.DeepEqual(old.Proxy.TrustedProxies, cfg.Proxy.TrustedProxies) {
 		a.startProxy()
@@ -509,7 +499,7 @@ func (a *appActor) onUpdateConfig(c *actor.Context, cfg *config.App) {
 // ensureMonitors runs a health actor for each color that needs one: the
 // active color while it runs, and a deployment's candidate during its gate.
 func (a *appActor) ensureMonitors(c *actor.Context) {
-	for _, color := range []string{Blue, Green} {
+	for _, color := range deploy.Colors {
 		s := a.slots[color]
 		want := s.running() && (color == a.state.ActiveColor ||
 			(a.run != nil && a.run.color == color && a.run.gating))
@@ -522,7 +512,7 @@ func (a *appActor) ensureMonitors(c *actor.Context) {
 		}
 		if want && s.monitor == nil {
 			s.monitor = c.SpawnChild(newHealthActor(color, s.id, s.port, a.cfg.HealthCheck), "health",
-				actor.WithID(color+"-"+strconv.FormatUint(a.nextGen(), 10)),
+				actor.WithID(string(color)+"-"+strconv.FormatUint(a.nextGen(), 10)),
 				actor.WithMiddleware(recoverMiddleware(a.cfg.Name+"/health")))
 			s.monitorOfID = s.id
 			s.monitorOfCfg = a.cfg.HealthCheck
@@ -559,7 +549,7 @@ func (a *appActor) onHealth(c *actor.Context, msg healthResult) {
 		}
 		if s.passes >= a.cfg.HealthCheck.HealthyThreshold {
 			s.healthy, s.unhealthy = true, false
-			a.deps.rec.event(a.cfg.Name, r.dep.DeploymentID, api.EventContainerHealthy,
+			a.deps.rec.event(a.cfg.Name, r.dep.DeploymentID, deploy.EventContainerHealthy,
 				fmt.Sprintf("%s container passed %d health checks", msg.color, s.passes), map[string]any{"color": msg.color})
 			a.switchTraffic(c)
 		}
@@ -572,41 +562,41 @@ func (a *appActor) onHealth(c *actor.Context, msg healthResult) {
 	case !msg.check.Success && s.failures == a.cfg.HealthCheck.UnhealthyThreshold:
 		s.healthy, s.unhealthy = false, true
 		a.log.Warn("active container unhealthy", keyColor, msg.color, "failures", s.failures, keyErr, msg.check.Error)
-		a.deps.rec.event(a.cfg.Name, 0, api.EventContainerUnhealthy,
+		a.deps.rec.event(a.cfg.Name, 0, deploy.EventContainerUnhealthy,
 			fmt.Sprintf("active %s container failed %d health checks: %s", msg.color, s.failures, msg.check.Error),
 			map[string]any{"color": msg.color, "error": msg.check.Error})
 	case msg.check.Success && !s.healthy && s.passes >= a.cfg.HealthCheck.HealthyThreshold:
 		s.healthy, s.unhealthy = true, false
 		a.log.Info("active container healthy", keyColor, msg.color)
-		a.deps.rec.event(a.cfg.Name, 0, api.EventContainerHealthy,
+		a.deps.rec.event(a.cfg.Name, 0, deploy.EventContainerHealthy,
 			fmt.Sprintf("active %s container is healthy", msg.color), map[string]any{"color": msg.color})
 	}
 	a.refreshStatus()
 }
 
 // appStatus derives the app's status from what the actor knows.
-func (a *appActor) appStatus() (string, string) {
+func (a *appActor) appStatus() (deploy.State, string) {
 	active := a.slots[a.state.ActiveColor]
 	switch {
 	case a.proxyErr != nil:
-		return api.AppFailed, a.proxyErr.Error()
+		return deploy.AppFailed, a.proxyErr.Error()
 	case a.run != nil:
-		return api.AppDeploying, ""
+		return deploy.AppDeploying, ""
 	case a.state.ActiveColor == "":
 		if a.dockErr != nil {
-			return api.AppFailed, "Docker unreachable: " + a.dockErr.Error()
+			return deploy.AppFailed, "Docker unreachable: " + a.dockErr.Error()
 		}
-		return api.AppFailed, "no container serves this app: deploy an image"
+		return deploy.AppFailed, "no container serves this app: deploy an image"
 	case a.dockErr != nil:
-		return api.AppDegraded, "Docker unreachable: " + a.dockErr.Error()
+		return deploy.AppDegraded, "Docker unreachable: " + a.dockErr.Error()
 	case active == nil:
-		return api.AppDegraded, fmt.Sprintf("the active %s container is gone", a.state.ActiveColor)
+		return deploy.AppDegraded, fmt.Sprintf("the active %s container is gone", a.state.ActiveColor)
 	case !active.running():
-		return api.AppDegraded, fmt.Sprintf("the active %s container is %s", a.state.ActiveColor, active.state)
+		return deploy.AppDegraded, fmt.Sprintf("the active %s container is %s", a.state.ActiveColor, active.state)
 	case active.unhealthy:
-		return api.AppDegraded, fmt.Sprintf("the active %s container fails its health checks", a.state.ActiveColor)
+		return deploy.AppDegraded, fmt.Sprintf("the active %s container fails its health checks", a.state.ActiveColor)
 	}
-	return api.AppStable, ""
+	return deploy.AppStable, ""
 }
 
 // refreshStatus recomputes the app status and persists a change.
@@ -623,7 +613,7 @@ func (a *appActor) refreshStatus() {
 	a.saveState()
 	if from != st {
 		a.log.Info("app state changed", keyFrom, from, keyTo, st, "reason", why)
-		a.deps.rec.event(a.cfg.Name, 0, api.EventAppState, fmt.Sprintf("%s is %s", a.cfg.Name, st),
+		a.deps.rec.event(a.cfg.Name, 0, deploy.EventAppState, fmt.Sprintf("%s is %s", a.cfg.Name, st),
 			map[string]any{"from": from, "to": st, "reason": why})
 	}
 }
@@ -637,7 +627,7 @@ func (a *appActor) saveState() {
 	}
 }
 
-func (a *appActor) saveContainer(color string) {
+func (a *appActor) saveContainer(color deploy.Color) {
 	s := a.slots[color]
 	if s == nil {
 		return
@@ -651,7 +641,7 @@ func (a *appActor) saveContainer(color string) {
 	}
 }
 
-func (a *appActor) deleteContainer(color string) {
+func (a *appActor) deleteContainer(color deploy.Color) {
 	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 	defer cancel()
 	if err := a.deps.store.DeleteContainer(ctx, a.cfg.Name, color); err != nil {
@@ -660,49 +650,45 @@ func (a *appActor) deleteContainer(color string) {
 }
 
 // status builds the live part of the app's AppStatus.
-func (a *appActor) status() api.AppStatus {
+func (a *appActor) status() deploy.AppStatus {
 	st, why := a.appStatus()
 	if !a.adopted && a.dockErr == nil && a.proxyErr == nil && a.run == nil {
 		st, why = a.state.Status, "reading the containers from Docker"
 		if st == "" {
-			st = api.AppStopped
+			st = deploy.AppStopped
 		}
 	}
-	out := api.AppStatus{
+	out := deploy.AppStatus{
 		Name:         a.cfg.Name,
 		Status:       st,
 		Error:        why,
 		ActiveColor:  a.state.ActiveColor,
 		CurrentImage: a.state.CurrentImage,
 		DesiredImage: a.state.DesiredImage,
-		Ports:        api.Ports{Proxy: a.cfg.Ports.Proxy, Blue: a.cfg.Ports.Blue, Green: a.cfg.Ports.Green},
-		Connections:  map[string]api.Connections{Blue: {}, Green: {}},
+		Ports:        deploy.Ports{Proxy: a.cfg.Ports.Proxy, Blue: a.cfg.Ports.Blue, Green: a.cfg.Ports.Green},
+		Connections:  map[deploy.Color]deploy.Connections{deploy.Blue: {}, deploy.Green: {}},
 	}
 	for color, s := range a.slots {
-		ct := &api.Container{ID: s.id, Image: s.image, State: s.state, Health: "unknown"}
+		ct := &deploy.Container{ID: s.id, Image: s.image, State: s.state, Health: deploy.Unchecked}
 		switch {
 		case s.monitor == nil || !s.checked:
 		case s.healthy:
-			ct.Health = "healthy"
+			ct.Health = deploy.Healthy
 		case s.unhealthy:
-			ct.Health = "unhealthy"
+			ct.Health = deploy.Unhealthy
 		default:
-			ct.Health = "starting"
+			ct.Health = deploy.Starting
 		}
-		if color == Blue {
-			out.Containers.Blue = ct
-		} else {
-			out.Containers.Green = ct
-		}
+		out.Containers.Set(color, ct)
 	}
 	if a.run != nil {
 		d := a.run.dep
-		d.Phases = append([]api.Phase(nil), d.Phases...)
+		d.Phases = append([]deploy.Phase(nil), d.Phases...)
 		out.Deployment = &d
 	}
 	if a.proxy != nil {
 		for color, n := range a.proxy.Connections() {
-			out.Connections[color] = api.Connections{HTTP: n.HTTP, WebSocket: n.WebSocket}
+			out.Connections[deploy.Color(color)] = deploy.Connections{HTTP: n.HTTP, WebSocket: n.WebSocket}
 		}
 	}
 	return out
@@ -711,14 +697,14 @@ func (a *appActor) status() api.AppStatus {
 func (a *appActor) activeContainer() ContainerReply {
 	s := a.slots[a.state.ActiveColor]
 	if s == nil || s.id == "" {
-		return ContainerReply{Err: api.Errorf(409, "conflict", "%s has no active container", a.cfg.Name)}
+		return ContainerReply{Err: deploy.Errorf(deploy.ECONFLICT, "%s has no active container", a.cfg.Name)}
 	}
 	return ContainerReply{ID: s.id}
 }
 
 // startContainerOp starts an existing container of a color in the background
 // (an active container found stopped at adoption).
-func (a *appActor) startContainerOp(color string) {
+func (a *appActor) startContainerOp(color deploy.Color) {
 	s := a.slots[color]
 	eng, self, rt, id := a.eng, a.self, a.deps.rt, s.id
 	timeout := a.cfg.Deployment.StartupTimeout
@@ -731,7 +717,7 @@ func (a *appActor) startContainerOp(color string) {
 }
 
 // removeSlot force-removes a color's container in the background.
-func (a *appActor) removeSlot(color, why string) {
+func (a *appActor) removeSlot(color deploy.Color, why string) {
 	s := a.slots[color]
 	if s == nil {
 		return
@@ -758,7 +744,7 @@ func (a *appActor) onOpDone(c *actor.Context, msg opDone) {
 		if s := a.slots[msg.color]; s != nil {
 			s.state = "running"
 			a.saveContainer(msg.color)
-			a.deps.rec.event(a.cfg.Name, 0, api.EventContainerStarted,
+			a.deps.rec.event(a.cfg.Name, 0, deploy.EventContainerStarted,
 				fmt.Sprintf("%s container %s started", msg.color, short(s.id)), map[string]any{"color": msg.color})
 			if msg.color == a.state.ActiveColor {
 				a.routeActive()
@@ -766,26 +752,19 @@ func (a *appActor) onOpDone(c *actor.Context, msg opDone) {
 		}
 		a.ensureMonitors(c)
 	case "remove":
-		a.deps.rec.event(a.cfg.Name, 0, api.EventContainerRemoved,
+		a.deps.rec.event(a.cfg.Name, 0, deploy.EventContainerRemoved,
 			fmt.Sprintf("%s container removed", msg.color), map[string]any{"color": msg.color})
 	}
 	a.refreshStatus()
 }
 
-func (a *appActor) containerName(color string) string { return a.cfg.Name + "-" + color }
+func (a *appActor) containerName(color deploy.Color) string { return a.cfg.Name + "-" + string(color) }
 
-func (a *appActor) colorPort(color string) int {
-	if color == Green {
+func (a *appActor) colorPort(color deploy.Color) int {
+	if color == deploy.Green {
 		return a.cfg.Ports.Green
 	}
 	return a.cfg.Ports.Blue
-}
-
-func otherColor(color string) string {
-	if color == Blue {
-		return Green
-	}
-	return Blue
 }
 
 func short(id string) string {

@@ -3,7 +3,7 @@ package actors
 import (
 	"github.com/anthdm/hollywood/actor"
 
-	"github.com/bluegreen/bluegreen/api"
+	"github.com/bluegreen/bluegreen/deploy"
 )
 
 // bridge turns API calls into messages: it routes each request to the app
@@ -39,7 +39,7 @@ func (b *bridge) Receive(c *actor.Context) {
 // notFound answers an app message whose app does not exist, in the reply
 // type its sender waits for.
 func notFound(msg appMessage) any {
-	err := api.Errorf(404, "not_found", "no app named %q", msg.appName())
+	err := deploy.Errorf(deploy.ENOTFOUND, "no app named %q", msg.appName())
 	switch msg.(type) {
 	case GetStatus:
 		return StatusReply{Err: err}

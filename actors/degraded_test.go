@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bluegreen/bluegreen/api"
+	"github.com/bluegreen/bluegreen/deploy"
 )
 
 // TestSystem_ActiveContainerTurnsUnhealthy makes the serving container fail
@@ -30,24 +30,24 @@ func TestSystem_ActiveContainerTurnsUnhealthy(t *testing.T) {
 		}
 	}
 	setHealth("fail")
-	var st api.AppStatus
+	var st deploy.AppStatus
 	eventually(t, 10*time.Second, func() bool {
 		st = h.status(app.name)
-		return st.Status == api.AppDegraded && st.Containers.Blue != nil && st.Containers.Blue.Health == "unhealthy"
-	}, func() string { return "status " + st.Status })
+		return st.Status == deploy.AppDegraded && st.Containers.Blue != nil && st.Containers.Blue.Health == "unhealthy"
+	}, func() string { return "status " + string(st.Status) })
 	events, err := h.sys.Events(context.Background(), app.name, 0, 100)
 	if err != nil {
 		t.Fatal(err)
 	}
 	found := false
 	for _, e := range events {
-		found = found || e.Type == api.EventContainerUnhealthy
+		found = found || e.Type == deploy.EventContainerUnhealthy
 	}
 	if !found {
-		t.Fatalf("no %s event in %+v", api.EventContainerUnhealthy, events)
+		t.Fatalf("no %s event in %+v", deploy.EventContainerUnhealthy, events)
 	}
 	health, err := h.sys.Health(context.Background(), app.name, 5)
-	if err != nil || health[Blue].Healthy || health[Blue].ConsecutiveFailures < 2 || len(health[Blue].Checks) == 0 {
+	if err != nil || health[deploy.Blue].Healthy || health[deploy.Blue].ConsecutiveFailures < 2 || len(health[deploy.Blue].Checks) == 0 {
 		t.Fatalf("health = %+v, %v", health, err)
 	}
 

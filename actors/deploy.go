@@ -9,7 +9,7 @@ import (
 
 	"github.com/anthdm/hollywood/actor"
 
-	"github.com/bluegreen/bluegreen/api"
+	"github.com/bluegreen/bluegreen/deploy"
 	"github.com/bluegreen/bluegreen/docker"
 )
 
@@ -25,19 +25,19 @@ const crashPollInterval = 200 * time.Millisecond
 
 // deployRun is the deployment an app actor is running.
 type deployRun struct {
-	dep        api.Deployment
+	dep        deploy.Deployment
 	gen        uint64
 	ctx        context.Context
 	cancel     context.CancelFunc
-	color      string // the color being deployed
-	oldColor   string // the active color when it began
-	switchOnly bool   // a manual switch: start the existing container, never remove it
+	color      deploy.Color // the color being deployed
+	oldColor   deploy.Color // the active color when it began
+	switchOnly bool         // a manual switch: start the existing container, never remove it
 
 	containerID  string
 	gating       bool // in the health gate
 	lastCheckErr string
 	phaseOpen    bool
-	failStatus   string
+	failStatus   deploy.Status
 	failErr      string
 
 	timer *time.Timer
@@ -52,7 +52,7 @@ func (r *deployRun) stopTimers() {
 
 // onDeploy handles a deploy request: unchanged, the running deployment,
 // queued (the newest queued wins), or a new deployment.
-func (a *appActor) onDeploy(c *actor.Context, image, trigger string) DeployReply {
+func (a *appActor) onDeploy(c *actor.Context, image string, trigger deploy.Trigger) DeployReply {
 	redeploy := image == ""
 	if redeploy {
 		image = a.state.CurrentImage
@@ -61,7 +61,7 @@ func (a *appActor) onDeploy(c *actor.Context, image, trigger string) DeployReply
 		}
 	}
 	if trigger == "" {
-		trigger = api.TriggerAPI
+		trigger = deploy.TriggerAPI
 	}
 	if a.state.DesiredImage != image {
 		a.state.DesiredImage = image
@@ -69,48 +69,48 @@ func (a *appActor) onDeploy(c *actor.Context, image, trigger string) DeployReply
 	}
 	if r := a.run; r != nil {
 		if r.dep.ToImage == image && !redeploy && !r.switchOnly {
-			return DeployReply{Response: api.DeployResponse{DeploymentID: r.dep.DeploymentID, Status: api.DeployStarted}}
+			return DeployReply{Response: deploy.Response{DeploymentID: r.dep.DeploymentID, Status: deploy.AnswerStarted}}
 		}
 		return a.enqueue(image, trigger)
 	}
 	if !redeploy && image == a.state.CurrentImage && a.serving() {
-		return DeployReply{Response: api.DeployResponse{DeploymentID: a.lastDeploymentID, Status: api.DeployUnchanged}}
+		return DeployReply{Response: deploy.Response{DeploymentID: a.lastDeploymentID, Status: deploy.AnswerUnchanged}}
 	}
 	id, err := a.startDeployment(c, image, trigger, "")
 	if err != nil {
 		return DeployReply{Err: err}
 	}
-	return DeployReply{Response: api.DeployResponse{DeploymentID: id, Status: api.DeployStarted}}
+	return DeployReply{Response: deploy.Response{DeploymentID: id, Status: deploy.AnswerStarted}}
 }
 
 // serving reports whether the active container runs and is not failing checks.
 func (a *appActor) serving() bool {
 	s := a.slots[a.state.ActiveColor]
 	st, _ := a.appStatus()
-	return s.running() && st == api.AppStable
+	return s.running() && st == deploy.AppStable
 }
 
-func (a *appActor) enqueue(image, trigger string) DeployReply {
+func (a *appActor) enqueue(image string, trigger deploy.Trigger) DeployReply {
 	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 	defer cancel()
 	if a.queued != nil {
-		a.endQueued(ctx, api.StatusSuperseded, "superseded by a newer request for "+image)
+		a.endQueued(ctx, deploy.StatusSuperseded, "superseded by a newer request for "+image)
 	}
-	d := api.Deployment{App: a.cfg.Name, FromImage: a.state.CurrentImage, ToImage: image,
-		TriggerSource: trigger, Status: api.StatusQueued, StartedAt: time.Now().UTC()}
+	d := deploy.Deployment{App: a.cfg.Name, FromImage: a.state.CurrentImage, ToImage: image,
+		TriggerSource: trigger, Status: deploy.StatusQueued, StartedAt: time.Now().UTC()}
 	if err := a.deps.store.CreateDeployment(ctx, &d); err != nil {
 		return DeployReply{Err: fmt.Errorf("record deployment: %w", err)}
 	}
 	a.queued = &d
 	a.log.Info("deployment queued", keyDeploymentID, d.DeploymentID, keyImage, image)
-	a.deps.rec.event(a.cfg.Name, d.DeploymentID, api.EventDeploymentQueued,
+	a.deps.rec.event(a.cfg.Name, d.DeploymentID, deploy.EventDeploymentQueued,
 		fmt.Sprintf("deployment %d of %s queued behind deployment %d", d.DeploymentID, image, a.run.dep.DeploymentID),
 		map[string]any{"status": d.Status, "image": image})
-	return DeployReply{Response: api.DeployResponse{DeploymentID: d.DeploymentID, Status: api.DeployQueued}}
+	return DeployReply{Response: deploy.Response{DeploymentID: d.DeploymentID, Status: deploy.AnswerQueued}}
 }
 
 // endQueued ends the queued deployment with a final status.
-func (a *appActor) endQueued(ctx context.Context, status, why string) {
+func (a *appActor) endQueued(ctx context.Context, status deploy.Status, why string) {
 	q := a.queued
 	a.queued = nil
 	now := time.Now().UTC()
@@ -119,18 +119,18 @@ func (a *appActor) endQueued(ctx context.Context, status, why string) {
 	if err := a.deps.store.UpdateDeployment(ctx, q); err != nil {
 		a.log.Error("update deployment", keyDeploymentID, q.DeploymentID, keyErr, err)
 	}
-	a.deps.rec.event(a.cfg.Name, q.DeploymentID, api.FinalEventType(status),
+	a.deps.rec.event(a.cfg.Name, q.DeploymentID, status.Event(),
 		fmt.Sprintf("deployment %d of %s %s: %s", q.DeploymentID, q.ToImage, status, why),
 		map[string]any{"status": status, "error": why})
 }
 
-func (a *appActor) onRollback(c *actor.Context, trigger string) DeployReply {
+func (a *appActor) onRollback(c *actor.Context, trigger deploy.Trigger) DeployReply {
 	if trigger == "" {
-		trigger = api.TriggerManual
+		trigger = deploy.TriggerManual
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 	defer cancel()
-	done, err := a.deps.store.DeploymentsByStatus(ctx, a.cfg.Name, []string{api.StatusCompleted}, 200)
+	done, err := a.deps.store.DeploymentsByStatus(ctx, a.cfg.Name, []deploy.Status{deploy.StatusCompleted}, 200)
 	if err != nil {
 		return DeployReply{Err: fmt.Errorf("read history: %w", err)}
 	}
@@ -145,49 +145,49 @@ func (a *appActor) onRollback(c *actor.Context, trigger string) DeployReply {
 		}
 	}
 	if target == "" {
-		return DeployReply{Err: api.Errorf(409, "conflict",
+		return DeployReply{Err: deploy.Errorf(deploy.ECONFLICT,
 			"%s has no earlier completed deployment of another image to roll back to", a.cfg.Name)}
 	}
 	return a.onDeploy(c, target, trigger)
 }
 
-func (a *appActor) onSwitch(c *actor.Context, color string) DeployReply {
+func (a *appActor) onSwitch(c *actor.Context, color deploy.Color) DeployReply {
 	switch {
-	case color != Blue && color != Green:
-		return DeployReply{Err: api.Errorf(400, "invalid", "color must be blue or green, not %q", color)}
+	case !color.Valid():
+		return DeployReply{Err: deploy.Errorf(deploy.EINVALID, "color must be blue or green, not %q", color)}
 	case a.run != nil:
-		return DeployReply{Err: api.Errorf(409, "conflict",
+		return DeployReply{Err: deploy.Errorf(deploy.ECONFLICT,
 			"deployment %d of %s is running: wait for it to end, then switch", a.run.dep.DeploymentID, a.cfg.Name)}
 	case color == a.state.ActiveColor:
-		return DeployReply{Err: api.Errorf(409, "conflict", "%s is already the active color of %s", color, a.cfg.Name)}
+		return DeployReply{Err: deploy.Errorf(deploy.ECONFLICT, "%s is already the active color of %s", color, a.cfg.Name)}
 	case a.slots[color] == nil || a.slots[color].id == "":
-		return DeployReply{Err: api.Errorf(409, "conflict",
+		return DeployReply{Err: deploy.Errorf(deploy.ECONFLICT,
 			"%s has no %s container to switch to: deploy an image instead", a.cfg.Name, color)}
 	}
-	id, err := a.startDeployment(c, a.slots[color].image, api.TriggerManual, color)
+	id, err := a.startDeployment(c, a.slots[color].image, deploy.TriggerManual, color)
 	if err != nil {
 		return DeployReply{Err: err}
 	}
-	return DeployReply{Response: api.DeployResponse{DeploymentID: id, Status: api.DeployStarted}}
+	return DeployReply{Response: deploy.Response{DeploymentID: id, Status: deploy.AnswerStarted}}
 }
 
 // startDeployment records a new deployment and begins it. switchTo names the
 // color of an existing container to switch to (a manual switch); otherwise the
 // image goes into the inactive color. It returns the deployment's ID.
-func (a *appActor) startDeployment(c *actor.Context, image, trigger, switchTo string) (int64, error) {
+func (a *appActor) startDeployment(c *actor.Context, image string, trigger deploy.Trigger, switchTo deploy.Color) (int64, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 	defer cancel()
-	color := otherColor(a.state.ActiveColor)
+	color := a.state.ActiveColor.Other()
 	if a.state.ActiveColor == "" {
-		color = Blue
+		color = deploy.Blue
 	}
 	if switchTo != "" {
 		color = switchTo
 	}
-	d := api.Deployment{App: a.cfg.Name, FromImage: a.state.CurrentImage, ToImage: image, Color: color,
-		TriggerSource: trigger, Status: api.StatusPulling, StartedAt: time.Now().UTC()}
+	d := deploy.Deployment{App: a.cfg.Name, FromImage: a.state.CurrentImage, ToImage: image, Color: color,
+		TriggerSource: trigger, Status: deploy.StatusPulling, StartedAt: time.Now().UTC()}
 	if switchTo != "" {
-		d.Status = api.StatusStarting
+		d.Status = deploy.StatusStarting
 	}
 	if err := a.deps.store.CreateDeployment(ctx, &d); err != nil {
 		return 0, fmt.Errorf("record deployment: %w", err)
@@ -197,7 +197,7 @@ func (a *appActor) startDeployment(c *actor.Context, image, trigger, switchTo st
 }
 
 // begin runs a recorded deployment.
-func (a *appActor) begin(c *actor.Context, d api.Deployment, switchOnly bool) {
+func (a *appActor) begin(c *actor.Context, d deploy.Deployment, switchOnly bool) {
 	rctx, cancel := context.WithCancel(context.Background())
 	r := &deployRun{dep: d, gen: a.nextGen(), ctx: rctx, cancel: cancel, color: d.Color,
 		oldColor: a.state.ActiveColor, switchOnly: switchOnly}
@@ -207,19 +207,19 @@ func (a *appActor) begin(c *actor.Context, d api.Deployment, switchOnly bool) {
 	}
 	a.refreshStatus()
 	a.saveState()
-	what := "deploying " + d.ToImage + " into " + d.Color
+	what := "deploying " + d.ToImage + " into " + string(d.Color)
 	if switchOnly {
-		what = "switching to " + d.Color + " (" + d.ToImage + ")"
+		what = "switching to " + string(d.Color) + " (" + d.ToImage + ")"
 	}
 	a.log.Info("deployment started", keyDeploymentID, d.DeploymentID, keyImage, d.ToImage, keyColor, d.Color, keyTrigger, d.TriggerSource)
-	a.deps.rec.event(a.cfg.Name, d.DeploymentID, api.EventDeploymentStarted,
+	a.deps.rec.event(a.cfg.Name, d.DeploymentID, deploy.EventDeploymentStarted,
 		fmt.Sprintf("deployment %d: %s (trigger %s)", d.DeploymentID, what, d.TriggerSource),
 		map[string]any{"status": d.Status, "image": d.ToImage, "color": d.Color, "from_image": d.FromImage, "trigger_source": d.TriggerSource})
 	if switchOnly {
 		a.phaseStarting(c)
 		return
 	}
-	a.enterPhase(api.StatusPulling)
+	a.enterPhase(string(deploy.StatusPulling))
 	eng, self, rt, gen := a.eng, a.self, a.deps.rt, r.gen
 	image, policy := d.ToImage, a.cfg.Docker.PullPolicy
 	go func() {
@@ -233,15 +233,15 @@ func (a *appActor) begin(c *actor.Context, d api.Deployment, switchOnly bool) {
 func (a *appActor) enterPhase(name string) {
 	r := a.run
 	a.closePhase("")
-	r.dep.Phases = append(r.dep.Phases, api.Phase{Name: name, StartedAt: time.Now().UTC()})
+	r.dep.Phases = append(r.dep.Phases, deploy.Phase{Name: name, StartedAt: time.Now().UTC()})
 	r.phaseOpen = true
-	switch name {
-	case api.StatusPulling, api.StatusStarting, api.StatusHealthChecking, api.StatusSwitching, api.StatusDraining:
-		r.dep.Status = name
+	switch st := deploy.Status(name); st {
+	case deploy.StatusPulling, deploy.StatusStarting, deploy.StatusHealthChecking, deploy.StatusSwitching, deploy.StatusDraining:
+		r.dep.Status = st
 	}
 	a.saveDeployment()
 	a.log.Info("deployment phase", keyDeploymentID, r.dep.DeploymentID, keyPhase, name)
-	a.deps.rec.event(a.cfg.Name, r.dep.DeploymentID, api.EventDeploymentPhase,
+	a.deps.rec.event(a.cfg.Name, r.dep.DeploymentID, deploy.EventDeploymentPhase,
 		fmt.Sprintf("deployment %d: %s", r.dep.DeploymentID, name),
 		map[string]any{"phase": name, "status": r.dep.Status})
 }
@@ -278,7 +278,7 @@ func (a *appActor) onPullDone(c *actor.Context, msg pullDone) {
 		return
 	}
 	if msg.err != nil {
-		a.finish(c, api.StatusFailed, dockerMessage(msg.err), nil)
+		a.finish(c, deploy.StatusFailed, dockerMessage(msg.err), nil)
 		return
 	}
 	if msg.pulled {
@@ -291,7 +291,7 @@ func (a *appActor) onPullDone(c *actor.Context, msg pullDone) {
 // (or, for a switch, starts the existing one).
 func (a *appActor) phaseStarting(c *actor.Context) {
 	r := a.run
-	a.enterPhase(api.StatusStarting)
+	a.enterPhase(string(deploy.StatusStarting))
 	eng, self, rt, gen := a.eng, a.self, a.deps.rt, r.gen
 	startup := a.cfg.Deployment.StartupTimeout
 	if r.switchOnly {
@@ -376,7 +376,7 @@ func (a *appActor) spec(r *deployRun) docker.Spec {
 		Image: r.dep.ToImage,
 		Labels: map[string]string{
 			LabelApp:        a.cfg.Name,
-			LabelColor:      r.color,
+			LabelColor:      string(r.color),
 			LabelManaged:    "true",
 			LabelDeployment: strconv.FormatInt(r.dep.DeploymentID, 10),
 		},
@@ -399,7 +399,7 @@ func (a *appActor) onStartDone(c *actor.Context, msg startDone) {
 		return
 	}
 	if msg.err != nil && msg.id == "" {
-		a.finish(c, api.StatusFailed, dockerMessage(msg.err), nil)
+		a.finish(c, deploy.StatusFailed, dockerMessage(msg.err), nil)
 		return
 	}
 	r.containerID = msg.id
@@ -413,10 +413,10 @@ func (a *appActor) onStartDone(c *actor.Context, msg startDone) {
 		a.rollback(c, msg.err.Error())
 		return
 	}
-	a.deps.rec.event(a.cfg.Name, r.dep.DeploymentID, api.EventContainerStarted,
+	a.deps.rec.event(a.cfg.Name, r.dep.DeploymentID, deploy.EventContainerStarted,
 		fmt.Sprintf("%s container %s started from %s on 127.0.0.1:%d", r.color, short(msg.id), r.dep.ToImage, msg.port),
 		map[string]any{"color": r.color, "container": msg.id, "port": msg.port})
-	a.enterPhase(api.StatusHealthChecking)
+	a.enterPhase(string(deploy.StatusHealthChecking))
 	r.gating = true
 	a.ensureMonitors(c)
 	eng, self, gen := a.eng, a.self, r.gen
@@ -466,7 +466,7 @@ func (a *appActor) onContainerExited(c *actor.Context, msg containerExited) {
 	case msg.c.OOMKilled:
 		why = fmt.Sprintf("container %s was killed for exceeding its memory limit during health checks", short(msg.c.ID))
 	}
-	a.deps.rec.event(a.cfg.Name, r.dep.DeploymentID, api.EventContainerExited, why,
+	a.deps.rec.event(a.cfg.Name, r.dep.DeploymentID, deploy.EventContainerExited, why,
 		map[string]any{"color": r.color, "exit_code": msg.c.ExitCode})
 	a.rollback(c, why)
 }
@@ -492,24 +492,24 @@ func (a *appActor) switchTraffic(c *actor.Context) {
 	r := a.run
 	r.gating = false
 	r.stopTimers()
-	a.enterPhase(api.StatusSwitching)
+	a.enterPhase(string(deploy.StatusSwitching))
 	from := a.state.ActiveColor
 	a.state.ActiveColor = r.color
 	a.state.CurrentImage = r.dep.ToImage
 	a.routeActive()
 	a.saveState()
 	a.log.Info("traffic switched", keyFrom, from, keyTo, r.color, keyImage, r.dep.ToImage)
-	a.deps.rec.event(a.cfg.Name, r.dep.DeploymentID, api.EventProxySwitched,
+	a.deps.rec.event(a.cfg.Name, r.dep.DeploymentID, deploy.EventProxySwitched,
 		fmt.Sprintf("traffic switched from %s to %s (%s)", orNone(from), r.color, r.dep.ToImage),
 		map[string]any{"from": from, "to": r.color, "image": r.dep.ToImage})
 	a.ensureMonitors(c) // the old color is no longer monitored
 	old := a.slots[r.oldColor]
 	if r.oldColor == "" || r.oldColor == r.color || old == nil {
-		a.finish(c, api.StatusCompleted, "", nil)
+		a.finish(c, deploy.StatusCompleted, "", nil)
 		return
 	}
-	a.enterPhase(api.StatusDraining)
-	a.deps.rec.event(a.cfg.Name, r.dep.DeploymentID, api.EventDrainStarted,
+	a.enterPhase(string(deploy.StatusDraining))
+	a.deps.rec.event(a.cfg.Name, r.dep.DeploymentID, deploy.EventDrainStarted,
 		fmt.Sprintf("draining %s (HTTP up to %s, WebSockets up to %s)", r.oldColor,
 			a.cfg.Deployment.DrainTimeout, a.cfg.Deployment.WebSocketDrainTimeout),
 		map[string]any{"color": r.oldColor})
@@ -520,7 +520,7 @@ func (a *appActor) switchTraffic(c *actor.Context) {
 		return
 	}
 	go func() {
-		res := p.Drain(r.ctx, color, httpT, wsT)
+		res := p.Drain(r.ctx, string(color), httpT, wsT)
 		eng.Send(self, drainDone{gen: gen, res: res})
 	}()
 }
@@ -530,7 +530,7 @@ func (a *appActor) onDrainDone(c *actor.Context, msg drainDone) {
 	if r == nil {
 		return
 	}
-	a.deps.rec.event(a.cfg.Name, r.dep.DeploymentID, api.EventDrainCompleted,
+	a.deps.rec.event(a.cfg.Name, r.dep.DeploymentID, deploy.EventDrainCompleted,
 		fmt.Sprintf("%s drained in %s (%d requests cut, %d WebSockets closed)", r.oldColor,
 			msg.res.Duration.Round(time.Millisecond), msg.res.HTTPCut, msg.res.WebSocketsClosed),
 		map[string]any{"color": r.oldColor, "duration_ms": msg.res.Duration.Milliseconds(),
@@ -538,7 +538,7 @@ func (a *appActor) onDrainDone(c *actor.Context, msg drainDone) {
 	a.enterPhase(phaseStopping)
 	old := a.slots[r.oldColor]
 	if old == nil || old.id == "" {
-		a.finish(c, api.StatusCompleted, "", nil)
+		a.finish(c, deploy.StatusCompleted, "", nil)
 		return
 	}
 	eng, self, rt, gen, id, grace := a.eng, a.self, a.deps.rt, r.gen, old.id, a.cfg.Deployment.StopTimeout
@@ -561,12 +561,12 @@ func (a *appActor) onStopDone(c *actor.Context, msg stopDone) {
 			old.state = "exited"
 			old.resetHealth()
 			a.saveContainer(r.oldColor)
-			a.deps.rec.event(a.cfg.Name, r.dep.DeploymentID, api.EventContainerStopped,
+			a.deps.rec.event(a.cfg.Name, r.dep.DeploymentID, deploy.EventContainerStopped,
 				fmt.Sprintf("old %s container %s stopped (kept for switch back)", r.oldColor, short(old.id)),
 				map[string]any{"color": r.oldColor})
 		}
 	}
-	a.finish(c, api.StatusCompleted, "", nil)
+	a.finish(c, deploy.StatusCompleted, "", nil)
 }
 
 // rollback stops the gate and cleans up the candidate: removed after a
@@ -575,7 +575,7 @@ func (a *appActor) rollback(c *actor.Context, why string) {
 	r := a.run
 	r.gating = false
 	r.stopTimers()
-	r.failStatus, r.failErr = api.StatusRolledBack, why
+	r.failStatus, r.failErr = deploy.StatusRolledBack, why
 	a.closePhase(why)
 	a.log.Warn("rolling back", keyDeploymentID, r.dep.DeploymentID, "reason", why)
 	a.enterPhase(phaseRollback)
@@ -611,14 +611,14 @@ func (a *appActor) onRollbackDone(c *actor.Context, msg rollbackDone) {
 	} else if msg.err == nil {
 		delete(a.slots, r.color)
 		a.deleteContainer(r.color)
-		a.deps.rec.event(a.cfg.Name, r.dep.DeploymentID, api.EventContainerRemoved,
+		a.deps.rec.event(a.cfg.Name, r.dep.DeploymentID, deploy.EventContainerRemoved,
 			fmt.Sprintf("failed %s container %s removed", r.color, short(r.containerID)), map[string]any{"color": r.color})
 	}
 	a.finish(c, r.failStatus, r.failErr, msg.logs)
 }
 
 // finish ends the running deployment, records it, and starts the queued one.
-func (a *appActor) finish(c *actor.Context, status, errMsg string, logs []string) {
+func (a *appActor) finish(c *actor.Context, status deploy.Status, errMsg string, logs []string) {
 	r := a.run
 	r.stopTimers()
 	r.cancel()
@@ -629,7 +629,7 @@ func (a *appActor) finish(c *actor.Context, status, errMsg string, logs []string
 	r.dep.DurationMS = now.Sub(r.dep.StartedAt).Milliseconds()
 	a.saveDeployment()
 	a.run = nil
-	if status == api.StatusCompleted {
+	if status == deploy.StatusCompleted {
 		a.lastDeploymentID = r.dep.DeploymentID
 	}
 	msg := fmt.Sprintf("deployment %d of %s %s in %s", r.dep.DeploymentID, r.dep.ToImage, status,
@@ -640,9 +640,9 @@ func (a *appActor) finish(c *actor.Context, status, errMsg string, logs []string
 	} else {
 		a.log.Info("deployment ended", keyDeploymentID, r.dep.DeploymentID, keyStatus, status, keyDuration, r.dep.DurationMS)
 	}
-	a.deps.rec.event(a.cfg.Name, r.dep.DeploymentID, api.FinalEventType(status), msg,
+	a.deps.rec.event(a.cfg.Name, r.dep.DeploymentID, status.Event(), msg,
 		map[string]any{"status": status, "error": errMsg, "duration_ms": r.dep.DurationMS, "image": r.dep.ToImage})
-	if status != api.StatusCompleted && a.queued == nil {
+	if status != deploy.StatusCompleted && a.queued == nil {
 		// What was asked for did not happen: the desired image is what serves,
 		// so a restart does not try the failed image again.
 		a.state.DesiredImage = a.state.CurrentImage
@@ -652,12 +652,12 @@ func (a *appActor) finish(c *actor.Context, status, errMsg string, logs []string
 	a.refreshStatus()
 	if q := a.queued; q != nil {
 		a.queued = nil
-		q.Color = otherColor(a.state.ActiveColor)
+		q.Color = a.state.ActiveColor.Other()
 		if a.state.ActiveColor == "" {
-			q.Color = Blue
+			q.Color = deploy.Blue
 		}
 		q.FromImage = a.state.CurrentImage
-		q.Status = api.StatusPulling
+		q.Status = deploy.StatusPulling
 		q.StartedAt = time.Now().UTC()
 		a.begin(c, *q, false)
 	}
@@ -671,7 +671,7 @@ func dockerMessage(err error) string {
 	return err.Error()
 }
 
-func orNone(color string) string {
+func orNone(color deploy.Color) deploy.Color {
 	if color == "" {
 		return "none"
 	}

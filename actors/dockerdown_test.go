@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/bluegreen/bluegreen/api"
+	"github.com/bluegreen/bluegreen/deploy"
 	"github.com/bluegreen/bluegreen/docker"
 	"github.com/bluegreen/bluegreen/internal/testimage"
 )
@@ -29,18 +30,18 @@ func TestSystem_DockerUnreachable(t *testing.T) {
 	h.writeApp(app)
 	h.start()
 
-	var st api.AppStatus
+	var st deploy.AppStatus
 	eventually(t, 20*time.Second, func() bool {
 		st = h.status(app.name)
-		return st.Status == api.AppFailed && strings.Contains(st.Error, "Docker unreachable")
-	}, func() string { return "status " + st.Status + ": " + st.Error })
+		return st.Status == deploy.AppFailed && strings.Contains(st.Error, "Docker unreachable")
+	}, func() string { return "status " + string(st.Status) + ": " + st.Error })
 
 	var e api.ErrorBody
-	if code := h.post("/api/apps/"+app.name+"/deploy", api.DeployRequest{DesiredImage: "Bad Image!"}, &e); code != http.StatusBadRequest ||
+	if code := h.post("/api/apps/"+app.name+"/deploy", deploy.Request{DesiredImage: "Bad Image!"}, &e); code != http.StatusBadRequest ||
 		!strings.Contains(e.Error.Message, "Bad Image!") {
 		t.Fatalf("deploy of an invalid image reference: %d %+v", code, e)
 	}
-	code := h.post("/api/apps/"+app.name+"/deploy", api.DeployRequest{DesiredImage: "web:v2"}, &e)
+	code := h.post("/api/apps/"+app.name+"/deploy", deploy.Request{DesiredImage: "web:v2"}, &e)
 	if code != http.StatusServiceUnavailable || e.Error.Code != "docker_unavailable" || !strings.Contains(e.Error.Message, "is dockerd running?") {
 		t.Fatalf("deploy with Docker down: %d %+v", code, e)
 	}
@@ -58,7 +59,7 @@ func TestSystem_DockerUnreachable(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, d := range hist {
-		if d.Status == api.StatusCompleted {
+		if d.Status == deploy.StatusCompleted {
 			t.Fatalf("a deployment completed without Docker: %+v", d)
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/bluegreen/bluegreen/api"
+	"github.com/bluegreen/bluegreen/deploy"
 	"github.com/bluegreen/bluegreen/docker"
 )
 
@@ -93,22 +94,22 @@ func TestSystem_DockerGoesAwayAndComesBack(t *testing.T) {
 	h.waitStable(app.name, imgV1, 60*time.Second)
 
 	relay.off()
-	var st api.AppStatus
+	var st deploy.AppStatus
 	eventually(t, 15*time.Second, func() bool {
 		st = h.status(app.name)
-		return st.Status == api.AppDegraded && strings.Contains(st.Error, "Docker unreachable")
-	}, func() string { return "status " + st.Status + ": " + st.Error })
+		return st.Status == deploy.AppDegraded && strings.Contains(st.Error, "Docker unreachable")
+	}, func() string { return "status " + string(st.Status) + ": " + st.Error })
 	if got, err := body(http.DefaultClient, app.url("/")); err != nil || got != "v1" {
 		t.Fatalf("with Docker away the app must keep serving: %q, %v", got, err)
 	}
 	var e api.ErrorBody
-	if code := h.post("/api/apps/"+app.name+"/deploy", api.DeployRequest{DesiredImage: imgV2}, &e); code != http.StatusServiceUnavailable {
+	if code := h.post("/api/apps/"+app.name+"/deploy", deploy.Request{DesiredImage: imgV2}, &e); code != http.StatusServiceUnavailable {
 		t.Fatalf("deploy with Docker away: %d %+v", code, e)
 	}
 
 	relay.on(t)
 	h.waitStable(app.name, imgV1, 15*time.Second)
-	if d := h.deploy(app.name, imgV2, api.TriggerAPI); d.Status != api.StatusCompleted {
+	if d := h.deploy(app.name, imgV2, deploy.TriggerAPI); d.Status != deploy.StatusCompleted {
 		t.Fatalf("deploy after Docker came back: %+v", d)
 	}
 	hist, err := h.sys.History(context.Background(), app.name, 10, 0)

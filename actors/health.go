@@ -9,29 +9,29 @@ import (
 
 	"github.com/anthdm/hollywood/actor"
 
-	"github.com/bluegreen/bluegreen/api"
 	"github.com/bluegreen/bluegreen/config"
+	"github.com/bluegreen/bluegreen/deploy"
 )
 
 // healthResult is one probe's result, sent by a health actor to its app actor.
 type healthResult struct {
-	color       string
+	color       deploy.Color
 	containerID string
-	check       api.HealthCheck
+	check       deploy.HealthCheck
 }
 
 // probeTick asks a health actor to probe now (unless a probe is in flight).
 type probeTick struct{}
 
 // probeDone carries a finished probe back into the health actor.
-type probeDone struct{ check api.HealthCheck }
+type probeDone struct{ check deploy.HealthCheck }
 
 // healthActor probes one container's health endpoint at 127.0.0.1:port every
 // interval and reports each result to its parent, the app actor. The probe
 // itself runs in a goroutine; ticks that arrive while one is in flight are
 // dropped, so a hanging endpoint never piles up work.
 type healthActor struct {
-	color       string
+	color       deploy.Color
 	containerID string
 	url         string
 	hc          config.HealthCheck
@@ -43,7 +43,7 @@ type healthActor struct {
 	cancel   context.CancelFunc
 }
 
-func newHealthActor(color, containerID string, port int, hc config.HealthCheck) actor.Producer {
+func newHealthActor(color deploy.Color, containerID string, port int, hc config.HealthCheck) actor.Producer {
 	return func() actor.Receiver {
 		return &healthActor{
 			color:       color,
@@ -97,11 +97,11 @@ func (h *healthActor) probe(c *actor.Context) {
 }
 
 // runProbe makes one health request and judges it.
-func runProbe(ctx context.Context, client *http.Client, method, url string, timeout time.Duration, hc config.HealthCheck) api.HealthCheck {
+func runProbe(ctx context.Context, client *http.Client, method, url string, timeout time.Duration, hc config.HealthCheck) deploy.HealthCheck {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	start := time.Now()
-	check := api.HealthCheck{At: start.UTC()}
+	check := deploy.HealthCheck{At: start.UTC()}
 	req, err := http.NewRequestWithContext(ctx, method, url, nil)
 	if err != nil {
 		check.Error = err.Error()

@@ -3,7 +3,7 @@ package actors
 import (
 	"sync"
 
-	"github.com/bluegreen/bluegreen/api"
+	"github.com/bluegreen/bluegreen/deploy"
 )
 
 // subscriberBuffer is how many events a slow subscriber may lag behind before
@@ -15,17 +15,17 @@ const subscriberBuffer = 1024
 type hub struct {
 	mu   sync.Mutex
 	next int
-	subs map[int]chan api.Event
+	subs map[int]chan deploy.Event
 }
 
-func newHub() *hub { return &hub{subs: map[int]chan api.Event{}} }
+func newHub() *hub { return &hub{subs: map[int]chan deploy.Event{}} }
 
-func (h *hub) subscribe() (<-chan api.Event, func()) {
+func (h *hub) subscribe() (<-chan deploy.Event, func()) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	id := h.next
 	h.next++
-	ch := make(chan api.Event, subscriberBuffer)
+	ch := make(chan deploy.Event, subscriberBuffer)
 	h.subs[id] = ch
 	var once sync.Once
 	return ch, func() {
@@ -40,7 +40,7 @@ func (h *hub) subscribe() (<-chan api.Event, func()) {
 	}
 }
 
-func (h *hub) publish(e api.Event) {
+func (h *hub) publish(e deploy.Event) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for id, ch := range h.subs {

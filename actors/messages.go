@@ -2,8 +2,8 @@ package actors
 
 import (
 	"github.com/anthdm/hollywood/actor"
-	"github.com/bluegreen/bluegreen/api"
 	"github.com/bluegreen/bluegreen/config"
+	"github.com/bluegreen/bluegreen/deploy"
 	"github.com/bluegreen/bluegreen/docker"
 	"github.com/bluegreen/bluegreen/proxy"
 )
@@ -15,25 +15,25 @@ import (
 type Deploy struct {
 	App     string
 	Image   string
-	Trigger string
+	Trigger deploy.Trigger
 }
 
 // Rollback asks an app to deploy the image of the last completed deployment
 // before the current one.
 type Rollback struct {
 	App     string
-	Trigger string
+	Trigger deploy.Trigger
 }
 
 // Switch asks an app to move traffic to the other color's container.
 type Switch struct {
 	App   string
-	Color string
+	Color deploy.Color
 }
 
 // DeployReply answers Deploy, Rollback and Switch.
 type DeployReply struct {
-	Response api.DeployResponse
+	Response deploy.Response
 	Err      error
 }
 
@@ -42,7 +42,7 @@ type GetStatus struct{ App string }
 
 // StatusReply answers GetStatus.
 type StatusReply struct {
-	Status api.AppStatus
+	Status deploy.AppStatus
 	Err    error
 }
 
@@ -71,7 +71,7 @@ type Reload struct{}
 
 // ReloadReply answers Reload.
 type ReloadReply struct {
-	Result api.ReloadResult
+	Result deploy.ReloadResult
 	Err    error
 }
 
@@ -106,7 +106,7 @@ type reconcileTick struct{}
 
 // reconcileResult reports the containers of both colors.
 type reconcileResult struct {
-	containers map[string]*docker.Container // nil entry: no such container
+	containers map[deploy.Color]*docker.Container // nil entry: no such container
 	err        error
 }
 
@@ -156,6 +156,6 @@ type rollbackDone struct {
 // opDone reports the end of a background container operation outside a deployment.
 type opDone struct {
 	what  string
-	color string
+	color deploy.Color
 	err   error
 }

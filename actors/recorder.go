@@ -6,7 +6,7 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/bluegreen/bluegreen/api"
+	"github.com/bluegreen/bluegreen/deploy"
 	"github.com/bluegreen/bluegreen/store"
 )
 
@@ -23,8 +23,8 @@ type recorder struct {
 
 // event records one audit event. A write failure is logged, never fatal: the
 // deployment goes on and the event still reaches live subscribers.
-func (r *recorder) event(app string, deploymentID int64, typ, msg string, data map[string]any) {
-	e := api.Event{App: app, Type: typ, Message: msg}
+func (r *recorder) event(app string, deploymentID int64, typ deploy.EventType, msg string, data map[string]any) {
+	e := deploy.Event{App: app, Type: typ, Message: msg}
 	if deploymentID > 0 {
 		id := deploymentID
 		e.DeploymentID = &id

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bluegreen/bluegreen/api"
+	"github.com/bluegreen/bluegreen/deploy"
 	"github.com/bluegreen/bluegreen/internal/testimage"
 )
 
@@ -38,9 +38,9 @@ func TestSystem_Reload(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = h.sys.Reload(context.Background())
-	var ae *api.Error
-	if !errors.As(err, &ae) || ae.Status != 400 || len(ae.Details) < 2 || !strings.Contains(strings.Join(ae.Details, "\n"), "bad.yaml:4:1") {
-		t.Fatalf("reload with a bad file: %v %+v", err, ae)
+	var de *deploy.Error
+	if !errors.As(err, &de) || de.Code != deploy.ECONFIG || len(de.Details) < 2 || !strings.Contains(strings.Join(de.Details, "\n"), "bad.yaml:4:1") {
+		t.Fatalf("reload with a bad file: %v %+v", err, de)
 	}
 	if got, err := body(http.DefaultClient, b.url("/")); err != nil || got != "v2" {
 		t.Fatalf("after a failed reload %s answered %q, %v", b.name, got, err)

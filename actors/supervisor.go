@@ -10,8 +10,8 @@ import (
 
 	"github.com/anthdm/hollywood/actor"
 
-	"github.com/bluegreen/bluegreen/api"
 	"github.com/bluegreen/bluegreen/config"
+	"github.com/bluegreen/bluegreen/deploy"
 )
 
 // Health-check retention: every pruneInterval, each app and color keeps its
@@ -153,7 +153,7 @@ func (s *supervisor) onChildFailed(c *actor.Context, msg childFailed) {
 		return
 	}
 	s.log.Error("app actor panicked: restarting it", keyApp, name, "reason", msg.Reason, "stack", msg.Stack)
-	s.deps.rec.event(name, 0, "actor.failed", fmt.Sprintf("app actor of %s failed (%s): restarting it", name, msg.Reason),
+	s.deps.rec.event(name, 0, deploy.EventActorFailed, fmt.Sprintf("app actor of %s failed (%s): restarting it", name, msg.Reason),
 		map[string]any{"reason": msg.Reason})
 	delete(s.apps, name)
 	s.stopping[name] = true
@@ -177,7 +177,7 @@ func (s *supervisor) reload(c *actor.Context) ReloadReply {
 	cfgs, err := s.load()
 	if err != nil {
 		s.log.Error("reload: configs invalid, keeping the running ones", keyErr, err)
-		e := api.Errorf(400, "invalid_config", "configs are invalid; the running config stays: %v", err)
+		e := deploy.Errorf(deploy.ECONFIG, "configs are invalid; the running config stays: %v", err)
 		if errs, ok := err.(config.Errors); ok {
 			e.Message = fmt.Sprintf("%d problem(s) in the app configs; the running config stays", len(errs))
 			for _, x := range errs {
@@ -186,7 +186,7 @@ func (s *supervisor) reload(c *actor.Context) ReloadReply {
 		}
 		return ReloadReply{Err: e}
 	}
-	res := api.ReloadResult{Added: []string{}, Removed: []string{}, Changed: []string{}, Unchanged: []string{}}
+	res := deploy.ReloadResult{Added: []string{}, Removed: []string{}, Changed: []string{}, Unchanged: []string{}}
 	next := map[string]*config.App{}
 	for _, cfg := range cfgs {
 		next[cfg.Name] = cfg
@@ -228,7 +228,7 @@ func (s *supervisor) reload(c *actor.Context) ReloadReply {
 	}
 	s.announce(c)
 	s.log.Info("configs reloaded", "added", res.Added, "removed", res.Removed, "changed", res.Changed)
-	s.deps.rec.event("", 0, api.EventConfigReloaded,
+	s.deps.rec.event("", 0, deploy.EventConfigReloaded,
 		fmt.Sprintf("configs reloaded: %d added, %d removed, %d changed, %d unchanged",
 			len(res.Added), len(res.Removed), len(res.Changed), len(res.Unchanged)),
 		map[string]any{"added": res.Added, "removed": res.Removed, "changed": res.Changed})

@@ -2,7 +2,7 @@
 // one actor per app; each app actor alone owns its blue and green slots, its
 // health-check child actors and its proxy listener, and runs its deployments.
 // A bridge actor turns management API calls into messages. System ties them
-// together and implements api.Backend.
+// together and serves the management API (api.Backend).
 package actors
 
 import (
@@ -17,8 +17,8 @@ import (
 
 	"github.com/anthdm/hollywood/actor"
 
-	"github.com/bluegreen/bluegreen/api"
 	"github.com/bluegreen/bluegreen/config"
+	"github.com/bluegreen/bluegreen/deploy"
 	"github.com/bluegreen/bluegreen/store"
 )
 
@@ -50,8 +50,6 @@ type System struct {
 	stopOnce sync.Once
 }
 
-var _ api.Backend = (*System)(nil)
-
 // Start loads the configs and starts the supervisor, which adopts running
 // containers and deploys apps that have no state yet. Invalid configs are an
 // error (config.Errors) and nothing starts.
@@ -78,7 +76,7 @@ func Start(o Options) (*System, error) {
 	for _, c := range cfgs {
 		names = append(names, c.Name)
 	}
-	rec.event("", 0, api.EventSupervisorStarted, fmt.Sprintf("supervisor started with %d app(s)", len(cfgs)),
+	rec.event("", 0, deploy.EventSupervisorStarted, fmt.Sprintf("supervisor started with %d app(s)", len(cfgs)),
 		map[string]any{"apps": names})
 	s.root = eng.Spawn(newSupervisor(cfgs, o.Load, d), "supervisor", actor.WithID("root"),
 		actor.WithMiddleware(recoverMiddleware("supervisor")))
@@ -103,7 +101,7 @@ func (s *System) Stop(ctx context.Context) error {
 		if ctx.Err() != nil {
 			err = fmt.Errorf("stop supervisor: %w", ctx.Err())
 		}
-		s.rec.event("", 0, api.EventSupervisorStopped, "supervisor stopped", nil)
+		s.rec.event("", 0, deploy.EventSupervisorStopped, "supervisor stopped", nil)
 	})
 	return err
 }
@@ -112,87 +110,87 @@ func (s *System) Stop(ctx context.Context) error {
 func (s *System) ask(msg any) (any, error) {
 	v, err := s.eng.Request(s.bridge, msg, s.timeout).Result()
 	if err != nil {
-		return nil, api.Errorf(503, "timeout", "the supervisor did not answer within %s: try again", s.timeout)
+		return nil, deploy.Errorf(deploy.ETIMEOUT, "the supervisor did not answer within %s: try again", s.timeout)
 	}
 	return v, nil
 }
 
-// pingDocker fails with a 503 API error when Docker is unreachable.
+// pingDocker fails with EUNAVAILABLE when Docker is unreachable.
 func (s *System) pingDocker(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if err := s.rt.Ping(ctx); err != nil {
-		return &api.Error{Status: 503, Code: "docker_unavailable", Message: err.Error()}
+		return deploy.Errorf(deploy.EUNAVAILABLE, "%s", err.Error())
 	}
 	return nil
 }
 
 // Deploy implements api.Backend.
-func (s *System) Deploy(ctx context.Context, app string, req api.DeployRequest) (api.DeployResponse, error) {
+func (s *System) Deploy(ctx context.Context, app string, req deploy.Request) (deploy.Response, error) {
 	if req.DesiredImage != "" {
 		if err := config.CheckImage(req.DesiredImage); err != nil {
-			return api.DeployResponse{}, api.Errorf(400, "invalid", "desired_image: %v", err)
+			return deploy.Response{}, deploy.Errorf(deploy.EINVALID, "desired_image: %v", err)
 		}
 	}
 	if err := s.pingDocker(ctx); err != nil {
-		return api.DeployResponse{}, err
+		return deploy.Response{}, err
 	}
 	return s.askDeploy(Deploy{App: app, Image: req.DesiredImage, Trigger: req.TriggerSource})
 }
 
 // Rollback implements api.Backend.
-func (s *System) Rollback(ctx context.Context, app string) (api.DeployResponse, error) {
+func (s *System) Rollback(ctx context.Context, app string) (deploy.Response, error) {
 	if err := s.pingDocker(ctx); err != nil {
-		return api.DeployResponse{}, err
+		return deploy.Response{}, err
 	}
 	return s.askDeploy(Rollback{App: app})
 }
 
-func (s *System) askDeploy(msg any) (api.DeployResponse, error) {
+func (s *System) askDeploy(msg any) (deploy.Response, error) {
 	v, err := s.ask(msg)
 	if err != nil {
-		return api.DeployResponse{}, err
+		return deploy.Response{}, err
 	}
 	r := v.(DeployReply)
 	return r.Response, r.Err
 }
 
 // Switch implements api.Backend: it waits for the switch to end.
-func (s *System) Switch(ctx context.Context, app, color string) (api.AppStatus, error) {
+func (s *System) Switch(ctx context.Context, app string, color deploy.Color) (deploy.AppStatus, error) {
 	if err := s.pingDocker(ctx); err != nil {
-		return api.AppStatus{}, err
+		return deploy.AppStatus{}, err
 	}
 	resp, err := s.askDeploy(Switch{App: app, Color: color})
 	if err != nil {
-		return api.AppStatus{}, err
+		return deploy.AppStatus{}, err
 	}
 	d, err := s.WaitDeployment(ctx, resp.DeploymentID)
 	if err != nil {
-		return api.AppStatus{}, err
+		return deploy.AppStatus{}, err
 	}
-	if d.Status != api.StatusCompleted {
-		return api.AppStatus{}, api.Errorf(409, "conflict", "switch to %s %s: %s", color, d.Status, d.Error)
+	if d.Status != deploy.StatusCompleted {
+		return deploy.AppStatus{}, deploy.Errorf(deploy.ECONFLICT, "switch to %s %s: %s", color, d.Status, d.Error)
 	}
 	return s.App(ctx, app)
 }
 
 // App implements api.Backend.
-func (s *System) App(ctx context.Context, name string) (api.AppStatus, error) {
+func (s *System) App(ctx context.Context, name string) (deploy.AppStatus, error) {
 	v, err := s.ask(GetStatus{App: name})
 	if err != nil {
-		return api.AppStatus{}, err
+		return deploy.AppStatus{}, err
 	}
 	r := v.(StatusReply)
 	if r.Err != nil {
-		return api.AppStatus{}, r.Err
+		return deploy.AppStatus{}, r.Err
 	}
 	st := r.Status
 	if st.Stats, err = s.store.Stats(ctx, name); err != nil {
-		return api.AppStatus{}, fmt.Errorf("read stats of %s: %w", name, err)
+		return deploy.AppStatus{}, fmt.Errorf("read stats of %s: %w", name, err)
 	}
-	last, err := s.store.DeploymentsByStatus(ctx, name, finalStatuses, 1)
+	last, err := s.store.DeploymentsByStatus(ctx, name, deploy.FinalStatuses, 1)
 	if err != nil {
-		return api.AppStatus{}, fmt.Errorf("read last deployment of %s: %w", name, err)
+		return deploy.AppStatus{}, fmt.Errorf("read last deployment of %s: %w", name, err)
 	}
 	if len(last) > 0 {
 		st.LastDeployment = &last[0]
@@ -200,17 +198,13 @@ func (s *System) App(ctx context.Context, name string) (api.AppStatus, error) {
 	return st, nil
 }
 
-// finalStatuses are the statuses that end a deployment.
-var finalStatuses = []string{api.StatusCompleted, api.StatusFailed, api.StatusRolledBack,
-	api.StatusSuperseded, api.StatusInterrupted}
-
 // Apps implements api.Backend.
-func (s *System) Apps(ctx context.Context) ([]api.AppStatus, error) {
+func (s *System) Apps(ctx context.Context) ([]deploy.AppStatus, error) {
 	names, err := s.names()
 	if err != nil {
 		return nil, err
 	}
-	out := make([]api.AppStatus, len(names))
+	out := make([]deploy.AppStatus, len(names))
 	errs := make([]error, len(names))
 	var wg sync.WaitGroup
 	for i, n := range names {
@@ -223,8 +217,7 @@ func (s *System) Apps(ctx context.Context) ([]api.AppStatus, error) {
 	wg.Wait()
 	for i, err := range errs {
 		if err != nil {
-			var ae *api.Error
-			if errors.As(err, &ae) && ae.Status == 404 { // removed meanwhile
+			if deploy.ErrorCode(err) == deploy.ENOTFOUND { // removed meanwhile
 				out[i].Name = ""
 				continue
 			}
@@ -248,7 +241,7 @@ func (s *System) names() ([]string, error) {
 	return v.(AppsReply).Names, nil
 }
 
-// known fails with a 404 API error when no app has that name.
+// known fails with ENOTFOUND when no app has that name.
 func (s *System) known(app string) error {
 	names, err := s.names()
 	if err != nil {
@@ -258,11 +251,11 @@ func (s *System) known(app string) error {
 	if i < len(names) && names[i] == app {
 		return nil
 	}
-	return api.Errorf(404, "not_found", "no app named %q", app)
+	return deploy.Errorf(deploy.ENOTFOUND, "no app named %q", app)
 }
 
 // History implements api.Backend.
-func (s *System) History(ctx context.Context, app string, limit, offset int) ([]api.Deployment, error) {
+func (s *System) History(ctx context.Context, app string, limit, offset int) ([]deploy.Deployment, error) {
 	if err := s.known(app); err != nil {
 		return nil, err
 	}
@@ -273,16 +266,16 @@ func (s *System) History(ctx context.Context, app string, limit, offset int) ([]
 }
 
 // Deployment implements api.Backend.
-func (s *System) Deployment(ctx context.Context, id int64) (api.Deployment, error) {
+func (s *System) Deployment(ctx context.Context, id int64) (deploy.Deployment, error) {
 	d, err := s.store.GetDeployment(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
-		return d, api.Errorf(404, "not_found", "no deployment with id %d", id)
+		return d, deploy.Errorf(deploy.ENOTFOUND, "no deployment with id %d", id)
 	}
 	return d, err
 }
 
 // WaitDeployment implements api.Backend.
-func (s *System) WaitDeployment(ctx context.Context, id int64) (api.Deployment, error) {
+func (s *System) WaitDeployment(ctx context.Context, id int64) (deploy.Deployment, error) {
 	events, cancel := s.hub.subscribe()
 	defer cancel()
 	for {
@@ -301,7 +294,7 @@ func (s *System) WaitDeployment(ctx context.Context, id int64) (api.Deployment, 
 					defer cancel()
 					break wait
 				}
-				if e.DeploymentID != nil && *e.DeploymentID == id && isFinalEvent(e.Type) {
+				if e.Of(id) && e.Type.EndsDeployment() {
 					break wait
 				}
 			case <-time.After(5 * time.Second): // belt and braces
@@ -311,17 +304,8 @@ func (s *System) WaitDeployment(ctx context.Context, id int64) (api.Deployment, 
 	}
 }
 
-func isFinalEvent(typ string) bool {
-	for _, st := range finalStatuses {
-		if typ == api.FinalEventType(st) {
-			return true
-		}
-	}
-	return false
-}
-
 // Health implements api.Backend.
-func (s *System) Health(ctx context.Context, app string, limit int) (map[string]api.ColorHealth, error) {
+func (s *System) Health(ctx context.Context, app string, limit int) (map[deploy.Color]deploy.ColorHealth, error) {
 	st, err := s.App(ctx, app)
 	if err != nil {
 		return nil, err
@@ -329,18 +313,19 @@ func (s *System) Health(ctx context.Context, app string, limit int) (map[string]
 	if limit <= 0 {
 		limit = 20
 	}
-	out := map[string]api.ColorHealth{}
-	for color, ct := range map[string]*api.Container{Blue: st.Containers.Blue, Green: st.Containers.Green} {
+	out := map[deploy.Color]deploy.ColorHealth{}
+	for _, color := range deploy.Colors {
+		ct := st.Containers.Of(color)
 		checks, err := s.store.HealthChecks(ctx, app, color, limit)
 		if err != nil {
 			return nil, fmt.Errorf("read health checks of %s: %w", app, err)
 		}
-		ch := api.ColorHealth{Checks: checks, Healthy: ct != nil && ct.Health == "healthy", Status: "none"}
+		ch := deploy.ColorHealth{Checks: checks, Healthy: ct != nil && ct.Health == deploy.Healthy, Status: deploy.NoContainer}
 		if ct != nil {
 			ch.Status, ch.Container = ct.Health, ct.State
 		}
 		if ch.Checks == nil {
-			ch.Checks = []api.HealthCheck{}
+			ch.Checks = []deploy.HealthCheck{}
 		}
 		if len(checks) > 0 {
 			at := checks[0].At
@@ -358,20 +343,20 @@ func (s *System) Health(ctx context.Context, app string, limit int) (map[string]
 }
 
 // Events implements api.Backend.
-func (s *System) Events(ctx context.Context, app string, afterID int64, limit int) ([]api.Event, error) {
+func (s *System) Events(ctx context.Context, app string, afterID int64, limit int) ([]deploy.Event, error) {
 	return s.store.Events(ctx, app, afterID, limit)
 }
 
 // Subscribe implements api.Backend.
-func (s *System) Subscribe(ctx context.Context) (<-chan api.Event, func()) {
+func (s *System) Subscribe(ctx context.Context) (<-chan deploy.Event, func()) {
 	return s.hub.subscribe()
 }
 
 // Reload implements api.Backend.
-func (s *System) Reload(ctx context.Context) (api.ReloadResult, error) {
+func (s *System) Reload(ctx context.Context) (deploy.ReloadResult, error) {
 	v, err := s.ask(Reload{})
 	if err != nil {
-		return api.ReloadResult{}, err
+		return deploy.ReloadResult{}, err
 	}
 	r := v.(ReloadReply)
 	return r.Result, r.Err
@@ -394,15 +379,15 @@ func (s *System) Logs(ctx context.Context, app string, tail int, follow bool, w 
 }
 
 // Overall implements api.Backend.
-func (s *System) Overall(ctx context.Context) (api.Health, error) {
+func (s *System) Overall(ctx context.Context) (deploy.Overall, error) {
 	apps, err := s.Apps(ctx)
 	if err != nil {
-		return api.Health{}, err
+		return deploy.Overall{}, err
 	}
-	h := api.Health{Status: "healthy", Apps: map[string]string{}}
+	h := deploy.Overall{Status: "healthy", Apps: map[string]deploy.State{}}
 	for _, a := range apps {
 		h.Apps[a.Name] = a.Status
-		if a.Status == api.AppFailed || a.Status == api.AppDegraded {
+		if a.Status == deploy.AppFailed || a.Status == deploy.AppDegraded {
 			h.Status = "degraded"
 		}
 	}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/bluegreen/bluegreen/api"
 	"github.com/bluegreen/bluegreen/config"
+	"github.com/bluegreen/bluegreen/deploy"
 	"github.com/bluegreen/bluegreen/docker"
 	"github.com/bluegreen/bluegreen/internal/testimage"
 	"github.com/bluegreen/bluegreen/store"
@@ -214,7 +215,7 @@ func (h *harness) decode(what string, resp *http.Response, err error, out any) i
 	return resp.StatusCode
 }
 
-func (h *harness) status(app string) api.AppStatus {
+func (h *harness) status(app string) deploy.AppStatus {
 	h.t.Helper()
 	st, err := h.sys.App(context.Background(), app)
 	if err != nil {
@@ -224,29 +225,29 @@ func (h *harness) status(app string) api.AppStatus {
 }
 
 // waitStable waits until the app is stable with the image active.
-func (h *harness) waitStable(app, image string, timeout time.Duration) api.AppStatus {
+func (h *harness) waitStable(app, image string, timeout time.Duration) deploy.AppStatus {
 	h.t.Helper()
-	var st api.AppStatus
+	var st deploy.AppStatus
 	var err error
 	eventually(h.t, timeout, func() bool {
 		st, err = h.sys.App(context.Background(), app)
-		return err == nil && st.Status == api.AppStable && st.CurrentImage == image
+		return err == nil && st.Status == deploy.AppStable && st.CurrentImage == image
 	}, func() string { return fmt.Sprintf("status %+v, %v", st, err) })
 	return st
 }
 
 // deploy asks for a deployment through the HTTP API and waits for its end.
-func (h *harness) deploy(app, image, trigger string) api.Deployment {
+func (h *harness) deploy(app, image string, trigger deploy.Trigger) deploy.Deployment {
 	h.t.Helper()
-	var r api.DeployResponse
-	code := h.post("/api/apps/"+app+"/deploy", api.DeployRequest{DesiredImage: image, TriggerSource: trigger}, &r)
+	var r deploy.Response
+	code := h.post("/api/apps/"+app+"/deploy", deploy.Request{DesiredImage: image, TriggerSource: trigger}, &r)
 	if code != http.StatusAccepted {
 		h.t.Fatalf("deploy %s: status %d, %+v", image, code, r)
 	}
 	return h.wait(r.DeploymentID, 60*time.Second)
 }
 
-func (h *harness) wait(id int64, timeout time.Duration) api.Deployment {
+func (h *harness) wait(id int64, timeout time.Duration) deploy.Deployment {
 	h.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
@@ -347,7 +348,7 @@ func TestSystem_FirstStartDeploysIntoBlue(t *testing.T) {
 	app := newTestApp(t, imgV1)
 	h := newHarness(t, app)
 	st := h.waitStable(app.name, imgV1, 60*time.Second)
-	if st.ActiveColor != Blue {
+	if st.ActiveColor != deploy.Blue {
 		t.Fatalf("active color = %q, want blue", st.ActiveColor)
 	}
 	if got, err := body(http.DefaultClient, app.url("/")); err != nil || got != "v1" {
@@ -359,7 +360,7 @@ func TestSystem_FirstStartDeploysIntoBlue(t *testing.T) {
 	if err := json.Unmarshal([]byte(labels), &l); err != nil {
 		t.Fatalf("labels of %s: %s", name, labels)
 	}
-	if l[LabelApp] != app.name || l[LabelColor] != Blue || l[LabelManaged] != "true" || l[LabelDeployment] == "" {
+	if l[LabelApp] != app.name || l[LabelColor] != string(deploy.Blue) || l[LabelManaged] != "true" || l[LabelDeployment] == "" {
 		t.Fatalf("labels = %v", l)
 	}
 	binding := dockerInspect(t, name, `{{json .HostConfig.PortBindings}}`)
@@ -368,7 +369,7 @@ func TestSystem_FirstStartDeploysIntoBlue(t *testing.T) {
 		t.Fatalf("port bindings = %s, want %s", binding, want)
 	}
 	hist, err := h.sys.History(context.Background(), app.name, 10, 0)
-	if err != nil || len(hist) != 1 || hist[0].TriggerSource != api.TriggerConfig || hist[0].Status != api.StatusCompleted {
+	if err != nil || len(hist) != 1 || hist[0].TriggerSource != deploy.TriggerConfig || hist[0].Status != deploy.StatusCompleted {
 		t.Fatalf("history = %+v, %v", hist, err)
 	}
 }
@@ -379,27 +380,27 @@ func TestSystem_DeployV2ThroughAPI(t *testing.T) {
 	h := newHarness(t, app)
 	h.waitStable(app.name, imgV1, 60*time.Second)
 
-	d := h.deploy(app.name, imgV2, api.TriggerS3dock)
-	if d.Status != api.StatusCompleted {
+	d := h.deploy(app.name, imgV2, deploy.TriggerS3dock)
+	if d.Status != deploy.StatusCompleted {
 		t.Fatalf("deployment = %+v", d)
 	}
 	if got, err := body(http.DefaultClient, app.url("/")); err != nil || got != "v2" {
 		t.Fatalf("proxy answered %q, %v; want v2", got, err)
 	}
 	st := h.status(app.name)
-	if st.ActiveColor != Green || st.CurrentImage != imgV2 {
+	if st.ActiveColor != deploy.Green || st.CurrentImage != imgV2 {
 		t.Fatalf("status = %+v", st)
 	}
 	if state := dockerInspect(t, app.name+"-blue", "{{.State.Status}}"); state != "exited" {
 		t.Fatalf("blue container state = %q, want exited (stopped, not removed)", state)
 	}
-	var hist []api.Deployment
+	var hist []deploy.Deployment
 	if code := h.get("/api/apps/"+app.name+"/history?limit=10", &hist); code != 200 || len(hist) != 2 {
 		t.Fatalf("history: %d %+v", code, hist)
 	}
 	got := hist[0]
-	if got.FromImage != imgV1 || got.ToImage != imgV2 || got.TriggerSource != api.TriggerS3dock ||
-		got.Color != Green || got.DurationMS <= 0 || got.CompletedAt == nil {
+	if got.FromImage != imgV1 || got.ToImage != imgV2 || got.TriggerSource != deploy.TriggerS3dock ||
+		got.Color != deploy.Green || got.DurationMS <= 0 || got.CompletedAt == nil {
 		t.Fatalf("history[0] = %+v", got)
 	}
 	phases := map[string]bool{}
@@ -417,8 +418,8 @@ func TestSystem_DeployV2ThroughAPI(t *testing.T) {
 	t.Logf("deploy v1→v2 took %d ms: %+v", got.DurationMS, got.Phases)
 
 	// The same image again changes nothing.
-	var r api.DeployResponse
-	if code := h.post("/api/apps/"+app.name+"/deploy", api.DeployRequest{DesiredImage: imgV2}, &r); code != 200 || r.Status != api.DeployUnchanged {
+	var r deploy.Response
+	if code := h.post("/api/apps/"+app.name+"/deploy", deploy.Request{DesiredImage: imgV2}, &r); code != 200 || r.Status != deploy.AnswerUnchanged {
 		t.Fatalf("redeploy of the active image: %d %+v", code, r)
 	}
 }
@@ -442,10 +443,10 @@ func TestSystem_RollsBackBadImages(t *testing.T) {
 		t.Run(tc.image, func(t *testing.T) {
 			p := startPoller(app.url("/"), 2)
 			start := time.Now()
-			d := h.deploy(app.name, tc.image, api.TriggerAPI)
+			d := h.deploy(app.name, tc.image, deploy.TriggerAPI)
 			took := time.Since(start)
 			p.halt()
-			if d.Status != api.StatusRolledBack {
+			if d.Status != deploy.StatusRolledBack {
 				t.Fatalf("status = %s, want rolled_back (%+v)", d.Status, d)
 			}
 			if took > tc.within {
@@ -464,7 +465,7 @@ func TestSystem_RollsBackBadImages(t *testing.T) {
 				t.Fatalf("failed container still there: %s", state)
 			}
 			st := h.status(app.name)
-			if st.Status != api.AppStable || st.CurrentImage != imgV1 || st.ActiveColor != Blue {
+			if st.Status != deploy.AppStable || st.CurrentImage != imgV1 || st.ActiveColor != deploy.Blue {
 				t.Fatalf("status after rollback = %+v", st)
 			}
 			t.Logf("%s rolled back in %s with %d requests served by v1: %s; phases %+v", tc.image, took, p.ok.Load(), d.Error, d.Phases)
@@ -491,8 +492,8 @@ func TestSystem_PullPolicies(t *testing.T) {
 	h := newHarness(t, app)
 	h.waitStable(app.name, local, 60*time.Second)
 
-	d := h.deploy(app.name, remote, api.TriggerS3dock)
-	if d.Status != api.StatusCompleted {
+	d := h.deploy(app.name, remote, deploy.TriggerS3dock)
+	if d.Status != deploy.StatusCompleted {
 		t.Fatalf("deploy of a registry-only image: %+v", d)
 	}
 	if got, _ := body(http.DefaultClient, app.url("/")); got != "v2" {
@@ -507,8 +508,8 @@ func TestSystem_PullPolicies(t *testing.T) {
 	}
 	h.waitStable(never.name, imgV1, 60*time.Second)
 	missing := "bluegreen-test/never-built:nope"
-	d = h.deploy(never.name, missing, api.TriggerAPI)
-	if d.Status != api.StatusFailed || !strings.Contains(d.Error, missing) {
+	d = h.deploy(never.name, missing, deploy.TriggerAPI)
+	if d.Status != deploy.StatusFailed || !strings.Contains(d.Error, missing) {
 		t.Fatalf("deploy of a missing image with pull_policy never: %+v", d)
 	}
 	if got, _ := body(http.DefaultClient, never.url("/")); got != "v1" {
@@ -529,11 +530,11 @@ func TestSystem_ConcurrentApps(t *testing.T) {
 		h.waitStable(a.name, imgV1, 90*time.Second)
 	}
 	var wg sync.WaitGroup
-	results := make([]api.Deployment, len(apps))
+	results := make([]deploy.Deployment, len(apps))
 	start := time.Now()
 	for i, a := range apps {
-		var r api.DeployResponse
-		if code := h.post("/api/apps/"+a.name+"/deploy", api.DeployRequest{DesiredImage: imgV2}, &r); code != 202 {
+		var r deploy.Response
+		if code := h.post("/api/apps/"+a.name+"/deploy", deploy.Request{DesiredImage: imgV2}, &r); code != 202 {
 			t.Fatalf("deploy %s: %d", a.name, code)
 		}
 		wg.Add(1)
@@ -547,7 +548,7 @@ func TestSystem_ConcurrentApps(t *testing.T) {
 	wg.Wait()
 	t.Logf("three concurrent deployments took %s", time.Since(start))
 	for i, a := range apps {
-		if results[i].Status != api.StatusCompleted {
+		if results[i].Status != deploy.StatusCompleted {
 			t.Fatalf("%s: %+v", a.name, results[i])
 		}
 		if got, err := body(http.DefaultClient, a.url("/")); err != nil || got != "v2" {
@@ -561,7 +562,7 @@ func TestSystem_StateSurvivesRestart(t *testing.T) {
 	app := newTestApp(t, imgV1)
 	h := newHarness(t, app)
 	h.waitStable(app.name, imgV1, 60*time.Second)
-	h.deploy(app.name, imgV2, api.TriggerAPI)
+	h.deploy(app.name, imgV2, deploy.TriggerAPI)
 	before := h.status(app.name)
 	histBefore, _ := h.sys.History(context.Background(), app.name, 10, 0)
 
@@ -591,24 +592,24 @@ func TestSystem_QueueAndSupersede(t *testing.T) {
 	h := newHarness(t, app)
 	h.waitStable(app.name, imgV1, 60*time.Second)
 
-	var first, second, third, again api.DeployResponse
-	h.post("/api/apps/"+app.name+"/deploy", api.DeployRequest{DesiredImage: imgSick}, &first)
-	h.post("/api/apps/"+app.name+"/deploy", api.DeployRequest{DesiredImage: imgSick}, &again)
-	h.post("/api/apps/"+app.name+"/deploy", api.DeployRequest{DesiredImage: imgCrash}, &second)
-	h.post("/api/apps/"+app.name+"/deploy", api.DeployRequest{DesiredImage: imgV2}, &third)
-	if first.Status != api.DeployStarted || again.DeploymentID != first.DeploymentID {
+	var first, second, third, again deploy.Response
+	h.post("/api/apps/"+app.name+"/deploy", deploy.Request{DesiredImage: imgSick}, &first)
+	h.post("/api/apps/"+app.name+"/deploy", deploy.Request{DesiredImage: imgSick}, &again)
+	h.post("/api/apps/"+app.name+"/deploy", deploy.Request{DesiredImage: imgCrash}, &second)
+	h.post("/api/apps/"+app.name+"/deploy", deploy.Request{DesiredImage: imgV2}, &third)
+	if first.Status != deploy.AnswerStarted || again.DeploymentID != first.DeploymentID {
 		t.Fatalf("first %+v, same image again %+v", first, again)
 	}
-	if second.Status != api.DeployQueued || third.Status != api.DeployQueued {
+	if second.Status != deploy.AnswerQueued || third.Status != deploy.AnswerQueued {
 		t.Fatalf("second %+v third %+v, want queued", second, third)
 	}
-	if d := h.wait(second.DeploymentID, 30*time.Second); d.Status != api.StatusSuperseded {
+	if d := h.wait(second.DeploymentID, 30*time.Second); d.Status != deploy.StatusSuperseded {
 		t.Fatalf("older queued = %+v, want superseded", d)
 	}
-	if d := h.wait(first.DeploymentID, 30*time.Second); d.Status != api.StatusRolledBack {
+	if d := h.wait(first.DeploymentID, 30*time.Second); d.Status != deploy.StatusRolledBack {
 		t.Fatalf("first = %+v, want rolled_back", d)
 	}
-	if d := h.wait(third.DeploymentID, 60*time.Second); d.Status != api.StatusCompleted {
+	if d := h.wait(third.DeploymentID, 60*time.Second); d.Status != deploy.StatusCompleted {
 		t.Fatalf("newest queued = %+v, want completed", d)
 	}
 	h.waitStable(app.name, imgV2, 10*time.Second)
@@ -619,28 +620,28 @@ func TestSystem_SwitchAndRollback(t *testing.T) {
 	app := newTestApp(t, imgV1)
 	h := newHarness(t, app)
 	h.waitStable(app.name, imgV1, 60*time.Second)
-	h.deploy(app.name, imgV2, api.TriggerAPI)
+	h.deploy(app.name, imgV2, deploy.TriggerAPI)
 
-	var st api.AppStatus
-	if code := h.post("/api/apps/"+app.name+"/switch", api.SwitchRequest{Color: Blue}, &st); code != 200 {
+	var st deploy.AppStatus
+	if code := h.post("/api/apps/"+app.name+"/switch", api.SwitchRequest{Color: string(deploy.Blue)}, &st); code != 200 {
 		t.Fatalf("switch: %d %+v", code, st)
 	}
-	if st.ActiveColor != Blue || st.CurrentImage != imgV1 {
+	if st.ActiveColor != deploy.Blue || st.CurrentImage != imgV1 {
 		t.Fatalf("after switch %+v", st)
 	}
 	if got, _ := body(http.DefaultClient, app.url("/")); got != "v1" {
 		t.Fatalf("after switch to blue the proxy answered %q", got)
 	}
 	var e api.ErrorBody
-	if code := h.post("/api/apps/"+app.name+"/switch", api.SwitchRequest{Color: Blue}, &e); code != 409 {
+	if code := h.post("/api/apps/"+app.name+"/switch", api.SwitchRequest{Color: string(deploy.Blue)}, &e); code != 409 {
 		t.Fatalf("switch to the active color: %d %+v", code, e)
 	}
 
-	var r api.DeployResponse
+	var r deploy.Response
 	if code := h.post("/api/apps/"+app.name+"/rollback", nil, &r); code != 202 {
 		t.Fatalf("rollback: %d %+v", code, r)
 	}
-	if d := h.wait(r.DeploymentID, 60*time.Second); d.Status != api.StatusCompleted || d.ToImage != imgV2 {
+	if d := h.wait(r.DeploymentID, 60*time.Second); d.Status != deploy.StatusCompleted || d.ToImage != imgV2 {
 		t.Fatalf("rollback deployment = %+v", d)
 	}
 }
@@ -681,27 +682,27 @@ func TestSystem_ResumesInterruptedDeployment(t *testing.T) {
 	h := newHarness(t, app)
 	h.waitStable(app.name, imgV1, 60*time.Second)
 
-	var r api.DeployResponse
-	if code := h.post("/api/apps/"+app.name+"/deploy", api.DeployRequest{DesiredImage: imgSlow, TriggerSource: api.TriggerS3dock}, &r); code != 202 {
+	var r deploy.Response
+	if code := h.post("/api/apps/"+app.name+"/deploy", deploy.Request{DesiredImage: imgSlow, TriggerSource: deploy.TriggerS3dock}, &r); code != 202 {
 		t.Fatalf("deploy: %d", code)
 	}
 	eventually(t, 20*time.Second, func() bool {
 		d, err := h.sys.Deployment(context.Background(), r.DeploymentID)
-		return err == nil && d.Status == api.StatusHealthChecking
+		return err == nil && d.Status == deploy.StatusHealthChecking
 	}, func() string { return "never reached health_checking" })
 	h.stop() // the supervisor stops in the middle of the health gate
 
 	h.start()
 	d, err := h.sys.Deployment(context.Background(), r.DeploymentID)
-	if err != nil || d.Status != api.StatusInterrupted {
+	if err != nil || d.Status != deploy.StatusInterrupted {
 		t.Fatalf("deployment after restart = %+v, %v; want interrupted", d, err)
 	}
 	st := h.waitStable(app.name, imgSlow, 60*time.Second)
 	hist, _ := h.sys.History(context.Background(), app.name, 1, 0)
-	if len(hist) != 1 || hist[0].Status != api.StatusCompleted || hist[0].TriggerSource != api.TriggerS3dock {
+	if len(hist) != 1 || hist[0].Status != deploy.StatusCompleted || hist[0].TriggerSource != deploy.TriggerS3dock {
 		t.Fatalf("resumed deployment = %+v", hist)
 	}
-	if st.ActiveColor != Green {
+	if st.ActiveColor != deploy.Green {
 		t.Fatalf("active = %s, want green", st.ActiveColor)
 	}
 	if got, err := body(http.DefaultClient, app.url("/")); err != nil || got != "slow" {

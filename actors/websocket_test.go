@@ -8,7 +8,7 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/bluegreen/bluegreen/api"
+	"github.com/bluegreen/bluegreen/deploy"
 )
 
 // TestSystem_WebSocketDrainsOnDeploy opens a WebSocket through the proxy, then
@@ -46,21 +46,21 @@ func TestSystem_WebSocketDrainsOnDeploy(t *testing.T) {
 	if err := echo("before"); err != nil {
 		t.Fatal(err)
 	}
-	var r api.DeployResponse
-	if code := h.post("/api/apps/"+app.name+"/deploy", api.DeployRequest{DesiredImage: imgV2}, &r); code != 202 {
+	var r deploy.Response
+	if code := h.post("/api/apps/"+app.name+"/deploy", deploy.Request{DesiredImage: imgV2}, &r); code != 202 {
 		t.Fatalf("deploy: %d", code)
 	}
 	// Wait for the switch, then keep talking over the old socket.
 	var switched time.Time
 	eventually(t, 30*time.Second, func() bool {
 		d, err := h.sys.Deployment(context.Background(), r.DeploymentID)
-		if err == nil && d.Status == api.StatusDraining {
+		if err == nil && d.Status == deploy.StatusDraining {
 			switched = time.Now()
 			return true
 		}
 		return false
 	}, func() string { return "the deployment never reached draining" })
-	if st := h.status(app.name); st.Connections[Blue].WebSocket != 1 {
+	if st := h.status(app.name); st.Connections[deploy.Blue].WebSocket != 1 {
 		t.Errorf("connections during drain = %+v, want one blue WebSocket", st.Connections)
 	}
 	for i := 0; ; i++ {
@@ -83,7 +83,7 @@ func TestSystem_WebSocketDrainsOnDeploy(t *testing.T) {
 		break
 	}
 	d := h.wait(r.DeploymentID, 30*time.Second)
-	if d.Status != api.StatusCompleted {
+	if d.Status != deploy.StatusCompleted {
 		t.Fatalf("deployment = %+v", d)
 	}
 	ws2, _, err := websocket.Dial(ctx, fmt.Sprintf("ws://127.0.0.1:%d/ws", app.proxy), nil)
@@ -95,7 +95,7 @@ func TestSystem_WebSocketDrainsOnDeploy(t *testing.T) {
 	if err := echo("after"); err != nil {
 		t.Fatalf("a new socket after the deploy: %v", err)
 	}
-	if st := h.status(app.name); st.Connections[Green].WebSocket != 1 {
+	if st := h.status(app.name); st.Connections[deploy.Green].WebSocket != 1 {
 		t.Errorf("connections after = %+v, want one green WebSocket", st.Connections)
 	}
 }

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bluegreen/bluegreen/api"
+	"github.com/bluegreen/bluegreen/deploy"
 )
 
 // TestSystem_ZeroDowntimeUnderLoad runs 8 keep-alive clients through the proxy
@@ -26,8 +26,8 @@ func TestSystem_ZeroDowntimeUnderLoad(t *testing.T) {
 		if i%2 == 1 {
 			image = imgV1
 		}
-		d := h.deploy(app.name, image, api.TriggerAPI)
-		if d.Status != api.StatusCompleted {
+		d := h.deploy(app.name, image, deploy.TriggerAPI)
+		if d.Status != deploy.StatusCompleted {
 			p.halt()
 			t.Fatalf("deploy %d of %s: %+v", i, image, d)
 		}

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/bluegreen/bluegreen/deploy"
 )
 
 // Client talks to the management API; `bluegreen ctl` is built on it.
@@ -55,49 +57,49 @@ func NewClient(addr string) *Client {
 func (c *Client) Addr() string { return c.addr }
 
 // Deploy sets an app's desired image and starts (or queues) a deployment.
-func (c *Client) Deploy(ctx context.Context, app string, req DeployRequest) (DeployResponse, error) {
-	var resp DeployResponse
+func (c *Client) Deploy(ctx context.Context, app string, req deploy.Request) (deploy.Response, error) {
+	var resp deploy.Response
 	err := c.do(ctx, http.MethodPost, "/api/apps/"+url.PathEscape(app)+"/deploy", nil, req, &resp)
 	return resp, err
 }
 
 // DeployWait deploys and blocks until the deployment ends (?wait=true).
-func (c *Client) DeployWait(ctx context.Context, app string, req DeployRequest) (Deployment, error) {
-	var d Deployment
+func (c *Client) DeployWait(ctx context.Context, app string, req deploy.Request) (deploy.Deployment, error) {
+	var d deploy.Deployment
 	err := c.do(ctx, http.MethodPost, "/api/apps/"+url.PathEscape(app)+"/deploy", url.Values{"wait": {"true"}}, req, &d)
 	return d, err
 }
 
 // Rollback deploys the image of the last completed deployment before the current one.
-func (c *Client) Rollback(ctx context.Context, app string) (DeployResponse, error) {
-	var resp DeployResponse
+func (c *Client) Rollback(ctx context.Context, app string) (deploy.Response, error) {
+	var resp deploy.Response
 	err := c.do(ctx, http.MethodPost, "/api/apps/"+url.PathEscape(app)+"/rollback", nil, nil, &resp)
 	return resp, err
 }
 
 // Switch moves an app's traffic to color.
-func (c *Client) Switch(ctx context.Context, app, color string) (AppStatus, error) {
-	var st AppStatus
-	err := c.do(ctx, http.MethodPost, "/api/apps/"+url.PathEscape(app)+"/switch", nil, SwitchRequest{Color: color}, &st)
+func (c *Client) Switch(ctx context.Context, app string, color deploy.Color) (deploy.AppStatus, error) {
+	var st deploy.AppStatus
+	err := c.do(ctx, http.MethodPost, "/api/apps/"+url.PathEscape(app)+"/switch", nil, SwitchRequest{Color: string(color)}, &st)
 	return st, err
 }
 
 // Apps returns the status of every app.
-func (c *Client) Apps(ctx context.Context) ([]AppStatus, error) {
-	var apps []AppStatus
+func (c *Client) Apps(ctx context.Context) ([]deploy.AppStatus, error) {
+	var apps []deploy.AppStatus
 	err := c.do(ctx, http.MethodGet, "/api/apps", nil, nil, &apps)
 	return apps, err
 }
 
 // App returns one app's status.
-func (c *Client) App(ctx context.Context, name string) (AppStatus, error) {
-	var st AppStatus
+func (c *Client) App(ctx context.Context, name string) (deploy.AppStatus, error) {
+	var st deploy.AppStatus
 	err := c.do(ctx, http.MethodGet, "/api/apps/"+url.PathEscape(name)+"/status", nil, nil, &st)
 	return st, err
 }
 
 // History returns an app's deployments, newest first.
-func (c *Client) History(ctx context.Context, app string, limit, offset int) ([]Deployment, error) {
+func (c *Client) History(ctx context.Context, app string, limit, offset int) ([]deploy.Deployment, error) {
 	q := url.Values{}
 	if limit > 0 {
 		q.Set("limit", strconv.Itoa(limit))
@@ -105,31 +107,31 @@ func (c *Client) History(ctx context.Context, app string, limit, offset int) ([]
 	if offset > 0 {
 		q.Set("offset", strconv.Itoa(offset))
 	}
-	var ds []Deployment
+	var ds []deploy.Deployment
 	err := c.do(ctx, http.MethodGet, "/api/apps/"+url.PathEscape(app)+"/history", q, nil, &ds)
 	return ds, err
 }
 
 // Deployment returns one deployment with its phases.
-func (c *Client) Deployment(ctx context.Context, id int64) (Deployment, error) {
-	var d Deployment
+func (c *Client) Deployment(ctx context.Context, id int64) (deploy.Deployment, error) {
+	var d deploy.Deployment
 	err := c.do(ctx, http.MethodGet, "/api/deployments/"+strconv.FormatInt(id, 10), nil, nil, &d)
 	return d, err
 }
 
 // Health returns recent health checks per color.
-func (c *Client) Health(ctx context.Context, app string, limit int) (map[string]ColorHealth, error) {
+func (c *Client) Health(ctx context.Context, app string, limit int) (map[deploy.Color]deploy.ColorHealth, error) {
 	q := url.Values{}
 	if limit > 0 {
 		q.Set("limit", strconv.Itoa(limit))
 	}
-	var h map[string]ColorHealth
+	var h map[deploy.Color]deploy.ColorHealth
 	err := c.do(ctx, http.MethodGet, "/api/apps/"+url.PathEscape(app)+"/health", q, nil, &h)
 	return h, err
 }
 
 // Events returns audit trail entries with id > afterID, oldest first (app "" = all).
-func (c *Client) Events(ctx context.Context, app string, afterID int64, limit int) ([]Event, error) {
+func (c *Client) Events(ctx context.Context, app string, afterID int64, limit int) ([]deploy.Event, error) {
 	q := url.Values{}
 	if app != "" {
 		q.Set("app", app)
@@ -140,21 +142,21 @@ func (c *Client) Events(ctx context.Context, app string, afterID int64, limit in
 	if limit > 0 {
 		q.Set("limit", strconv.Itoa(limit))
 	}
-	var evs []Event
+	var evs []deploy.Event
 	err := c.do(ctx, http.MethodGet, "/api/events", q, nil, &evs)
 	return evs, err
 }
 
 // Reload asks the supervisor to re-read the app configs.
-func (c *Client) Reload(ctx context.Context) (ReloadResult, error) {
-	var res ReloadResult
+func (c *Client) Reload(ctx context.Context) (deploy.ReloadResult, error) {
+	var res deploy.ReloadResult
 	err := c.do(ctx, http.MethodPost, "/api/reload", nil, nil, &res)
 	return res, err
 }
 
 // Overall returns the supervisor's health summary (GET /health).
-func (c *Client) Overall(ctx context.Context) (Health, error) {
-	var h Health
+func (c *Client) Overall(ctx context.Context) (deploy.Overall, error) {
+	var h deploy.Overall
 	req, err := c.newRequest(ctx, http.MethodGet, "/health", nil, nil)
 	if err != nil {
 		return h, err
@@ -200,7 +202,7 @@ func (c *Client) Logs(ctx context.Context, app string, tail int, follow bool, w 
 // arrive on the first channel; when the stream ends, the error (nil after
 // ctx is done) is sent on the second and both channels close. The stream is
 // open when StreamEvents returns without error: events after that are seen.
-func (c *Client) StreamEvents(ctx context.Context, app string) (<-chan Event, <-chan error, error) {
+func (c *Client) StreamEvents(ctx context.Context, app string) (<-chan deploy.Event, <-chan error, error) {
 	u := "ws" + strings.TrimPrefix(c.base, "http") + "/api/events/stream"
 	if app != "" {
 		u += "?app=" + url.QueryEscape(app)
@@ -213,7 +215,7 @@ func (c *Client) StreamEvents(ctx context.Context, app string) (<-chan Event, <-
 		return nil, nil, c.connErr(err)
 	}
 	conn.SetReadLimit(MaxBodyBytes)
-	events := make(chan Event)
+	events := make(chan deploy.Event)
 	errc := make(chan error, 1)
 	go func() {
 		defer close(errc)
@@ -231,7 +233,7 @@ func (c *Client) StreamEvents(ctx context.Context, app string) (<-chan Event, <-
 				}
 				return
 			}
-			var ev Event
+			var ev deploy.Event
 			if err := json.Unmarshal(msg, &ev); err != nil {
 				errc <- fmt.Errorf("decode event: %w", err)
 				return

@@ -2,6 +2,7 @@ package api
 
 import (
 	"errors"
+	"github.com/bluegreen/bluegreen/deploy"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -67,18 +68,18 @@ func TestClient_Routes(t *testing.T) {
 	ctx := t.Context()
 
 	t.Run("deploy", func(t *testing.T) {
-		resp, err := c.Deploy(ctx, "web", DeployRequest{DesiredImage: "web:v2", TriggerSource: TriggerManual})
-		if err != nil || resp.Status != DeployStarted {
+		resp, err := c.Deploy(ctx, "web", deploy.Request{DesiredImage: "web:v2", TriggerSource: deploy.TriggerManual})
+		if err != nil || resp.Status != deploy.AnswerStarted {
 			t.Fatalf("deploy %+v %v", resp, err)
 		}
 		d, err := c.Deployment(ctx, resp.DeploymentID)
-		if err != nil || d.ToImage != "web:v2" || d.TriggerSource != TriggerManual {
+		if err != nil || d.ToImage != "web:v2" || d.TriggerSource != deploy.TriggerManual {
 			t.Fatalf("deployment %+v %v", d, err)
 		}
 	})
 	t.Run("deploy wait", func(t *testing.T) {
-		d, err := c.DeployWait(ctx, "web", DeployRequest{DesiredImage: "web:v3"})
-		if err != nil || d.Status != StatusCompleted || d.ToImage != "web:v3" {
+		d, err := c.DeployWait(ctx, "web", deploy.Request{DesiredImage: "web:v3"})
+		if err != nil || d.Status != deploy.StatusCompleted || d.ToImage != "web:v3" {
 			t.Fatalf("deployment %+v %v", d, err)
 		}
 	})

@@ -5,19 +5,16 @@ import (
 	"io"
 	"strconv"
 	"strings"
+
+	"github.com/bluegreen/bluegreen/deploy"
 )
 
 // MetricsContentType is the content type of the Prometheus text exposition format.
 const MetricsContentType = "text/plain; version=0.0.4; charset=utf-8"
 
-// appStatuses are the values of AppStatus.Status, one series each.
-var appStatuses = []string{AppStable, AppDeploying, AppDegraded, AppFailed, AppStopped}
-
-var colors = []string{"blue", "green"}
-
 // WriteMetrics writes the per-app metrics of apps in the Prometheus text
 // exposition format (version 0.0.4): HELP and TYPE lines, then one sample per line.
-func WriteMetrics(w io.Writer, apps []AppStatus) {
+func WriteMetrics(w io.Writer, apps []deploy.AppStatus) {
 	m := &metricWriter{w: w}
 
 	m.family("bluegreen_apps", "gauge", "Number of configured apps.")
@@ -25,15 +22,15 @@ func WriteMetrics(w io.Writer, apps []AppStatus) {
 
 	m.family("bluegreen_app_status", "gauge", "1 for the app's current status, 0 for the others.")
 	for _, a := range apps {
-		for _, st := range appStatuses {
-			m.sample("bluegreen_app_status", labels{"app", a.Name, "status", st}, boolFloat(a.Status == st))
+		for _, st := range deploy.States {
+			m.sample("bluegreen_app_status", labels{"app", a.Name, "status", string(st)}, boolFloat(a.Status == st))
 		}
 	}
 
 	m.family("bluegreen_app_active_color", "gauge", "1 for the color that receives the app's traffic.")
 	for _, a := range apps {
-		for _, c := range colors {
-			m.sample("bluegreen_app_active_color", labels{"app", a.Name, "color", c}, boolFloat(a.ActiveColor == c))
+		for _, c := range deploy.Colors {
+			m.sample("bluegreen_app_active_color", labels{"app", a.Name, "color", string(c)}, boolFloat(a.ActiveColor == c))
 		}
 	}
 
@@ -44,17 +41,17 @@ func WriteMetrics(w io.Writer, apps []AppStatus) {
 
 	m.family("bluegreen_container_running", "gauge", "1 when the color's container is running.")
 	for _, a := range apps {
-		for _, c := range colors {
-			ct := containerOf(a.Containers, c)
-			m.sample("bluegreen_container_running", labels{"app", a.Name, "color", c}, boolFloat(ct != nil && ct.State == "running"))
+		for _, c := range deploy.Colors {
+			ct := a.Containers.Of(c)
+			m.sample("bluegreen_container_running", labels{"app", a.Name, "color", string(c)}, boolFloat(ct != nil && ct.State == "running"))
 		}
 	}
 
 	m.family("bluegreen_container_healthy", "gauge", "1 when the color's container passes its health checks.")
 	for _, a := range apps {
-		for _, c := range colors {
-			ct := containerOf(a.Containers, c)
-			m.sample("bluegreen_container_healthy", labels{"app", a.Name, "color", c}, boolFloat(ct != nil && ct.Health == "healthy"))
+		for _, c := range deploy.Colors {
+			ct := a.Containers.Of(c)
+			m.sample("bluegreen_container_healthy", labels{"app", a.Name, "color", string(c)}, boolFloat(ct != nil && ct.Health == deploy.Healthy))
 		}
 	}
 
@@ -65,9 +62,9 @@ func WriteMetrics(w io.Writer, apps []AppStatus) {
 		if other < 0 {
 			other = 0
 		}
-		m.sample("bluegreen_deployments_total", labels{"app", a.Name, "status", StatusCompleted}, float64(st.Completed))
-		m.sample("bluegreen_deployments_total", labels{"app", a.Name, "status", StatusFailed}, float64(st.Failed))
-		m.sample("bluegreen_deployments_total", labels{"app", a.Name, "status", StatusRolledBack}, float64(st.RolledBack))
+		m.sample("bluegreen_deployments_total", labels{"app", a.Name, "status", string(deploy.StatusCompleted)}, float64(st.Completed))
+		m.sample("bluegreen_deployments_total", labels{"app", a.Name, "status", string(deploy.StatusFailed)}, float64(st.Failed))
+		m.sample("bluegreen_deployments_total", labels{"app", a.Name, "status", string(deploy.StatusRolledBack)}, float64(st.RolledBack))
 		m.sample("bluegreen_deployments_total", labels{"app", a.Name, "status", "other"}, float64(other))
 	}
 
@@ -88,10 +85,10 @@ func WriteMetrics(w io.Writer, apps []AppStatus) {
 
 	m.family("bluegreen_proxy_connections", "gauge", "Open proxied connections per color and kind (http, websocket).")
 	for _, a := range apps {
-		for _, c := range colors {
+		for _, c := range deploy.Colors {
 			conn := a.Connections[c]
-			m.sample("bluegreen_proxy_connections", labels{"app", a.Name, "color", c, "kind", "http"}, float64(conn.HTTP))
-			m.sample("bluegreen_proxy_connections", labels{"app", a.Name, "color", c, "kind", "websocket"}, float64(conn.WebSocket))
+			m.sample("bluegreen_proxy_connections", labels{"app", a.Name, "color", string(c), "kind", "http"}, float64(conn.HTTP))
+			m.sample("bluegreen_proxy_connections", labels{"app", a.Name, "color", string(c), "kind", "websocket"}, float64(conn.WebSocket))
 		}
 	}
 }
@@ -152,11 +149,4 @@ func successRatio(r float64) float64 {
 		return r / 100
 	}
 	return r
-}
-
-func containerOf(cs Containers, color string) *Container {
-	if color == "blue" {
-		return cs.Blue
-	}
-	return cs.Green
 }

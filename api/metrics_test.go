@@ -3,6 +3,7 @@ package api
 import (
 	"bufio"
 	"bytes"
+	"github.com/bluegreen/bluegreen/deploy"
 	"regexp"
 	"strconv"
 	"strings"
@@ -17,7 +18,7 @@ var (
 
 func TestWriteMetrics(t *testing.T) {
 	apps, _ := newFakeBackend().Apps(t.Context())
-	apps = append(apps, AppStatus{Name: `we"ird\app`, Status: AppStopped})
+	apps = append(apps, deploy.AppStatus{Name: `we"ird\app`, Status: deploy.AppStopped})
 	var buf bytes.Buffer
 	WriteMetrics(&buf, apps)
 

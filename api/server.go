@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/bluegreen/bluegreen/deploy"
 )
 
 // MaxBodyBytes is the largest request body the server accepts (413 beyond).
@@ -110,22 +112,15 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) handleDeploy(w http.ResponseWriter, r *http.Request) {
-	var req DeployRequest
+	var req deploy.Request
 	if err := decodeBody(r, &req); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	if req.TriggerSource == "" {
-		req.TriggerSource = TriggerAPI
-	}
-	switch req.TriggerSource {
-	case TriggerS3dock, TriggerManual, TriggerAPI:
-	default:
-		s.writeError(w, r, Errorf(http.StatusBadRequest, "invalid",
-			"trigger_source %q is not one of s3dock, manual, api", req.TriggerSource))
+	if err := req.Normalize(); err != nil {
+		s.writeError(w, r, err)
 		return
 	}
-	req.DesiredImage = strings.TrimSpace(req.DesiredImage)
 	wait, err := boolQuery(r, "wait")
 	if err != nil {
 		s.writeError(w, r, err)
@@ -155,11 +150,11 @@ func (s *server) handleRollback(w http.ResponseWriter, r *http.Request) {
 
 // answerDeploy answers a deploy or rollback: 202 when started or queued, 200
 // when unchanged, and with wait the final deployment.
-func (s *server) answerDeploy(w http.ResponseWriter, r *http.Request, resp DeployResponse, wait bool) {
+func (s *server) answerDeploy(w http.ResponseWriter, r *http.Request, resp deploy.Response, wait bool) {
 	if wait {
-		var d Deployment
+		var d deploy.Deployment
 		var err error
-		if resp.Status == DeployUnchanged {
+		if resp.Status == deploy.AnswerUnchanged {
 			d, err = s.b.Deployment(r.Context(), resp.DeploymentID)
 		} else {
 			d, err = s.b.WaitDeployment(r.Context(), resp.DeploymentID)
@@ -172,7 +167,7 @@ func (s *server) answerDeploy(w http.ResponseWriter, r *http.Request, resp Deplo
 		return
 	}
 	status := http.StatusAccepted
-	if resp.Status == DeployUnchanged {
+	if resp.Status == deploy.AnswerUnchanged {
 		status = http.StatusOK
 	}
 	writeJSON(w, status, resp)
@@ -184,12 +179,12 @@ func (s *server) handleSwitch(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	if req.Color != "blue" && req.Color != "green" {
-		s.writeError(w, r, Errorf(http.StatusBadRequest, "invalid",
-			"color %q is not blue or green", req.Color))
+	color, err := deploy.ParseColor(req.Color)
+	if err != nil {
+		s.writeError(w, r, err)
 		return
 	}
-	st, err := s.b.Switch(r.Context(), r.PathValue("name"), req.Color)
+	st, err := s.b.Switch(r.Context(), r.PathValue("name"), color)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -204,7 +199,7 @@ func (s *server) handleApps(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if apps == nil {
-		apps = []AppStatus{}
+		apps = []deploy.AppStatus{}
 	}
 	writeJSON(w, http.StatusOK, apps)
 }
@@ -235,7 +230,7 @@ func (s *server) handleHistory(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if ds == nil {
-		ds = []Deployment{}
+		ds = []deploy.Deployment{}
 	}
 	writeJSON(w, http.StatusOK, ds)
 }
@@ -252,7 +247,7 @@ func (s *server) handleHealth(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if h == nil {
-		h = map[string]ColorHealth{}
+		h = map[deploy.Color]deploy.ColorHealth{}
 	}
 	writeJSON(w, http.StatusOK, h)
 }
@@ -289,7 +284,7 @@ func (s *server) handleEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if evs == nil {
-		evs = []Event{}
+		evs = []deploy.Event{}
 	}
 	writeJSON(w, http.StatusOK, evs)
 }
@@ -426,7 +421,8 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	writeJSON(w, e.Status, ErrorBody{Error: ErrorDetail{Code: e.Code, Message: e.Message, Details: e.Details}})
 }
 
-// toAPIError maps an error from a backend to an *Error with status and code.
+// toAPIError maps an error from a backend to an *Error with status and code:
+// an *Error as it is, a deploy.Error's code to its status, a deadline to 504.
 func toAPIError(err error) *Error {
 	var e *Error
 	if errors.As(err, &e) {
@@ -442,43 +438,51 @@ func toAPIError(err error) *Error {
 		}
 		return &out
 	}
-	status := http.StatusInternalServerError
-	switch {
-	case errors.Is(err, ErrNotFound):
-		status = http.StatusNotFound
-	case errors.Is(err, ErrConflict):
-		status = http.StatusConflict
-	case errors.Is(err, ErrInvalid):
-		status = http.StatusBadRequest
-	case errors.Is(err, ErrDockerUnavailable):
-		status = http.StatusServiceUnavailable
-	case errors.Is(err, context.DeadlineExceeded):
-		status = http.StatusGatewayTimeout
+	code := deploy.ErrorCode(err)
+	if code == deploy.EINTERNAL && errors.Is(err, context.DeadlineExceeded) {
+		return &Error{Status: http.StatusGatewayTimeout, Code: codeFor(http.StatusGatewayTimeout), Message: err.Error()}
 	}
-	return &Error{Status: status, Code: codeFor(status), Message: err.Error()}
+	return &Error{Status: statusOf(code), Code: string(code), Message: err.Error(), Details: deploy.ErrorDetails(err)}
 }
 
-// codeFor returns the error code the API uses for an HTTP status.
+// statusOf is the HTTP status of an error with code: the one place where a
+// kind of error becomes an HTTP status.
+func statusOf(code deploy.Code) int {
+	switch code {
+	case deploy.EINVALID, deploy.ECONFIG:
+		return http.StatusBadRequest
+	case deploy.ENOTFOUND:
+		return http.StatusNotFound
+	case deploy.ECONFLICT:
+		return http.StatusConflict
+	case deploy.EUNAVAILABLE, deploy.ETIMEOUT:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
+// codeFor returns the error code the API uses for an HTTP status: the
+// server's own refusals, and the deploy codes for answers without a body.
 func codeFor(status int) string {
 	switch status {
 	case http.StatusBadRequest:
-		return "invalid"
+		return string(deploy.EINVALID)
 	case http.StatusForbidden:
 		return "forbidden"
 	case http.StatusNotFound:
-		return "not_found"
+		return string(deploy.ENOTFOUND)
 	case http.StatusConflict:
-		return "conflict"
+		return string(deploy.ECONFLICT)
 	case http.StatusRequestEntityTooLarge:
 		return "too_large"
 	case http.StatusUnsupportedMediaType:
 		return "unsupported_media_type"
 	case http.StatusServiceUnavailable:
-		return "docker_unavailable"
+		return string(deploy.EUNAVAILABLE)
 	case http.StatusGatewayTimeout:
-		return "timeout"
+		return string(deploy.ETIMEOUT)
 	}
-	return "internal"
+	return string(deploy.EINTERNAL)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/bluegreen/bluegreen/deploy"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -18,14 +19,14 @@ import (
 // encoding and error mapping. It keeps just enough state to answer consistently.
 type fakeBackend struct {
 	mu          sync.Mutex
-	apps        map[string]*AppStatus
-	deployments map[int64]*Deployment
+	apps        map[string]*deploy.AppStatus
+	deployments map[int64]*deploy.Deployment
 	nextID      int64
-	lastDeploy  DeployRequest
+	lastDeploy  deploy.Request
 	lastLimit   int
 	lastOffset  int
 	err         error // returned by every call when set
-	subs        map[int]chan Event
+	subs        map[int]chan deploy.Event
 	nextSub     int
 	logLines    []string
 	reloadErr   error
@@ -35,105 +36,105 @@ func newFakeBackend() *fakeBackend {
 	started := time.Date(2025, 6, 30, 10, 0, 0, 0, time.UTC)
 	done := started.Add(14 * time.Second)
 	b := &fakeBackend{
-		apps: map[string]*AppStatus{
-			"web": {Name: "web", Status: AppStable, ActiveColor: "blue", CurrentImage: "web:v1", DesiredImage: "web:v1",
-				Ports:       Ports{Proxy: 8000, Blue: 18000, Green: 18001},
-				Containers:  Containers{Blue: &Container{ID: "abc", Image: "web:v1", State: "running", Health: "healthy"}},
-				Stats:       Stats{Deployments: 3, Completed: 2, RolledBack: 1, SuccessRate: 0.66, AvgDurationMS: 1200, P95DurationMS: 2000},
-				Connections: map[string]Connections{"blue": {HTTP: 3, WebSocket: 1}, "green": {}}},
-			"api": {Name: "api", Status: AppDegraded, ActiveColor: "green", CurrentImage: "api:v7",
-				Ports: Ports{Proxy: 8100, Blue: 18100, Green: 18101}},
+		apps: map[string]*deploy.AppStatus{
+			"web": {Name: "web", Status: deploy.AppStable, ActiveColor: "blue", CurrentImage: "web:v1", DesiredImage: "web:v1",
+				Ports:       deploy.Ports{Proxy: 8000, Blue: 18000, Green: 18001},
+				Containers:  deploy.Containers{Blue: &deploy.Container{ID: "abc", Image: "web:v1", State: "running", Health: "healthy"}},
+				Stats:       deploy.Stats{Deployments: 3, Completed: 2, RolledBack: 1, SuccessRate: 0.66, AvgDurationMS: 1200, P95DurationMS: 2000},
+				Connections: map[deploy.Color]deploy.Connections{"blue": {HTTP: 3, WebSocket: 1}, "green": {}}},
+			"api": {Name: "api", Status: deploy.AppDegraded, ActiveColor: "green", CurrentImage: "api:v7",
+				Ports: deploy.Ports{Proxy: 8100, Blue: 18100, Green: 18101}},
 		},
-		deployments: map[int64]*Deployment{
-			1: {DeploymentID: 1, App: "web", ToImage: "web:v1", Color: "blue", TriggerSource: TriggerConfig,
-				Status: StatusCompleted, StartedAt: started, CompletedAt: &done, DurationMS: 14000,
-				Phases: []Phase{{Name: StatusPulling, StartedAt: started, DurationMS: 1000}}},
+		deployments: map[int64]*deploy.Deployment{
+			1: {DeploymentID: 1, App: "web", ToImage: "web:v1", Color: "blue", TriggerSource: deploy.TriggerConfig,
+				Status: deploy.StatusCompleted, StartedAt: started, CompletedAt: &done, DurationMS: 14000,
+				Phases: []deploy.Phase{{Name: string(deploy.StatusPulling), StartedAt: started, DurationMS: 1000}}},
 		},
 		nextID:   2,
-		subs:     map[int]chan Event{},
+		subs:     map[int]chan deploy.Event{},
 		logLines: []string{"line one", "line two"},
 	}
 	return b
 }
 
-func (b *fakeBackend) app(name string) (*AppStatus, error) {
+func (b *fakeBackend) app(name string) (*deploy.AppStatus, error) {
 	if b.err != nil {
 		return nil, b.err
 	}
 	a, ok := b.apps[name]
 	if !ok {
-		return nil, fmt.Errorf("app %q: %w", name, ErrNotFound)
+		return nil, deploy.Errorf(deploy.ENOTFOUND, "app %q: not found", name)
 	}
 	return a, nil
 }
 
-func (b *fakeBackend) Deploy(ctx context.Context, app string, req DeployRequest) (DeployResponse, error) {
+func (b *fakeBackend) Deploy(ctx context.Context, app string, req deploy.Request) (deploy.Response, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	a, err := b.app(app)
 	if err != nil {
-		return DeployResponse{}, err
+		return deploy.Response{}, err
 	}
 	b.lastDeploy = req
 	if req.DesiredImage == a.CurrentImage {
-		return DeployResponse{DeploymentID: 1, Status: DeployUnchanged}, nil
+		return deploy.Response{DeploymentID: 1, Status: deploy.AnswerUnchanged}, nil
 	}
 	if req.DesiredImage == "" {
 		req.DesiredImage = a.CurrentImage
 	}
 	id := b.nextID
 	b.nextID++
-	b.deployments[id] = &Deployment{DeploymentID: id, App: app, FromImage: a.CurrentImage, ToImage: req.DesiredImage,
-		Color: "green", TriggerSource: req.TriggerSource, Status: StatusPulling, StartedAt: time.Now()}
-	return DeployResponse{DeploymentID: id, Status: DeployStarted}, nil
+	b.deployments[id] = &deploy.Deployment{DeploymentID: id, App: app, FromImage: a.CurrentImage, ToImage: req.DesiredImage,
+		Color: "green", TriggerSource: req.TriggerSource, Status: deploy.StatusPulling, StartedAt: time.Now()}
+	return deploy.Response{DeploymentID: id, Status: deploy.AnswerStarted}, nil
 }
 
-func (b *fakeBackend) Rollback(ctx context.Context, app string) (DeployResponse, error) {
-	return b.Deploy(ctx, app, DeployRequest{DesiredImage: "web:v0", TriggerSource: TriggerManual})
+func (b *fakeBackend) Rollback(ctx context.Context, app string) (deploy.Response, error) {
+	return b.Deploy(ctx, app, deploy.Request{DesiredImage: "web:v0", TriggerSource: deploy.TriggerManual})
 }
 
-func (b *fakeBackend) Switch(ctx context.Context, app, color string) (AppStatus, error) {
+func (b *fakeBackend) Switch(ctx context.Context, app string, color deploy.Color) (deploy.AppStatus, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	a, err := b.app(app)
 	if err != nil {
-		return AppStatus{}, err
+		return deploy.AppStatus{}, err
 	}
 	if color == "green" && a.Containers.Green == nil {
-		return AppStatus{}, fmt.Errorf("switch %s to green: no green container: %w", app, ErrConflict)
+		return deploy.AppStatus{}, deploy.Errorf(deploy.ECONFLICT, "switch %s to green: no green container", app)
 	}
 	a.ActiveColor = color
 	return *a, nil
 }
 
-func (b *fakeBackend) Apps(ctx context.Context) ([]AppStatus, error) {
+func (b *fakeBackend) Apps(ctx context.Context) ([]deploy.AppStatus, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.err != nil {
 		return nil, b.err
 	}
-	out := []AppStatus{*b.apps["api"], *b.apps["web"]}
+	out := []deploy.AppStatus{*b.apps["api"], *b.apps["web"]}
 	return out, nil
 }
 
-func (b *fakeBackend) App(ctx context.Context, name string) (AppStatus, error) {
+func (b *fakeBackend) App(ctx context.Context, name string) (deploy.AppStatus, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	a, err := b.app(name)
 	if err != nil {
-		return AppStatus{}, err
+		return deploy.AppStatus{}, err
 	}
 	return *a, nil
 }
 
-func (b *fakeBackend) History(ctx context.Context, app string, limit, offset int) ([]Deployment, error) {
+func (b *fakeBackend) History(ctx context.Context, app string, limit, offset int) ([]deploy.Deployment, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if _, err := b.app(app); err != nil {
 		return nil, err
 	}
 	b.lastLimit, b.lastOffset = limit, offset
-	var out []Deployment
+	var out []deploy.Deployment
 	for id := b.nextID - 1; id > 0; id-- {
 		if d, ok := b.deployments[id]; ok && d.App == app {
 			out = append(out, *d)
@@ -142,30 +143,30 @@ func (b *fakeBackend) History(ctx context.Context, app string, limit, offset int
 	return out, nil
 }
 
-func (b *fakeBackend) Deployment(ctx context.Context, id int64) (Deployment, error) {
+func (b *fakeBackend) Deployment(ctx context.Context, id int64) (deploy.Deployment, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	d, ok := b.deployments[id]
 	if !ok {
-		return Deployment{}, Errorf(http.StatusNotFound, "not_found", "no deployment %d", id)
+		return deploy.Deployment{}, Errorf(http.StatusNotFound, "not_found", "no deployment %d", id)
 	}
 	return *d, nil
 }
 
-func (b *fakeBackend) WaitDeployment(ctx context.Context, id int64) (Deployment, error) {
+func (b *fakeBackend) WaitDeployment(ctx context.Context, id int64) (deploy.Deployment, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	d, ok := b.deployments[id]
 	if !ok {
-		return Deployment{}, fmt.Errorf("deployment %d: %w", id, ErrNotFound)
+		return deploy.Deployment{}, deploy.Errorf(deploy.ENOTFOUND, "deployment %d: not found", id)
 	}
 	// The fake's deployments finish as soon as someone waits for them.
 	now := time.Now()
-	d.Status, d.CompletedAt, d.DurationMS = StatusCompleted, &now, now.Sub(d.StartedAt).Milliseconds()
+	d.Status, d.CompletedAt, d.DurationMS = deploy.StatusCompleted, &now, now.Sub(d.StartedAt).Milliseconds()
 	return *d, nil
 }
 
-func (b *fakeBackend) Health(ctx context.Context, app string, limit int) (map[string]ColorHealth, error) {
+func (b *fakeBackend) Health(ctx context.Context, app string, limit int) (map[deploy.Color]deploy.ColorHealth, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if _, err := b.app(app); err != nil {
@@ -173,30 +174,30 @@ func (b *fakeBackend) Health(ctx context.Context, app string, limit int) (map[st
 	}
 	b.lastLimit = limit
 	at := time.Date(2025, 6, 30, 10, 0, 0, 0, time.UTC)
-	return map[string]ColorHealth{
-		"blue":  {Healthy: true, LastCheck: &at, Checks: []HealthCheck{{At: at, Success: true, StatusCode: 200, ResponseTimeMS: 1.5}}},
+	return map[deploy.Color]deploy.ColorHealth{
+		"blue":  {Healthy: true, LastCheck: &at, Checks: []deploy.HealthCheck{{At: at, Success: true, StatusCode: 200, ResponseTimeMS: 1.5}}},
 		"green": {},
 	}, nil
 }
 
-func (b *fakeBackend) Events(ctx context.Context, app string, afterID int64, limit int) ([]Event, error) {
+func (b *fakeBackend) Events(ctx context.Context, app string, afterID int64, limit int) ([]deploy.Event, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.err != nil {
 		return nil, b.err
 	}
 	b.lastLimit = limit
-	var out []Event
+	var out []deploy.Event
 	for i := afterID + 1; i <= 3 && len(out) < limit; i++ {
-		out = append(out, Event{ID: i, App: "web", Type: EventConfigLoaded, Message: fmt.Sprintf("event %d", i)})
+		out = append(out, deploy.Event{ID: i, App: "web", Type: deploy.EventConfigLoaded, Message: fmt.Sprintf("event %d", i)})
 	}
 	return out, nil
 }
 
-func (b *fakeBackend) Subscribe(ctx context.Context) (<-chan Event, func()) {
+func (b *fakeBackend) Subscribe(ctx context.Context) (<-chan deploy.Event, func()) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	ch := make(chan Event, 16)
+	ch := make(chan deploy.Event, 16)
 	id := b.nextSub
 	b.nextSub++
 	b.subs[id] = ch
@@ -211,7 +212,7 @@ func (b *fakeBackend) Subscribe(ctx context.Context) (<-chan Event, func()) {
 }
 
 // publish sends ev to every subscriber.
-func (b *fakeBackend) publish(ev Event) {
+func (b *fakeBackend) publish(ev deploy.Event) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for _, ch := range b.subs {
@@ -226,11 +227,11 @@ func (b *fakeBackend) subscribers() int {
 	return len(b.subs)
 }
 
-func (b *fakeBackend) Reload(ctx context.Context) (ReloadResult, error) {
+func (b *fakeBackend) Reload(ctx context.Context) (deploy.ReloadResult, error) {
 	if b.reloadErr != nil {
-		return ReloadResult{}, b.reloadErr
+		return deploy.ReloadResult{}, b.reloadErr
 	}
-	return ReloadResult{Added: []string{"new"}, Unchanged: []string{"web"}}, nil
+	return deploy.ReloadResult{Added: []string{"new"}, Unchanged: []string{"web"}}, nil
 }
 
 func (b *fakeBackend) Logs(ctx context.Context, app string, tail int, follow bool, w io.Writer) error {
@@ -255,8 +256,8 @@ func (b *fakeBackend) Logs(ctx context.Context, app string, tail int, follow boo
 	return nil
 }
 
-func (b *fakeBackend) Overall(ctx context.Context) (Health, error) {
-	return Health{Status: "healthy", Apps: map[string]string{"web": AppStable, "api": AppDegraded}}, nil
+func (b *fakeBackend) Overall(ctx context.Context) (deploy.Overall, error) {
+	return deploy.Overall{Status: "healthy", Apps: map[string]deploy.State{"web": deploy.AppStable, "api": deploy.AppDegraded}}, nil
 }
 
 var _ Backend = (*fakeBackend)(nil)
@@ -298,11 +299,11 @@ func TestServer_Routes(t *testing.T) {
 		if rec.Code != http.StatusAccepted {
 			t.Fatalf("status %d, body %s", rec.Code, rec.Body)
 		}
-		resp := decode[DeployResponse](t, rec)
-		if resp.Status != DeployStarted || resp.DeploymentID != 2 {
+		resp := decode[deploy.Response](t, rec)
+		if resp.Status != deploy.AnswerStarted || resp.DeploymentID != 2 {
 			t.Fatalf("answer %+v", resp)
 		}
-		if b.lastDeploy.TriggerSource != TriggerS3dock || b.lastDeploy.DesiredImage != "web:v2" {
+		if b.lastDeploy.TriggerSource != deploy.TriggerS3dock || b.lastDeploy.DesiredImage != "web:v2" {
 			t.Fatalf("backend got %+v", b.lastDeploy)
 		}
 	})
@@ -313,7 +314,7 @@ func TestServer_Routes(t *testing.T) {
 		if rec.Code != http.StatusAccepted {
 			t.Fatalf("status %d, body %s", rec.Code, rec.Body)
 		}
-		if b.lastDeploy.TriggerSource != TriggerAPI || b.lastDeploy.DesiredImage != "" {
+		if b.lastDeploy.TriggerSource != deploy.TriggerAPI || b.lastDeploy.DesiredImage != "" {
 			t.Fatalf("backend got %+v", b.lastDeploy)
 		}
 	})
@@ -322,7 +323,7 @@ func TestServer_Routes(t *testing.T) {
 		if rec.Code != http.StatusOK {
 			t.Fatalf("status %d, body %s", rec.Code, rec.Body)
 		}
-		if resp := decode[DeployResponse](t, rec); resp.Status != DeployUnchanged || resp.DeploymentID != 1 {
+		if resp := decode[deploy.Response](t, rec); resp.Status != deploy.AnswerUnchanged || resp.DeploymentID != 1 {
 			t.Fatalf("answer %+v", resp)
 		}
 	})
@@ -331,32 +332,32 @@ func TestServer_Routes(t *testing.T) {
 		if rec.Code != http.StatusOK {
 			t.Fatalf("status %d, body %s", rec.Code, rec.Body)
 		}
-		d := decode[Deployment](t, rec)
-		if d.Status != StatusCompleted || d.DeploymentID != 2 || d.ToImage != "web:v2" || d.CompletedAt == nil {
+		d := decode[deploy.Deployment](t, rec)
+		if d.Status != deploy.StatusCompleted || d.DeploymentID != 2 || d.ToImage != "web:v2" || d.CompletedAt == nil {
 			t.Fatalf("deployment %+v", d)
 		}
 	})
 	t.Run("deploy wait unchanged answers the existing deployment", func(t *testing.T) {
 		rec := serve(t, newFakeBackend(), jsonRequest("POST", "/api/apps/web/deploy?wait=1", `{"desired_image":"web:v1"}`))
-		if d := decode[Deployment](t, rec); rec.Code != http.StatusOK || d.DeploymentID != 1 {
+		if d := decode[deploy.Deployment](t, rec); rec.Code != http.StatusOK || d.DeploymentID != 1 {
 			t.Fatalf("status %d deployment %+v", rec.Code, d)
 		}
 	})
 	t.Run("rollback", func(t *testing.T) {
 		rec := serve(t, newFakeBackend(), jsonRequest("POST", "/api/apps/web/rollback", ""))
-		if resp := decode[DeployResponse](t, rec); rec.Code != http.StatusAccepted || resp.Status != DeployStarted {
+		if resp := decode[deploy.Response](t, rec); rec.Code != http.StatusAccepted || resp.Status != deploy.AnswerStarted {
 			t.Fatalf("status %d answer %+v", rec.Code, resp)
 		}
 	})
 	t.Run("switch", func(t *testing.T) {
 		rec := serve(t, newFakeBackend(), jsonRequest("POST", "/api/apps/web/switch", `{"color":"blue"}`))
-		if st := decode[AppStatus](t, rec); rec.Code != http.StatusOK || st.ActiveColor != "blue" {
+		if st := decode[deploy.AppStatus](t, rec); rec.Code != http.StatusOK || st.ActiveColor != "blue" {
 			t.Fatalf("status %d answer %+v", rec.Code, st)
 		}
 	})
 	t.Run("apps", func(t *testing.T) {
 		rec := serve(t, newFakeBackend(), jsonRequest("GET", "/api/apps", ""))
-		apps := decode[[]AppStatus](t, rec)
+		apps := decode[[]deploy.AppStatus](t, rec)
 		if rec.Code != http.StatusOK || len(apps) != 2 || apps[0].Name != "api" {
 			t.Fatalf("status %d apps %+v", rec.Code, apps)
 		}
@@ -366,14 +367,14 @@ func TestServer_Routes(t *testing.T) {
 	})
 	t.Run("app status", func(t *testing.T) {
 		rec := serve(t, newFakeBackend(), jsonRequest("GET", "/api/apps/web/status", ""))
-		if st := decode[AppStatus](t, rec); rec.Code != http.StatusOK || st.Ports.Proxy != 8000 {
+		if st := decode[deploy.AppStatus](t, rec); rec.Code != http.StatusOK || st.Ports.Proxy != 8000 {
 			t.Fatalf("status %d answer %+v", rec.Code, st)
 		}
 	})
 	t.Run("history passes limit and offset", func(t *testing.T) {
 		b := newFakeBackend()
 		rec := serve(t, b, jsonRequest("GET", "/api/apps/web/history?limit=5&offset=2", ""))
-		ds := decode[[]Deployment](t, rec)
+		ds := decode[[]deploy.Deployment](t, rec)
 		if rec.Code != http.StatusOK || len(ds) != 1 || b.lastLimit != 5 || b.lastOffset != 2 {
 			t.Fatalf("status %d limit %d offset %d answer %+v", rec.Code, b.lastLimit, b.lastOffset, ds)
 		}
@@ -387,29 +388,29 @@ func TestServer_Routes(t *testing.T) {
 	})
 	t.Run("deployment", func(t *testing.T) {
 		rec := serve(t, newFakeBackend(), jsonRequest("GET", "/api/deployments/1", ""))
-		d := decode[Deployment](t, rec)
-		if rec.Code != http.StatusOK || len(d.Phases) != 1 || d.Phases[0].Name != StatusPulling {
+		d := decode[deploy.Deployment](t, rec)
+		if rec.Code != http.StatusOK || len(d.Phases) != 1 || d.Phases[0].Name != string(deploy.StatusPulling) {
 			t.Fatalf("status %d answer %+v", rec.Code, d)
 		}
 	})
 	t.Run("health", func(t *testing.T) {
 		b := newFakeBackend()
 		rec := serve(t, b, jsonRequest("GET", "/api/apps/web/health?limit=7", ""))
-		h := decode[map[string]ColorHealth](t, rec)
+		h := decode[map[string]deploy.ColorHealth](t, rec)
 		if rec.Code != http.StatusOK || !h["blue"].Healthy || b.lastLimit != 7 {
 			t.Fatalf("status %d limit %d answer %+v", rec.Code, b.lastLimit, h)
 		}
 	})
 	t.Run("events", func(t *testing.T) {
 		rec := serve(t, newFakeBackend(), jsonRequest("GET", "/api/events?app=web&after_id=1&limit=10", ""))
-		evs := decode[[]Event](t, rec)
+		evs := decode[[]deploy.Event](t, rec)
 		if rec.Code != http.StatusOK || len(evs) != 2 || evs[0].ID != 2 {
 			t.Fatalf("status %d answer %+v", rec.Code, evs)
 		}
 	})
 	t.Run("reload", func(t *testing.T) {
 		rec := serve(t, newFakeBackend(), jsonRequest("POST", "/api/reload", ""))
-		if r := decode[ReloadResult](t, rec); rec.Code != http.StatusOK || len(r.Added) != 1 {
+		if r := decode[deploy.ReloadResult](t, rec); rec.Code != http.StatusOK || len(r.Added) != 1 {
 			t.Fatalf("status %d answer %+v", rec.Code, r)
 		}
 	})
@@ -425,7 +426,7 @@ func TestServer_Routes(t *testing.T) {
 	})
 	t.Run("overall health", func(t *testing.T) {
 		rec := serve(t, newFakeBackend(), jsonRequest("GET", "/health", ""))
-		if h := decode[Health](t, rec); rec.Code != http.StatusOK || h.Status != "healthy" || h.Apps["web"] != AppStable {
+		if h := decode[deploy.Overall](t, rec); rec.Code != http.StatusOK || h.Status != "healthy" || h.Apps["web"] != deploy.AppStable {
 			t.Fatalf("status %d answer %+v", rec.Code, h)
 		}
 	})
@@ -517,10 +518,10 @@ func TestServer_Errors(t *testing.T) {
 			return jsonRequest("POST", "/api/apps/web/switch", `{"color":"green"}`)
 		}},
 		{name: "docker unavailable", status: 503, code: "docker_unavailable",
-			err: fmt.Errorf("list containers: %w", ErrDockerUnavailable),
+			err: fmt.Errorf("list containers: %w", deploy.Errorf(deploy.EUNAVAILABLE, "cannot reach Docker")),
 			req: func() *http.Request { return jsonRequest("GET", "/api/apps", "") }},
-		{name: "invalid sentinel", status: 400, code: "invalid",
-			err: fmt.Errorf("deploy: %w", ErrInvalid),
+		{name: "invalid code", status: 400, code: "invalid",
+			err: fmt.Errorf("deploy: %w", deploy.Errorf(deploy.EINVALID, "bad image")),
 			req: func() *http.Request { return jsonRequest("GET", "/api/apps", "") }},
 		{name: "anything else", status: 500, code: "internal",
 			err: errors.New("disk on fire"),
@@ -574,8 +575,8 @@ func TestServer_EventStream(t *testing.T) {
 		t.Fatalf("subscribers after dial: %d", n)
 	}
 	id := int64(5)
-	b.publish(Event{ID: 1, App: "api", Type: EventConfigLoaded})
-	b.publish(Event{ID: 2, App: "web", Type: EventDeploymentStarted, DeploymentID: &id, Data: json.RawMessage(`{"status":"pulling"}`)})
+	b.publish(deploy.Event{ID: 1, App: "api", Type: deploy.EventConfigLoaded})
+	b.publish(deploy.Event{ID: 2, App: "web", Type: deploy.EventDeploymentStarted, DeploymentID: &id, Data: json.RawMessage(`{"status":"pulling"}`)})
 	select {
 	case ev := <-events:
 		if ev.ID != 2 || ev.App != "web" || *ev.DeploymentID != 5 || string(ev.Data) != `{"status":"pulling"}` {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/bluegreen/bluegreen/api"
+	"github.com/bluegreen/bluegreen/deploy"
 )
 
 // EnvAPI names the environment variable that sets ctl's default API address.
@@ -287,7 +288,7 @@ func ctlStatus(ctx context.Context, c *ctl, in *parsed) int {
 	}
 	if c.json {
 		if apps == nil {
-			apps = []api.AppStatus{}
+			apps = []deploy.AppStatus{}
 		}
 		writeJSON(c.stdout, apps)
 		return ExitOK
@@ -297,9 +298,10 @@ func ctlStatus(ctx context.Context, c *ctl, in *parsed) int {
 }
 
 func ctlSwitch(ctx context.Context, c *ctl, in *parsed) int {
-	app, color := in.pos[0], in.pos[1]
-	if color != "blue" && color != "green" {
-		return c.usageErr("switch", fmt.Errorf("color %q is not blue or green", color))
+	app := in.pos[0]
+	color, err := deploy.ParseColor(in.pos[1])
+	if err != nil {
+		return c.usageErr("switch", err)
 	}
 	st, err := c.client.Switch(ctx, app, color)
 	if err != nil {
@@ -328,7 +330,7 @@ func ctlHistory(ctx context.Context, c *ctl, in *parsed) int {
 	}
 	if c.json {
 		if ds == nil {
-			ds = []api.Deployment{}
+			ds = []deploy.Deployment{}
 		}
 		writeJSON(c.stdout, ds)
 		return ExitOK
@@ -396,7 +398,7 @@ func ctlEvents(ctx context.Context, c *ctl, in *parsed) int {
 	app := in.get("app")
 	follow := in.has("follow")
 
-	var stream <-chan api.Event
+	var stream <-chan deploy.Event
 	var errc <-chan error
 	if follow {
 		// Open the stream first, so nothing falls between history and live events.
@@ -440,11 +442,11 @@ func ctlEvents(ctx context.Context, c *ctl, in *parsed) int {
 }
 
 // latestEvents pages through the audit trail and keeps the last limit events.
-func (c *ctl) latestEvents(ctx context.Context, app string, limit int) ([]api.Event, error) {
+func (c *ctl) latestEvents(ctx context.Context, app string, limit int) ([]deploy.Event, error) {
 	if limit == 0 {
 		return nil, nil
 	}
-	var ring []api.Event
+	var ring []deploy.Event
 	var after int64
 	for {
 		page, err := c.client.Events(ctx, app, after, eventsPage)
@@ -462,7 +464,7 @@ func (c *ctl) latestEvents(ctx context.Context, app string, limit int) ([]api.Ev
 	}
 }
 
-func (c *ctl) printEvent(ev api.Event) {
+func (c *ctl) printEvent(ev deploy.Event) {
 	if c.json {
 		writeJSONLine(c.stdout, ev)
 		return

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/bluegreen/bluegreen/api"
+	"github.com/bluegreen/bluegreen/deploy"
 )
 
 // streamSafetyPoll is how often deploy --wait checks the deployment while
@@ -21,7 +22,7 @@ const finalFetchTimeout = 5 * time.Second
 
 func ctlDeploy(ctx context.Context, c *ctl, in *parsed) int {
 	app := in.pos[0]
-	req := api.DeployRequest{TriggerSource: api.TriggerManual}
+	req := deploy.Request{TriggerSource: deploy.TriggerManual}
 	if len(in.pos) == 2 {
 		req.DesiredImage = in.pos[1]
 	}
@@ -29,7 +30,7 @@ func ctlDeploy(ctx context.Context, c *ctl, in *parsed) int {
 	if err != nil {
 		return c.usageErr("deploy", err)
 	}
-	post := func(ctx context.Context) (api.DeployResponse, error) { return c.client.Deploy(ctx, app, req) }
+	post := func(ctx context.Context) (deploy.Response, error) { return c.client.Deploy(ctx, app, req) }
 	if in.has("wait") {
 		return c.follow(ctx, app, post, timeout)
 	}
@@ -42,7 +43,7 @@ func ctlRollback(ctx context.Context, c *ctl, in *parsed) int {
 	if err != nil {
 		return c.usageErr("rollback", err)
 	}
-	post := func(ctx context.Context) (api.DeployResponse, error) { return c.client.Rollback(ctx, app) }
+	post := func(ctx context.Context) (deploy.Response, error) { return c.client.Rollback(ctx, app) }
 	if in.has("wait") {
 		return c.follow(ctx, app, post, timeout)
 	}
@@ -62,7 +63,7 @@ func timeoutFlag(in *parsed) (time.Duration, error) {
 }
 
 // started posts a deploy or rollback and reports the answer without waiting.
-func (c *ctl) started(ctx context.Context, app string, post func(context.Context) (api.DeployResponse, error)) int {
+func (c *ctl) started(ctx context.Context, app string, post func(context.Context) (deploy.Response, error)) int {
 	resp, err := post(ctx)
 	if err != nil {
 		return c.fail(err)
@@ -72,14 +73,14 @@ func (c *ctl) started(ctx context.Context, app string, post func(context.Context
 		return ExitOK
 	}
 	switch resp.Status {
-	case api.DeployUnchanged:
+	case deploy.AnswerUnchanged:
 		fmt.Fprintf(c.stdout, "%s: nothing to do: the image is already active and healthy (deployment #%d)\n", app, resp.DeploymentID)
-	case api.DeployQueued:
+	case deploy.AnswerQueued:
 		fmt.Fprintf(c.stdout, "%s: deployment #%d queued behind the running one\n", app, resp.DeploymentID)
 	default:
 		fmt.Fprintf(c.stdout, "%s: deployment #%d %s\n", app, resp.DeploymentID, resp.Status)
 	}
-	if resp.Status != api.DeployUnchanged {
+	if resp.Status != deploy.AnswerUnchanged {
 		fmt.Fprintf(c.stdout, "follow it with: bluegreen ctl events --app %s --follow (or ctl history %s)\n", app, app)
 	}
 	return ExitOK
@@ -88,7 +89,7 @@ func (c *ctl) started(ctx context.Context, app string, post func(context.Context
 // follow subscribes to the app's events, posts the deployment, prints each
 // of its phases as it happens and reports how it ended: ExitOK only when it
 // completed (or nothing had to change).
-func (c *ctl) follow(ctx context.Context, app string, post func(context.Context) (api.DeployResponse, error), timeout time.Duration) int {
+func (c *ctl) follow(ctx context.Context, app string, post func(context.Context) (deploy.Response, error), timeout time.Duration) int {
 	wctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
@@ -106,7 +107,7 @@ func (c *ctl) follow(ctx context.Context, app string, post func(context.Context)
 		return c.fail(err)
 	}
 	id := resp.DeploymentID
-	if resp.Status == api.DeployUnchanged {
+	if resp.Status == deploy.AnswerUnchanged {
 		if c.json {
 			d, err := c.client.Deployment(ctx, id)
 			if err != nil {
@@ -141,7 +142,7 @@ wait:
 			}
 			status := "running"
 			if d, err := c.client.Deployment(ctx, id); err == nil {
-				status = d.Status
+				status = string(d.Status)
 			}
 			fmt.Fprintf(c.stderr, "deployment #%d is still running (%s) after %s\nfollow it with: bluegreen ctl events --app %s --follow\n", id, status, timeout, app)
 			return ExitFailed
@@ -154,7 +155,7 @@ wait:
 				continue
 			}
 			p.event(ev)
-			if isFinalEvent(ev.Type) {
+			if ev.Type.EndsDeployment() {
 				break wait
 			}
 		case err, ok := <-errc:
@@ -193,7 +194,7 @@ wait:
 }
 
 // finalDeployment fetches the deployment until it shows a final status.
-func (c *ctl) finalDeployment(ctx context.Context, id int64) (api.Deployment, error) {
+func (c *ctl) finalDeployment(ctx context.Context, id int64) (deploy.Deployment, error) {
 	ctx, cancel := context.WithTimeout(ctx, finalFetchTimeout)
 	defer cancel()
 	t := time.NewTicker(c.pollInterval / 5)
@@ -212,8 +213,8 @@ func (c *ctl) finalDeployment(ctx context.Context, id int64) (api.Deployment, er
 }
 
 // report prints how a deployment ended and returns the exit status.
-func (c *ctl) report(d api.Deployment) int {
-	ok := d.Status == api.StatusCompleted
+func (c *ctl) report(d deploy.Deployment) int {
+	ok := d.Status == deploy.StatusCompleted
 	if c.json {
 		writeJSON(c.stdout, d)
 		if ok {
@@ -226,7 +227,7 @@ func (c *ctl) report(d api.Deployment) int {
 			d.DeploymentID, durationMS(d.DurationMS), d.ToImage, dash(d.Color))
 		return ExitOK
 	}
-	fmt.Fprintf(c.stdout, "deployment #%d %s", d.DeploymentID, strings.ReplaceAll(d.Status, "_", " "))
+	fmt.Fprintf(c.stdout, "deployment #%d %s", d.DeploymentID, strings.ReplaceAll(string(d.Status), "_", " "))
 	if d.DurationMS > 0 {
 		fmt.Fprintf(c.stdout, " after %s", durationMS(d.DurationMS))
 	}
@@ -235,9 +236,9 @@ func (c *ctl) report(d api.Deployment) int {
 		fmt.Fprintf(c.stdout, "reason: %s\n", d.Error)
 	}
 	switch d.Status {
-	case api.StatusRolledBack:
+	case deploy.StatusRolledBack:
 		fmt.Fprintf(c.stdout, "%s was not promoted: the previous container kept serving\n", d.ToImage)
-	case api.StatusSuperseded:
+	case deploy.StatusSuperseded:
 		fmt.Fprintln(c.stdout, "a newer deployment replaced it: see bluegreen ctl history "+d.App)
 	}
 	if len(d.Logs) > 0 {
@@ -252,11 +253,6 @@ func (c *ctl) report(d api.Deployment) int {
 	return ExitFailed
 }
 
-func isFinalEvent(typ string) bool {
-	d := api.Deployment{Status: strings.TrimPrefix(typ, "deployment.")}
-	return strings.HasPrefix(typ, "deployment.") && d.Done()
-}
-
 // phasePrinter prints each phase of one deployment once, with how long the
 // phase before it took.
 type phasePrinter struct {
@@ -267,7 +263,7 @@ type phasePrinter struct {
 }
 
 // event prints a deployment event of the followed deployment.
-func (p *phasePrinter) event(ev api.Event) {
+func (p *phasePrinter) event(ev deploy.Event) {
 	var data struct {
 		Phase  string `json:"phase"`
 		Status string `json:"status"`
@@ -276,7 +272,8 @@ func (p *phasePrinter) event(ev api.Event) {
 	if len(ev.Data) > 0 {
 		json.Unmarshal(ev.Data, &data)
 	}
-	if !strings.HasPrefix(ev.Type, "deployment.") {
+	step, ofDeployment := ev.Type.OfDeployment()
+	if !ofDeployment {
 		// container.*, proxy.switched, drain.*: a detail of the current phase.
 		if !p.c.json {
 			fmt.Fprintf(p.c.stdout, "%s    %s  %s\n", ev.At.Local().Format("15:04:05"), ev.Type, oneLine(ev.Message, 200))
@@ -287,8 +284,8 @@ func (p *phasePrinter) event(ev api.Event) {
 	if name == "" {
 		name = data.Status
 	}
-	if ev.Type != api.EventDeploymentPhase {
-		name = strings.TrimPrefix(ev.Type, "deployment.")
+	if ev.Type != deploy.EventDeploymentPhase {
+		name = step
 	}
 	if name == "" || name == p.last {
 		return
@@ -297,7 +294,7 @@ func (p *phasePrinter) event(ev api.Event) {
 }
 
 // phases prints the phases of d not printed yet (polling mode).
-func (p *phasePrinter) phases(d api.Deployment) {
+func (p *phasePrinter) phases(d deploy.Deployment) {
 	for ; p.printed < len(d.Phases); p.printed++ {
 		ph := d.Phases[p.printed]
 		if ph.Name == p.last {

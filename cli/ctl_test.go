@@ -15,18 +15,19 @@ import (
 	"time"
 
 	"github.com/bluegreen/bluegreen/api"
+	"github.com/bluegreen/bluegreen/deploy"
 )
 
 // fakeSupervisor is an in-memory api.Backend whose deployments run through
 // their phases at once, publishing the events a real supervisor would.
 type fakeSupervisor struct {
 	mu      sync.Mutex
-	apps    map[string]*api.AppStatus
-	deps    map[int64]*api.Deployment
+	apps    map[string]*deploy.AppStatus
+	deps    map[int64]*deploy.Deployment
 	next    int64
-	outcome string // final status of the next deployment; "" leaves it running
-	lastReq api.DeployRequest
-	subs    map[int]chan api.Event
+	outcome deploy.Status // final status of the next deployment; "" leaves it running
+	lastReq deploy.Request
+	subs    map[int]chan deploy.Event
 	nextSub int
 	eventID int64
 }
@@ -35,39 +36,39 @@ func newFakeSupervisor() *fakeSupervisor {
 	started := time.Now().Add(-5 * time.Minute)
 	done := started.Add(14200 * time.Millisecond)
 	f := &fakeSupervisor{
-		apps: map[string]*api.AppStatus{
-			"web": {Name: "web", Status: api.AppStable, ActiveColor: "blue", CurrentImage: "web:v1", DesiredImage: "web:v1",
-				Ports: api.Ports{Proxy: 8000, Blue: 18000, Green: 18001},
-				Containers: api.Containers{
-					Blue:  &api.Container{ID: "0123456789abcdef", Image: "web:v1", State: "running", Health: "healthy"},
-					Green: &api.Container{ID: "fedcba9876543210", Image: "web:v0", State: "exited", Health: "unknown"}},
-				Stats:       api.Stats{Deployments: 2, Completed: 2, SuccessRate: 1, AvgDurationMS: 14200, P95DurationMS: 15000},
-				Connections: map[string]api.Connections{"blue": {HTTP: 2, WebSocket: 1}}},
-			"worker": {Name: "worker", Status: api.AppDegraded, ActiveColor: "green", CurrentImage: "worker:7",
-				Ports: api.Ports{Proxy: 8100, Blue: 18100, Green: 18101}, Error: "green container unhealthy"},
+		apps: map[string]*deploy.AppStatus{
+			"web": {Name: "web", Status: deploy.AppStable, ActiveColor: "blue", CurrentImage: "web:v1", DesiredImage: "web:v1",
+				Ports: deploy.Ports{Proxy: 8000, Blue: 18000, Green: 18001},
+				Containers: deploy.Containers{
+					Blue:  &deploy.Container{ID: "0123456789abcdef", Image: "web:v1", State: "running", Health: "healthy"},
+					Green: &deploy.Container{ID: "fedcba9876543210", Image: "web:v0", State: "exited", Health: "unknown"}},
+				Stats:       deploy.Stats{Deployments: 2, Completed: 2, SuccessRate: 1, AvgDurationMS: 14200, P95DurationMS: 15000},
+				Connections: map[deploy.Color]deploy.Connections{"blue": {HTTP: 2, WebSocket: 1}}},
+			"worker": {Name: "worker", Status: deploy.AppDegraded, ActiveColor: "green", CurrentImage: "worker:7",
+				Ports: deploy.Ports{Proxy: 8100, Blue: 18100, Green: 18101}, Error: "green container unhealthy"},
 		},
-		deps: map[int64]*api.Deployment{
-			1: {DeploymentID: 1, App: "web", FromImage: "web:v0", ToImage: "web:v1", Color: "blue", TriggerSource: api.TriggerS3dock,
-				Status: api.StatusCompleted, StartedAt: started, CompletedAt: &done, DurationMS: 14200},
+		deps: map[int64]*deploy.Deployment{
+			1: {DeploymentID: 1, App: "web", FromImage: "web:v0", ToImage: "web:v1", Color: "blue", TriggerSource: deploy.TriggerS3dock,
+				Status: deploy.StatusCompleted, StartedAt: started, CompletedAt: &done, DurationMS: 14200},
 		},
 		next:    2,
-		outcome: api.StatusCompleted,
-		subs:    map[int]chan api.Event{},
+		outcome: deploy.StatusCompleted,
+		subs:    map[int]chan deploy.Event{},
 	}
 	f.apps["web"].LastDeployment = f.deps[1]
 	return f
 }
 
-func (f *fakeSupervisor) Deploy(ctx context.Context, app string, req api.DeployRequest) (api.DeployResponse, error) {
+func (f *fakeSupervisor) Deploy(ctx context.Context, app string, req deploy.Request) (deploy.Response, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	a, ok := f.apps[app]
 	if !ok {
-		return api.DeployResponse{}, fmt.Errorf("no app named %q: %w", app, api.ErrNotFound)
+		return deploy.Response{}, deploy.Errorf(deploy.ENOTFOUND, "no app named %q", app)
 	}
 	f.lastReq = req
 	if req.DesiredImage == a.CurrentImage {
-		return api.DeployResponse{DeploymentID: 1, Status: api.DeployUnchanged}, nil
+		return deploy.Response{DeploymentID: 1, Status: deploy.AnswerUnchanged}, nil
 	}
 	image := req.DesiredImage
 	if image == "" {
@@ -75,29 +76,29 @@ func (f *fakeSupervisor) Deploy(ctx context.Context, app string, req api.DeployR
 	}
 	id := f.next
 	f.next++
-	d := &api.Deployment{DeploymentID: id, App: app, FromImage: a.CurrentImage, ToImage: image, Color: "green",
-		TriggerSource: req.TriggerSource, Status: api.StatusQueued, StartedAt: time.Now()}
+	d := &deploy.Deployment{DeploymentID: id, App: app, FromImage: a.CurrentImage, ToImage: image, Color: "green",
+		TriggerSource: req.TriggerSource, Status: deploy.StatusQueued, StartedAt: time.Now()}
 	f.deps[id] = d
 	go f.run(id, f.outcome)
-	return api.DeployResponse{DeploymentID: id, Status: api.DeployStarted}, nil
+	return deploy.Response{DeploymentID: id, Status: deploy.AnswerStarted}, nil
 }
 
 // run moves deployment id through its phases and ends it with outcome.
-func (f *fakeSupervisor) run(id int64, outcome string) {
-	phases := []string{api.StatusPulling, api.StatusStarting, api.StatusHealthChecking}
-	if outcome == api.StatusCompleted {
-		phases = append(phases, api.StatusSwitching, api.StatusDraining)
+func (f *fakeSupervisor) run(id int64, outcome deploy.Status) {
+	phases := []deploy.Status{deploy.StatusPulling, deploy.StatusStarting, deploy.StatusHealthChecking}
+	if outcome == deploy.StatusCompleted {
+		phases = append(phases, deploy.StatusSwitching, deploy.StatusDraining)
 	}
-	f.emit(id, api.EventDeploymentStarted, "deployment started", nil)
+	f.emit(id, deploy.EventDeploymentStarted, "deployment started", nil)
 	for _, p := range phases {
 		f.mu.Lock()
 		d := f.deps[id]
 		d.Status = p
-		d.Phases = append(d.Phases, api.Phase{Name: p, StartedAt: time.Now()})
+		d.Phases = append(d.Phases, deploy.Phase{Name: string(p), StartedAt: time.Now()})
 		f.mu.Unlock()
-		f.emit(id, api.EventDeploymentPhase, "phase "+p, map[string]string{"phase": p, "status": p})
-		if p == api.StatusSwitching {
-			f.emit(id, api.EventProxySwitched, "traffic switched from blue to green", map[string]string{"from": "blue", "to": "green"})
+		f.emit(id, deploy.EventDeploymentPhase, "phase "+string(p), map[string]string{"phase": string(p), "status": string(p)})
+		if p == deploy.StatusSwitching {
+			f.emit(id, deploy.EventProxySwitched, "traffic switched from blue to green", map[string]string{"from": "blue", "to": "green"})
 		}
 	}
 	if outcome == "" {
@@ -107,20 +108,20 @@ func (f *fakeSupervisor) run(id int64, outcome string) {
 	d := f.deps[id]
 	now := time.Now()
 	d.Status, d.CompletedAt, d.DurationMS = outcome, &now, 1500
-	if outcome == api.StatusRolledBack {
+	if outcome == deploy.StatusRolledBack {
 		d.Error = "health check failed 3 times: GET /health: 500"
 		d.Logs = []string{"panic: database unreachable", "exit status 2"}
 	}
 	f.mu.Unlock()
-	f.emit(id, api.FinalEventType(outcome), "deployment "+outcome, map[string]string{"status": outcome, "error": d.Error})
+	f.emit(id, outcome.Event(), "deployment "+string(outcome), map[string]string{"status": string(outcome), "error": d.Error})
 }
 
-func (f *fakeSupervisor) emit(id int64, typ, msg string, data any) {
+func (f *fakeSupervisor) emit(id int64, typ deploy.EventType, msg string, data any) {
 	raw, _ := json.Marshal(data)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.eventID++
-	ev := api.Event{ID: f.eventID, At: time.Now(), App: "web", DeploymentID: &id, Type: typ, Message: msg, Data: raw}
+	ev := deploy.Event{ID: f.eventID, At: time.Now(), App: "web", DeploymentID: &id, Type: typ, Message: msg, Data: raw}
 	for _, ch := range f.subs {
 		select {
 		case ch <- ev:
@@ -129,41 +130,41 @@ func (f *fakeSupervisor) emit(id int64, typ, msg string, data any) {
 	}
 }
 
-func (f *fakeSupervisor) Rollback(ctx context.Context, app string) (api.DeployResponse, error) {
-	return f.Deploy(ctx, app, api.DeployRequest{DesiredImage: "web:v0", TriggerSource: api.TriggerManual})
+func (f *fakeSupervisor) Rollback(ctx context.Context, app string) (deploy.Response, error) {
+	return f.Deploy(ctx, app, deploy.Request{DesiredImage: "web:v0", TriggerSource: deploy.TriggerManual})
 }
 
-func (f *fakeSupervisor) Switch(ctx context.Context, app, color string) (api.AppStatus, error) {
+func (f *fakeSupervisor) Switch(ctx context.Context, app string, color deploy.Color) (deploy.AppStatus, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	a, ok := f.apps[app]
 	if !ok {
-		return api.AppStatus{}, fmt.Errorf("no app named %q: %w", app, api.ErrNotFound)
+		return deploy.AppStatus{}, deploy.Errorf(deploy.ENOTFOUND, "no app named %q", app)
 	}
 	a.ActiveColor = color
 	return *a, nil
 }
 
-func (f *fakeSupervisor) Apps(ctx context.Context) ([]api.AppStatus, error) {
+func (f *fakeSupervisor) Apps(ctx context.Context) ([]deploy.AppStatus, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return []api.AppStatus{*f.apps["web"], *f.apps["worker"]}, nil
+	return []deploy.AppStatus{*f.apps["web"], *f.apps["worker"]}, nil
 }
 
-func (f *fakeSupervisor) App(ctx context.Context, name string) (api.AppStatus, error) {
+func (f *fakeSupervisor) App(ctx context.Context, name string) (deploy.AppStatus, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	a, ok := f.apps[name]
 	if !ok {
-		return api.AppStatus{}, fmt.Errorf("no app named %q: %w", name, api.ErrNotFound)
+		return deploy.AppStatus{}, deploy.Errorf(deploy.ENOTFOUND, "no app named %q", name)
 	}
 	return *a, nil
 }
 
-func (f *fakeSupervisor) History(ctx context.Context, app string, limit, offset int) ([]api.Deployment, error) {
+func (f *fakeSupervisor) History(ctx context.Context, app string, limit, offset int) ([]deploy.Deployment, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	var out []api.Deployment
+	var out []deploy.Deployment
 	for id := f.next - 1; id > 0 && len(out) < limit; id-- {
 		if d := f.deps[id]; d != nil && d.App == app {
 			out = append(out, *d)
@@ -172,43 +173,43 @@ func (f *fakeSupervisor) History(ctx context.Context, app string, limit, offset 
 	return out, nil
 }
 
-func (f *fakeSupervisor) Deployment(ctx context.Context, id int64) (api.Deployment, error) {
+func (f *fakeSupervisor) Deployment(ctx context.Context, id int64) (deploy.Deployment, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	d, ok := f.deps[id]
 	if !ok {
-		return api.Deployment{}, fmt.Errorf("no deployment %d: %w", id, api.ErrNotFound)
+		return deploy.Deployment{}, deploy.Errorf(deploy.ENOTFOUND, "no deployment %d", id)
 	}
 	return *d, nil
 }
 
-func (f *fakeSupervisor) WaitDeployment(ctx context.Context, id int64) (api.Deployment, error) {
+func (f *fakeSupervisor) WaitDeployment(ctx context.Context, id int64) (deploy.Deployment, error) {
 	return f.Deployment(ctx, id)
 }
 
-func (f *fakeSupervisor) Health(ctx context.Context, app string, limit int) (map[string]api.ColorHealth, error) {
+func (f *fakeSupervisor) Health(ctx context.Context, app string, limit int) (map[deploy.Color]deploy.ColorHealth, error) {
 	at := time.Now().Add(-2 * time.Second)
-	return map[string]api.ColorHealth{
-		"blue": {Healthy: true, LastCheck: &at, Checks: []api.HealthCheck{
+	return map[deploy.Color]deploy.ColorHealth{
+		"blue": {Healthy: true, LastCheck: &at, Checks: []deploy.HealthCheck{
 			{At: at, Success: true, StatusCode: 200, ResponseTimeMS: 3.2}}},
-		"green": {Healthy: false, ConsecutiveFailures: 2, Checks: []api.HealthCheck{
+		"green": {Healthy: false, ConsecutiveFailures: 2, Checks: []deploy.HealthCheck{
 			{At: at, Success: false, Error: "connection refused"}}},
 	}, nil
 }
 
-func (f *fakeSupervisor) Events(ctx context.Context, app string, afterID int64, limit int) ([]api.Event, error) {
-	var out []api.Event
+func (f *fakeSupervisor) Events(ctx context.Context, app string, afterID int64, limit int) ([]deploy.Event, error) {
+	var out []deploy.Event
 	for i := afterID + 1; i <= 1500 && len(out) < limit; i++ {
-		out = append(out, api.Event{ID: i, At: time.Date(2025, 6, 30, 12, 0, 0, 0, time.UTC), App: "web",
-			Type: api.EventConfigLoaded, Message: fmt.Sprintf("event %d", i)})
+		out = append(out, deploy.Event{ID: i, At: time.Date(2025, 6, 30, 12, 0, 0, 0, time.UTC), App: "web",
+			Type: deploy.EventConfigLoaded, Message: fmt.Sprintf("event %d", i)})
 	}
 	return out, nil
 }
 
-func (f *fakeSupervisor) Subscribe(ctx context.Context) (<-chan api.Event, func()) {
+func (f *fakeSupervisor) Subscribe(ctx context.Context) (<-chan deploy.Event, func()) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	ch := make(chan api.Event, 64)
+	ch := make(chan deploy.Event, 64)
 	n := f.nextSub
 	f.nextSub++
 	f.subs[n] = ch
@@ -219,8 +220,8 @@ func (f *fakeSupervisor) Subscribe(ctx context.Context) (<-chan api.Event, func(
 	}
 }
 
-func (f *fakeSupervisor) Reload(ctx context.Context) (api.ReloadResult, error) {
-	return api.ReloadResult{Added: []string{"shop"}, Unchanged: []string{"web", "worker"}}, nil
+func (f *fakeSupervisor) Reload(ctx context.Context) (deploy.ReloadResult, error) {
+	return deploy.ReloadResult{Added: []string{"shop"}, Unchanged: []string{"web", "worker"}}, nil
 }
 
 func (f *fakeSupervisor) Logs(ctx context.Context, app string, tail int, follow bool, w io.Writer) error {
@@ -228,8 +229,8 @@ func (f *fakeSupervisor) Logs(ctx context.Context, app string, tail int, follow 
 	return err
 }
 
-func (f *fakeSupervisor) Overall(ctx context.Context) (api.Health, error) {
-	return api.Health{Status: "healthy"}, nil
+func (f *fakeSupervisor) Overall(ctx context.Context) (deploy.Overall, error) {
+	return deploy.Overall{Status: "healthy"}, nil
 }
 
 var _ api.Backend = (*fakeSupervisor)(nil)
@@ -426,7 +427,7 @@ func TestCtl_Reads(t *testing.T) {
 			t.Fatalf("exit %d output:\n%s", code, out)
 		}
 		for _, l := range lines {
-			var ev api.Event
+			var ev deploy.Event
 			if err := json.Unmarshal([]byte(l), &ev); err != nil || ev.ID == 0 {
 				t.Fatalf("line %q: %v", l, err)
 			}
@@ -434,12 +435,12 @@ func TestCtl_Reads(t *testing.T) {
 	})
 	t.Run("json status is the API answer", func(t *testing.T) {
 		code, out, _ := ctl("status", "--json")
-		var apps []api.AppStatus
+		var apps []deploy.AppStatus
 		if err := json.Unmarshal([]byte(out), &apps); err != nil || code != 0 || len(apps) != 2 || apps[0].Name != "web" {
 			t.Fatalf("exit %d %v output:\n%s", code, err, out)
 		}
 		code, out, _ = ctl("history", "web", "--json")
-		var ds []api.Deployment
+		var ds []deploy.Deployment
 		if err := json.Unmarshal([]byte(out), &ds); err != nil || code != 0 || len(ds) != 1 {
 			t.Fatalf("exit %d %v output:\n%s", code, err, out)
 		}
@@ -472,7 +473,7 @@ func TestCtl_Deploy(t *testing.T) {
 		if code != 0 || !strings.Contains(out, "deployment #2 started") {
 			t.Fatalf("exit %d output %q", code, out)
 		}
-		if f.lastReq.TriggerSource != api.TriggerManual || f.lastReq.DesiredImage != "web:v2" {
+		if f.lastReq.TriggerSource != deploy.TriggerManual || f.lastReq.DesiredImage != "web:v2" {
 			t.Fatalf("request %+v", f.lastReq)
 		}
 	})
@@ -498,7 +499,7 @@ func TestCtl_Deploy(t *testing.T) {
 	})
 	t.Run("wait rolled back", func(t *testing.T) {
 		f := newFakeSupervisor()
-		f.outcome = api.StatusRolledBack
+		f.outcome = deploy.StatusRolledBack
 		addr := startAPI(t, api.NewServer(f, nil))
 		code, out, _ := run(t, "ctl", "--api", addr, "deploy", "web", "web:v2", "--wait")
 		if code != 1 {
@@ -529,11 +530,11 @@ func TestCtl_Deploy(t *testing.T) {
 	})
 	t.Run("wait json prints the final deployment", func(t *testing.T) {
 		f := newFakeSupervisor()
-		f.outcome = api.StatusRolledBack
+		f.outcome = deploy.StatusRolledBack
 		addr := startAPI(t, api.NewServer(f, nil))
 		code, out, _ := run(t, "ctl", "--api", addr, "--json", "deploy", "web", "web:v2", "--wait")
-		var d api.Deployment
-		if err := json.Unmarshal([]byte(out), &d); err != nil || code != 1 || d.Status != api.StatusRolledBack {
+		var d deploy.Deployment
+		if err := json.Unmarshal([]byte(out), &d); err != nil || code != 1 || d.Status != deploy.StatusRolledBack {
 			t.Fatalf("exit %d %v output:\n%s", code, err, out)
 		}
 	})
@@ -578,9 +579,9 @@ func TestCtl_Watch(t *testing.T) {
 		return len(f.subs) == 1
 	})
 	f.mu.Lock()
-	f.apps["web"].Status = api.AppDegraded
+	f.apps["web"].Status = deploy.AppDegraded
 	f.mu.Unlock()
-	f.emit(1, api.EventContainerUnhealthy, "blue unhealthy", nil)
+	f.emit(1, deploy.EventContainerUnhealthy, "blue unhealthy", nil)
 	waitFor(t, "a redraw after the event", func() bool { return strings.Count(out.String(), "APP") == 2 })
 	if s := out.String(); strings.Contains(s, ansiClear) {
 		t.Fatalf("ANSI codes on a non-terminal:\n%q", s)
@@ -613,7 +614,7 @@ func TestCtl_EventsFollow(t *testing.T) {
 	f.mu.Lock()
 	f.eventID = 2000
 	f.mu.Unlock()
-	f.emit(9, api.EventDeploymentStarted, "live one", nil)
+	f.emit(9, deploy.EventDeploymentStarted, "live one", nil)
 	waitFor(t, "the live event", func() bool { return strings.Contains(out.String(), "#9  deployment.started  live one") })
 	cancel()
 	if code := <-done; code != 0 {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/bluegreen/bluegreen/api"
+	"github.com/bluegreen/bluegreen/deploy"
 )
 
 // ANSI sequences of watch's full-screen view: cursor home, clear screen.
@@ -30,7 +31,7 @@ func ctlWatch(ctx context.Context, c *ctl, in *parsed) int {
 type watcher struct {
 	c      *ctl
 	tty    bool
-	recent []api.Event
+	recent []deploy.Event
 	last   []byte // last frame printed (non-terminal output prints only changes)
 }
 
@@ -114,7 +115,7 @@ func (w *watcher) run(ctx context.Context) int {
 	}
 }
 
-func (w *watcher) remember(ev api.Event) {
+func (w *watcher) remember(ev deploy.Event) {
 	w.recent = append(w.recent, ev)
 	if len(w.recent) > watchRecentEvents {
 		w.recent = w.recent[len(w.recent)-watchRecentEvents:]
@@ -139,7 +140,7 @@ func (w *watcher) draw(ctx context.Context) (code int, ok bool) {
 	var frame bytes.Buffer
 	if w.c.json {
 		if apps == nil {
-			apps = []api.AppStatus{}
+			apps = []deploy.AppStatus{}
 		}
 		writeJSONLine(&frame, apps)
 	} else {

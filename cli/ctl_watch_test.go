@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/bluegreen/bluegreen/api"
+	"github.com/bluegreen/bluegreen/deploy"
 )
 
 func TestWatcher_Draw(t *testing.T) {
@@ -22,7 +23,7 @@ func TestWatcher_Draw(t *testing.T) {
 
 	t.Run("terminal redraws the whole screen with recent events", func(t *testing.T) {
 		w, out := newWatcher(true)
-		w.remember(api.Event{At: time.Now(), App: "web", Type: api.EventProxySwitched, Message: "traffic switched"})
+		w.remember(deploy.Event{At: time.Now(), App: "web", Type: deploy.EventProxySwitched, Message: "traffic switched"})
 		for range 2 {
 			if _, ok := w.draw(ctx); !ok {
 				t.Fatal("draw ended watch")

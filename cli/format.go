@@ -4,13 +4,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
-	"github.com/bluegreen/bluegreen/api"
+	"github.com/bluegreen/bluegreen/deploy"
 )
 
 // formatter renders API answers for people. now is replaceable in tests.
@@ -19,7 +19,7 @@ type formatter struct {
 }
 
 // appsTable writes one row per app.
-func (f formatter) appsTable(w io.Writer, apps []api.AppStatus) {
+func (f formatter) appsTable(w io.Writer, apps []deploy.AppStatus) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "APP\tSTATUS\tACTIVE\tIMAGE\tHEALTH\tLAST DEPLOY\tPROXY")
 	for _, a := range apps {
@@ -34,7 +34,7 @@ func (f formatter) appsTable(w io.Writer, apps []api.AppStatus) {
 }
 
 // appDetail writes the detail view of one app.
-func (f formatter) appDetail(w io.Writer, a api.AppStatus) {
+func (f formatter) appDetail(w io.Writer, a deploy.AppStatus) {
 	fmt.Fprintf(w, "%s  %s\n", a.Name, strings.ToUpper(dash(a.Status)))
 	if a.Error != "" {
 		fmt.Fprintf(w, "  problem:  %s\n", a.Error)
@@ -49,12 +49,9 @@ func (f formatter) appDetail(w io.Writer, a api.AppStatus) {
 	fmt.Fprintln(w, "\ncontainers:")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "  COLOR\tSTATE\tHEALTH\tIMAGE\tID\tCONNECTIONS")
-	for _, color := range []string{"blue", "green"} {
-		c := a.Containers.Blue
-		if color == "green" {
-			c = a.Containers.Green
-		}
-		name := color
+	for _, color := range deploy.Colors {
+		c := a.Containers.Of(color)
+		name := string(color)
 		if color == a.ActiveColor {
 			name += " *"
 		}
@@ -92,7 +89,7 @@ func (f formatter) appDetail(w io.Writer, a api.AppStatus) {
 }
 
 // historyTable writes deployments, newest first as given.
-func (f formatter) historyTable(w io.Writer, ds []api.Deployment) {
+func (f formatter) historyTable(w io.Writer, ds []deploy.Deployment) {
 	if len(ds) == 0 {
 		fmt.Fprintln(w, "no deployments yet")
 		return
@@ -112,12 +109,12 @@ func (f formatter) historyTable(w io.Writer, ds []api.Deployment) {
 }
 
 // healthView writes the health of each color and its recent checks.
-func (f formatter) healthView(w io.Writer, h map[string]api.ColorHealth) {
-	colors := make([]string, 0, len(h))
+func (f formatter) healthView(w io.Writer, h map[deploy.Color]deploy.ColorHealth) {
+	colors := make([]deploy.Color, 0, len(h))
 	for c := range h {
 		colors = append(colors, c)
 	}
-	sort.Strings(colors)
+	slices.Sort(colors)
 	for i, color := range colors {
 		ch := h[color]
 		if i > 0 {
@@ -127,12 +124,12 @@ func (f formatter) healthView(w io.Writer, h map[string]api.ColorHealth) {
 		switch {
 		case ch.Healthy:
 			state = "healthy"
-		case ch.Status == "none":
+		case ch.Status == deploy.NoContainer:
 			state = "no container"
-		case ch.Status == "unknown":
+		case ch.Status == deploy.Unchecked:
 			state = "not checked (container " + ch.Container + ")"
 		case ch.Status != "":
-			state = ch.Status
+			state = string(ch.Status)
 		}
 		last := "never checked"
 		if ch.LastCheck != nil {
@@ -164,7 +161,7 @@ func (f formatter) healthView(w io.Writer, h map[string]api.ColorHealth) {
 }
 
 // eventLine renders one event on one line.
-func (f formatter) eventLine(ev api.Event) string {
+func (f formatter) eventLine(ev deploy.Event) string {
 	var b strings.Builder
 	b.WriteString(ev.At.Local().Format("2006-01-02 15:04:05"))
 	b.WriteString("  ")
@@ -173,7 +170,7 @@ func (f formatter) eventLine(ev api.Event) string {
 		fmt.Fprintf(&b, "  #%d", *ev.DeploymentID)
 	}
 	b.WriteString("  ")
-	b.WriteString(ev.Type)
+	b.WriteString(string(ev.Type))
 	if ev.Message != "" {
 		b.WriteString("  ")
 		b.WriteString(oneLine(ev.Message, 200))
@@ -182,7 +179,7 @@ func (f formatter) eventLine(ev api.Event) string {
 }
 
 // reloadSummary says what a reload changed.
-func reloadSummary(w io.Writer, r api.ReloadResult) {
+func reloadSummary(w io.Writer, r deploy.ReloadResult) {
 	parts := []string{}
 	add := func(label string, names []string) {
 		if len(names) > 0 {
@@ -206,12 +203,12 @@ func writeJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
-func (f formatter) lastDeploy(a api.AppStatus) string {
+func (f formatter) lastDeploy(a deploy.AppStatus) string {
 	if d := a.Deployment; d != nil {
-		return d.Status + " (running " + shortDuration(f.now().Sub(d.StartedAt)) + ")"
+		return string(d.Status) + " (running " + shortDuration(f.now().Sub(d.StartedAt)) + ")"
 	}
 	if d := a.LastDeployment; d != nil {
-		return d.Status + " " + f.age(d.StartedAt)
+		return string(d.Status) + " " + f.age(d.StartedAt)
 	}
 	return "-"
 }
@@ -273,21 +270,15 @@ func percent(rate float64) string {
 	return strconv.FormatFloat(rate, 'f', 0, 64) + "%"
 }
 
-func activeHealth(a api.AppStatus) string {
-	var c *api.Container
-	switch a.ActiveColor {
-	case "blue":
-		c = a.Containers.Blue
-	case "green":
-		c = a.Containers.Green
-	}
+func activeHealth(a deploy.AppStatus) string {
+	c := a.Containers.Of(a.ActiveColor)
 	if c == nil {
 		return "-"
 	}
 	return dash(c.Health)
 }
 
-func proxyCell(a api.AppStatus) string {
+func proxyCell(a deploy.AppStatus) string {
 	s := ":" + strconv.Itoa(a.Ports.Proxy)
 	var h, ws int64
 	for _, c := range a.Connections {
@@ -300,7 +291,7 @@ func proxyCell(a api.AppStatus) string {
 	return s
 }
 
-func connCell(c api.Connections) string {
+func connCell(c deploy.Connections) string {
 	return fmt.Sprintf("%d http, %d ws", c.HTTP, c.WebSocket)
 }
 
@@ -311,11 +302,12 @@ func shortID(id string) string {
 	return dash(id)
 }
 
-func dash(s string) string {
+// dash renders an empty word as "-".
+func dash[T ~string](s T) string {
 	if s == "" {
 		return "-"
 	}
-	return s
+	return string(s)
 }
 
 // oneLine flattens s to one line of at most n runes.

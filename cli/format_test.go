@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bluegreen/bluegreen/api"
+	"github.com/bluegreen/bluegreen/deploy"
 )
 
 func TestDurationMS(t *testing.T) {
@@ -57,8 +57,8 @@ func TestFormatter_AppsTable(t *testing.T) {
 	f := formatter{now: func() time.Time { return now }}
 	t.Run("running deployment", func(t *testing.T) {
 		var b strings.Builder
-		f.appsTable(&b, []api.AppStatus{{Name: "web", Status: api.AppDeploying, ActiveColor: "blue",
-			Deployment: &api.Deployment{Status: api.StatusHealthChecking, StartedAt: now.Add(-40 * time.Second)}}})
+		f.appsTable(&b, []deploy.AppStatus{{Name: "web", Status: deploy.AppDeploying, ActiveColor: "blue",
+			Deployment: &deploy.Deployment{Status: deploy.StatusHealthChecking, StartedAt: now.Add(-40 * time.Second)}}})
 		if !strings.Contains(b.String(), "health_checking (running 40s)") {
 			t.Fatalf("table:\n%s", b.String())
 		}

@@ -28,6 +28,9 @@ const (
 	DefaultAPI     = "127.0.0.1:7070"
 )
 
+// The supervisor serves the management API.
+var _ api.Backend = (*actors.System)(nil)
+
 // shutdownTimeout bounds a graceful stop of the API and the actors.
 const shutdownTimeout = 15 * time.Second
 

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bluegreen/bluegreen/api"
+	"github.com/bluegreen/bluegreen/deploy"
 	"github.com/bluegreen/bluegreen/internal/testimage"
 )
 
@@ -67,8 +67,8 @@ deployment: {health_check_timeout: 3s, drain_timeout: 2s, stop_timeout: 1s}
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		code, out, _ := ctl("status", app, "--json")
-		var st api.AppStatus
-		if code == 0 && json.Unmarshal([]byte(out), &st) == nil && st.Status == api.AppStable && st.CurrentImage == v1 {
+		var st deploy.AppStatus
+		if code == 0 && json.Unmarshal([]byte(out), &st) == nil && st.Status == deploy.AppStable && st.CurrentImage == v1 {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -106,11 +106,11 @@ deployment: {health_check_timeout: 3s, drain_timeout: 2s, stop_timeout: 1s}
 	}
 
 	code, out, _ = ctl("history", app, "--json")
-	var hist []api.Deployment
+	var hist []deploy.Deployment
 	if code != 0 || json.Unmarshal([]byte(out), &hist) != nil || len(hist) != 3 {
 		t.Fatalf("history: %d %s", code, out)
 	}
-	if hist[0].Status != api.StatusRolledBack || hist[1].TriggerSource != api.TriggerManual || hist[2].TriggerSource != api.TriggerConfig {
+	if hist[0].Status != deploy.StatusRolledBack || hist[1].TriggerSource != deploy.TriggerManual || hist[2].TriggerSource != deploy.TriggerConfig {
 		t.Fatalf("history = %+v", hist)
 	}
 	if code, out, errOut = ctl("status"); code != 0 || !strings.Contains(out, app) {

@@ -5,17 +5,18 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"github.com/bluegreen/bluegreen/deploy"
 	"time"
 )
 
 // AppState is the last known state of one app.
 type AppState struct {
 	Name         string
-	ActiveColor  string // "", "blue" or "green"
+	ActiveColor  deploy.Color // "" when no color is active
 	CurrentImage string
 	DesiredImage string
-	Status       string // one of the api.App* constants
-	Error        string // why the app is failed or degraded
+	Status       deploy.State // as last recorded
+	Error        string       // why the app is failed or degraded
 	UpdatedAt    time.Time
 }
 
@@ -38,7 +39,7 @@ func (s *Store) PutApp(ctx context.Context, a AppState) error {
 	if a.Name == "" {
 		return errors.New("put app: empty name")
 	}
-	if a.ActiveColor != "" && !validColor(a.ActiveColor) {
+	if a.ActiveColor != "" && !a.ActiveColor.Valid() {
 		return fmt.Errorf("put app %q: invalid active color %q", a.Name, a.ActiveColor)
 	}
 	_, err := s.exec(ctx, `INSERT INTO apps (name, active_color, current_image, desired_image, status, error, updated_at)

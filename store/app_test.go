@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bluegreen/bluegreen/api"
+	"github.com/bluegreen/bluegreen/deploy"
 )
 
 func TestStore_GetApp(t *testing.T) {
@@ -15,14 +15,14 @@ func TestStore_GetApp(t *testing.T) {
 
 	t.Run("unknown app is ErrNotFound", func(t *testing.T) {
 		_, err := s.GetApp(ctx, "nope")
-		if !errors.Is(err, ErrNotFound) || !errors.Is(err, api.ErrNotFound) {
+		if !errors.Is(err, ErrNotFound) || deploy.ErrorCode(err) != deploy.ENOTFOUND {
 			t.Fatalf("err = %v, want ErrNotFound", err)
 		}
 	})
 
 	t.Run("round trip in UTC", func(t *testing.T) {
 		want := AppState{Name: "web", ActiveColor: "green", CurrentImage: "web:v1", DesiredImage: "web:v2",
-			Status: api.AppDegraded, Error: "green unhealthy", UpdatedAt: t0}
+			Status: deploy.AppDegraded, Error: "green unhealthy", UpdatedAt: t0}
 		if err := s.PutApp(ctx, want); err != nil {
 			t.Fatal(err)
 		}
@@ -45,18 +45,18 @@ func TestStore_PutApp(t *testing.T) {
 	ctx := context.Background()
 
 	t.Run("upsert replaces every field and stamps a zero time", func(t *testing.T) {
-		if err := s.PutApp(ctx, AppState{Name: "web", ActiveColor: "blue", Status: api.AppDeploying, Error: "x"}); err != nil {
+		if err := s.PutApp(ctx, AppState{Name: "web", ActiveColor: "blue", Status: deploy.AppDeploying, Error: "x"}); err != nil {
 			t.Fatal(err)
 		}
 		first, _ := s.GetApp(ctx, "web")
-		if err := s.PutApp(ctx, AppState{Name: "web", Status: api.AppStable}); err != nil {
+		if err := s.PutApp(ctx, AppState{Name: "web", Status: deploy.AppStable}); err != nil {
 			t.Fatal(err)
 		}
 		got, err := s.GetApp(ctx, "web")
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got.ActiveColor != "" || got.Status != api.AppStable || got.Error != "" {
+		if got.ActiveColor != "" || got.Status != deploy.AppStable || got.Error != "" {
 			t.Errorf("got %+v, want the second write", got)
 		}
 		if !got.UpdatedAt.After(first.UpdatedAt) {

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bluegreen/bluegreen/api"
+	"github.com/bluegreen/bluegreen/deploy"
 )
 
 // walSize returns the size of the store's WAL file.
@@ -24,7 +24,7 @@ func walSize(t *testing.T, path string) int64 {
 func addChecks(t *testing.T, s *Store, n int) {
 	t.Helper()
 	for range n {
-		if err := s.AddHealthCheck(context.Background(), "web", "blue", "c", api.HealthCheck{Error: "some text to fill pages"}); err != nil {
+		if err := s.AddHealthCheck(context.Background(), "web", "blue", "c", deploy.HealthCheck{Error: "some text to fill pages"}); err != nil {
 			t.Fatal(err)
 		}
 	}

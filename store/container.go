@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"github.com/bluegreen/bluegreen/deploy"
 	"time"
 )
 
@@ -10,7 +11,7 @@ import (
 // saw it.
 type Container struct {
 	App          string
-	Color        string // "blue" or "green"
+	Color        deploy.Color
 	ID           string
 	Image        string
 	DeploymentID int64  // the deployment that created it; 0 when unknown
@@ -24,7 +25,7 @@ func (s *Store) PutContainer(ctx context.Context, c Container) error {
 	if c.App == "" {
 		return fmt.Errorf("put container: empty app")
 	}
-	if !validColor(c.Color) {
+	if !c.Color.Valid() {
 		return fmt.Errorf("put container %s: invalid color %q", c.App, c.Color)
 	}
 	_, err := s.exec(ctx, `INSERT INTO containers (app, color, container_id, image, deployment_id, state, updated_at)
@@ -44,7 +45,7 @@ func (s *Store) PutContainer(ctx context.Context, c Container) error {
 
 // DeleteContainer forgets the container of (app, color). Deleting one that
 // is not there is not an error.
-func (s *Store) DeleteContainer(ctx context.Context, app, color string) error {
+func (s *Store) DeleteContainer(ctx context.Context, app string, color deploy.Color) error {
 	if _, err := s.exec(ctx, `DELETE FROM containers WHERE app = ? AND color = ?`, app, color); err != nil {
 		return fmt.Errorf("delete container %s-%s: %w", app, color, err)
 	}
@@ -53,14 +54,14 @@ func (s *Store) DeleteContainer(ctx context.Context, app, color string) error {
 
 // Containers returns the containers of app keyed by color; the map is empty,
 // not nil, when there are none.
-func (s *Store) Containers(ctx context.Context, app string) (map[string]Container, error) {
+func (s *Store) Containers(ctx context.Context, app string) (map[deploy.Color]Container, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT app, color, container_id, image, deployment_id, state, updated_at
 		FROM containers WHERE app = ?`, app)
 	if err != nil {
 		return nil, fmt.Errorf("containers of %s: %w", app, err)
 	}
 	defer rows.Close()
-	cs := map[string]Container{}
+	cs := map[deploy.Color]Container{}
 	for rows.Next() {
 		var c Container
 		var updated string

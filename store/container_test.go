@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"testing"
+
+	"github.com/bluegreen/bluegreen/deploy"
 )
 
 func TestStore_PutContainer(t *testing.T) {
@@ -55,8 +57,8 @@ func TestStore_PutContainer(t *testing.T) {
 func TestStore_DeleteContainer(t *testing.T) {
 	s := newStore(t)
 	ctx := context.Background()
-	for _, c := range []string{"blue", "green"} {
-		if err := s.PutContainer(ctx, Container{App: "web", Color: c, ID: c}); err != nil {
+	for _, c := range deploy.Colors {
+		if err := s.PutContainer(ctx, Container{App: "web", Color: c, ID: string(c)}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -9,12 +9,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/bluegreen/bluegreen/api"
+	"github.com/bluegreen/bluegreen/deploy"
 )
 
 // CreateDeployment inserts d with its phases and sets d.DeploymentID. A zero
-// d.StartedAt is set to s.Now and an empty d.Status to api.StatusQueued.
-func (s *Store) CreateDeployment(ctx context.Context, d *api.Deployment) error {
+// d.StartedAt is set to s.Now and an empty d.Status to deploy.StatusQueued.
+func (s *Store) CreateDeployment(ctx context.Context, d *deploy.Deployment) error {
 	if d.App == "" {
 		return errors.New("create deployment: empty app")
 	}
@@ -22,7 +22,7 @@ func (s *Store) CreateDeployment(ctx context.Context, d *api.Deployment) error {
 		d.StartedAt = s.now()
 	}
 	if d.Status == "" {
-		d.Status = api.StatusQueued
+		d.Status = deploy.StatusQueued
 	}
 	logs, err := marshalLogs(d.Logs)
 	if err != nil {
@@ -54,7 +54,7 @@ func (s *Store) CreateDeployment(ctx context.Context, d *api.Deployment) error {
 // completed_at and duration_ms, and replaces its phases with d.Phases. App,
 // trigger source and start time stay as created. An unknown
 // d.DeploymentID is an error wrapping ErrNotFound.
-func (s *Store) UpdateDeployment(ctx context.Context, d *api.Deployment) error {
+func (s *Store) UpdateDeployment(ctx context.Context, d *deploy.Deployment) error {
 	logs, err := marshalLogs(d.Logs)
 	if err != nil {
 		return fmt.Errorf("update deployment %d: %w", d.DeploymentID, err)
@@ -88,13 +88,13 @@ func (s *Store) UpdateDeployment(ctx context.Context, d *api.Deployment) error {
 
 // GetDeployment returns the deployment id with its phases, or an error
 // wrapping ErrNotFound.
-func (s *Store) GetDeployment(ctx context.Context, id int64) (api.Deployment, error) {
+func (s *Store) GetDeployment(ctx context.Context, id int64) (deploy.Deployment, error) {
 	ds, err := s.queryDeployments(ctx, `WHERE id = ?`, id)
 	if err != nil {
-		return api.Deployment{}, fmt.Errorf("get deployment %d: %w", id, err)
+		return deploy.Deployment{}, fmt.Errorf("get deployment %d: %w", id, err)
 	}
 	if len(ds) == 0 {
-		return api.Deployment{}, fmt.Errorf("deployment %d: %w", id, ErrNotFound)
+		return deploy.Deployment{}, fmt.Errorf("deployment %d: %w", id, ErrNotFound)
 	}
 	return ds[0], nil
 }
@@ -102,7 +102,7 @@ func (s *Store) GetDeployment(ctx context.Context, id int64) (api.Deployment, er
 // ListDeployments returns app's deployments with their phases, newest
 // (highest id) first, skipping offset and returning at most limit; limit <= 0
 // means no limit.
-func (s *Store) ListDeployments(ctx context.Context, app string, limit, offset int) ([]api.Deployment, error) {
+func (s *Store) ListDeployments(ctx context.Context, app string, limit, offset int) ([]deploy.Deployment, error) {
 	ds, err := s.queryDeployments(ctx, `WHERE app = ? ORDER BY id DESC LIMIT ? OFFSET ?`, app, sqlLimit(limit), max(offset, 0))
 	if err != nil {
 		return nil, fmt.Errorf("list deployments of %s: %w", app, err)
@@ -113,9 +113,9 @@ func (s *Store) ListDeployments(ctx context.Context, app string, limit, offset i
 // DeploymentsByStatus returns the deployments whose status is one of
 // statuses, newest first, at most limit (limit <= 0: no limit); app ""
 // means all apps. No statuses match nothing.
-func (s *Store) DeploymentsByStatus(ctx context.Context, app string, statuses []string, limit int) ([]api.Deployment, error) {
+func (s *Store) DeploymentsByStatus(ctx context.Context, app string, statuses []deploy.Status, limit int) ([]deploy.Deployment, error) {
 	if len(statuses) == 0 {
-		return []api.Deployment{}, nil
+		return []deploy.Deployment{}, nil
 	}
 	var where strings.Builder
 	args := make([]any, 0, len(statuses)+2)
@@ -141,7 +141,7 @@ const deploymentColumns = `id, app, from_image, to_image, color, trigger_source,
 // queryDeployments selects deployments by the SQL tail rest (WHERE ...
 // ORDER BY ...) and loads their phases, all in one read transaction so they
 // match. The result is never nil.
-func (s *Store) queryDeployments(ctx context.Context, rest string, args ...any) ([]api.Deployment, error) {
+func (s *Store) queryDeployments(ctx context.Context, rest string, args ...any) ([]deploy.Deployment, error) {
 	tx, err := s.r.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, err
@@ -153,7 +153,7 @@ func (s *Store) queryDeployments(ctx context.Context, rest string, args ...any) 
 		return nil, err
 	}
 	defer rows.Close()
-	ds := []api.Deployment{}
+	ds := []deploy.Deployment{}
 	index := map[int64]int{}
 	for rows.Next() {
 		d, err := scanDeployment(rows)
@@ -184,7 +184,7 @@ func (s *Store) queryDeployments(ctx context.Context, rest string, args ...any) 
 	defer prows.Close()
 	for prows.Next() {
 		var id int64
-		var p api.Phase
+		var p deploy.Phase
 		var started string
 		if err := prows.Scan(&id, &p.Name, &started, &p.DurationMS, &p.Error); err != nil {
 			return nil, fmt.Errorf("phases: %w", err)
@@ -201,37 +201,37 @@ func (s *Store) queryDeployments(ctx context.Context, rest string, args ...any) 
 	return ds, nil
 }
 
-func scanDeployment(sc scanner) (api.Deployment, error) {
-	var d api.Deployment
+func scanDeployment(sc scanner) (deploy.Deployment, error) {
+	var d deploy.Deployment
 	var logs, started string
 	var completed sql.NullString
 	if err := sc.Scan(&d.DeploymentID, &d.App, &d.FromImage, &d.ToImage, &d.Color, &d.TriggerSource,
 		&d.Status, &d.Error, &logs, &started, &completed, &d.DurationMS); err != nil {
-		return api.Deployment{}, err
+		return deploy.Deployment{}, err
 	}
 	if err := json.Unmarshal([]byte(logs), &d.Logs); err != nil {
-		return api.Deployment{}, fmt.Errorf("deployment %d: logs: %w", d.DeploymentID, err)
+		return deploy.Deployment{}, fmt.Errorf("deployment %d: logs: %w", d.DeploymentID, err)
 	}
 	if d.Logs == nil {
 		d.Logs = []string{}
 	}
 	var err error
 	if d.StartedAt, err = parseTime(started); err != nil {
-		return api.Deployment{}, fmt.Errorf("deployment %d: %w", d.DeploymentID, err)
+		return deploy.Deployment{}, fmt.Errorf("deployment %d: %w", d.DeploymentID, err)
 	}
 	if completed.Valid {
 		t, err := parseTime(completed.String)
 		if err != nil {
-			return api.Deployment{}, fmt.Errorf("deployment %d: %w", d.DeploymentID, err)
+			return deploy.Deployment{}, fmt.Errorf("deployment %d: %w", d.DeploymentID, err)
 		}
 		d.CompletedAt = &t
 	}
-	d.Phases = []api.Phase{}
+	d.Phases = []deploy.Phase{}
 	return d, nil
 }
 
 // insertPhases writes phases of deployment id in order.
-func insertPhases(ctx context.Context, tx *sql.Tx, id int64, phases []api.Phase) error {
+func insertPhases(ctx context.Context, tx *sql.Tx, id int64, phases []deploy.Phase) error {
 	if len(phases) == 0 {
 		return nil
 	}

@@ -8,15 +8,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bluegreen/bluegreen/api"
+	"github.com/bluegreen/bluegreen/deploy"
 )
 
 // createDeployments creates n deployments of app with to_image app:1..n.
-func createDeployments(t *testing.T, s *Store, app string, n int) []api.Deployment {
+func createDeployments(t *testing.T, s *Store, app string, n int) []deploy.Deployment {
 	t.Helper()
-	var ds []api.Deployment
+	var ds []deploy.Deployment
 	for i := 1; i <= n; i++ {
-		d := api.Deployment{App: app, ToImage: fmt.Sprintf("%s:%d", app, i), TriggerSource: api.TriggerAPI}
+		d := deploy.Deployment{App: app, ToImage: fmt.Sprintf("%s:%d", app, i), TriggerSource: deploy.TriggerAPI}
 		if err := s.CreateDeployment(context.Background(), &d); err != nil {
 			t.Fatalf("CreateDeployment: %v", err)
 		}
@@ -30,18 +30,18 @@ func TestStore_CreateDeployment(t *testing.T) {
 	ctx := context.Background()
 
 	t.Run("sets id, start time and status", func(t *testing.T) {
-		d := api.Deployment{App: "web", ToImage: "web:v1"}
+		d := deploy.Deployment{App: "web", ToImage: "web:v1"}
 		if err := s.CreateDeployment(ctx, &d); err != nil {
 			t.Fatal(err)
 		}
-		if d.DeploymentID <= 0 || d.StartedAt.IsZero() || d.Status != api.StatusQueued {
+		if d.DeploymentID <= 0 || d.StartedAt.IsZero() || d.Status != deploy.StatusQueued {
 			t.Fatalf("after create: %+v", d)
 		}
 		got, err := s.GetDeployment(ctx, d.DeploymentID)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !got.StartedAt.Equal(d.StartedAt) || got.Status != api.StatusQueued || got.CompletedAt != nil {
+		if !got.StartedAt.Equal(d.StartedAt) || got.Status != deploy.StatusQueued || got.CompletedAt != nil {
 			t.Errorf("stored %+v", got)
 		}
 		if got.Logs == nil || got.Phases == nil {
@@ -51,10 +51,10 @@ func TestStore_CreateDeployment(t *testing.T) {
 
 	t.Run("keeps a given start time, phases and logs", func(t *testing.T) {
 		done := t0.Add(90 * time.Second)
-		d := api.Deployment{App: "web", FromImage: "web:v1", ToImage: "web:v2", Color: "green",
-			TriggerSource: api.TriggerS3dock, Status: api.StatusCompleted, Logs: []string{"a", `"b"`},
+		d := deploy.Deployment{App: "web", FromImage: "web:v1", ToImage: "web:v2", Color: "green",
+			TriggerSource: deploy.TriggerS3dock, Status: deploy.StatusCompleted, Logs: []string{"a", `"b"`},
 			StartedAt: t0, CompletedAt: &done, DurationMS: 90000,
-			Phases: []api.Phase{{Name: "pulling", StartedAt: t0, DurationMS: 5}, {Name: "starting", StartedAt: t0.Add(time.Second), Error: "x"}}}
+			Phases: []deploy.Phase{{Name: "pulling", StartedAt: t0, DurationMS: 5}, {Name: "starting", StartedAt: t0.Add(time.Second), Error: "x"}}}
 		if err := s.CreateDeployment(ctx, &d); err != nil {
 			t.Fatal(err)
 		}
@@ -73,7 +73,7 @@ func TestStore_CreateDeployment(t *testing.T) {
 	})
 
 	t.Run("no app", func(t *testing.T) {
-		if err := s.CreateDeployment(ctx, &api.Deployment{}); err == nil {
+		if err := s.CreateDeployment(ctx, &deploy.Deployment{}); err == nil {
 			t.Error("succeeded")
 		}
 	})
@@ -82,14 +82,14 @@ func TestStore_CreateDeployment(t *testing.T) {
 func TestStore_UpdateDeployment(t *testing.T) {
 	s := newStore(t)
 	ctx := context.Background()
-	d := api.Deployment{App: "web", ToImage: "web:v2", TriggerSource: api.TriggerManual, StartedAt: t0,
-		Phases: []api.Phase{{Name: "queued", StartedAt: t0}}}
+	d := deploy.Deployment{App: "web", ToImage: "web:v2", TriggerSource: deploy.TriggerManual, StartedAt: t0,
+		Phases: []deploy.Phase{{Name: "queued", StartedAt: t0}}}
 	if err := s.CreateDeployment(ctx, &d); err != nil {
 		t.Fatal(err)
 	}
 
 	done := t0.Add(time.Minute)
-	d.Status = api.StatusRolledBack
+	d.Status = deploy.StatusRolledBack
 	d.Error = "health check timeout"
 	d.Logs = []string{"panic: boom", "exit 2"}
 	d.Color = "blue"
@@ -97,10 +97,10 @@ func TestStore_UpdateDeployment(t *testing.T) {
 	d.ToImage = "web:v2b"
 	d.CompletedAt = &done
 	d.DurationMS = 60000
-	d.Phases = []api.Phase{{Name: "pulling", StartedAt: t0, DurationMS: 10}, {Name: "health_checking", StartedAt: t0.Add(time.Second), DurationMS: 59000, Error: "timeout"}}
+	d.Phases = []deploy.Phase{{Name: "pulling", StartedAt: t0, DurationMS: 10}, {Name: "health_checking", StartedAt: t0.Add(time.Second), DurationMS: 59000, Error: "timeout"}}
 	want := d
 	// Fields UpdateDeployment does not write.
-	d.App, d.TriggerSource, d.StartedAt = "other", api.TriggerAPI, t0.Add(time.Hour)
+	d.App, d.TriggerSource, d.StartedAt = "other", deploy.TriggerAPI, t0.Add(time.Hour)
 	if err := s.UpdateDeployment(ctx, &d); err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +123,7 @@ func TestStore_UpdateDeployment(t *testing.T) {
 	})
 
 	t.Run("unknown id is ErrNotFound", func(t *testing.T) {
-		err := s.UpdateDeployment(ctx, &api.Deployment{DeploymentID: 999})
+		err := s.UpdateDeployment(ctx, &deploy.Deployment{DeploymentID: 999})
 		if !errors.Is(err, ErrNotFound) {
 			t.Fatalf("err = %v", err)
 		}
@@ -145,7 +145,7 @@ func TestStore_ListDeployments(t *testing.T) {
 	createDeployments(t, s, "api", 2)
 	// Phases on two of them, to see each gets its own.
 	for _, i := range []int{1, 3} {
-		web[i].Phases = []api.Phase{{Name: fmt.Sprint("p", i), StartedAt: t0}}
+		web[i].Phases = []deploy.Phase{{Name: fmt.Sprint("p", i), StartedAt: t0}}
 		if err := s.UpdateDeployment(ctx, &web[i]); err != nil {
 			t.Fatal(err)
 		}
@@ -181,7 +181,7 @@ func TestStore_ListDeployments(t *testing.T) {
 func TestStore_DeploymentsByStatus(t *testing.T) {
 	s := newStore(t)
 	ctx := context.Background()
-	set := func(d *api.Deployment, status string) {
+	set := func(d *deploy.Deployment, status deploy.Status) {
 		t.Helper()
 		d.Status = status
 		if err := s.UpdateDeployment(ctx, d); err != nil {
@@ -190,14 +190,14 @@ func TestStore_DeploymentsByStatus(t *testing.T) {
 	}
 	web := createDeployments(t, s, "web", 3)
 	api1 := createDeployments(t, s, "api", 2)
-	set(&web[0], api.StatusCompleted)
-	set(&web[1], api.StatusHealthChecking)
-	set(&web[2], api.StatusQueued)
-	set(&api1[0], api.StatusPulling)
-	set(&api1[1], api.StatusFailed)
-	running := []string{api.StatusQueued, api.StatusPulling, api.StatusHealthChecking}
+	set(&web[0], deploy.StatusCompleted)
+	set(&web[1], deploy.StatusHealthChecking)
+	set(&web[2], deploy.StatusQueued)
+	set(&api1[0], deploy.StatusPulling)
+	set(&api1[1], deploy.StatusFailed)
+	running := []deploy.Status{deploy.StatusQueued, deploy.StatusPulling, deploy.StatusHealthChecking}
 
-	ids := func(ds []api.Deployment) []int64 {
+	ids := func(ds []deploy.Deployment) []int64 {
 		out := []int64{}
 		for _, d := range ds {
 			out = append(out, d.DeploymentID)
@@ -207,14 +207,14 @@ func TestStore_DeploymentsByStatus(t *testing.T) {
 	tests := []struct {
 		name     string
 		app      string
-		statuses []string
+		statuses []deploy.Status
 		limit    int
 		want     []int64
 	}{
 		{"all apps, newest first", "", running, 0, []int64{api1[0].DeploymentID, web[2].DeploymentID, web[1].DeploymentID}},
 		{"one app", "web", running, 0, []int64{web[2].DeploymentID, web[1].DeploymentID}},
 		{"limit", "", running, 1, []int64{api1[0].DeploymentID}},
-		{"one status", "", []string{api.StatusFailed}, 0, []int64{api1[1].DeploymentID}},
+		{"one status", "", []deploy.Status{deploy.StatusFailed}, 0, []int64{api1[1].DeploymentID}},
 		{"no statuses", "", nil, 0, []int64{}},
 		{"unknown app", "nope", running, 0, []int64{}},
 	}
@@ -233,7 +233,7 @@ func TestStore_DeploymentsByStatus(t *testing.T) {
 
 // assertDeployment compares a stored deployment with what was written,
 // times by instant.
-func assertDeployment(t *testing.T, got, want api.Deployment) {
+func assertDeployment(t *testing.T, got, want deploy.Deployment) {
 	t.Helper()
 	if !got.StartedAt.Equal(want.StartedAt) {
 		t.Errorf("deployment %d: StartedAt = %v, want %v", want.DeploymentID, got.StartedAt, want.StartedAt)

@@ -9,7 +9,7 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/bluegreen/bluegreen/api"
+	"github.com/bluegreen/bluegreen/deploy"
 )
 
 // DefaultEventLimit is how many events Events returns when asked for
@@ -18,7 +18,7 @@ const DefaultEventLimit = 100
 
 // AddEvent appends e to the audit trail and sets e.ID; a zero e.At is set to
 // s.Now. e.Data must be valid JSON or nil, which is stored as null.
-func (s *Store) AddEvent(ctx context.Context, e *api.Event) error {
+func (s *Store) AddEvent(ctx context.Context, e *deploy.Event) error {
 	if e.Type == "" {
 		return errors.New("add event: empty type")
 	}
@@ -55,7 +55,7 @@ func (s *Store) AddEvent(ctx context.Context, e *api.Event) error {
 // all). With afterID > 0 they are the first limit events whose id is greater
 // than afterID; with afterID <= 0 the newest limit events. limit <= 0 means
 // DefaultEventLimit.
-func (s *Store) Events(ctx context.Context, app string, afterID int64, limit int) ([]api.Event, error) {
+func (s *Store) Events(ctx context.Context, app string, afterID int64, limit int) ([]deploy.Event, error) {
 	if limit <= 0 {
 		limit = DefaultEventLimit
 	}
@@ -73,9 +73,9 @@ func (s *Store) Events(ctx context.Context, app string, afterID int64, limit int
 		return nil, fmt.Errorf("events: %w", err)
 	}
 	defer rows.Close()
-	events := []api.Event{}
+	events := []deploy.Event{}
 	for rows.Next() {
-		var e api.Event
+		var e deploy.Event
 		var at, data string
 		var dep sql.NullInt64
 		if err := rows.Scan(&e.ID, &at, &e.App, &dep, &e.Type, &e.Message, &data); err != nil {

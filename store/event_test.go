@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bluegreen/bluegreen/api"
+	"github.com/bluegreen/bluegreen/deploy"
 )
 
 func TestStore_AddEvent(t *testing.T) {
@@ -16,7 +16,7 @@ func TestStore_AddEvent(t *testing.T) {
 
 	t.Run("sets id and time, keeps fields", func(t *testing.T) {
 		dep := int64(42)
-		e := api.Event{App: "web", DeploymentID: &dep, Type: api.EventDeploymentPhase, Message: "pulling",
+		e := deploy.Event{App: "web", DeploymentID: &dep, Type: deploy.EventDeploymentPhase, Message: "pulling",
 			Data: json.RawMessage(`{ "phase": "pulling",  "status": "pulling" }`)}
 		if err := s.AddEvent(ctx, &e); err != nil {
 			t.Fatal(err)
@@ -36,7 +36,7 @@ func TestStore_AddEvent(t *testing.T) {
 	})
 
 	t.Run("nil data is null, no deployment is nil", func(t *testing.T) {
-		e := api.Event{Type: api.EventSupervisorStarted, At: t0}
+		e := deploy.Event{Type: deploy.EventSupervisorStarted, At: t0}
 		if err := s.AddEvent(ctx, &e); err != nil {
 			t.Fatal(err)
 		}
@@ -55,10 +55,10 @@ func TestStore_AddEvent(t *testing.T) {
 	})
 
 	t.Run("invalid input", func(t *testing.T) {
-		if err := s.AddEvent(ctx, &api.Event{Type: "x", Data: json.RawMessage(`{bad`)}); err == nil {
+		if err := s.AddEvent(ctx, &deploy.Event{Type: "x", Data: json.RawMessage(`{bad`)}); err == nil {
 			t.Error("invalid JSON data accepted")
 		}
-		if err := s.AddEvent(ctx, &api.Event{App: "web"}); err == nil {
+		if err := s.AddEvent(ctx, &deploy.Event{App: "web"}); err == nil {
 			t.Error("empty type accepted")
 		}
 	})
@@ -74,7 +74,7 @@ func TestStore_Events(t *testing.T) {
 		if i%2 == 1 {
 			app = "api"
 		}
-		e := api.Event{App: app, Type: api.EventAppState, Message: fmt.Sprint(i)}
+		e := deploy.Event{App: app, Type: deploy.EventAppState, Message: fmt.Sprint(i)}
 		if err := s.AddEvent(ctx, &e); err != nil {
 			t.Fatal(err)
 		}
@@ -118,7 +118,7 @@ func TestStore_Events(t *testing.T) {
 
 	t.Run("default limit is 100", func(t *testing.T) {
 		for range 120 {
-			if err := s.AddEvent(ctx, &api.Event{Type: "x", At: t0.Add(time.Second)}); err != nil {
+			if err := s.AddEvent(ctx, &deploy.Event{Type: "x", At: t0.Add(time.Second)}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -136,7 +136,7 @@ func BenchmarkStore_AddEvent(b *testing.B) {
 	b.Run("serial", func(b *testing.B) {
 		s := benchStore(b, options{})
 		for b.Loop() {
-			if err := s.AddEvent(ctx, &api.Event{App: "web", DeploymentID: &dep, Type: api.EventDeploymentPhase, Data: data}); err != nil {
+			if err := s.AddEvent(ctx, &deploy.Event{App: "web", DeploymentID: &dep, Type: deploy.EventDeploymentPhase, Data: data}); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -145,7 +145,7 @@ func BenchmarkStore_AddEvent(b *testing.B) {
 		b.Run("parallel/"+l.name, func(b *testing.B) {
 			s := benchStore(b, l.o)
 			runParallel(b, func() error {
-				return s.AddEvent(ctx, &api.Event{App: "web", DeploymentID: &dep, Type: api.EventDeploymentPhase, Data: data})
+				return s.AddEvent(ctx, &deploy.Event{App: "web", DeploymentID: &dep, Type: deploy.EventDeploymentPhase, Data: data})
 			})
 		})
 	}

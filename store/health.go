@@ -5,16 +5,16 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/bluegreen/bluegreen/api"
+	"github.com/bluegreen/bluegreen/deploy"
 )
 
 // AddHealthCheck records one health check of app's color container
 // containerID. A zero c.At is stamped with s.Now.
-func (s *Store) AddHealthCheck(ctx context.Context, app, color, containerID string, c api.HealthCheck) error {
+func (s *Store) AddHealthCheck(ctx context.Context, app string, color deploy.Color, containerID string, c deploy.HealthCheck) error {
 	if app == "" {
 		return errors.New("add health check: empty app")
 	}
-	if !validColor(color) {
+	if !color.Valid() {
 		return fmt.Errorf("add health check of %s: invalid color %q", app, color)
 	}
 	_, err := s.exec(ctx, `INSERT INTO health_checks
@@ -29,7 +29,7 @@ func (s *Store) AddHealthCheck(ctx context.Context, app, color, containerID stri
 
 // HealthChecks returns the newest checks of app's color, newest first, at
 // most limit (limit <= 0: no limit).
-func (s *Store) HealthChecks(ctx context.Context, app, color string, limit int) ([]api.HealthCheck, error) {
+func (s *Store) HealthChecks(ctx context.Context, app string, color deploy.Color, limit int) ([]deploy.HealthCheck, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT at, success, status_code, response_time_ms, error
 		FROM health_checks WHERE app = ? AND color = ?
 		ORDER BY at DESC, id DESC LIMIT ?`, app, color, sqlLimit(limit))
@@ -37,9 +37,9 @@ func (s *Store) HealthChecks(ctx context.Context, app, color string, limit int) 
 		return nil, fmt.Errorf("health checks of %s-%s: %w", app, color, err)
 	}
 	defer rows.Close()
-	checks := []api.HealthCheck{}
+	checks := []deploy.HealthCheck{}
 	for rows.Next() {
-		var c api.HealthCheck
+		var c deploy.HealthCheck
 		var at string
 		if err := rows.Scan(&at, &c.Success, &c.StatusCode, &c.ResponseTimeMS, &c.Error); err != nil {
 			return nil, fmt.Errorf("health checks of %s-%s: %w", app, color, err)

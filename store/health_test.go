@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bluegreen/bluegreen/api"
+	"github.com/bluegreen/bluegreen/deploy"
 )
 
 func TestStore_AddHealthCheck(t *testing.T) {
@@ -17,7 +17,7 @@ func TestStore_AddHealthCheck(t *testing.T) {
 	ctx := context.Background()
 
 	t.Run("round trip", func(t *testing.T) {
-		want := api.HealthCheck{At: t0, Success: false, StatusCode: 503, ResponseTimeMS: 12.75, Error: "status 503"}
+		want := deploy.HealthCheck{At: t0, Success: false, StatusCode: 503, ResponseTimeMS: 12.75, Error: "status 503"}
 		if err := s.AddHealthCheck(ctx, "web", "blue", "c1", want); err != nil {
 			t.Fatal(err)
 		}
@@ -36,7 +36,7 @@ func TestStore_AddHealthCheck(t *testing.T) {
 
 	t.Run("zero time is stamped", func(t *testing.T) {
 		s.Now = func() time.Time { return t0.Add(time.Hour) }
-		if err := s.AddHealthCheck(ctx, "api", "green", "c2", api.HealthCheck{Success: true}); err != nil {
+		if err := s.AddHealthCheck(ctx, "api", "green", "c2", deploy.HealthCheck{Success: true}); err != nil {
 			t.Fatal(err)
 		}
 		got, _ := s.HealthChecks(ctx, "api", "green", 0)
@@ -46,10 +46,10 @@ func TestStore_AddHealthCheck(t *testing.T) {
 	})
 
 	t.Run("invalid input", func(t *testing.T) {
-		if err := s.AddHealthCheck(ctx, "web", "red", "", api.HealthCheck{}); err == nil {
+		if err := s.AddHealthCheck(ctx, "web", "red", "", deploy.HealthCheck{}); err == nil {
 			t.Error("color red accepted")
 		}
-		if err := s.AddHealthCheck(ctx, "", "blue", "", api.HealthCheck{}); err == nil {
+		if err := s.AddHealthCheck(ctx, "", "blue", "", deploy.HealthCheck{}); err == nil {
 			t.Error("empty app accepted")
 		}
 	})
@@ -60,12 +60,12 @@ func TestStore_HealthChecks(t *testing.T) {
 	ctx := context.Background()
 	// Five checks a second apart, the third added last: order is by time.
 	for _, i := range []int{0, 1, 3, 4, 2} {
-		c := api.HealthCheck{At: t0.Add(time.Duration(i) * time.Second), StatusCode: 200 + i}
+		c := deploy.HealthCheck{At: t0.Add(time.Duration(i) * time.Second), StatusCode: 200 + i}
 		if err := s.AddHealthCheck(ctx, "web", "blue", "c", c); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := s.AddHealthCheck(ctx, "web", "green", "c", api.HealthCheck{At: t0.Add(time.Hour), StatusCode: 999}); err != nil {
+	if err := s.AddHealthCheck(ctx, "web", "green", "c", deploy.HealthCheck{At: t0.Add(time.Hour), StatusCode: 999}); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
@@ -103,8 +103,8 @@ func TestStore_PruneHealthChecks(t *testing.T) {
 	counts := map[[2]string]int{{"web", "blue"}: 10, {"web", "green"}: 3, {"api", "blue"}: 6}
 	for k, n := range counts {
 		for i := range n {
-			c := api.HealthCheck{At: t0.Add(time.Duration(i) * time.Second), StatusCode: i}
-			if err := s.AddHealthCheck(ctx, k[0], k[1], "c", c); err != nil {
+			c := deploy.HealthCheck{At: t0.Add(time.Duration(i) * time.Second), StatusCode: i}
+			if err := s.AddHealthCheck(ctx, k[0], deploy.Color(k[1]), "c", c); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -118,7 +118,7 @@ func TestStore_PruneHealthChecks(t *testing.T) {
 		t.Errorf("deleted %d, want 8", deleted)
 	}
 	for k, n := range counts {
-		got, err := s.HealthChecks(ctx, k[0], k[1], 0)
+		got, err := s.HealthChecks(ctx, k[0], deploy.Color(k[1]), 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -166,7 +166,7 @@ var poolLayouts = []struct {
 
 func BenchmarkStore_AddHealthCheck(b *testing.B) {
 	ctx := context.Background()
-	c := api.HealthCheck{Success: true, StatusCode: 200, ResponseTimeMS: 1.5}
+	c := deploy.HealthCheck{Success: true, StatusCode: 200, ResponseTimeMS: 1.5}
 	b.Run("serial", func(b *testing.B) {
 		s := benchStore(b, options{})
 		for b.Loop() {

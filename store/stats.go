@@ -6,25 +6,25 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/bluegreen/bluegreen/api"
+	"github.com/bluegreen/bluegreen/deploy"
 )
 
 // Stats summarises app's deployment history (app "" means all apps):
 // Deployments counts all of them; SuccessRate is completed / (completed +
 // failed + rolled back), 0 when there are none; AvgDurationMS (rounded) and
 // P95DurationMS (nearest rank) are over completed deployments.
-func (s *Store) Stats(ctx context.Context, app string) (api.Stats, error) {
+func (s *Store) Stats(ctx context.Context, app string) (deploy.Stats, error) {
 	tx, err := s.r.BeginTx(ctx, nil)
 	if err != nil {
-		return api.Stats{}, fmt.Errorf("stats of %s: %w", app, err)
+		return deploy.Stats{}, fmt.Errorf("stats of %s: %w", app, err)
 	}
 	defer tx.Rollback()
 
-	where, args := "", []any{api.StatusCompleted, api.StatusFailed, api.StatusRolledBack, api.StatusCompleted}
+	where, args := "", []any{deploy.StatusCompleted, deploy.StatusFailed, deploy.StatusRolledBack, deploy.StatusCompleted}
 	if app != "" {
 		where, args = "WHERE app = ?", append(args, app)
 	}
-	var st api.Stats
+	var st deploy.Stats
 	var avg sql.NullFloat64
 	err = tx.QueryRowContext(ctx, `SELECT
 			count(*),
@@ -35,7 +35,7 @@ func (s *Store) Stats(ctx context.Context, app string) (api.Stats, error) {
 		FROM deployments `+where, args...,
 	).Scan(&st.Deployments, &st.Completed, &st.Failed, &st.RolledBack, &avg)
 	if err != nil {
-		return api.Stats{}, fmt.Errorf("stats of %s: %w", app, err)
+		return deploy.Stats{}, fmt.Errorf("stats of %s: %w", app, err)
 	}
 	if ended := st.Completed + st.Failed + st.RolledBack; ended > 0 {
 		st.SuccessRate = float64(st.Completed) / float64(ended)
@@ -47,7 +47,7 @@ func (s *Store) Stats(ctx context.Context, app string) (api.Stats, error) {
 
 	// Nearest rank: the ceil(0.95 n)-th smallest duration.
 	rank := int(math.Ceil(0.95 * float64(st.Completed)))
-	where, args = "WHERE status = ?", []any{api.StatusCompleted}
+	where, args = "WHERE status = ?", []any{deploy.StatusCompleted}
 	if app != "" {
 		where, args = where+" AND app = ?", append(args, app)
 	}
@@ -55,7 +55,7 @@ func (s *Store) Stats(ctx context.Context, app string) (api.Stats, error) {
 		ORDER BY duration_ms LIMIT 1 OFFSET ?`, append(args, rank-1)...,
 	).Scan(&st.P95DurationMS)
 	if err != nil {
-		return api.Stats{}, fmt.Errorf("stats of %s: p95: %w", app, err)
+		return deploy.Stats{}, fmt.Errorf("stats of %s: p95: %w", app, err)
 	}
 	return st, nil
 }

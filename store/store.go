@@ -26,13 +26,13 @@ import (
 	"sync"
 	"time"
 
-	"github.com/bluegreen/bluegreen/api"
+	"github.com/bluegreen/bluegreen/deploy"
 	"github.com/mattn/go-sqlite3"
 )
 
-// ErrNotFound is returned (wrapped) when a looked-up row does not exist. It
-// is api.ErrNotFound, so the API server answers 404 for it.
-var ErrNotFound = api.ErrNotFound
+// ErrNotFound is returned (wrapped) when a looked-up row does not exist. Its
+// code is deploy.ENOTFOUND.
+var ErrNotFound = &deploy.Error{Code: deploy.ENOTFOUND, Message: "not found"}
 
 // DefaultBusyTimeout is how long a connection waits for a lock held by
 // another connection or process before it gives up.
@@ -306,9 +306,6 @@ func (s *Store) stampOr(t time.Time) time.Time {
 	}
 	return t.UTC()
 }
-
-// validColor reports whether c names a container color.
-func validColor(c string) bool { return c == "blue" || c == "green" }
 
 // scanner is what *sql.Row and *sql.Rows share.
 type scanner interface {

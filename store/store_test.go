@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bluegreen/bluegreen/api"
+	"github.com/bluegreen/bluegreen/deploy"
 )
 
 // newStore opens a store on a fresh file in a temporary folder, with a clock
@@ -162,8 +162,8 @@ func TestStore_reopen(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
-	d := &api.Deployment{App: "web", ToImage: "web:v1"}
-	if err := s.PutApp(ctx, AppState{Name: "web", Status: api.AppStable}); err != nil {
+	d := &deploy.Deployment{App: "web", ToImage: "web:v1"}
+	if err := s.PutApp(ctx, AppState{Name: "web", Status: deploy.AppStable}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.CreateDeployment(ctx, d); err != nil {
@@ -179,7 +179,7 @@ func TestStore_reopen(t *testing.T) {
 			t.Fatalf("reopen %d: %v", i, err)
 		}
 		a, err := s.GetApp(ctx, "web")
-		if err != nil || a.Status != api.AppStable {
+		if err != nil || a.Status != deploy.AppStable {
 			t.Fatalf("reopen %d: GetApp = %+v, %v", i, a, err)
 		}
 		got, err := s.GetDeployment(ctx, d.DeploymentID)
@@ -227,25 +227,25 @@ func testConcurrentWriters(t *testing.T, s *Store) {
 			app := fmt.Sprintf("app%02d", w)
 			errs <- func() error {
 				for i := range rounds {
-					if err := s.PutApp(ctx, AppState{Name: app, Status: api.AppDeploying, CurrentImage: fmt.Sprint(i)}); err != nil {
+					if err := s.PutApp(ctx, AppState{Name: app, Status: deploy.AppDeploying, CurrentImage: fmt.Sprint(i)}); err != nil {
 						return err
 					}
-					d := &api.Deployment{App: app, ToImage: fmt.Sprintf("%s:%d", app, i), Status: api.StatusPulling}
+					d := &deploy.Deployment{App: app, ToImage: fmt.Sprintf("%s:%d", app, i), Status: deploy.StatusPulling}
 					if err := s.CreateDeployment(ctx, d); err != nil {
 						return err
 					}
-					d.Status = api.StatusCompleted
-					d.Phases = []api.Phase{{Name: "pulling"}, {Name: "starting"}}
+					d.Status = deploy.StatusCompleted
+					d.Phases = []deploy.Phase{{Name: "pulling"}, {Name: "starting"}}
 					if err := s.UpdateDeployment(ctx, d); err != nil {
 						return err
 					}
 					if err := s.PutContainer(ctx, Container{App: app, Color: "blue", ID: fmt.Sprint(i), DeploymentID: d.DeploymentID}); err != nil {
 						return err
 					}
-					if err := s.AddHealthCheck(ctx, app, "blue", "c", api.HealthCheck{Success: true}); err != nil {
+					if err := s.AddHealthCheck(ctx, app, "blue", "c", deploy.HealthCheck{Success: true}); err != nil {
 						return err
 					}
-					if err := s.AddEvent(ctx, &api.Event{App: app, Type: api.EventDeploymentCompleted, DeploymentID: &d.DeploymentID}); err != nil {
+					if err := s.AddEvent(ctx, &deploy.Event{App: app, Type: deploy.EventDeploymentCompleted, DeploymentID: &d.DeploymentID}); err != nil {
 						return err
 					}
 					if _, err := s.ListDeployments(ctx, app, 5, 0); err != nil {
@@ -332,22 +332,22 @@ func BenchmarkStore_actorRound(b *testing.B) {
 			var n atomic.Int64
 			runParallel(b, func() error {
 				app := fmt.Sprintf("app%02d", n.Add(1)%20)
-				d := &api.Deployment{App: app, ToImage: app + ":v2", Status: api.StatusPulling}
+				d := &deploy.Deployment{App: app, ToImage: app + ":v2", Status: deploy.StatusPulling}
 				if err := s.CreateDeployment(ctx, d); err != nil {
 					return err
 				}
-				if err := s.AddEvent(ctx, &api.Event{App: app, Type: api.EventDeploymentStarted, DeploymentID: &d.DeploymentID}); err != nil {
+				if err := s.AddEvent(ctx, &deploy.Event{App: app, Type: deploy.EventDeploymentStarted, DeploymentID: &d.DeploymentID}); err != nil {
 					return err
 				}
-				if err := s.AddHealthCheck(ctx, app, "green", "c", api.HealthCheck{Success: true, StatusCode: 200}); err != nil {
+				if err := s.AddHealthCheck(ctx, app, "green", "c", deploy.HealthCheck{Success: true, StatusCode: 200}); err != nil {
 					return err
 				}
-				d.Status = api.StatusCompleted
-				d.Phases = []api.Phase{{Name: "pulling"}, {Name: "starting"}, {Name: "health_checking"}}
+				d.Status = deploy.StatusCompleted
+				d.Phases = []deploy.Phase{{Name: "pulling"}, {Name: "starting"}, {Name: "health_checking"}}
 				if err := s.UpdateDeployment(ctx, d); err != nil {
 					return err
 				}
-				if err := s.PutApp(ctx, AppState{Name: app, Status: api.AppStable, CurrentImage: d.ToImage}); err != nil {
+				if err := s.PutApp(ctx, AppState{Name: app, Status: deploy.AppStable, CurrentImage: d.ToImage}); err != nil {
 					return err
 				}
 				_, err := s.ListDeployments(ctx, app, 10, 0)

@@ -22,7 +22,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/bluegreen/bluegreen/api"
+	"github.com/bluegreen/bluegreen/deploy"
 )
 
 func main() {
@@ -97,11 +97,11 @@ deployment: {drain_timeout: 5s, stop_timeout: 2s}
 		if i%2 == 1 {
 			image = "bluegreen-demo:v1"
 		}
-		d, err := deploy(base, names[0], image)
+		d, err := deployOnce(base, names[0], image)
 		if err != nil {
 			return err
 		}
-		if d.Status != api.StatusCompleted {
+		if d.Status != deploy.StatusCompleted {
 			return fmt.Errorf("deployment %d: %s: %s", d.DeploymentID, d.Status, d.Error)
 		}
 		total = append(total, float64(d.DurationMS))
@@ -135,8 +135,8 @@ deployment: {drain_timeout: 5s, stop_timeout: 2s}
 func waitStable(base, name string, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
-		var st api.AppStatus
-		if err := getJSON(base+"/api/apps/"+name+"/status", &st); err == nil && st.Status == api.AppStable {
+		var st deploy.AppStatus
+		if err := getJSON(base+"/api/apps/"+name+"/status", &st); err == nil && st.Status == deploy.AppStable {
 			return nil
 		}
 		time.Sleep(200 * time.Millisecond)
@@ -144,9 +144,9 @@ func waitStable(base, name string, timeout time.Duration) error {
 	return fmt.Errorf("%s not stable within %s", name, timeout)
 }
 
-func deploy(base, app, image string) (api.Deployment, error) {
-	var d api.Deployment
-	body, _ := json.Marshal(api.DeployRequest{DesiredImage: image})
+func deployOnce(base, app, image string) (deploy.Deployment, error) {
+	var d deploy.Deployment
+	body, _ := json.Marshal(deploy.Request{DesiredImage: image})
 	resp, err := http.Post(base+"/api/apps/"+app+"/deploy?wait=true", "application/json", bytes.NewReader(body))
 	if err != nil {
 		return d, err

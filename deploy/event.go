@@ -1,0 +1,73 @@
+package deploy
+
+import (
+	"encoding/json"
+	"strings"
+	"time"
+)
+
+// EventType names a kind of audit trail entry (Event.Type).
+type EventType string
+
+// deploymentEvents prefixes the types of the events of a deployment.
+const deploymentEvents = "deployment."
+
+// Event types of the audit trail. Deployment events carry Event.DeploymentID;
+// their Data holds at least {"status": ..., "phase": ..., "error": ...} where known.
+const (
+	EventDeploymentQueued      EventType = "deployment.queued"
+	EventDeploymentStarted     EventType = "deployment.started"
+	EventDeploymentPhase       EventType = "deployment.phase" // Data: {"phase": "pulling", "status": "pulling"}
+	EventDeploymentCompleted   EventType = "deployment.completed"
+	EventDeploymentFailed      EventType = "deployment.failed"
+	EventDeploymentRolledBack  EventType = "deployment.rolled_back"
+	EventDeploymentSuperseded  EventType = "deployment.superseded"
+	EventDeploymentInterrupted EventType = "deployment.interrupted"
+	EventProxySwitched         EventType = "proxy.switched" // Data: {"from": "blue", "to": "green"}
+	EventDrainStarted          EventType = "drain.started"
+	EventDrainCompleted        EventType = "drain.completed"
+	EventContainerCreated      EventType = "container.created"
+	EventContainerStarted      EventType = "container.started"
+	EventContainerStopped      EventType = "container.stopped"
+	EventContainerRemoved      EventType = "container.removed"
+	EventContainerHealthy      EventType = "container.healthy"
+	EventContainerUnhealthy    EventType = "container.unhealthy"
+	EventContainerExited       EventType = "container.exited"
+	EventAppState              EventType = "app.state" // Data: {"from": "deploying", "to": "stable"}
+	EventActorFailed           EventType = "actor.failed"
+	EventConfigLoaded          EventType = "config.loaded"
+	EventConfigReloaded        EventType = "config.reloaded"
+	EventSupervisorStarted     EventType = "supervisor.started"
+	EventSupervisorStopped     EventType = "supervisor.stopped"
+)
+
+// OfDeployment reports whether t is a deployment event, and what follows
+// "deployment." in it: a status (started, completed, ...) or "phase".
+func (t EventType) OfDeployment() (string, bool) {
+	rest, ok := strings.CutPrefix(string(t), deploymentEvents)
+	if !ok {
+		return "", false
+	}
+	return rest, true
+}
+
+// EndsDeployment reports whether an event of type t records that a
+// deployment reached a final status.
+func (t EventType) EndsDeployment() bool {
+	s, ok := t.OfDeployment()
+	return ok && Status(s).Final()
+}
+
+// Event is one entry of the audit trail.
+type Event struct {
+	ID           int64           `json:"id"`
+	At           time.Time       `json:"at"`
+	App          string          `json:"app"`
+	DeploymentID *int64          `json:"deployment_id"`
+	Type         EventType       `json:"type"`
+	Message      string          `json:"message"`
+	Data         json.RawMessage `json:"data"`
+}
+
+// Of reports whether e is an event of deployment id.
+func (e Event) Of(id int64) bool { return e.DeploymentID != nil && *e.DeploymentID == id }
