@@ -60,9 +60,6 @@ func (a *appActor) onDeploy(c *actor.Context, image string, trigger deploy.Trigg
 			image = a.cfg.Image
 		}
 	}
-	if trigger == "" {
-		trigger = deploy.TriggerAPI
-	}
 	if a.state.DesiredImage != image {
 		a.state.DesiredImage = image
 		a.saveState()
@@ -125,9 +122,6 @@ func (a *appActor) endQueued(ctx context.Context, status deploy.Status, why stri
 }
 
 func (a *appActor) onRollback(c *actor.Context, trigger deploy.Trigger) DeployReply {
-	if trigger == "" {
-		trigger = deploy.TriggerManual
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 	defer cancel()
 	done, err := a.deps.store.DeploymentsByStatus(ctx, a.cfg.Name, []deploy.Status{deploy.StatusCompleted}, 200)

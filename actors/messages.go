@@ -11,7 +11,8 @@ import (
 // Messages the bridge routes to an app actor. Each names its app so the
 // bridge can route it; the app actor answers each exactly once.
 
-// Deploy asks an app to deploy Image ("" = a new deployment of the current image).
+// Deploy asks an app to deploy Image ("" = a new deployment of the current
+// image); Trigger is set (deploy.Request.Normalize).
 type Deploy struct {
 	App     string
 	Image   string
@@ -19,7 +20,7 @@ type Deploy struct {
 }
 
 // Rollback asks an app to deploy the image of the last completed deployment
-// before the current one.
+// before the current one, as asked by Trigger.
 type Rollback struct {
 	App     string
 	Trigger deploy.Trigger

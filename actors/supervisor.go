@@ -173,10 +173,11 @@ func (s *supervisor) onChildFailed(c *actor.Context, msg childFailed) {
 	}()
 }
 
+// reload applies the app configs as they are now. Invalid ones change
+// nothing and are answered as ECONFIG, for the asker to report.
 func (s *supervisor) reload(c *actor.Context) ReloadReply {
 	cfgs, err := s.load()
 	if err != nil {
-		s.log.Error("reload: configs invalid, keeping the running ones", keyErr, err)
 		e := deploy.Errorf(deploy.ECONFIG, "configs are invalid; the running config stays: %v", err)
 		if errs, ok := err.(config.Errors); ok {
 			e.Message = fmt.Sprintf("%d problem(s) in the app configs; the running config stays", len(errs))

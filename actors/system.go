@@ -127,6 +127,9 @@ func (s *System) pingDocker(ctx context.Context) error {
 
 // Deploy implements api.Backend.
 func (s *System) Deploy(ctx context.Context, app string, req deploy.Request) (deploy.Response, error) {
+	if err := req.Normalize(); err != nil {
+		return deploy.Response{}, err
+	}
 	if req.DesiredImage != "" {
 		if err := config.CheckImage(req.DesiredImage); err != nil {
 			return deploy.Response{}, deploy.Errorf(deploy.EINVALID, "desired_image: %v", err)
@@ -143,7 +146,7 @@ func (s *System) Rollback(ctx context.Context, app string) (deploy.Response, err
 	if err := s.pingDocker(ctx); err != nil {
 		return deploy.Response{}, err
 	}
-	return s.askDeploy(Rollback{App: app})
+	return s.askDeploy(Rollback{App: app, Trigger: deploy.TriggerManual})
 }
 
 func (s *System) askDeploy(msg any) (deploy.Response, error) {
@@ -274,35 +277,17 @@ func (s *System) Deployment(ctx context.Context, id int64) (deploy.Deployment, e
 	return d, err
 }
 
-// WaitDeployment implements api.Backend.
+// WaitDeployment implements api.Backend: it follows the audit events and
+// reads the deployment again when one ends it.
 func (s *System) WaitDeployment(ctx context.Context, id int64) (deploy.Deployment, error) {
 	events, cancel := s.hub.subscribe()
 	defer cancel()
-	for {
-		d, err := s.Deployment(ctx, id)
-		if err != nil || d.Done() {
-			return d, err
-		}
-	wait:
-		for {
-			select {
-			case <-ctx.Done():
-				return d, ctx.Err()
-			case e, ok := <-events:
-				if !ok { // fell behind: resubscribe and look again
-					events, cancel = s.hub.subscribe()
-					defer cancel()
-					break wait
-				}
-				if e.Of(id) && e.Type.EndsDeployment() {
-					break wait
-				}
-			case <-time.After(5 * time.Second): // belt and braces
-				break wait
-			}
-		}
-	}
+	return deploy.Watch{Read: s.Deployment, Events: events, NoStream: waitPoll}.Wait(ctx, id)
 }
+
+// waitPoll is how often WaitDeployment reads the deployment after the hub
+// dropped its subscription for falling behind.
+const waitPoll = 500 * time.Millisecond
 
 // Health implements api.Backend.
 func (s *System) Health(ctx context.Context, app string, limit int) (map[deploy.Color]deploy.ColorHealth, error) {

@@ -152,13 +152,7 @@ func (s *server) handleRollback(w http.ResponseWriter, r *http.Request) {
 // when unchanged, and with wait the final deployment.
 func (s *server) answerDeploy(w http.ResponseWriter, r *http.Request, resp deploy.Response, wait bool) {
 	if wait {
-		var d deploy.Deployment
-		var err error
-		if resp.Status == deploy.AnswerUnchanged {
-			d, err = s.b.Deployment(r.Context(), resp.DeploymentID)
-		} else {
-			d, err = s.b.WaitDeployment(r.Context(), resp.DeploymentID)
-		}
+		d, err := s.b.WaitDeployment(r.Context(), resp.DeploymentID) // an unchanged one has ended
 		if err != nil {
 			s.writeError(w, r, err)
 			return

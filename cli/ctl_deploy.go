@@ -14,11 +14,10 @@ import (
 
 // streamSafetyPoll is how often deploy --wait checks the deployment while
 // following the event stream, in case the stream misses its end.
-const streamSafetyPoll = 5 * time.Second
+const streamSafetyPoll = deploy.DefaultPoll
 
-// finalFetchTimeout bounds the wait for the store to show the final status
-// after the final event.
-const finalFetchTimeout = 5 * time.Second
+// poster posts a deploy or rollback request.
+type poster func(context.Context) (deploy.Response, error)
 
 func ctlDeploy(ctx context.Context, c *ctl, in *parsed) int {
 	app := in.pos[0]
@@ -30,7 +29,7 @@ func ctlDeploy(ctx context.Context, c *ctl, in *parsed) int {
 	if err != nil {
 		return c.usageErr("deploy", err)
 	}
-	post := func(ctx context.Context) (deploy.Response, error) { return c.client.Deploy(ctx, app, req) }
+	post := poster(func(ctx context.Context) (deploy.Response, error) { return c.client.Deploy(ctx, app, req) })
 	if in.has("wait") {
 		return c.follow(ctx, app, post, timeout)
 	}
@@ -43,7 +42,7 @@ func ctlRollback(ctx context.Context, c *ctl, in *parsed) int {
 	if err != nil {
 		return c.usageErr("rollback", err)
 	}
-	post := func(ctx context.Context) (deploy.Response, error) { return c.client.Rollback(ctx, app) }
+	post := poster(func(ctx context.Context) (deploy.Response, error) { return c.client.Rollback(ctx, app) })
 	if in.has("wait") {
 		return c.follow(ctx, app, post, timeout)
 	}
@@ -63,7 +62,7 @@ func timeoutFlag(in *parsed) (time.Duration, error) {
 }
 
 // started posts a deploy or rollback and reports the answer without waiting.
-func (c *ctl) started(ctx context.Context, app string, post func(context.Context) (deploy.Response, error)) int {
+func (c *ctl) started(ctx context.Context, app string, post poster) int {
 	resp, err := post(ctx)
 	if err != nil {
 		return c.fail(err)
@@ -89,18 +88,17 @@ func (c *ctl) started(ctx context.Context, app string, post func(context.Context
 // follow subscribes to the app's events, posts the deployment, prints each
 // of its phases as it happens and reports how it ended: ExitOK only when it
 // completed (or nothing had to change).
-func (c *ctl) follow(ctx context.Context, app string, post func(context.Context) (deploy.Response, error), timeout time.Duration) int {
+func (c *ctl) follow(ctx context.Context, app string, post poster, timeout time.Duration) int {
 	wctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
-	events, errc, err := c.client.StreamEvents(wctx, app)
+	events, lost, err := c.client.StreamEvents(wctx, app)
 	if err != nil {
 		var ce *api.ConnError
 		if errors.As(err, &ce) {
 			return c.fail(err)
 		}
 		fmt.Fprintf(c.stderr, "note: event stream unavailable (%v): polling instead\n", err)
-		events, errc = nil, nil
 	}
 	resp, err := post(wctx)
 	if err != nil {
@@ -108,108 +106,54 @@ func (c *ctl) follow(ctx context.Context, app string, post func(context.Context)
 	}
 	id := resp.DeploymentID
 	if resp.Status == deploy.AnswerUnchanged {
-		if c.json {
-			d, err := c.client.Deployment(ctx, id)
-			if err != nil {
-				return c.fail(err)
-			}
-			writeJSON(c.stdout, d)
-			return ExitOK
-		}
-		fmt.Fprintf(c.stdout, "%s: nothing to do: the image is already active and healthy (deployment #%d, unchanged)\n", app, id)
-		return ExitOK
+		return c.unchanged(ctx, app, id)
 	}
-	p := &phasePrinter{c: c}
 	if !c.json {
 		fmt.Fprintf(c.stdout, "%s: deployment #%d %s\n", app, id, resp.Status)
 	}
-
-	interval := c.pollInterval
-	if events != nil {
-		interval = streamSafetyPoll
-	}
-	poll := time.NewTicker(interval)
-	defer poll.Stop()
-	polling := events == nil
-
-wait:
-	for {
-		select {
-		case <-wctx.Done():
-			if ctx.Err() != nil {
-				fmt.Fprintf(c.stderr, "stopped waiting: deployment #%d continues in the background\n", id)
-				return ExitFailed
-			}
-			status := "running"
-			if d, err := c.client.Deployment(ctx, id); err == nil {
-				status = string(d.Status)
-			}
-			fmt.Fprintf(c.stderr, "deployment #%d is still running (%s) after %s\nfollow it with: bluegreen ctl events --app %s --follow\n", id, status, timeout, app)
-			return ExitFailed
-		case ev, ok := <-events:
-			if !ok {
-				events = nil
-				continue
-			}
-			if ev.DeploymentID == nil || *ev.DeploymentID != id {
-				continue
-			}
-			p.event(ev)
-			if ev.Type.EndsDeployment() {
-				break wait
-			}
-		case err, ok := <-errc:
-			if !ok {
-				errc = nil
-				continue
-			}
-			if wctx.Err() != nil {
-				continue
-			}
+	p := &phasePrinter{c: c}
+	d, err := deploy.Watch{
+		Read:      c.client.Deployment,
+		Events:    events,
+		Lost:      lost,
+		FromStart: true,
+		Poll:      streamSafetyPoll,
+		NoStream:  c.pollInterval,
+		OnEvent:   p.event,
+		OnRead:    p.phases,
+		OnLost: func(err error) {
 			fmt.Fprintf(c.stderr, "note: event stream lost (%v): polling instead\n", err)
-			events, errc = nil, nil
-			polling = true
-			poll.Reset(c.pollInterval)
-		case <-poll.C:
-			d, err := c.client.Deployment(wctx, id)
-			if err != nil {
-				if wctx.Err() != nil {
-					continue
-				}
-				return c.fail(err)
-			}
-			if polling {
-				p.phases(d)
-			}
-			if d.Done() {
-				break wait
-			}
+		},
+	}.Wait(wctx, id)
+	switch {
+	case ctx.Err() != nil:
+		fmt.Fprintf(c.stderr, "stopped waiting: deployment #%d continues in the background\n", id)
+		return ExitFailed
+	case wctx.Err() != nil:
+		status := "running"
+		if d, err := c.client.Deployment(ctx, id); err == nil {
+			status = string(d.Status)
 		}
-	}
-	d, err := c.finalDeployment(ctx, id)
-	if err != nil {
+		fmt.Fprintf(c.stderr, "deployment #%d is still running (%s) after %s\nfollow it with: bluegreen ctl events --app %s --follow\n", id, status, timeout, app)
+		return ExitFailed
+	case err != nil:
 		return c.fail(err)
 	}
 	return c.report(d)
 }
 
-// finalDeployment fetches the deployment until it shows a final status.
-func (c *ctl) finalDeployment(ctx context.Context, id int64) (deploy.Deployment, error) {
-	ctx, cancel := context.WithTimeout(ctx, finalFetchTimeout)
-	defer cancel()
-	t := time.NewTicker(c.pollInterval / 5)
-	defer t.Stop()
-	for {
+// unchanged reports a deploy that had nothing to do.
+func (c *ctl) unchanged(ctx context.Context, app string, id int64) int {
+	if c.json {
 		d, err := c.client.Deployment(ctx, id)
-		if err != nil || d.Done() {
-			return d, err
+		if err != nil {
+			return c.fail(err)
 		}
-		select {
-		case <-ctx.Done():
-			return d, nil
-		case <-t.C:
-		}
+		writeJSON(c.stdout, d)
+		return ExitOK
 	}
+	fmt.Fprintf(c.stdout, "%s: nothing to do: the image is already active and healthy (deployment #%d, unchanged)\n", app, id)
+	return ExitOK
 }
 
 // report prints how a deployment ended and returns the exit status.

@@ -126,12 +126,9 @@ loop:
 		case <-ctx.Done():
 			break loop
 		case <-hup:
-			res, err := sys.Reload(ctx)
-			if err != nil {
+			if _, err := sys.Reload(ctx); err != nil { // a reload that worked is logged by the supervisor
 				logger.Error("reload (SIGHUP)", "err", err)
-				continue
 			}
-			logger.Info("reloaded (SIGHUP)", "added", res.Added, "removed", res.Removed, "changed", res.Changed)
 		case err := <-serveErr:
 			logger.Error("management API stopped", "err", err)
 			code = 1

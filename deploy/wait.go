@@ -20,6 +20,11 @@ type Watch struct {
 	Events <-chan Event
 	// Lost, if set, delivers the error that ended the stream.
 	Lost <-chan error
+	// FromStart says that Events were subscribed before the deployment was
+	// asked for, so they carry all of its events: the first read waits for
+	// one that ends it (or for Poll). Otherwise Wait reads at once, as the
+	// deployment may have ended before the subscription.
+	FromStart bool
 	// Poll is how often the deployment is read while the stream is up
 	// (default DefaultPoll); NoStream how often without one (default Poll).
 	Poll, NoStream time.Duration
@@ -27,7 +32,8 @@ type Watch struct {
 	OnEvent func(Event)
 	// OnLost, if set, gets the error that ended the stream.
 	OnLost func(error)
-	// OnRead, if set, gets each read made while there is no stream.
+	// OnRead, if set, gets each read made while there is no stream, the
+	// last one too.
 	OnRead func(Deployment)
 }
 
@@ -35,13 +41,18 @@ type Watch struct {
 // ctx ends first, it returns the last read with ctx's error.
 func (w Watch) Wait(ctx context.Context, id int64) (Deployment, error) {
 	s := stream{events: w.Events, lost: w.Lost}
+	if w.FromStart && s.events != nil {
+		if err := w.await(ctx, id, &s); err != nil {
+			return Deployment{}, err
+		}
+	}
 	for {
 		d, err := w.Read(ctx, id)
+		if err == nil && s.events == nil && w.OnRead != nil {
+			w.OnRead(d)
+		}
 		if err != nil || d.Done() {
 			return d, err
-		}
-		if s.events == nil && w.OnRead != nil {
-			w.OnRead(d)
 		}
 		if err := w.await(ctx, id, &s); err != nil {
 			return d, err

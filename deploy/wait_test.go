@@ -47,6 +47,18 @@ func TestWatch_Wait(t *testing.T) {
 			t.Fatalf("%+v %v, seen %v", d, err, seen)
 		}
 	})
+	t.Run("a stream from the start is followed to the end", func(t *testing.T) {
+		s := &store{d: Deployment{DeploymentID: 7, Status: StatusCompleted}} // it ended at once
+		events := make(chan Event, 4)
+		events <- event(7, EventDeploymentPhase)
+		events <- event(7, EventDeploymentCompleted)
+		var seen []EventType
+		d, err := Watch{Read: s.read, Events: events, FromStart: true, Poll: time.Hour,
+			OnEvent: func(e Event) { seen = append(seen, e.Type) }}.Wait(t.Context(), 7)
+		if err != nil || d.Status != StatusCompleted || len(seen) != 2 || s.reads != 1 {
+			t.Fatalf("%+v %v, seen %v after %d reads", d, err, seen, s.reads)
+		}
+	})
 	t.Run("without a stream it polls", func(t *testing.T) {
 		s := &store{d: Deployment{DeploymentID: 7, Status: StatusPulling}}
 		var reads int
@@ -56,7 +68,7 @@ func TestWatch_Wait(t *testing.T) {
 			}
 		}}
 		d, err := w.Wait(t.Context(), 7)
-		if err != nil || d.Status != StatusFailed || reads != 3 {
+		if err != nil || d.Status != StatusFailed || reads != 4 { // the last read too
 			t.Fatalf("%+v %v after %d reads", d, err, reads)
 		}
 	})
