@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"fmt"
 	"io"
 
 	"github.com/bluegreen/bluegreen/deploy"
@@ -42,21 +41,4 @@ type Backend interface {
 	Logs(ctx context.Context, app string, tail int, follow bool, w io.Writer) error
 	// Overall returns the supervisor's health summary.
 	Overall(ctx context.Context) (deploy.Overall, error)
-}
-
-// Error is an error answer of the API: its HTTP status, code and message.
-// The server answers its own refusals (a foreign Host, a body too large)
-// with one; the client returns one for every answer of 300 or more.
-type Error struct {
-	Status  int
-	Code    string
-	Message string
-	Details []string
-}
-
-func (e *Error) Error() string { return e.Message }
-
-// Errorf builds an *Error.
-func Errorf(status int, code, format string, args ...any) *Error {
-	return &Error{Status: status, Code: code, Message: fmt.Sprintf(format, args...)}
 }

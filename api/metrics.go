@@ -16,7 +16,14 @@ const MetricsContentType = "text/plain; version=0.0.4; charset=utf-8"
 // exposition format (version 0.0.4): HELP and TYPE lines, then one sample per line.
 func WriteMetrics(w io.Writer, apps []deploy.AppStatus) {
 	m := &metricWriter{w: w}
+	m.apps(apps)
+	m.containers(apps)
+	m.deployments(apps)
+	m.connections(apps)
+}
 
+// apps writes what each app is doing.
+func (m *metricWriter) apps(apps []deploy.AppStatus) {
 	m.family("bluegreen_apps", "gauge", "Number of configured apps.")
 	m.sample("bluegreen_apps", nil, float64(len(apps)))
 
@@ -38,7 +45,10 @@ func WriteMetrics(w io.Writer, apps []deploy.AppStatus) {
 	for _, a := range apps {
 		m.sample("bluegreen_app_deploying", labels{"app", a.Name}, boolFloat(a.Deployment != nil))
 	}
+}
 
+// containers writes the state of each color's container.
+func (m *metricWriter) containers(apps []deploy.AppStatus) {
 	m.family("bluegreen_container_running", "gauge", "1 when the color's container is running.")
 	for _, a := range apps {
 		for _, c := range deploy.Colors {
@@ -54,7 +64,10 @@ func WriteMetrics(w io.Writer, apps []deploy.AppStatus) {
 			m.sample("bluegreen_container_healthy", labels{"app", a.Name, "color", string(c)}, boolFloat(ct != nil && ct.Health == deploy.Healthy))
 		}
 	}
+}
 
+// deployments writes each app's deployment history in numbers.
+func (m *metricWriter) deployments(apps []deploy.AppStatus) {
 	m.family("bluegreen_deployments_total", "counter", "Deployments of the app by final status (other: superseded, interrupted, running).")
 	for _, a := range apps {
 		st := a.Stats
@@ -82,7 +95,10 @@ func WriteMetrics(w io.Writer, apps []deploy.AppStatus) {
 	for _, a := range apps {
 		m.sample("bluegreen_deployment_duration_p95_ms", labels{"app", a.Name}, float64(a.Stats.P95DurationMS))
 	}
+}
 
+// connections writes the open proxied connections of each color.
+func (m *metricWriter) connections(apps []deploy.AppStatus) {
 	m.family("bluegreen_proxy_connections", "gauge", "Open proxied connections per color and kind (http, websocket).")
 	for _, a := range apps {
 		for _, c := range deploy.Colors {
