@@ -33,84 +33,105 @@ type watcher struct {
 	tty    bool
 	recent []deploy.Event
 	last   []byte // last frame printed (non-terminal output prints only changes)
+
+	events <-chan deploy.Event
+	errc   <-chan error
+	retry  *time.Ticker // while the stream is down: when to open it again
 }
 
 func (w *watcher) run(ctx context.Context) int {
-	events, errc, err := w.c.client.StreamEvents(ctx, "")
-	if err != nil {
+	if err := w.subscribe(ctx); err != nil {
 		var ce *api.ConnError
 		if errors.As(err, &ce) {
 			return w.c.fail(err)
 		}
-		events, errc = nil, nil
 		fmt.Fprintf(w.c.stderr, "note: event stream unavailable (%v): refreshing every %s\n", err, watchReconnect)
+		w.lost()
 	}
+	defer w.down()
 	if code, ok := w.draw(ctx); !ok {
 		return code
 	}
 	refresh := time.NewTicker(w.c.refresh)
 	defer refresh.Stop()
-	var reconnect <-chan time.Time
-	var reconnectTicker *time.Ticker
-	if events == nil {
-		reconnectTicker = time.NewTicker(watchReconnect)
-		reconnect = reconnectTicker.C
-	}
-	defer func() {
-		if reconnectTicker != nil {
-			reconnectTicker.Stop()
-		}
-	}()
 	for {
 		select {
 		case <-ctx.Done():
 			return ExitOK
-		case ev, ok := <-events:
+		case ev, ok := <-w.events:
 			if !ok {
-				events = nil
+				w.events = nil
 				continue
 			}
 			w.remember(ev)
-			// Coalesce a burst of events into one redraw.
-			for more := true; more; {
-				select {
-				case ev, ok := <-events:
-					if !ok {
-						events, more = nil, false
-						break
-					}
-					w.remember(ev)
-				default:
-					more = false
-				}
-			}
-			if code, ok := w.draw(ctx); !ok {
-				return code
-			}
-		case err, ok := <-errc:
+			w.coalesce()
+		case err, ok := <-w.errc:
 			if ctx.Err() != nil {
 				return ExitOK
 			}
-			events, errc = nil, nil
 			if ok && err != nil {
 				fmt.Fprintf(w.c.stderr, "note: event stream lost (%v): reconnecting\n", err)
 			}
-			reconnectTicker = time.NewTicker(watchReconnect)
-			reconnect = reconnectTicker.C
-		case <-reconnect:
-			ev, ec, err := w.c.client.StreamEvents(ctx, "")
-			if err == nil {
-				events, errc = ev, ec
-				reconnectTicker.Stop()
-				reconnectTicker, reconnect = nil, nil
-			}
-			if code, ok := w.draw(ctx); !ok {
-				return code
+			w.lost()
+			continue
+		case <-w.retrying():
+			if w.subscribe(ctx) == nil {
+				w.retry.Stop()
+				w.retry = nil
 			}
 		case <-refresh.C:
-			if code, ok := w.draw(ctx); !ok {
-				return code
+		}
+		if code, ok := w.draw(ctx); !ok {
+			return code
+		}
+	}
+}
+
+// subscribe opens the event stream.
+func (w *watcher) subscribe(ctx context.Context) error {
+	events, errc, err := w.c.client.StreamEvents(ctx, "")
+	if err != nil {
+		return err
+	}
+	w.events, w.errc = events, errc
+	return nil
+}
+
+// down forgets the event stream and stops retrying it.
+func (w *watcher) down() {
+	w.events, w.errc = nil, nil
+	if w.retry != nil {
+		w.retry.Stop()
+		w.retry = nil
+	}
+}
+
+// lost drops the event stream and retries it every watchReconnect.
+func (w *watcher) lost() {
+	w.down()
+	w.retry = time.NewTicker(watchReconnect)
+}
+
+// retrying ticks while the stream is down.
+func (w *watcher) retrying() <-chan time.Time {
+	if w.retry == nil {
+		return nil
+	}
+	return w.retry.C
+}
+
+// coalesce takes the events already waiting, so a burst makes one redraw.
+func (w *watcher) coalesce() {
+	for {
+		select {
+		case ev, ok := <-w.events:
+			if !ok {
+				w.events = nil
+				return
 			}
+			w.remember(ev)
+		default:
+			return
 		}
 	}
 }

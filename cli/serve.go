@@ -36,113 +36,142 @@ const shutdownTimeout = 15 * time.Second
 
 // runServe runs the supervisor until ctx ends (SIGINT/SIGTERM). SIGHUP reloads the configs.
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	o, code, ok := parseServe(args, stderr)
+	if !ok {
+		return code
+	}
+	logger, err := newLogger(stderr, o.logFormat, o.logLevel)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return ExitUsage
+	}
+	slog.SetDefault(logger) // hollywood logs through the default logger
+
+	sv, err := startServing(ctx, o, logger)
+	if err != nil {
+		fmt.Fprintf(stderr, "bluegreen: %v\n", err)
+		return ExitFailed
+	}
+	defer sv.st.Close()
+	code = sv.run(ctx)
+	sv.stop()
+	return code
+}
+
+// serveOptions are the flags of serve.
+type serveOptions struct {
+	appsDir, dbPath, apiAddr string
+	logFormat, logLevel      string
+	reconcile                time.Duration
+}
+
+// parseServe reads the flags of serve; when ok is false, the command ends
+// with code.
+func parseServe(args []string, stderr io.Writer) (o serveOptions, code int, ok bool) {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	appsDir := fs.String("apps", DefaultAppsDir, "folder of app configs (*.yaml, *.yml)")
-	dbPath := fs.String("db", DefaultDB, "SQLite database file")
-	apiAddr := fs.String("api", DefaultAPI, "management API address: host:port on loopback, or unix:/path/to.sock")
-	logFormat := fs.String("log-format", "text", "log format: text or json")
-	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
-	reconcile := fs.Duration("reconcile-interval", actors.DefaultReconcileInterval, "how often each app re-reads its containers from Docker")
+	fs.StringVar(&o.appsDir, "apps", DefaultAppsDir, "folder of app configs (*.yaml, *.yml)")
+	fs.StringVar(&o.dbPath, "db", DefaultDB, "SQLite database file")
+	fs.StringVar(&o.apiAddr, "api", DefaultAPI, "management API address: host:port on loopback, or unix:/path/to.sock")
+	fs.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
+	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.DurationVar(&o.reconcile, "reconcile-interval", actors.DefaultReconcileInterval, "how often each app re-reads its containers from Docker")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: bluegreen serve [--apps DIR] [--db FILE] [--api ADDR] [--log-format text|json] [--log-level L]")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return 0
+			return o, ExitOK, false
 		}
-		return 2
+		return o, ExitUsage, false
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "serve takes no arguments, got %q\n", fs.Args())
 		fs.Usage()
-		return 2
+		return o, ExitUsage, false
 	}
-	logger, err := newLogger(stderr, *logFormat, *logLevel)
-	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return 2
-	}
+	return o, ExitOK, true
+}
 
-	slog.SetDefault(logger) // hollywood logs through the default logger
+// serving is a running `bluegreen serve`: the store, the supervisor and the
+// management API's HTTP server.
+type serving struct {
+	log      *slog.Logger
+	st       *store.Store
+	sys      *actors.System
+	srv      *http.Server
+	serveErr chan error
+}
 
-	load := func() ([]*config.App, error) { return config.LoadDir(*appsDir) }
+// startServing checks the configs, then opens the store and the API
+// listener and starts the supervisor and the API. Invalid configs start nothing.
+func startServing(ctx context.Context, o serveOptions, logger *slog.Logger) (*serving, error) {
+	load := func() ([]*config.App, error) { return config.LoadDir(o.appsDir) }
 	if _, err := load(); err != nil {
-		fmt.Fprintf(stderr, "bluegreen: the app configs in %s are invalid, nothing started:\n%v\n", *appsDir, err)
-		return 1
+		return nil, fmt.Errorf("the app configs in %s are invalid, nothing started:\n%v", o.appsDir, err)
 	}
-
 	rt, err := docker.New()
 	if err != nil {
-		fmt.Fprintf(stderr, "bluegreen: docker client: %v\n", err)
-		return 1
+		return nil, fmt.Errorf("docker client: %w", err)
 	}
 	pctx, pcancel := context.WithTimeout(ctx, 5*time.Second)
 	if err := rt.Ping(pctx); err != nil {
 		logger.Warn("docker unreachable: serving from the last known state until it answers", "err", err)
 	}
 	pcancel()
-
-	st, err := store.Open(*dbPath)
+	st, err := store.Open(o.dbPath)
 	if err != nil {
-		fmt.Fprintf(stderr, "bluegreen: %v\n", err)
-		return 1
+		return nil, err
 	}
-	defer st.Close()
-
-	ln, err := api.Listen(*apiAddr)
+	ln, err := api.Listen(o.apiAddr)
 	if err != nil {
-		fmt.Fprintf(stderr, "bluegreen: %v\n", err)
-		return 1
+		st.Close()
+		return nil, err
 	}
-
-	sys, err := actors.Start(actors.Options{
-		Load:              load,
-		Store:             st,
-		Runtime:           rt,
-		Logger:            logger,
-		ReconcileInterval: *reconcile,
-	})
+	sys, err := actors.Start(actors.Options{Load: load, Store: st, Runtime: rt, Logger: logger, ReconcileInterval: o.reconcile})
 	if err != nil {
 		ln.Close()
-		fmt.Fprintf(stderr, "bluegreen: %v\n", err)
-		return 1
+		st.Close()
+		return nil, err
 	}
+	sv := &serving{log: logger, st: st, sys: sys, serveErr: make(chan error, 1),
+		srv: &http.Server{Handler: api.NewServer(sys, logger), ReadHeaderTimeout: 10 * time.Second}}
+	go func() { sv.serveErr <- sv.srv.Serve(ln) }()
+	logger.Info("bluegreen serving", "api", o.apiAddr, "apps", o.appsDir, "db", o.dbPath, "docker", rt.Endpoint())
+	return sv, nil
+}
 
-	srv := &http.Server{Handler: api.NewServer(sys, logger), ReadHeaderTimeout: 10 * time.Second}
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
-	logger.Info("bluegreen serving", "api", *apiAddr, "apps", *appsDir, "db", *dbPath, "docker", rt.Endpoint())
-
+// run serves until ctx ends or the API stops, reloading on SIGHUP, and
+// returns the exit status.
+func (sv *serving) run(ctx context.Context) int {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
-
-	code := 0
-loop:
 	for {
 		select {
 		case <-ctx.Done():
-			break loop
+			return ExitOK
 		case <-hup:
-			if _, err := sys.Reload(ctx); err != nil { // a reload that worked is logged by the supervisor
-				logger.Error("reload (SIGHUP)", "err", err)
+			if _, err := sv.sys.Reload(ctx); err != nil { // a reload that worked is logged by the supervisor
+				sv.log.Error("reload (SIGHUP)", "err", err)
 			}
-		case err := <-serveErr:
-			logger.Error("management API stopped", "err", err)
-			code = 1
-			break loop
+		case err := <-sv.serveErr:
+			sv.log.Error("management API stopped", "err", err)
+			return ExitFailed
 		}
 	}
-	logger.Info("shutting down: containers keep running")
+}
+
+// stop ends the API and the supervisor; the containers keep running.
+func (sv *serving) stop() {
+	sv.log.Info("shutting down: containers keep running")
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
-	_ = srv.Shutdown(sctx)
-	if err := sys.Stop(sctx); err != nil {
-		logger.Error("stop", "err", err)
+	_ = sv.srv.Shutdown(sctx)
+	if err := sv.sys.Stop(sctx); err != nil {
+		sv.log.Error("stop", "err", err)
 	}
-	return code
 }
 
 // newLogger builds the slog logger of serve.

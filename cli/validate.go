@@ -14,9 +14,6 @@ import (
 // validateUsage is the usage line of bluegreen validate.
 const validateUsage = "usage: bluegreen validate [PATH ...]   (files or folders; default ./apps.d)"
 
-// defaultAppsDir is the apps folder used when no path is given.
-const defaultAppsDir = "./apps.d"
-
 // runValidate checks app configs without touching Docker (bluegreen
 // validate): it prints every problem to stderr and exits 1, or one line per
 // app to stdout and exits 0. Bad usage exits 2.
@@ -40,7 +37,7 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	if len(paths) == 0 {
-		paths = []string{defaultAppsDir}
+		paths = []string{DefaultAppsDir}
 	}
 
 	apps, err := config.Load(paths...)
