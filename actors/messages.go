@@ -5,7 +5,6 @@ import (
 	"github.com/bluegreen/bluegreen/config"
 	"github.com/bluegreen/bluegreen/deploy"
 	"github.com/bluegreen/bluegreen/docker"
-	"github.com/bluegreen/bluegreen/proxy"
 )
 
 // Messages the bridge routes to an app actor. Each names its app so the
@@ -111,52 +110,9 @@ type reconcileResult struct {
 	err        error
 }
 
-// pullDone ends the pulling phase.
-type pullDone struct {
-	gen    uint64
-	pulled bool
-	err    error
-}
-
-// startDone ends the starting phase.
-type startDone struct {
-	gen  uint64
-	id   string
-	port int
-	err  error
-}
-
-// containerExited reports that the candidate container stopped running during the health gate.
-type containerExited struct {
-	gen uint64
-	c   docker.Container
-}
-
-// healthTimeout ends the health gate.
-type healthTimeout struct{ gen uint64 }
-
-// drainDone ends the draining phase.
-type drainDone struct {
-	gen uint64
-	res proxy.DrainResult
-}
-
-// stopDone reports that the old container was stopped.
-type stopDone struct {
-	gen uint64
-	err error
-}
-
-// rollbackDone reports that a failed candidate was cleaned up.
-type rollbackDone struct {
-	gen  uint64
-	logs []string
-	err  error
-}
-
 // opDone reports the end of a background container operation outside a deployment.
 type opDone struct {
-	what  string
+	what  string // opStart or opRemove
 	color deploy.Color
 	err   error
 }

@@ -178,14 +178,7 @@ func (s *supervisor) onChildFailed(c *actor.Context, msg childFailed) {
 func (s *supervisor) reload(c *actor.Context) ReloadReply {
 	cfgs, err := s.load()
 	if err != nil {
-		e := deploy.Errorf(deploy.ECONFIG, "configs are invalid; the running config stays: %v", err)
-		if errs, ok := err.(config.Errors); ok {
-			e.Message = fmt.Sprintf("%d problem(s) in the app configs; the running config stays", len(errs))
-			for _, x := range errs {
-				e.Details = append(e.Details, x.Error())
-			}
-		}
-		return ReloadReply{Err: e}
+		return ReloadReply{Err: invalidConfigs(err)}
 	}
 	res := deploy.ReloadResult{Added: []string{}, Removed: []string{}, Changed: []string{}, Unchanged: []string{}}
 	next := map[string]*config.App{}
@@ -195,17 +188,7 @@ func (s *supervisor) reload(c *actor.Context) ReloadReply {
 	for _, name := range s.names() {
 		if _, ok := next[name]; !ok {
 			res.Removed = append(res.Removed, name)
-			if pid := s.apps[name]; pid != nil {
-				c.Send(pid, retire{})
-				s.stopping[name] = true
-				eng, self := c.Engine(), c.PID()
-				go func() {
-					<-eng.Poison(pid).Done()
-					eng.Send(self, respawn{name: name}) // spawns it again only if re-added meanwhile
-				}()
-			}
-			delete(s.apps, name)
-			delete(s.cfgs, name)
+			s.remove(c, name)
 		}
 	}
 	for _, cfg := range cfgs {
@@ -234,6 +217,34 @@ func (s *supervisor) reload(c *actor.Context) ReloadReply {
 			len(res.Added), len(res.Removed), len(res.Changed), len(res.Unchanged)),
 		map[string]any{"added": res.Added, "removed": res.Removed, "changed": res.Changed})
 	return ReloadReply{Result: res}
+}
+
+// invalidConfigs is the answer to a reload of invalid configs: ECONFIG with
+// one detail per problem.
+func invalidConfigs(err error) *deploy.Error {
+	e := deploy.Errorf(deploy.ECONFIG, "configs are invalid; the running config stays: %v", err)
+	if errs, ok := err.(config.Errors); ok {
+		e.Message = fmt.Sprintf("%d problem(s) in the app configs; the running config stays", len(errs))
+		for _, x := range errs {
+			e.Details = append(e.Details, x.Error())
+		}
+	}
+	return e
+}
+
+// remove stops the actor of an app whose config is gone, for good.
+func (s *supervisor) remove(c *actor.Context, name string) {
+	if pid := s.apps[name]; pid != nil {
+		c.Send(pid, retire{})
+		s.stopping[name] = true
+		eng, self := c.Engine(), c.PID()
+		go func() {
+			<-eng.Poison(pid).Done()
+			eng.Send(self, respawn{name: name}) // spawns it again only if re-added meanwhile
+		}()
+	}
+	delete(s.apps, name)
+	delete(s.cfgs, name)
 }
 
 // equalConfig compares two configs, ignoring the file they came from.

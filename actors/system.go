@@ -3,15 +3,20 @@
 // health-check child actors and its proxy listener, and runs its deployments.
 // A bridge actor turns management API calls into messages. System ties them
 // together and serves the management API (api.Backend).
+//
+// The app actor is split by concept: app.go (the actor and its Receive),
+// adopt.go (adoption at start and the reconcile of each tick), request.go
+// (deploy, rollback and switch requests), run.go (a deployment as a state
+// machine: its phases and the one method that moves them), phases.go (the
+// work of each phase), status.go (the app's status, derived), monitor.go
+// (health actors and their results), container.go and listener.go.
 package actors
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"sort"
 	"sync"
 	"time"
 
@@ -33,6 +38,8 @@ type Options struct {
 	Logger            *slog.Logger
 	ReconcileInterval time.Duration // default DefaultReconcileInterval
 	RequestTimeout    time.Duration // default DefaultRequestTimeout
+
+	timers timers // tests: the app actors' clocks
 }
 
 // System is the running supervisor.
@@ -70,7 +77,7 @@ func Start(o Options) (*System, error) {
 	}
 	h := newHub()
 	rec := &recorder{store: o.Store, hub: h, log: o.Logger}
-	d := deps{store: o.Store, rt: o.Runtime, rec: rec, log: o.Logger, reconcile: o.ReconcileInterval}
+	d := deps{store: o.Store, rt: o.Runtime, rec: rec, log: o.Logger, reconcile: o.ReconcileInterval, timers: o.timers.withDefaults()}
 	s := &System{eng: eng, store: o.Store, rt: o.Runtime, hub: h, rec: rec, log: o.Logger, timeout: o.RequestTimeout}
 	names := make([]string, 0, len(cfgs))
 	for _, c := range cfgs {
@@ -177,166 +184,6 @@ func (s *System) Switch(ctx context.Context, app string, color deploy.Color) (de
 	return s.App(ctx, app)
 }
 
-// App implements api.Backend.
-func (s *System) App(ctx context.Context, name string) (deploy.AppStatus, error) {
-	v, err := s.ask(GetStatus{App: name})
-	if err != nil {
-		return deploy.AppStatus{}, err
-	}
-	r := v.(StatusReply)
-	if r.Err != nil {
-		return deploy.AppStatus{}, r.Err
-	}
-	st := r.Status
-	if st.Stats, err = s.store.Stats(ctx, name); err != nil {
-		return deploy.AppStatus{}, fmt.Errorf("read stats of %s: %w", name, err)
-	}
-	last, err := s.store.DeploymentsByStatus(ctx, name, deploy.FinalStatuses, 1)
-	if err != nil {
-		return deploy.AppStatus{}, fmt.Errorf("read last deployment of %s: %w", name, err)
-	}
-	if len(last) > 0 {
-		st.LastDeployment = &last[0]
-	}
-	return st, nil
-}
-
-// Apps implements api.Backend.
-func (s *System) Apps(ctx context.Context) ([]deploy.AppStatus, error) {
-	names, err := s.names()
-	if err != nil {
-		return nil, err
-	}
-	out := make([]deploy.AppStatus, len(names))
-	errs := make([]error, len(names))
-	var wg sync.WaitGroup
-	for i, n := range names {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			out[i], errs[i] = s.App(ctx, n)
-		}()
-	}
-	wg.Wait()
-	for i, err := range errs {
-		if err != nil {
-			if deploy.ErrorCode(err) == deploy.ENOTFOUND { // removed meanwhile
-				out[i].Name = ""
-				continue
-			}
-			return nil, err
-		}
-	}
-	kept := out[:0]
-	for _, st := range out {
-		if st.Name != "" {
-			kept = append(kept, st)
-		}
-	}
-	return kept, nil
-}
-
-func (s *System) names() ([]string, error) {
-	v, err := s.ask(ListApps{})
-	if err != nil {
-		return nil, err
-	}
-	return v.(AppsReply).Names, nil
-}
-
-// known fails with ENOTFOUND when no app has that name.
-func (s *System) known(app string) error {
-	names, err := s.names()
-	if err != nil {
-		return err
-	}
-	i := sort.SearchStrings(names, app)
-	if i < len(names) && names[i] == app {
-		return nil
-	}
-	return deploy.Errorf(deploy.ENOTFOUND, "no app named %q", app)
-}
-
-// History implements api.Backend.
-func (s *System) History(ctx context.Context, app string, limit, offset int) ([]deploy.Deployment, error) {
-	if err := s.known(app); err != nil {
-		return nil, err
-	}
-	if limit <= 0 {
-		limit = 10
-	}
-	return s.store.ListDeployments(ctx, app, limit, offset)
-}
-
-// Deployment implements api.Backend.
-func (s *System) Deployment(ctx context.Context, id int64) (deploy.Deployment, error) {
-	d, err := s.store.GetDeployment(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return d, deploy.Errorf(deploy.ENOTFOUND, "no deployment with id %d", id)
-	}
-	return d, err
-}
-
-// WaitDeployment implements api.Backend: it follows the audit events and
-// reads the deployment again when one ends it.
-func (s *System) WaitDeployment(ctx context.Context, id int64) (deploy.Deployment, error) {
-	events, cancel := s.hub.subscribe()
-	defer cancel()
-	return deploy.Watch{Read: s.Deployment, Events: events, NoStream: waitPoll}.Wait(ctx, id)
-}
-
-// waitPoll is how often WaitDeployment reads the deployment after the hub
-// dropped its subscription for falling behind.
-const waitPoll = 500 * time.Millisecond
-
-// Health implements api.Backend.
-func (s *System) Health(ctx context.Context, app string, limit int) (map[deploy.Color]deploy.ColorHealth, error) {
-	st, err := s.App(ctx, app)
-	if err != nil {
-		return nil, err
-	}
-	if limit <= 0 {
-		limit = 20
-	}
-	out := map[deploy.Color]deploy.ColorHealth{}
-	for _, color := range deploy.Colors {
-		ct := st.Containers.Of(color)
-		checks, err := s.store.HealthChecks(ctx, app, color, limit)
-		if err != nil {
-			return nil, fmt.Errorf("read health checks of %s: %w", app, err)
-		}
-		ch := deploy.ColorHealth{Checks: checks, Healthy: ct != nil && ct.Health == deploy.Healthy, Status: deploy.NoContainer}
-		if ct != nil {
-			ch.Status, ch.Container = ct.Health, ct.State
-		}
-		if ch.Checks == nil {
-			ch.Checks = []deploy.HealthCheck{}
-		}
-		if len(checks) > 0 {
-			at := checks[0].At
-			ch.LastCheck = &at
-		}
-		for _, c := range checks {
-			if c.Success {
-				break
-			}
-			ch.ConsecutiveFailures++
-		}
-		out[color] = ch
-	}
-	return out, nil
-}
-
-// Events implements api.Backend.
-func (s *System) Events(ctx context.Context, app string, afterID int64, limit int) ([]deploy.Event, error) {
-	return s.store.Events(ctx, app, afterID, limit)
-}
-
-// Subscribe implements api.Backend.
-func (s *System) Subscribe(ctx context.Context) (<-chan deploy.Event, func()) {
-	return s.hub.subscribe()
-}
-
 // Reload implements api.Backend.
 func (s *System) Reload(ctx context.Context) (deploy.ReloadResult, error) {
 	v, err := s.ask(Reload{})
@@ -361,20 +208,4 @@ func (s *System) Logs(ctx context.Context, app string, tail int, follow bool, w 
 		return fmt.Errorf("logs of %s: %w", app, err)
 	}
 	return nil
-}
-
-// Overall implements api.Backend.
-func (s *System) Overall(ctx context.Context) (deploy.Overall, error) {
-	apps, err := s.Apps(ctx)
-	if err != nil {
-		return deploy.Overall{}, err
-	}
-	h := deploy.Overall{Status: "healthy", Apps: map[string]deploy.State{}}
-	for _, a := range apps {
-		h.Apps[a.Name] = a.Status
-		if a.Status == deploy.AppFailed || a.Status == deploy.AppDegraded {
-			h.Status = "degraded"
-		}
-	}
-	return h, nil
 }

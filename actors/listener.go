@@ -1,0 +1,62 @@
+package actors
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strconv"
+
+	"github.com/bluegreen/bluegreen/proxy"
+)
+
+// startProxy binds the app's proxy listener. A failed bind leaves the app
+// failed with the reason; the reconcile tick tries again.
+func (a *appActor) startProxy() {
+	p := proxy.New(proxy.Options{
+		App:            a.cfg.Name,
+		ListenAddress:  a.cfg.Proxy.ListenAddress,
+		Port:           a.cfg.Ports.Proxy,
+		TrustedProxies: a.cfg.Proxy.TrustedProxies,
+		Logger:         a.deps.log,
+	})
+	if err := p.Start(); err != nil {
+		if a.proxyErr == nil || a.proxyErr.Error() != err.Error() {
+			a.log.Error("proxy listener", keyErr, err)
+		}
+		a.proxyErr = fmt.Errorf("proxy cannot listen: %w", err)
+		a.refreshStatus()
+		return
+	}
+	if a.proxy != nil { // replaced after a config change: keep routing the same way
+		color, addr := a.proxy.Active()
+		p.SetTarget(color, addr)
+		old, drain := a.proxy, a.cfg.Deployment.DrainTimeout
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), drain)
+			defer cancel()
+			_ = old.Stop(ctx)
+		}()
+	}
+	a.proxy = p
+	a.proxyErr = nil
+	a.routeActive()
+	a.refreshStatus()
+}
+
+// routeActive points the proxy at the active color's container.
+func (a *appActor) routeActive() {
+	if a.proxy == nil {
+		return
+	}
+	color := a.state.ActiveColor
+	s := a.slots[color]
+	if color == "" || s == nil {
+		return
+	}
+	port := s.port
+	if port == 0 {
+		port = a.colorPort(color)
+	}
+	// The proxy names colors by their strings; it knows no other vocabulary.
+	a.proxy.SetTarget(string(color), net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+}

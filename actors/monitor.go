@@ -1,0 +1,111 @@
+package actors
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"strconv"
+
+	"github.com/anthdm/hollywood/actor"
+
+	"github.com/bluegreen/bluegreen/deploy"
+)
+
+// ensureMonitors runs a health actor for each color that needs one: the
+// active color while it runs, and a deployment's candidate during its gate.
+func (a *appActor) ensureMonitors(c *actor.Context) {
+	for _, color := range deploy.Colors {
+		s := a.slots[color]
+		if s == nil {
+			continue
+		}
+		want := s.running() && (color == a.state.ActiveColor || a.run.gating(color))
+		if s.monitor != nil && (!want || s.monitorOfID != s.id || !reflect.DeepEqual(s.monitorOfCfg, a.cfg.HealthCheck)) {
+			c.Engine().Poison(s.monitor)
+			s.monitor = nil
+		}
+		if want && s.monitor == nil {
+			s.monitor = c.SpawnChild(newHealthActor(color, s.id, s.port, a.cfg.HealthCheck), "health",
+				actor.WithID(string(color)+"-"+strconv.FormatUint(a.nextGen(), 10)),
+				actor.WithMiddleware(recoverMiddleware(a.cfg.Name+"/health")))
+			s.monitorOfID = s.id
+			s.monitorOfCfg = a.cfg.HealthCheck
+		}
+	}
+}
+
+// onMonitorFailed restarts the monitoring of a health actor that panicked.
+func (a *appActor) onMonitorFailed(c *actor.Context, msg childFailed) {
+	a.log.Error("health actor failed", "reason", msg.Reason)
+	for _, s := range a.slots {
+		if s.monitor != nil && s.monitor.Equals(msg.PID) {
+			c.Engine().Poison(s.monitor)
+			s.monitor = nil
+		}
+	}
+	a.ensureMonitors(c)
+}
+
+// onHealth records a health check and counts it: toward the gate of the
+// running deployment, or toward the active container's health.
+func (a *appActor) onHealth(c *actor.Context, msg healthResult) {
+	s := a.slots[msg.color]
+	if s == nil || s.id != msg.containerID {
+		return // a result for a container that is gone
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	if err := a.deps.store.AddHealthCheck(ctx, a.cfg.Name, msg.color, msg.containerID, msg.check); err != nil {
+		a.log.Error("record health check", keyErr, err)
+	}
+	cancel()
+	s.checked = true
+	if msg.check.Success {
+		s.passes++
+		s.failures = 0
+	} else {
+		s.failures++
+		s.passes = 0
+	}
+	if r := a.run; r.gating(msg.color) {
+		a.gateCheck(c, r, s, msg.check)
+		return
+	}
+	if msg.color == a.state.ActiveColor {
+		a.activeCheck(msg.color, s, msg.check)
+		a.refreshStatus()
+	}
+}
+
+// gateCheck counts a check of the candidate: healthy_threshold passes in a
+// row end the gate.
+func (a *appActor) gateCheck(c *actor.Context, r *run, s *slot, check deploy.HealthCheck) {
+	if !check.Success {
+		r.lastCheckErr = check.Error
+	}
+	if s.passes < a.cfg.HealthCheck.HealthyThreshold {
+		return
+	}
+	s.healthy, s.unhealthy = true, false
+	a.deps.rec.event(a.cfg.Name, r.dep.DeploymentID, deploy.EventContainerHealthy,
+		fmt.Sprintf("%s container passed %d health checks", r.color, s.passes), map[string]any{"color": r.color})
+	a.advance(c, r, stepDone{gen: r.gen, phase: phaseHealthChecking})
+}
+
+// activeCheck counts a check of the active container: unhealthy after
+// unhealthy_threshold failures in a row, healthy again after
+// healthy_threshold passes.
+func (a *appActor) activeCheck(color deploy.Color, s *slot, check deploy.HealthCheck) {
+	switch {
+	case !check.Success && s.failures == a.cfg.HealthCheck.UnhealthyThreshold:
+		s.healthy, s.unhealthy = false, true
+		a.log.Warn("active container unhealthy", keyColor, color, "failures", s.failures, keyErr, check.Error)
+		a.deps.rec.event(a.cfg.Name, 0, deploy.EventContainerUnhealthy,
+			fmt.Sprintf("active %s container failed %d health checks: %s", color, s.failures, check.Error),
+			map[string]any{"color": color, "error": check.Error})
+	case check.Success && !s.healthy && s.passes >= a.cfg.HealthCheck.HealthyThreshold:
+		s.healthy, s.unhealthy = true, false
+		a.log.Info("active container healthy", keyColor, color)
+		a.deps.rec.event(a.cfg.Name, 0, deploy.EventContainerHealthy,
+			fmt.Sprintf("active %s container is healthy", color), map[string]any{"color": color})
+	}
+}

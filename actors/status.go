@@ -1,0 +1,104 @@
+package actors
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/bluegreen/bluegreen/deploy"
+)
+
+// appStatus derives the app's status, and why when it is not stable, from
+// what the actor knows: its proxy listener, its deployment, Docker and the
+// active container.
+func (a *appActor) appStatus() (deploy.State, string) {
+	active := a.slots[a.state.ActiveColor]
+	switch {
+	case a.proxyErr != nil:
+		return deploy.AppFailed, a.proxyErr.Error()
+	case a.run != nil:
+		return deploy.AppDeploying, ""
+	case a.state.ActiveColor == "":
+		if a.dockErr != nil {
+			return deploy.AppFailed, "Docker unreachable: " + a.dockErr.Error()
+		}
+		return deploy.AppFailed, "no container serves this app: deploy an image"
+	case a.dockErr != nil:
+		return deploy.AppDegraded, "Docker unreachable: " + a.dockErr.Error()
+	case active == nil:
+		return deploy.AppDegraded, fmt.Sprintf("the active %s container is gone", a.state.ActiveColor)
+	case !active.running():
+		return deploy.AppDegraded, fmt.Sprintf("the active %s container is %s", a.state.ActiveColor, active.state)
+	case active.unhealthy:
+		return deploy.AppDegraded, fmt.Sprintf("the active %s container fails its health checks", a.state.ActiveColor)
+	}
+	return deploy.AppStable, ""
+}
+
+// known reports whether the actor knows enough to derive a status: Docker
+// answered once (or failed to), or the proxy cannot listen.
+func (a *appActor) known() bool { return a.adopted || a.dockErr != nil || a.proxyErr != nil }
+
+// refreshStatus records a change of the derived status: in the store, the
+// log and the audit trail.
+func (a *appActor) refreshStatus() {
+	if !a.known() {
+		return // the first adoption decides
+	}
+	st, why := a.appStatus()
+	if st == a.state.Status && why == a.state.Error {
+		return
+	}
+	from := a.state.Status
+	a.state.Status, a.state.Error = st, why
+	a.saveState()
+	if from != st {
+		a.log.Info("app state changed", keyFrom, from, keyTo, st, "reason", why)
+		a.deps.rec.event(a.cfg.Name, 0, deploy.EventAppState, fmt.Sprintf("%s is %s", a.cfg.Name, st),
+			map[string]any{"from": from, "to": st, "reason": why})
+	}
+}
+
+func (a *appActor) saveState() {
+	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	defer cancel()
+	a.state.Name = a.cfg.Name
+	if err := a.deps.store.PutApp(ctx, a.state); err != nil {
+		a.log.Error("save app state", keyErr, err)
+	}
+}
+
+// status builds the live part of the app's AppStatus. Before Docker first
+// answered, it shows the status last recorded.
+func (a *appActor) status() deploy.AppStatus {
+	st, why := a.appStatus()
+	if !a.known() && a.run == nil {
+		st, why = a.state.Status, "reading the containers from Docker"
+		if st == "" {
+			st = deploy.AppStopped
+		}
+	}
+	out := deploy.AppStatus{
+		Name:         a.cfg.Name,
+		Status:       st,
+		Error:        why,
+		ActiveColor:  a.state.ActiveColor,
+		CurrentImage: a.state.CurrentImage,
+		DesiredImage: a.state.DesiredImage,
+		Ports:        deploy.Ports{Proxy: a.cfg.Ports.Proxy, Blue: a.cfg.Ports.Blue, Green: a.cfg.Ports.Green},
+		Connections:  map[deploy.Color]deploy.Connections{deploy.Blue: {}, deploy.Green: {}},
+	}
+	for color, s := range a.slots {
+		out.Containers.Set(color, &deploy.Container{ID: s.id, Image: s.image, State: s.state, Health: s.health()})
+	}
+	if a.run != nil {
+		d := a.run.dep
+		d.Phases = append([]deploy.Phase(nil), d.Phases...)
+		out.Deployment = &d
+	}
+	if a.proxy != nil {
+		for color, n := range a.proxy.Connections() {
+			out.Connections[deploy.Color(color)] = deploy.Connections{HTTP: n.HTTP, WebSocket: n.WebSocket}
+		}
+	}
+	return out
+}
