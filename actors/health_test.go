@@ -1,0 +1,79 @@
+package actors
+
+import (
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/anthdm/hollywood/actor"
+
+	"github.com/bluegreen/bluegreen/config"
+	"github.com/bluegreen/bluegreen/deploy"
+)
+
+func TestHealthActor(t *testing.T) {
+	var status atomic.Int64
+	status.Store(200)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/health" || r.Header.Get("User-Agent") != "bluegreen-health" {
+			w.WriteHeader(http.StatusNotFound)
+			return
+		}
+		code := int(status.Load())
+		if code == 0 { // hang: longer than the check's timeout
+			time.Sleep(200 * time.Millisecond)
+			code = http.StatusOK
+		}
+		w.WriteHeader(code)
+	}))
+	t.Cleanup(srv.Close)
+	_, portText, _ := net.SplitHostPort(strings.TrimPrefix(srv.URL, "http://"))
+	port, _ := strconv.Atoi(portText)
+
+	eng, err := actor.NewEngine(actor.NewEngineConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	results := make(chan healthResult, 100)
+	hc := config.HealthCheck{Path: "/health", Method: "GET", Timeout: 50 * time.Millisecond, Interval: 5 * time.Millisecond,
+		ExpectedStatus: []int{200, 204}}
+	parent := eng.SpawnFunc(func(c *actor.Context) {
+		switch msg := c.Message().(type) {
+		case actor.Started:
+			c.SpawnChild(newHealthActor(deploy.Green, "c1", port, hc), "health", actor.WithID("green-1"))
+		case healthResult:
+			results <- msg
+		}
+	}, "app", actor.WithID("test"))
+	t.Cleanup(func() { <-eng.Poison(parent).Done() })
+
+	next := func(what string, ok func(deploy.HealthCheck) bool) {
+		t.Helper()
+		deadline := time.After(5 * time.Second)
+		for {
+			select {
+			case r := <-results:
+				if r.color != deploy.Green || r.containerID != "c1" {
+					t.Fatalf("result of %s %s", r.color, r.containerID)
+				}
+				if ok(r.check) {
+					return
+				}
+			case <-deadline:
+				t.Fatalf("no %s", what)
+			}
+		}
+	}
+	next("pass", func(c deploy.HealthCheck) bool { return c.Success && c.StatusCode == 200 && c.Error == "" })
+	status.Store(204)
+	next("pass of an expected 204", func(c deploy.HealthCheck) bool { return c.Success && c.StatusCode == 204 })
+	status.Store(500)
+	next("failure", func(c deploy.HealthCheck) bool { return !c.Success && c.Error == "status 500" })
+	status.Store(0)
+	next("timeout", func(c deploy.HealthCheck) bool { return !c.Success && c.Error == "no answer within 50ms" })
+}

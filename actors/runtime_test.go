@@ -1,0 +1,452 @@
+package actors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bluegreen/bluegreen/docker"
+	"github.com/bluegreen/bluegreen/internal/testimage"
+)
+
+// fakeRuntime is the Docker of the actors' unit tests, in memory: images and
+// containers are maps, and a running container is an HTTP server on
+// 127.0.0.1 at its published port that answers "/" with its image and
+// "/health" with the status its image (or the test) sets. A test makes a
+// call fail once (failNext), wait until it lets it go on (hold), or takes
+// the daemon away (setDown).
+type fakeRuntime struct {
+	t *testing.T
+
+	mu         sync.Mutex
+	images     map[string]fakeImage // images a pull can get
+	local      map[string]bool      // images present
+	containers map[string]*fakeContainer
+	nextID     int
+	down       bool
+	fails      map[string]error         // call name → its next error
+	holds      map[string]chan struct{} // call name → closed when the test lets it go on
+}
+
+// fakeImage is how containers of an image behave.
+type fakeImage struct {
+	health int  // the status of GET /health; 0 is 200
+	exits  bool // exits with code 1 as soon as it starts
+}
+
+// fakeContainer is a container of the fake runtime.
+type fakeContainer struct {
+	docker.Container
+	health int
+	srv    *http.Server
+}
+
+var _ Runtime = (*fakeRuntime)(nil)
+
+func newFakeRuntime(t *testing.T) *fakeRuntime {
+	rt := &fakeRuntime{t: t, images: map[string]fakeImage{}, local: map[string]bool{},
+		containers: map[string]*fakeContainer{}, fails: map[string]error{}, holds: map[string]chan struct{}{}}
+	t.Cleanup(rt.close)
+	return rt
+}
+
+// image makes ref known to pulls; local makes it present too.
+func (rt *fakeRuntime) image(ref string, im fakeImage, local bool) {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	rt.images[ref] = im
+	rt.local[ref] = local
+}
+
+// failNext makes the next call named call (EnsureImage, Create, Start, ...) fail with err.
+func (rt *fakeRuntime) failNext(call string, err error) {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	rt.fails[call] = err
+}
+
+// hold makes calls named call wait until release is called (or their ctx ends).
+func (rt *fakeRuntime) hold(call string) (release func()) {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	ch := make(chan struct{})
+	rt.holds[call] = ch
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			rt.mu.Lock()
+			delete(rt.holds, call)
+			rt.mu.Unlock()
+			close(ch)
+		})
+	}
+}
+
+// setDown takes the daemon away (every call fails as unreachable) or brings it back.
+func (rt *fakeRuntime) setDown(down bool) {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	rt.down = down
+}
+
+// setHealth makes the container named name answer /health with status.
+func (rt *fakeRuntime) setHealth(name string, status int) {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	if c := rt.byName(name); c != nil {
+		c.health = status
+	}
+}
+
+// exit stops the container named name as a crash would (code, OOM kill).
+func (rt *fakeRuntime) exit(name string, code int, oom bool) {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	if c := rt.byName(name); c != nil {
+		rt.halt(c, code)
+		c.OOMKilled = oom
+	}
+}
+
+// container returns the container named name as Docker would report it.
+func (rt *fakeRuntime) container(name string) (docker.Container, bool) {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	if c := rt.byName(name); c != nil {
+		return rt.report(c), true
+	}
+	return docker.Container{}, false
+}
+
+// enter runs the hooks of a call: Docker down, an injected failure, a hold.
+func (rt *fakeRuntime) enter(ctx context.Context, call string) error {
+	rt.mu.Lock()
+	down, err, hold := rt.down, rt.fails[call], rt.holds[call]
+	delete(rt.fails, call)
+	rt.mu.Unlock()
+	if down {
+		return fmt.Errorf("cannot reach Docker at fake: connection refused: is dockerd running?: %w", docker.ErrUnavailable)
+	}
+	if err != nil {
+		return err
+	}
+	if hold != nil {
+		select {
+		case <-hold:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+func (rt *fakeRuntime) Ping(ctx context.Context) error { return rt.enter(ctx, "Ping") }
+
+func (rt *fakeRuntime) EnsureImage(ctx context.Context, ref, policy string) (bool, error) {
+	if err := rt.enter(ctx, "EnsureImage"); err != nil {
+		return false, err
+	}
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	if rt.local[ref] && policy != docker.PullAlways {
+		return false, nil
+	}
+	if policy == docker.PullNever {
+		return false, fmt.Errorf("image %s: %w locally and pull_policy is never", ref, docker.ErrImageMissing)
+	}
+	if _, ok := rt.images[ref]; !ok {
+		return false, fmt.Errorf("pull %s: %w", ref, docker.ErrImageMissing)
+	}
+	rt.local[ref] = true
+	return true, nil
+}
+
+func (rt *fakeRuntime) Create(ctx context.Context, s docker.Spec) (string, error) {
+	if err := rt.enter(ctx, "Create"); err != nil {
+		return "", err
+	}
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	if !rt.local[s.Image] {
+		return "", fmt.Errorf("create %s: image %s: %w", s.Name, s.Image, docker.ErrImageMissing)
+	}
+	if rt.byName(s.Name) != nil {
+		return "", fmt.Errorf("create %s: %w", s.Name, docker.ErrNameInUse)
+	}
+	rt.nextID++
+	id := fmt.Sprintf("%064x", rt.nextID)
+	rt.containers[id] = &fakeContainer{Container: docker.Container{ID: id, Name: s.Name, Image: s.Image,
+		State: "created", Labels: maps.Clone(s.Labels), HostPort: s.HostPort}, health: rt.images[s.Image].health}
+	return id, nil
+}
+
+func (rt *fakeRuntime) Start(ctx context.Context, id string) error {
+	if err := rt.enter(ctx, "Start"); err != nil {
+		return err
+	}
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	c := rt.containers[id]
+	if c == nil {
+		return fmt.Errorf("start container %s: %w", id, docker.ErrNotFound)
+	}
+	if c.Running {
+		return nil
+	}
+	if rt.images[c.Image].exits {
+		c.State, c.ExitCode = "exited", 1
+		return nil
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(c.HostPort)))
+	if err != nil {
+		return fmt.Errorf("start container %s: port is already allocated: %v", c.Name, err)
+	}
+	c.srv = &http.Server{Handler: rt.handler(c), ReadHeaderTimeout: time.Second}
+	go c.srv.Serve(ln)
+	c.State, c.Running, c.ExitCode, c.StartedAt = "running", true, 0, time.Now()
+	return nil
+}
+
+func (rt *fakeRuntime) Stop(ctx context.Context, id string, grace time.Duration) error {
+	if err := rt.enter(ctx, "Stop"); err != nil {
+		return err
+	}
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	c := rt.containers[id]
+	if c == nil {
+		return fmt.Errorf("stop container %s: %w", id, docker.ErrNotFound)
+	}
+	rt.halt(c, 0)
+	return nil
+}
+
+func (rt *fakeRuntime) Remove(ctx context.Context, id string) error {
+	if err := rt.enter(ctx, "Remove"); err != nil {
+		return err
+	}
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	c := rt.containers[id]
+	if c == nil {
+		c = rt.byName(id)
+	}
+	if c == nil {
+		return nil // Docker's Remove: a missing container is fine
+	}
+	rt.halt(c, 137)
+	delete(rt.containers, c.ID)
+	return nil
+}
+
+func (rt *fakeRuntime) Inspect(ctx context.Context, nameOrID string) (docker.Container, error) {
+	if err := rt.enter(ctx, "Inspect"); err != nil {
+		return docker.Container{}, err
+	}
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	c := rt.containers[nameOrID]
+	if c == nil {
+		c = rt.byName(nameOrID)
+	}
+	if c == nil {
+		return docker.Container{}, fmt.Errorf("inspect container %s: %w", nameOrID, docker.ErrNotFound)
+	}
+	return rt.report(c), nil
+}
+
+func (rt *fakeRuntime) List(ctx context.Context, labels map[string]string) ([]docker.Container, error) {
+	if err := rt.enter(ctx, "List"); err != nil {
+		return nil, err
+	}
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	var out []docker.Container
+	for _, c := range rt.containers {
+		match := true
+		for k, v := range labels {
+			match = match && c.Labels[k] == v
+		}
+		if match {
+			out = append(out, rt.report(c))
+		}
+	}
+	return out, nil
+}
+
+func (rt *fakeRuntime) Logs(ctx context.Context, id string, tail int) ([]string, error) {
+	if err := rt.enter(ctx, "Logs"); err != nil {
+		return nil, err
+	}
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	c := rt.containers[id]
+	if c == nil {
+		return nil, fmt.Errorf("logs of %s: %w", id, docker.ErrNotFound)
+	}
+	return []string{"starting " + c.Image, "listening on :3000"}, nil
+}
+
+func (rt *fakeRuntime) StreamLogs(ctx context.Context, id string, tail int, follow bool, w io.Writer) error {
+	lines, err := rt.Logs(ctx, id, tail)
+	if err != nil {
+		return err
+	}
+	_, err = io.WriteString(w, strings.Join(lines, "\n")+"\n")
+	return err
+}
+
+// handler serves a running container: "/" answers its image, "/health" its health.
+func (rt *fakeRuntime) handler(c *fakeContainer) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rt.mu.Lock()
+		image, health := c.Image, c.health
+		rt.mu.Unlock()
+		if r.URL.Path == "/health" {
+			if health == 0 {
+				health = http.StatusOK
+			}
+			w.WriteHeader(health)
+			return
+		}
+		io.WriteString(w, image)
+	})
+}
+
+// halt stops c's server and marks it exited with code. rt.mu is held.
+func (rt *fakeRuntime) halt(c *fakeContainer, code int) {
+	if c.srv != nil {
+		c.srv.Close()
+		c.srv = nil
+	}
+	if c.Running {
+		c.ExitCode = code
+	}
+	c.State, c.Running, c.FinishedAt = "exited", false, time.Now()
+}
+
+func (rt *fakeRuntime) byName(name string) *fakeContainer {
+	for _, c := range rt.containers {
+		if c.Name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+func (rt *fakeRuntime) report(c *fakeContainer) docker.Container {
+	ct := c.Container
+	ct.Labels = maps.Clone(c.Labels)
+	return ct
+}
+
+func (rt *fakeRuntime) close() {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	for _, c := range rt.containers {
+		rt.halt(c, 0)
+	}
+}
+
+// fakeClock holds the timers the app actors start; a test fires them.
+type fakeClock struct {
+	mu     sync.Mutex
+	timers []*fakeTimer
+}
+
+type fakeTimer struct {
+	d       time.Duration
+	f       func()
+	stopped bool
+}
+
+func (fc *fakeClock) after(d time.Duration, f func()) func() bool {
+	fc.mu.Lock()
+	defer fc.mu.Unlock()
+	t := &fakeTimer{d: d, f: f}
+	fc.timers = append(fc.timers, t)
+	return func() bool {
+		fc.mu.Lock()
+		defer fc.mu.Unlock()
+		was := !t.stopped
+		t.stopped = true
+		return was
+	}
+}
+
+// pending counts the timers of duration d that are neither stopped nor fired.
+func (fc *fakeClock) pending(d time.Duration) int {
+	fc.mu.Lock()
+	defer fc.mu.Unlock()
+	n := 0
+	for _, t := range fc.timers {
+		if t.d == d && !t.stopped {
+			n++
+		}
+	}
+	return n
+}
+
+// fire runs the pending timers of duration d, as if d passed.
+func (fc *fakeClock) fire(d time.Duration) int {
+	fc.mu.Lock()
+	var due []*fakeTimer
+	for _, t := range fc.timers {
+		if t.d == d && !t.stopped {
+			t.stopped = true
+			due = append(due, t)
+		}
+	}
+	fc.mu.Unlock()
+	for _, t := range due {
+		t.f()
+	}
+	return len(due)
+}
+
+func TestFakeRuntime(t *testing.T) {
+	ctx := context.Background()
+	rt := newFakeRuntime(t)
+	rt.image("web:v1", fakeImage{}, false)
+	if pulled, err := rt.EnsureImage(ctx, "web:v1", docker.PullIfNotPresent); err != nil || !pulled {
+		t.Fatalf("pull: %v %v", pulled, err)
+	}
+	if _, err := rt.EnsureImage(ctx, "web:nope", docker.PullIfNotPresent); !errors.Is(err, docker.ErrImageMissing) {
+		t.Fatalf("missing image: %v", err)
+	}
+	port := testimage.FreePort(t)
+	id, err := rt.Create(ctx, docker.Spec{Name: "web-blue", Image: "web:v1", HostPort: port})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rt.Start(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := body(http.DefaultClient, fmt.Sprintf("http://127.0.0.1:%d/", port)); err != nil || got != "web:v1" {
+		t.Fatalf("container answered %q, %v", got, err)
+	}
+	rt.setDown(true)
+	if _, err := rt.Inspect(ctx, id); !errors.Is(err, docker.ErrUnavailable) {
+		t.Fatalf("down: %v", err)
+	}
+	rt.setDown(false)
+	rt.exit("web-blue", 137, true)
+	if ct, _ := rt.Inspect(ctx, "web-blue"); ct.Running || ct.ExitCode != 137 || !ct.OOMKilled {
+		t.Fatalf("after exit: %+v", ct)
+	}
+	if err := rt.Remove(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rt.Inspect(ctx, id); !errors.Is(err, docker.ErrNotFound) {
+		t.Fatalf("removed: %v", err)
+	}
+}
