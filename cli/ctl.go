@@ -155,6 +155,28 @@ func (c *ctl) fail(err error) int {
 	return ExitFailed
 }
 
+// answer prints the answer v of an API call that returned err: the error,
+// or v as JSON with --json, else as human writes it.
+func (c *ctl) answer(v any, err error, human func(io.Writer)) int {
+	if err != nil {
+		return c.fail(err)
+	}
+	if c.json {
+		writeJSON(c.stdout, v)
+		return ExitOK
+	}
+	human(c.stdout)
+	return ExitOK
+}
+
+// orEmpty makes a nil list an empty one, so JSON shows [] and not null.
+func orEmpty[T any](list []T) []T {
+	if list == nil {
+		return []T{}
+	}
+	return list
+}
+
 // usageErr prints a usage problem found after parsing and returns ExitUsage.
 func (c *ctl) usageErr(cmd string, err error) int {
 	fmt.Fprintf(c.stderr, "bluegreen ctl: %v\n%s\n", err, findCommand(cmd).usage())

@@ -1,6 +1,9 @@
 package cli
 
-import "context"
+import (
+	"context"
+	"io"
+)
 
 // ctlHealth runs `ctl health APP [--limit N]`: recent health checks per color.
 func ctlHealth(ctx context.Context, c *ctl, in *parsed) int {
@@ -9,13 +12,5 @@ func ctlHealth(ctx context.Context, c *ctl, in *parsed) int {
 		return c.usageErr("health", err)
 	}
 	h, err := c.client.Health(ctx, in.pos[0], limit)
-	if err != nil {
-		return c.fail(err)
-	}
-	if c.json {
-		writeJSON(c.stdout, h)
-		return ExitOK
-	}
-	c.fmt.healthView(c.stdout, h)
-	return ExitOK
+	return c.answer(h, err, func(w io.Writer) { c.fmt.healthView(w, h) })
 }

@@ -2,8 +2,7 @@ package cli
 
 import (
 	"context"
-
-	"github.com/bluegreen/bluegreen/deploy"
+	"io"
 )
 
 // ctlHistory runs `ctl history APP [--limit N]`: deployments, newest first.
@@ -17,16 +16,5 @@ func ctlHistory(ctx context.Context, c *ctl, in *parsed) int {
 		return c.usageErr("history", err)
 	}
 	ds, err := c.client.History(ctx, in.pos[0], limit, offset)
-	if err != nil {
-		return c.fail(err)
-	}
-	if c.json {
-		if ds == nil {
-			ds = []deploy.Deployment{}
-		}
-		writeJSON(c.stdout, ds)
-		return ExitOK
-	}
-	c.fmt.historyTable(c.stdout, ds)
-	return ExitOK
+	return c.answer(orEmpty(ds), err, func(w io.Writer) { c.fmt.historyTable(w, ds) })
 }

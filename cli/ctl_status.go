@@ -2,35 +2,15 @@ package cli
 
 import (
 	"context"
-
-	"github.com/bluegreen/bluegreen/deploy"
+	"io"
 )
 
 // ctlStatus runs `ctl status [APP]`: the table of apps, or one app in detail.
 func ctlStatus(ctx context.Context, c *ctl, in *parsed) int {
 	if len(in.pos) == 1 {
 		st, err := c.client.App(ctx, in.pos[0])
-		if err != nil {
-			return c.fail(err)
-		}
-		if c.json {
-			writeJSON(c.stdout, st)
-			return ExitOK
-		}
-		c.fmt.appDetail(c.stdout, st)
-		return ExitOK
+		return c.answer(st, err, func(w io.Writer) { c.fmt.appDetail(w, st) })
 	}
 	apps, err := c.client.Apps(ctx)
-	if err != nil {
-		return c.fail(err)
-	}
-	if c.json {
-		if apps == nil {
-			apps = []deploy.AppStatus{}
-		}
-		writeJSON(c.stdout, apps)
-		return ExitOK
-	}
-	c.fmt.appsTable(c.stdout, apps)
-	return ExitOK
+	return c.answer(orEmpty(apps), err, func(w io.Writer) { c.fmt.appsTable(w, apps) })
 }

@@ -160,10 +160,7 @@ func (w *watcher) draw(ctx context.Context) (code int, ok bool) {
 	}
 	var frame bytes.Buffer
 	if w.c.json {
-		if apps == nil {
-			apps = []deploy.AppStatus{}
-		}
-		writeJSONLine(&frame, apps)
+		writeJSONLine(&frame, orEmpty(apps))
 	} else {
 		w.c.fmt.appsTable(&frame, apps)
 		if w.tty && len(w.recent) > 0 {

@@ -60,22 +60,24 @@ func (d *decoder) docker(f *field, c *Docker) {
 }
 
 func (d *decoder) restartPolicy(f *field, dst *string) {
-	if s, ok := d.text(f, "a restart policy"); ok {
+	if s, ok := d.valid(f, "a restart policy", func(s string) string {
 		if checkRestartPolicy(s) {
-			*dst = s
-		} else {
-			d.errorf(f.at, f.path, "%q is not a restart policy (use no, always, unless-stopped, on-failure or on-failure:N)", s)
+			return ""
 		}
+		return "is not a restart policy (use no, always, unless-stopped, on-failure or on-failure:N)"
+	}); ok {
+		*dst = s
 	}
 }
 
 func (d *decoder) pullPolicy(f *field, dst *string) {
-	if s, ok := d.text(f, "a pull policy"); ok {
+	if s, ok := d.valid(f, "a pull policy", func(s string) string {
 		if slices.Contains(pullValues, s) {
-			*dst = s
-		} else {
-			d.errorf(f.at, f.path, "%q is not a pull policy (use %s)", s, strings.Join(pullValues, ", "))
+			return ""
 		}
+		return "is not a pull policy (use " + strings.Join(pullValues, ", ") + ")"
+	}); ok {
+		*dst = s
 	}
 }
 

@@ -20,12 +20,8 @@ func (d *decoder) healthCheck(f *field, h *HealthCheck) {
 		return
 	}
 	if pf := d.need(m, f, "path", "the HTTP path to check, e.g. /health"); pf != nil {
-		if s, ok := d.text(pf, "an HTTP path"); ok {
-			if why := checkHealthPath(s); why != "" {
-				d.errorf(pf.at, pf.path, "%q %s", s, why)
-			} else {
-				h.Path = s
-			}
+		if s, ok := d.valid(pf, "an HTTP path", checkHealthPath); ok {
+			h.Path = s
 		}
 	}
 	if mf := optional(m, "method"); mf != nil {

@@ -104,21 +104,18 @@ func (d *decoder) document(data []byte) *field {
 func (d *decoder) app(root *field, app *App) {
 	top, _ := d.mapping(root, topKeys)
 	if f := d.need(top, root, "name", "the app's name, e.g. web-api"); f != nil {
-		if s, ok := d.text(f, "a name"); ok {
-			if nameRE.MatchString(s) {
-				app.Name = s
-			} else {
-				d.errorf(f.at, f.path, "%q is not a valid app name: use 1-63 lowercase letters, digits, '_', '.' or '-', starting with a letter or digit", s)
-			}
+		if s, ok := d.valid(f, "a name", checkName); ok {
+			app.Name = s
 		}
 	}
 	if f := d.need(top, root, "image", "the image deployed on first start, e.g. web-api:1.0"); f != nil {
-		if s, ok := d.text(f, "an image reference"); ok {
+		if s, ok := d.valid(f, "an image reference", func(s string) string {
 			if why := checkImage(s); why != "" {
-				d.errorf(f.at, f.path, "%q is not a valid image reference: %s", s, why)
-			} else {
-				app.Image = s
+				return "is not a valid image reference: " + why
 			}
+			return ""
+		}); ok {
+			app.Image = s
 		}
 	}
 	if f := d.need(top, root, "ports", "a mapping with proxy, blue and green"); f != nil {
@@ -154,6 +151,28 @@ func (d *decoder) syntaxError(err error) {
 		return
 	}
 	d.errorf(pos{1, 1}, "", "invalid YAML: %v", err)
+}
+
+// checkName tells why s is not an app name, or "".
+func checkName(s string) string {
+	if nameRE.MatchString(s) {
+		return ""
+	}
+	return "is not a valid app name: use 1-63 lowercase letters, digits, '_', '.' or '-', starting with a letter or digit"
+}
+
+// valid reads a text value and returns it when why, which says what is
+// wrong with it ("" when nothing), finds it fine; else it records the problem.
+func (d *decoder) valid(f *field, what string, why func(string) string) (string, bool) {
+	s, ok := d.text(f, what)
+	if !ok {
+		return "", false
+	}
+	if w := why(s); w != "" {
+		d.errorf(f.at, f.path, "%q %s", s, w)
+		return "", false
+	}
+	return s, true
 }
 
 // need returns the value of a required key, or records that it is missing at
