@@ -114,42 +114,18 @@ type options struct {
 }
 
 func open(path string, o options) (*Store, error) {
-	if path == "" {
-		return nil, errors.New("empty path")
-	}
-	abs, err := filepath.Abs(path)
+	abs, err := prepare(path)
 	if err != nil {
 		return nil, err
 	}
-	if fi, err := os.Stat(abs); err == nil && fi.IsDir() {
-		return nil, errors.New("is a directory")
-	}
-	if err := os.MkdirAll(filepath.Dir(abs), 0o755); err != nil {
-		return nil, fmt.Errorf("create folder: %w", err)
-	}
-	if o.writers <= 0 {
-		o.writers = defaultWriters
-	}
-	if o.readers <= 0 {
-		o.readers = max(4, runtime.NumCPU())
-	}
-	if o.checkpointEvery == 0 {
-		o.checkpointEvery = DefaultCheckpointInterval
-	}
-
+	o = o.withDefaults()
 	s := &Store{Now: time.Now, path: path}
-	s.w, err = sql.Open(driverName, dsn(abs, false))
-	if err != nil {
+	if s.w, err = pool(abs, false, o.writers); err != nil {
 		return nil, err
 	}
-	s.w.SetMaxOpenConns(o.writers)
-	s.w.SetMaxIdleConns(o.writers)
 	if o.writers == 1 {
 		s.gate = make(chan struct{}, 1)
 	}
-	s.w.SetConnMaxLifetime(0)
-	s.w.SetConnMaxIdleTime(0)
-
 	ctx := context.Background()
 	if err := s.w.PingContext(ctx); err != nil {
 		s.w.Close()
@@ -159,37 +135,72 @@ func open(path string, o options) (*Store, error) {
 		s.w.Close()
 		return nil, explain(err)
 	}
-
-	s.r, err = sql.Open(driverName, dsn(abs, true))
-	if err != nil {
+	if s.r, err = pool(abs, true, o.readers); err != nil {
 		s.w.Close()
 		return nil, err
 	}
-	s.r.SetMaxOpenConns(o.readers)
-	s.r.SetMaxIdleConns(o.readers)
-	s.r.SetConnMaxLifetime(0)
-	s.r.SetConnMaxIdleTime(0)
 	if err := s.r.PingContext(ctx); err != nil {
 		s.r.Close()
 		s.w.Close()
 		return nil, explain(err)
 	}
-
-	s.ckpt, err = sql.Open(driverName, dsn(abs, false))
-	if err != nil {
+	if s.ckpt, err = pool(abs, false, 1); err != nil {
 		s.r.Close()
 		s.w.Close()
 		return nil, err
 	}
-	s.ckpt.SetMaxOpenConns(1)
-	s.ckpt.SetMaxIdleConns(1)
-	s.ckpt.SetConnMaxLifetime(0)
-	s.ckpt.SetConnMaxIdleTime(0)
 	if o.checkpointEvery > 0 {
 		s.stopCkpt, s.ckptDone = make(chan struct{}), make(chan struct{})
 		go s.checkpointLoop(o.checkpointEvery, s.stopCkpt, s.ckptDone)
 	}
 	return s, nil
+}
+
+// prepare checks the database path and creates its folder; it returns the
+// absolute path.
+func prepare(path string) (string, error) {
+	if path == "" {
+		return "", errors.New("empty path")
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", err
+	}
+	if fi, err := os.Stat(abs); err == nil && fi.IsDir() {
+		return "", errors.New("is a directory")
+	}
+	if err := os.MkdirAll(filepath.Dir(abs), 0o755); err != nil {
+		return "", fmt.Errorf("create folder: %w", err)
+	}
+	return abs, nil
+}
+
+// withDefaults fills in what o leaves unset.
+func (o options) withDefaults() options {
+	if o.writers <= 0 {
+		o.writers = defaultWriters
+	}
+	if o.readers <= 0 {
+		o.readers = max(4, runtime.NumCPU())
+	}
+	if o.checkpointEvery == 0 {
+		o.checkpointEvery = DefaultCheckpointInterval
+	}
+	return o
+}
+
+// pool opens a pool of conns connections to the database at abs that live
+// as long as the pool.
+func pool(abs string, readOnly bool, conns int) (*sql.DB, error) {
+	db, err := sql.Open(driverName, dsn(abs, readOnly))
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(conns)
+	db.SetMaxIdleConns(conns)
+	db.SetConnMaxLifetime(0)
+	db.SetConnMaxIdleTime(0)
+	return db, nil
 }
 
 // exec runs one write statement.

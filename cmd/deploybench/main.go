@@ -40,33 +40,15 @@ func run(n int) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	if out, err := exec.Command("scripts/demo-images.sh").CombinedOutput(); err != nil {
-		return fmt.Errorf("demo images (run from the repo root): %v\n%s", err, out)
-	}
-	bin := filepath.Join(dir, "bluegreen")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		return fmt.Errorf("build: %v\n%s", err, out)
-	}
-	apps := filepath.Join(dir, "apps.d")
-	if err := os.Mkdir(apps, 0o755); err != nil {
+	bin, err := build(dir)
+	if err != nil {
 		return err
 	}
 	names := []string{"bench-a", "bench-b", "bench-c"}
-	var proxies []int
-	for _, name := range names {
-		p := []int{freePort(), freePort(), freePort()}
-		proxies = append(proxies, p[0])
-		cfg := fmt.Sprintf(`name: %s
-image: bluegreen-demo:v1
-ports: {proxy: %d, blue: %d, green: %d}
-proxy: {listen_address: 127.0.0.1}
-health_check: {path: /health, interval: 250ms, timeout: 1s, healthy_threshold: 2}
-docker: {expose_port: 3000, memory_limit: 64m}
-deployment: {drain_timeout: 5s, stop_timeout: 2s}
-`, name, p[0], p[1], p[2])
-		if err := os.WriteFile(filepath.Join(apps, name+".yaml"), []byte(cfg), 0o644); err != nil {
-			return err
-		}
+	apps := filepath.Join(dir, "apps.d")
+	proxies, err := writeApps(apps, names)
+	if err != nil {
+		return err
 	}
 	apiAddr := fmt.Sprintf("127.0.0.1:%d", freePort())
 	serve := exec.Command(bin, "serve", "--apps", apps, "--db", filepath.Join(dir, "bg.db"), "--api", apiAddr, "--log-level", "warn")
@@ -88,29 +70,9 @@ deployment: {drain_timeout: 5s, stop_timeout: 2s}
 		}
 	}
 	rssStart := rss(serve.Process.Pid)
-
-	total := []float64{}
-	phases := map[string][]float64{}
-	var order []string
-	for i := 0; i < n; i++ {
-		image := "bluegreen-demo:v2"
-		if i%2 == 1 {
-			image = "bluegreen-demo:v1"
-		}
-		d, err := deployOnce(base, names[0], image)
-		if err != nil {
-			return err
-		}
-		if d.Status != deploy.StatusCompleted {
-			return fmt.Errorf("deployment %d: %s: %s", d.DeploymentID, d.Status, d.Error)
-		}
-		total = append(total, float64(d.DurationMS))
-		for _, p := range d.Phases {
-			if _, ok := phases[p.Name]; !ok {
-				order = append(order, p.Name)
-			}
-			phases[p.Name] = append(phases[p.Name], float64(p.DurationMS))
-		}
+	t, err := measure(base, names[0], n)
+	if err != nil {
+		return err
 	}
 	// Memory with the three apps serving some traffic.
 	for i := 0; i < 300; i++ {
@@ -123,13 +85,87 @@ deployment: {drain_timeout: 5s, stop_timeout: 2s}
 	rssEnd := rss(serve.Process.Pid)
 
 	fmt.Printf("%d deployments of %s (API call to completed), demo test app, 3 apps managed\n\n", n, names[0])
-	fmt.Printf("%-16s %10s %10s\n", "phase", "median ms", "p95 ms")
-	fmt.Printf("%-16s %10.0f %10.0f\n", "whole deploy", pct(total, 50), pct(total, 95))
-	for _, name := range order {
-		fmt.Printf("%-16s %10.0f %10.0f\n", name, pct(phases[name], 50), pct(phases[name], 95))
-	}
+	t.print()
 	fmt.Printf("\nsupervisor memory, 3 apps: after start %s; after %d deploys and 900 proxied requests %s\n", rssStart, n, rssEnd)
 	return nil
+}
+
+// build makes the demo images and the bluegreen binary in dir.
+func build(dir string) (string, error) {
+	if out, err := exec.Command("scripts/demo-images.sh").CombinedOutput(); err != nil {
+		return "", fmt.Errorf("demo images (run from the repo root): %v\n%s", err, out)
+	}
+	bin := filepath.Join(dir, "bluegreen")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		return "", fmt.Errorf("build: %v\n%s", err, out)
+	}
+	return bin, nil
+}
+
+// writeApps writes the config of each app into the folder apps and returns
+// their proxy ports.
+func writeApps(apps string, names []string) ([]int, error) {
+	if err := os.Mkdir(apps, 0o755); err != nil {
+		return nil, err
+	}
+	var proxies []int
+	for _, name := range names {
+		p := []int{freePort(), freePort(), freePort()}
+		proxies = append(proxies, p[0])
+		cfg := fmt.Sprintf(`name: %s
+image: bluegreen-demo:v1
+ports: {proxy: %d, blue: %d, green: %d}
+proxy: {listen_address: 127.0.0.1}
+health_check: {path: /health, interval: 250ms, timeout: 1s, healthy_threshold: 2}
+docker: {expose_port: 3000, memory_limit: 64m}
+deployment: {drain_timeout: 5s, stop_timeout: 2s}
+`, name, p[0], p[1], p[2])
+		if err := os.WriteFile(filepath.Join(apps, name+".yaml"), []byte(cfg), 0o644); err != nil {
+			return nil, err
+		}
+	}
+	return proxies, nil
+}
+
+// timings are the durations of whole deployments and of each phase, in ms.
+type timings struct {
+	total  []float64
+	phases map[string][]float64
+	order  []string // phase names as they first came
+}
+
+// measure deploys app n times, alternating v2 and v1, and times it.
+func measure(base, app string, n int) (timings, error) {
+	t := timings{phases: map[string][]float64{}}
+	for i := 0; i < n; i++ {
+		image := "bluegreen-demo:v2"
+		if i%2 == 1 {
+			image = "bluegreen-demo:v1"
+		}
+		d, err := deployOnce(base, app, image)
+		if err != nil {
+			return t, err
+		}
+		if d.Status != deploy.StatusCompleted {
+			return t, fmt.Errorf("deployment %d: %s: %s", d.DeploymentID, d.Status, d.Error)
+		}
+		t.total = append(t.total, float64(d.DurationMS))
+		for _, p := range d.Phases {
+			if _, ok := t.phases[p.Name]; !ok {
+				t.order = append(t.order, p.Name)
+			}
+			t.phases[p.Name] = append(t.phases[p.Name], float64(p.DurationMS))
+		}
+	}
+	return t, nil
+}
+
+func (t timings) print() {
+	fmt.Printf("%-16s %10s %10s\n", "phase", "median ms", "p95 ms")
+	fmt.Printf("%-16s %10.0f %10.0f\n", "whole deploy", pct(t.total, 50), pct(t.total, 95))
+	for _, name := range t.order {
+		fmt.Printf("%-16s %10.0f %10.0f\n", name, pct(t.phases[name], 50), pct(t.phases[name], 95))
+	}
 }
 
 func waitStable(base, name string, timeout time.Duration) error {
