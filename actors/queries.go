@@ -181,11 +181,11 @@ func (s *System) Overall(ctx context.Context) (deploy.Overall, error) {
 	if err != nil {
 		return deploy.Overall{}, err
 	}
-	h := deploy.Overall{Status: "healthy", Apps: map[string]deploy.State{}}
+	h := deploy.Overall{Status: deploy.OverallHealthy, Apps: map[string]deploy.State{}}
 	for _, a := range apps {
 		h.Apps[a.Name] = a.Status
 		if a.Status == deploy.AppFailed || a.Status == deploy.AppDegraded {
-			h.Status = "degraded"
+			h.Status = deploy.OverallDegraded
 		}
 	}
 	return h, nil

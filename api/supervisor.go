@@ -3,6 +3,8 @@ package api
 import (
 	"bytes"
 	"net/http"
+
+	"github.com/bluegreen/bluegreen/deploy"
 )
 
 func (s *server) handleReload(w http.ResponseWriter, r *http.Request) {
@@ -21,7 +23,7 @@ func (s *server) handleOverall(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	status := http.StatusOK
-	if h.Status == "unhealthy" {
+	if h.Status == deploy.OverallUnhealthy {
 		status = http.StatusServiceUnavailable
 	}
 	writeJSON(w, status, h)

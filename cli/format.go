@@ -120,10 +120,10 @@ func (f formatter) healthView(w io.Writer, h map[deploy.Color]deploy.ColorHealth
 		if i > 0 {
 			fmt.Fprintln(w)
 		}
-		state := "unhealthy"
+		state := string(deploy.Unhealthy)
 		switch {
 		case ch.Healthy:
-			state = "healthy"
+			state = string(deploy.Healthy)
 		case ch.Status == deploy.NoContainer:
 			state = "no container"
 		case ch.Status == deploy.Unchecked:

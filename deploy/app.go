@@ -105,6 +105,13 @@ type ReloadResult struct {
 
 // Overall is the supervisor's health summary (GET /health).
 type Overall struct {
-	Status string           `json:"status"` // healthy, or degraded when an app is failed or degraded
+	Status string           `json:"status"` // OverallHealthy, OverallDegraded or OverallUnhealthy
 	Apps   map[string]State `json:"apps"`
 }
+
+// The supervisor's health (Overall.Status).
+const (
+	OverallHealthy   = "healthy"
+	OverallDegraded  = "degraded"  // an app is failed or degraded
+	OverallUnhealthy = "unhealthy" // the supervisor cannot serve: GET /health answers 503
+)
