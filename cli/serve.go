@@ -18,6 +18,7 @@ import (
 	"github.com/bluegreen/bluegreen/api"
 	"github.com/bluegreen/bluegreen/config"
 	"github.com/bluegreen/bluegreen/docker"
+	"github.com/bluegreen/bluegreen/internal/sdnotify"
 	"github.com/bluegreen/bluegreen/store"
 )
 
@@ -53,7 +54,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return ExitFailed
 	}
 	defer sv.st.Close()
+	sv.notify(sdnotify.Ready)
 	code = sv.run(ctx)
+	sv.notify(sdnotify.Stopping)
 	sv.stop()
 	return code
 }
@@ -153,13 +156,23 @@ func (sv *serving) run(ctx context.Context) int {
 		case <-ctx.Done():
 			return ExitOK
 		case <-hup:
+			sv.notify(sdnotify.Reloading)
 			if _, err := sv.sys.Reload(ctx); err != nil { // a reload that worked is logged by the supervisor
 				sv.log.Error("reload (SIGHUP)", "err", err)
 			}
+			sv.notify(sdnotify.Ready)
 		case err := <-sv.serveErr:
 			sv.log.Error("management API stopped", "err", err)
 			return ExitFailed
 		}
+	}
+}
+
+// notify tells systemd (Type=notify) about the state of serve; outside
+// systemd it does nothing. A failure is only logged: serving goes on.
+func (sv *serving) notify(state func() (bool, error)) {
+	if _, err := state(); err != nil {
+		sv.log.Warn("systemd notify", "err", err)
 	}
 }
 
