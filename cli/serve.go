@@ -54,8 +54,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return ExitFailed
 	}
 	defer sv.st.Close()
+	// SIGHUP is caught before systemd hears READY: a reload sent right
+	// after it must not end the process.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	sv.notify(sdnotify.Ready)
-	code = sv.run(ctx)
+	code = sv.run(ctx, hup)
 	sv.notify(sdnotify.Stopping)
 	sv.stop()
 	return code
@@ -147,10 +152,7 @@ func startServing(ctx context.Context, o serveOptions, logger *slog.Logger) (*se
 
 // run serves until ctx ends or the API stops, reloading on SIGHUP, and
 // returns the exit status.
-func (sv *serving) run(ctx context.Context) int {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
+func (sv *serving) run(ctx context.Context, hup <-chan os.Signal) int {
 	for {
 		select {
 		case <-ctx.Done():
