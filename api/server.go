@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/bluegreen/bluegreen/dashboard"
 	"github.com/coder/websocket"
 )
 
@@ -69,6 +70,8 @@ func (s *server) routes() {
 	s.mux.HandleFunc("POST /api/reload", s.handleReload)
 	s.mux.HandleFunc("GET /health", s.handleOverall)
 	s.mux.HandleFunc("GET /metrics", s.handleMetrics)
+	s.mux.Handle("GET /{$}", dashboard.Handler())                   // the dashboard page (CONTRACT §6.4)
+	s.mux.Handle("GET "+dashboard.AssetPrefix, dashboard.Handler()) // its script, style and icon
 }
 
 // ServeHTTP applies the Host, size and content-type rules, then routes.
