@@ -38,6 +38,11 @@ const (
 	streamWriteTimeout = 10 * time.Second
 )
 
+// crossOrigin refuses state-changing requests that a browser sends from
+// another origin (a form or fetch on a foreign page), which the Host check
+// alone lets through when that page targets 127.0.0.1 itself.
+var crossOrigin = http.NewCrossOriginProtection()
+
 // NewServer returns the management API handler (CONTRACT §5) over b.
 // Requests whose Host is not a loopback name or address are refused with 403.
 func NewServer(b Backend, logger *slog.Logger) http.Handler {
@@ -85,6 +90,11 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !loopbackHost(r.Host) {
 		s.writeError(rec, r, Errorf(http.StatusForbidden, "forbidden",
 			"host %q is not a loopback address: the API answers only on localhost", r.Host))
+		return
+	}
+	if err := crossOrigin.Check(r); err != nil {
+		s.writeError(rec, r, Errorf(http.StatusForbidden, "forbidden",
+			"cross-origin %s refused: actions come only from the dashboard's own page or a non-browser client", r.Method))
 		return
 	}
 	if r.Method == http.MethodPost || r.Method == http.MethodPut || r.Method == http.MethodPatch {

@@ -190,6 +190,59 @@ func TestHandler_GETChangesNothing(t *testing.T) {
 	}
 }
 
+// A page on another origin cannot make the operator's browser act: a form or
+// fetch POST is refused before it reaches the backend. Non-browser clients
+// (ctl, s3dock, curl) and the dashboard itself are unaffected.
+func TestHandler_CrossOriginActionsRefused(t *testing.T) {
+	b := &recordingBackend{t: t}
+	h := api.NewServer(b, nil)
+	post := func(path, ctype, bodyText string, hdr map[string]string) *http.Response {
+		req := httptest.NewRequest(http.MethodPost, path, strings.NewReader(bodyText))
+		req.Host = "127.0.0.1:7070"
+		if ctype != "" {
+			req.Header.Set("Content-Type", ctype)
+		}
+		for k, v := range hdr {
+			req.Header.Set(k, v)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec.Result()
+	}
+	foreign := []map[string]string{
+		{"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"},
+		{"Origin": "http://localhost:8000", "Sec-Fetch-Site": "same-site"},
+		{"Origin": "https://evil.example"}, // an older browser
+	}
+	for _, hdr := range foreign {
+		for _, tc := range []struct{ path, ctype, body string }{
+			{"/api/apps/web/rollback", "application/x-www-form-urlencoded", ""},
+			{"/api/apps/web/deploy", "", ""},
+			{"/api/apps/web/deploy", "text/plain", `{"desired_image":"evil:1"}`},
+			{"/api/apps/web/switch", "application/json", `{"color":"green"}`},
+			{"/api/reload", "", ""},
+		} {
+			if resp := post(tc.path, tc.ctype, tc.body, hdr); resp.StatusCode != http.StatusForbidden {
+				t.Errorf("POST %s (%s) from %v: %d, want 403", tc.path, tc.ctype, hdr, resp.StatusCode)
+			}
+		}
+	}
+	if calls := b.calls(); len(calls) != 0 {
+		t.Fatalf("cross-origin posts reached the backend: %v", calls)
+	}
+	// The dashboard's own POST (same origin) and a non-browser client pass.
+	own := map[string]string{"Origin": "http://127.0.0.1:7070", "Sec-Fetch-Site": "same-origin"}
+	if resp := post("/api/apps/web/rollback", "application/json", "{}", own); resp.StatusCode != http.StatusAccepted {
+		t.Errorf("same-origin rollback: %d", resp.StatusCode)
+	}
+	if resp := post("/api/apps/web/rollback", "", "", nil); resp.StatusCode != http.StatusAccepted {
+		t.Errorf("non-browser rollback: %d", resp.StatusCode)
+	}
+	if got := b.calls(); strings.Join(got, ",") != "Rollback,Rollback" {
+		t.Fatalf("backend calls = %v", got)
+	}
+}
+
 func TestHandler_Gzip(t *testing.T) {
 	h := dashboard.Handler()
 	plain := body(t, get(t, h, http.MethodGet, "/ui/app.js", nil))
