@@ -260,12 +260,12 @@
     a.inflight = true;
     try {
       const jobs = [];
-      if (p.status) jobs.push(api(appPath(a.name, '/status')).then((v) => { a.status = v; }));
-      if (p.health) jobs.push(api(appPath(a.name, '/health?limit=' + HEALTH_LIMIT)).then((v) => { a.health = v; }));
-      if (p.history) jobs.push(api(appPath(a.name, '/history?limit=' + HISTORY_LIMIT)).then((v) => { a.history = v; }));
+      if (p.status) jobs.push(appAPI(a, '/status').then((v) => { a.status = v; }));
+      if (p.health) jobs.push(appAPI(a, '/health?limit=' + HEALTH_LIMIT).then((v) => { a.health = v; }));
+      if (p.history) jobs.push(appAPI(a, '/history?limit=' + HISTORY_LIMIT).then((v) => { a.history = v; }));
       await Promise.all(jobs);
       const run = a.status && a.status.deployment;
-      if (run && (p.history || p.status)) {
+      if (run && (p.history || p.status || p.running)) {
         a.running = await api('/api/deployments/' + Number(run.deployment_id));
       } else if (!run) {
         a.running = null;
@@ -275,8 +275,8 @@
       }
       render(a);
     } catch (e) {
-      if (e.status === 404 && e.code === 'not_found' && apps.has(a.name)) {
-        dropApp(a.name); // removed from apps.d
+      if (e.appGone && apps.has(a.name)) {
+        dropApp(a.name); // removed from the apps folder
         return;
       }
       noteTrouble(e);
@@ -286,6 +286,14 @@
     }
   }
 
+  // appAPI reads one of an app's routes; a 404 there means the app is gone.
+  function appAPI(a, rest) {
+    return api(appPath(a.name, rest)).catch((e) => {
+      if (e.status === 404) e.appGone = true;
+      throw e;
+    });
+  }
+
   async function loadDetail(a, id) {
     a.details.set(id, await api('/api/deployments/' + Number(id)));
   }
@@ -293,7 +301,13 @@
   // loadAll reads every app's status and, for apps new to the page (or all
   // apps after a reconnect), their history and health.
   async function loadAll(full) {
-    const list = await api('/api/apps');
+    let list;
+    try {
+      list = await api('/api/apps');
+    } catch (e) {
+      if (!apps.size) byId('empty').textContent = 'Could not read the apps: ' + errText(e);
+      throw e;
+    }
     const seen = new Set();
     for (const st of list || []) {
       seen.add(st.name);
@@ -321,7 +335,7 @@
         a.status = st;
         const changed = !known || !prev || prev.status !== st.status || prev.current_image !== st.current_image ||
           prev.active_color !== st.active_color || !!prev.deployment !== !!st.deployment;
-        want(a, { health: true, history: changed || !a.history, status: !!st.deployment });
+        want(a, { health: true, history: changed || !a.history, running: !!st.deployment });
       }
       for (const name of Array.from(apps.keys())) if (!seen.has(name)) dropApp(name);
       renderSummary();
@@ -500,8 +514,10 @@
     const other = st.active_color === 'blue' ? 'green' : st.active_color === 'green' ? 'blue' : (st.containers && st.containers.blue ? 'blue' : 'green');
     el.switch.dataset.color = other;
     el.switch.lastChild.textContent = 'Switch to ' + other;
-    el.switch.disabled = a.busy || !(st.containers && st.containers[other]);
-    el.switch.title = el.switch.disabled && !a.busy ? 'no ' + other + ' container to switch to' : 'move traffic to the ' + other + ' container (health-checked first)';
+    const target = st.containers && st.containers[other];
+    el.switch.disabled = a.busy || !target || !!st.deployment;
+    el.switch.title = st.deployment ? 'a deployment is running: switch when it has ended'
+      : !target ? 'no ' + other + ' container to switch to' : 'move traffic to the ' + other + ' container (health-checked first)';
     el.deploy.disabled = a.busy;
     el.rollback.disabled = a.busy;
     el.rollback.title = 'deploy the image of the completed deployment before the current one';
@@ -861,6 +877,7 @@
   // confirmAction shows the confirmation dialog and resolves true on confirm.
   function confirmAction(o) {
     const dlg = byId('confirm');
+    if (dlg.open) return Promise.resolve(false); // one question at a time
     byId('confirm-title').textContent = o.title;
     byId('confirm-text').textContent = o.text;
     fill(byId('confirm-details'), ...o.details.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, h('code', {}, v))]));
