@@ -228,7 +228,7 @@
       a = {
         name: name, status: null, health: null, history: null, running: null,
         details: new Map(), open: new Set(), pending: {}, timer: 0, inflight: false,
-        msg: null, busy: false, el: null,
+        msg: null, busy: false, el: null, readError: '',
       };
       a.el = makeCard(a);
       apps.set(name, a);
@@ -259,26 +259,39 @@
     a.pending = {};
     a.inflight = true;
     try {
+      // Each part on its own: one that fails leaves the others shown.
       const jobs = [];
       if (p.status) jobs.push(appAPI(a, '/status').then((v) => { a.status = v; }));
       if (p.health) jobs.push(appAPI(a, '/health?limit=' + HEALTH_LIMIT).then((v) => { a.health = v; }));
       if (p.history) jobs.push(appAPI(a, '/history?limit=' + HISTORY_LIMIT).then((v) => { a.history = v; }));
-      await Promise.all(jobs);
-      const run = a.status && a.status.deployment;
-      if (run && (p.history || p.status || p.running)) {
-        a.running = await api('/api/deployments/' + Number(run.deployment_id));
-      } else if (!run) {
-        a.running = null;
-      }
-      for (const id of a.open) {
-        if (p.history || !a.details.has(id)) await loadDetail(a, id);
-      }
-      render(a);
-    } catch (e) {
-      if (e.appGone && apps.has(a.name)) {
+      const failed = (await Promise.allSettled(jobs)).filter((r) => r.status === 'rejected').map((r) => r.reason);
+      if (failed.some((e) => e.appGone)) {
         dropApp(a.name); // removed from the apps folder
         return;
       }
+      if (failed.some((e) => e.status === 0)) {
+        noteTrouble(failed[0]);
+        return;
+      }
+      a.readError = failed.length ? 'could not read ' + a.name + ': ' + errText(failed[0]) : '';
+      const run = a.status && a.status.deployment;
+      if (!run) a.running = null;
+      try {
+        if (run && (p.history || p.status || p.running)) a.running = await api('/api/deployments/' + Number(run.deployment_id));
+      } catch (e) {
+        a.running = null; // the status's own copy is shown instead
+      }
+      for (const id of Array.from(a.open)) {
+        if (!p.history && a.details.has(id)) continue;
+        try {
+          await loadDetail(a, id);
+        } catch (e) {
+          a.open.delete(id);
+          showMsg(a, false, 'deployment #' + id + ': ' + errText(e));
+        }
+      }
+      render(a);
+    } catch (e) {
       noteTrouble(e);
     } finally {
       a.inflight = false;
@@ -507,8 +520,9 @@
       stat(sx.deployments ? fmtDur(Number(sx.avg_duration_ms)) : '–', 'avg'),
       stat(sx.deployments ? fmtDur(Number(sx.p95_duration_ms)) : '–', 'p95'));
 
-    el.problem.hidden = !st.error;
-    el.problem.textContent = st.error ? String(st.error) : '';
+    const problem = [st.error ? String(st.error) : '', a.readError || ''].filter(Boolean).join(' · ');
+    el.problem.hidden = !problem;
+    el.problem.textContent = problem;
 
     if (!el.input.dataset.edited) el.input.value = st.current_image || '';
     const other = st.active_color === 'blue' ? 'green' : st.active_color === 'green' ? 'blue' : (st.containers && st.containers.blue ? 'blue' : 'green');
