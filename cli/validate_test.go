@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -35,7 +36,7 @@ func validate(t *testing.T, dir string, args ...string) (int, string, string) {
 		t.Chdir(dir)
 	}
 	var stdout, stderr bytes.Buffer
-	code := runValidate(args, &stdout, &stderr)
+	code := Run(context.Background(), append([]string{"validate"}, args...), &stdout, &stderr)
 	return code, stdout.String(), stderr.String()
 }
 
