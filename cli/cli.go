@@ -92,6 +92,19 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(flagError)
 	root.AddCommand(newServeCmd(stdout, stderr), newValidateCmd(stdout, stderr), newVersionCmd(stdout), newCtlCmd(stdout, stderr))
+	root.InitDefaultCompletionCmd()
+	for _, c := range root.Commands() {
+		if c.Name() == "completion" { // completion bash|zsh|fish|powershell, cobra's generator
+			c.Use = "completion bash|zsh|fish|powershell"
+			c.Args = cobra.ArbitraryArgs
+			c.RunE = func(cmd *cobra.Command, args []string) error {
+				if len(args) == 0 {
+					return errors.New("missing shell (bash, zsh, fish or powershell)")
+				}
+				return unknown("shell", cmd, args[0])
+			}
+		}
+	}
 	mergeFlags(root)
 	return root
 }
