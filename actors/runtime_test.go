@@ -73,15 +73,6 @@ func (rt *fakeRuntime) image(ref string, im fakeImage, local bool) {
 	rt.local[ref] = local
 }
 
-// tag makes ref a present reference of the image that target names.
-func (rt *fakeRuntime) tag(ref, target string) {
-	rt.mu.Lock()
-	defer rt.mu.Unlock()
-	rt.images[ref] = rt.images[target]
-	rt.ids[ref] = rt.idOf(target)
-	rt.local[ref] = true
-}
-
 // present reports whether ref is a local image reference.
 func (rt *fakeRuntime) present(ref string) bool {
 	rt.mu.Lock()
