@@ -21,6 +21,11 @@ type Runtime interface {
 	List(ctx context.Context, labels map[string]string) ([]docker.Container, error)
 	Logs(ctx context.Context, id string, tail int) ([]string, error)
 	StreamLogs(ctx context.Context, id string, tail int, follow bool, w io.Writer) error
+
+	// Image retention (images.go).
+	Images(ctx context.Context) ([]docker.Image, error)
+	ImagesInUse(ctx context.Context) (map[string]bool, error)
+	RemoveImage(ctx context.Context, ref string) error
 }
 
 var _ Runtime = (*docker.Client)(nil)

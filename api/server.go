@@ -60,6 +60,7 @@ func (s *server) routes() {
 	s.mux.HandleFunc("GET /api/apps/{name}/history", s.handleHistory)
 	s.mux.HandleFunc("GET /api/apps/{name}/health", s.handleHealth)
 	s.mux.HandleFunc("GET /api/apps/{name}/logs", s.handleLogs)
+	s.mux.HandleFunc("GET /api/apps/{name}/images", s.handleImages)
 	s.mux.HandleFunc("GET /api/deployments/{id}", s.handleDeployment)
 	s.mux.HandleFunc("GET /api/events", s.handleEvents)
 	s.mux.HandleFunc("GET /api/events/stream", s.handleEventStream)

@@ -2,8 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -13,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/bluegreen/bluegreen/actors"
 	"github.com/bluegreen/bluegreen/api"
@@ -36,11 +36,7 @@ var _ api.Backend = (*actors.System)(nil)
 const shutdownTimeout = 15 * time.Second
 
 // runServe runs the supervisor until ctx ends (SIGINT/SIGTERM). SIGHUP reloads the configs.
-func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	o, code, ok := parseServe(args, stderr)
-	if !ok {
-		return code
-	}
+func runServe(ctx context.Context, o serveOptions, stdout, stderr io.Writer) int {
 	logger, err := newLogger(stderr, o.logFormat, o.logLevel)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
@@ -60,7 +56,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 	sv.notify(sdnotify.Ready)
-	code = sv.run(ctx, hup)
+	code := sv.run(ctx, hup)
 	sv.notify(sdnotify.Stopping)
 	sv.stop()
 	return code
@@ -73,33 +69,30 @@ type serveOptions struct {
 	reconcile                time.Duration
 }
 
-// parseServe reads the flags of serve; when ok is false, the command ends
-// with code.
-func parseServe(args []string, stderr io.Writer) (o serveOptions, code int, ok bool) {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.StringVar(&o.appsDir, "apps", DefaultAppsDir, "folder of app configs (*.yaml, *.yml)")
-	fs.StringVar(&o.dbPath, "db", DefaultDB, "SQLite database file")
-	fs.StringVar(&o.apiAddr, "api", DefaultAPI, "management API address: host:port on loopback, or unix:/path/to.sock")
-	fs.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
-	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+// newServeCmd is `bluegreen serve` with its flags.
+func newServeCmd(stdout, stderr io.Writer) *cobra.Command {
+	var o serveOptions
+	cmd := &cobra.Command{
+		Use:   "serve [--apps DIR] [--db FILE] [--api ADDR] [--log-format text|json] [--log-level L]",
+		Short: "run the supervisor: deployments, proxies and the management API",
+		Long: `bluegreen serve runs the supervisor until SIGINT or SIGTERM (the containers keep running).
+SIGHUP re-reads the app configs. DOCKER_HOST picks the Docker daemon.`,
+		Args: argsBetween(0, 0),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return exit(runServe(cmd.Context(), o, stdout, stderr))
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&o.appsDir, "apps", DefaultAppsDir, "`DIR` of app configs (*.yaml, *.yml)")
+	fs.StringVar(&o.dbPath, "db", DefaultDB, "SQLite database `FILE`")
+	fs.StringVar(&o.apiAddr, "api", DefaultAPI, "`ADDR` of the management API: host:port on loopback, or unix:/path/to.sock")
+	fs.StringVar(&o.logFormat, "log-format", "text", "log `FORMAT`: text or json")
+	fs.StringVar(&o.logLevel, "log-level", "info", "log `LEVEL`: debug, info, warn or error")
 	fs.DurationVar(&o.reconcile, "reconcile-interval", actors.DefaultReconcileInterval, "how often each app re-reads its containers from Docker")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: bluegreen serve [--apps DIR] [--db FILE] [--api ADDR] [--log-format text|json] [--log-level L]")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return o, ExitOK, false
-		}
-		return o, ExitUsage, false
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "serve takes no arguments, got %q\n", fs.Args())
-		fs.Usage()
-		return o, ExitUsage, false
-	}
-	return o, ExitOK, true
+	_ = cmd.RegisterFlagCompletionFunc("log-format", cobra.FixedCompletions([]string{"text", "json"}, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("log-level", cobra.FixedCompletions([]string{"debug", "info", "warn", "error"}, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.MarkFlagDirname("apps")
+	return cmd
 }
 
 // serving is a running `bluegreen serve`: the store, the supervisor and the

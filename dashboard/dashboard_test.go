@@ -367,3 +367,7 @@ func (b *recordingBackend) Overall(ctx context.Context) (deploy.Overall, error) 
 	b.rec("Overall")
 	return deploy.Overall{Status: "healthy"}, nil
 }
+func (b *recordingBackend) Images(ctx context.Context, app string) ([]deploy.Image, error) {
+	b.rec("Images")
+	return nil, nil
+}
