@@ -1,7 +1,10 @@
 package proxy
 
 import (
+	"context"
 	"io"
+	"log/slog"
+	"net"
 	"net/http"
 	"testing"
 )
@@ -27,5 +30,39 @@ func BenchmarkProxy_keepAliveGet(b *testing.B) {
 		}
 		io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
+	}
+}
+
+// BenchmarkProxy_rawKeepAliveGet proxies small GET requests over one
+// client keep-alive connection with a raw client and a raw upstream, so
+// that -benchmem shows the proxy's own allocations per request (0).
+func BenchmarkProxy_rawKeepAliveGet(b *testing.B) {
+	up := rawUpstream(b)
+	p := New(Options{App: "web", ListenAddress: "127.0.0.1", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err := p.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer p.Stop(context.Background())
+	p.SetTarget("blue", up)
+	c, err := net.Dial("tcp", p.Addr().String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	req := []byte("GET /bench?x=1 HTTP/1.1\r\nHost: bench.example\r\nUser-Agent: bench\r\nAccept: */*\r\n\r\n")
+	buf := make([]byte, 4096)
+	want := len("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := c.Write(req); err != nil {
+			b.Fatal(err)
+		}
+		for n := 0; n < want; {
+			m, err := c.Read(buf[n:])
+			if err != nil {
+				b.Fatal(err)
+			}
+			n += m
+		}
 	}
 }
