@@ -51,6 +51,14 @@ func (cc *clientConn) serveOne() bool {
 		cc.writeError(417, "expectation not supported", true)
 		return false
 	}
+	if rq.Chunked {
+		// What arrived of the body is checked before anything is sent,
+		// so that a malformed request that came whole reaches nobody.
+		if b, _ := cc.br.Peek(cc.br.Buffered()); http1.CheckChunked(b) == http1.ErrBadChunk {
+			cc.writeError(400, "malformed chunked body", true)
+			return false
+		}
+	}
 	hasBody := rq.Chunked || rq.ContentLength > 0
 	if hasBody {
 		cc.pc.readProgress(p.tmo.body) // a body may take as long as it takes, while it moves

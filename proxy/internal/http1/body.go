@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"io"
 	"strconv"
+	"sync"
 )
 
 // Body copying between the client and the upstream connection. Copies go
@@ -211,4 +212,33 @@ func validFieldLine(line []byte) bool {
 		return false
 	}
 	return validValue(line[colon+1:])
+}
+
+// scanners are the readers and writers CheckChunked runs CopyChunked with.
+var scanners = sync.Pool{New: func() any {
+	return &scanner{br: bufio.NewReaderSize(nil, 8<<10), bw: bufio.NewWriterSize(io.Discard, 512)}
+}}
+
+type scanner struct {
+	r  bytes.Reader
+	br *bufio.Reader
+	bw *bufio.Writer
+}
+
+// CheckChunked checks the start of a chunked body, b (what has arrived so
+// far), by the very rules of CopyChunked: nil when b holds the whole body
+// and it is valid, ErrBadChunk when b already breaks the syntax, and
+// io.ErrUnexpectedEOF when b is a valid start of a longer body. A proxy
+// that checks what it has before it forwards anything sends nothing of a
+// request that arrived whole but malformed.
+func CheckChunked(b []byte) error {
+	s := scanners.Get().(*scanner)
+	defer scanners.Put(s)
+	s.r.Reset(b)
+	s.br.Reset(&s.r)
+	s.bw.Reset(io.Discard)
+	rerr, _ := CopyChunked(s.bw, s.br, true)
+	s.br.Reset(nil)
+	s.r.Reset(nil)
+	return rerr
 }
