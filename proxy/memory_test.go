@@ -167,3 +167,13 @@ func BenchmarkProxy_idleMemory(b *testing.B) {
 		})
 	}
 }
+
+// TestProxy_idleMemory is defect 3 of the hardening issue: after a head of
+// 60 KiB with thousands of fields, an idle connection kept all of it (and
+// its field slice) for its life: 498 KiB each. Now it keeps only its read
+// buffer and its goroutine: the bound is loose, the old behaviour far past it.
+func TestProxy_idleMemory(t *testing.T) {
+	if kib := idleMemory(t, 20, 60<<10) / 1024; kib > 32 {
+		t.Fatalf("an idle connection holds %.1f KiB after a 60 KiB head, want at most 32", kib)
+	}
+}
