@@ -11,10 +11,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -78,11 +80,17 @@ var fuzzSeeds = [][2]string{
 	{"GET / HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nf\r\n$\r\n0\r\nX-Trailer: $\r\n\r\n$"},
 }
 
-// fuzzer is one proxy shared by a fuzzing process's runs; each run gets
-// a new upstream (and routing).
+// fuzzer is one proxy and one upstream listener shared by a fuzzing
+// process's runs; each run gets a new routing (so a new upstream pool) and
+// its own upstream state. Upstream connections end with a reset where that
+// changes nothing the proxy sees, and clients come over socket pairs, so
+// that thousands of runs a second leave few sockets in TIME_WAIT behind
+// (only on the upstream's listening port, which blocks no other port).
 type fuzzer struct {
 	p     *Proxy
 	port  string
+	ln    net.Listener
+	cur   atomic.Pointer[fuzzUpstream]
 	nonce string // in every marker, so that the fuzzer cannot forge one
 	seq   atomic.Int64
 	runs  int
@@ -106,6 +114,12 @@ func fuzzProxy(t *testing.T) *fuzzer {
 			panic(err)
 		}
 		fz.port = fz.p.port[0]
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			panic(err)
+		}
+		fz.ln = ln
+		go fz.accept()
 		theFuzz = fz
 	})
 	return theFuzz
@@ -129,34 +143,29 @@ type fuzzReq struct {
 
 type fuzzUpstream struct {
 	fz        *fuzzer
-	ln        net.Listener
 	templates [][]byte
 	phase     *atomic.Int32
 	n         atomic.Int64 // first-phase requests answered so far
 
-	mu    sync.Mutex
-	reqs  []*fuzzReq
-	conns []net.Conn
-	wg    sync.WaitGroup
+	mu     sync.Mutex
+	reqs   []*fuzzReq
+	conns  []net.Conn
+	closed bool
+	wg     sync.WaitGroup
 }
 
 func (fz *fuzzer) run(t *testing.T, client, template []byte) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	var phase atomic.Int32
 	phase.Store(1)
-	up := &fuzzUpstream{fz: fz, ln: ln, templates: bytes.Split(template, []byte(templateSep)), phase: &phase}
-	up.wg.Add(1)
-	go up.accept()
+	up := &fuzzUpstream{fz: fz, templates: bytes.Split(template, []byte(templateSep)), phase: &phase}
+	fz.cur.Store(up)
 	defer up.close()
 	color, old := ColorBlue, ColorGreen
 	if fz.runs%2 == 1 {
 		color, old = old, color
 	}
 	fz.runs++
-	fz.p.SetTarget(color, ln.Addr().String())
+	fz.p.SetTarget(color, fz.ln.Addr().String())
 	defer fz.p.Drain(context.Background(), old, 0, 0)
 
 	gotA, err := fz.exchange(client, 10*time.Second)
@@ -220,9 +229,11 @@ func (fz *fuzzer) run(t *testing.T, client, template []byte) {
 }
 
 // exchange sends data on a new client connection, half-closes it and
-// reads until the proxy closes it; it fails past d.
+// reads until the proxy closes it; it fails past d. The connection is a
+// Unix socket pair handed to the proxy as if accepted from 127.0.0.1:
+// TCP clients that half-close would leave a socket in TIME_WAIT per run.
 func (fz *fuzzer) exchange(data []byte, d time.Duration) ([]byte, error) {
-	c, err := net.Dial("tcp", fz.p.Addr().String())
+	c, err := fz.dial()
 	if err != nil {
 		return nil, err
 	}
@@ -232,7 +243,7 @@ func (fz *fuzzer) exchange(data []byte, d time.Duration) ([]byte, error) {
 	go func() {
 		defer close(done)
 		c.Write(data) // the proxy may refuse and close early
-		c.(*net.TCPConn).CloseWrite()
+		c.CloseWrite()
 	}()
 	got, err := io.ReadAll(c)
 	<-done
@@ -241,6 +252,36 @@ func (fz *fuzzer) exchange(data []byte, d time.Duration) ([]byte, error) {
 	}
 	return got, nil
 }
+
+// dial hands the proxy one end of a new socket pair and returns the other.
+func (fz *fuzzer) dial() (*net.UnixConn, error) {
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	conns := make([]*net.UnixConn, 2)
+	for i, fd := range fds {
+		f := os.NewFile(uintptr(fd), "socketpair")
+		c, err := net.FileConn(f)
+		f.Close()
+		if err != nil {
+			return nil, err
+		}
+		conns[i] = c.(*net.UnixConn)
+	}
+	fz.p.serveConn(newRawConn(&pairConn{UnixConn: conns[1], local: fz.p.Addr()}))
+	return conns[0], nil
+}
+
+// pairConn is the proxy's end of a socket pair, addressed as a TCP
+// connection from 127.0.0.1 to the proxy's port.
+type pairConn struct {
+	*net.UnixConn
+	local net.Addr
+}
+
+func (c *pairConn) LocalAddr() net.Addr  { return c.local }
+func (c *pairConn) RemoteAddr() net.Addr { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1} }
 
 // fromProxy checks that a request carries the proxy's forwarding fields.
 func (fz *fuzzer) fromProxy(r *http.Request) error {
@@ -288,29 +329,48 @@ func netHTTPRequests(data []byte) int {
 	}
 }
 
-func (up *fuzzUpstream) accept() {
-	defer up.wg.Done()
+// accept hands every upstream connection to the current run.
+func (fz *fuzzer) accept() {
 	for {
-		c, err := up.ln.Accept()
+		c, err := fz.ln.Accept()
 		if err != nil {
 			return
 		}
-		up.mu.Lock()
-		up.conns = append(up.conns, c)
-		up.mu.Unlock()
-		up.wg.Add(1)
-		go up.serve(c)
+		if up := fz.cur.Load(); up == nil || !up.add(c) {
+			reset(c)
+		}
 	}
 }
 
-func (up *fuzzUpstream) close() {
-	up.ln.Close()
+func (up *fuzzUpstream) add(c net.Conn) bool {
 	up.mu.Lock()
-	for _, c := range up.conns {
-		c.Close()
+	defer up.mu.Unlock()
+	if up.closed {
+		return false
+	}
+	up.conns = append(up.conns, c)
+	up.wg.Add(1)
+	go up.serve(c)
+	return true
+}
+
+// close resets the run's upstream connections (the proxy may still pool
+// some) and waits for their goroutines.
+func (up *fuzzUpstream) close() {
+	up.mu.Lock()
+	if !up.closed {
+		up.closed = true
+		for _, c := range up.conns {
+			reset(c)
+		}
 	}
 	up.mu.Unlock()
 	up.wg.Wait()
+}
+
+func reset(c net.Conn) {
+	c.(*net.TCPConn).SetLinger(0)
+	c.Close()
 }
 
 func (up *fuzzUpstream) requests() []*fuzzReq {
@@ -321,14 +381,15 @@ func (up *fuzzUpstream) requests() []*fuzzReq {
 
 func (up *fuzzUpstream) serve(c net.Conn) {
 	defer up.wg.Done()
-	defer c.Close()
 	br := bufio.NewReader(c)
 	for {
 		req, err := http.ReadRequest(br)
 		if err != nil {
+			reset(c) // the proxy closed first, or sent what net/http refuses
 			return
 		}
 		if _, err := io.Copy(io.Discard, req.Body); err != nil {
+			reset(c)
 			return
 		}
 		r := &fuzzReq{seq: up.fz.seq.Add(1), phase: up.phase.Load(), req: req,
@@ -346,6 +407,7 @@ func (up *fuzzUpstream) serve(c net.Conn) {
 		up.reqs = append(up.reqs, r)
 		up.mu.Unlock()
 		if _, err := c.Write(out); err != nil || !keep {
+			c.Close() // a close the proxy must see after the answer: not a reset
 			return
 		}
 	}

@@ -175,17 +175,23 @@ func (p *Proxy) accept(ln net.Listener) {
 			continue
 		}
 		backoff = 0
-		cc := p.newClientConn(newRawConn(nc))
-		p.connMu.Lock()
-		if p.stopping.Load() {
-			p.connMu.Unlock()
-			nc.Close()
-			continue
-		}
-		p.conns[cc] = struct{}{}
-		p.connMu.Unlock()
-		go cc.serve()
+		p.serveConn(newRawConn(nc))
 	}
+}
+
+// serveConn serves the client connection nc on its own goroutine, or
+// closes it when the proxy is stopping.
+func (p *Proxy) serveConn(nc net.Conn) {
+	cc := p.newClientConn(nc)
+	p.connMu.Lock()
+	if p.stopping.Load() {
+		p.connMu.Unlock()
+		nc.Close()
+		return
+	}
+	p.conns[cc] = struct{}{}
+	p.connMu.Unlock()
+	go cc.serve()
 }
 
 func (p *Proxy) dropConn(cc *clientConn) {
