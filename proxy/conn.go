@@ -21,15 +21,23 @@ import (
 // This file is the connection's life: waiting for a request under the
 // head and idle timeouts, one request after another, Stop and drain cuts.
 
-// Sizes of a client connection's buffers. The writer is taken from a pool
-// for each request and returned while the connection is idle; the reader
-// stays (an idle connection waits in it).
+// Sizes of a client connection's buffers. The reader stays with the
+// connection (an idle connection waits in it); the rest is scratch.
 const (
 	clientReadBufSize  = 8 << 10
 	clientWriteBufSize = 8 << 10
 )
 
-var clientWriters = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, clientWriteBufSize) }}
+// scratch is the memory of one request in flight: the client writer and
+// the space of the request and response heads. A connection takes one
+// from the pool for each request (one pool operation each way) and gives
+// it back when the request ends, so that an idle connection holds none.
+type scratch struct {
+	bw        *bufio.Writer
+	req, resp http1.Space
+}
+
+var scratches = sync.Pool{New: func() any { return &scratch{bw: bufio.NewWriterSize(nil, clientWriteBufSize)} }}
 
 // States of a client connection, for Stop.
 const (
@@ -44,7 +52,8 @@ type clientConn struct {
 	nc      net.Conn      // the connection (a rawConn for TCP)
 	pc      *progressConn // nc with the timeouts, under br and bw
 	br      *bufio.Reader
-	bw      *bufio.Writer // nil while idle
+	bw      *bufio.Writer // sc.bw; nil while idle
+	sc      *scratch      // nil while idle
 	trusted bool          // the peer is a trusted proxy
 	peer    string        // the peer's address
 	fwd     []byte        // forwarding fields for an untrusted peer, up to "X-Forwarded-Host: "
@@ -96,10 +105,9 @@ func (cc *clientConn) serve() {
 		if !cc.state.CompareAndSwap(connIdle, connActive) {
 			return // closed by Stop
 		}
-		cc.bw = clientWriters.Get().(*bufio.Writer)
-		cc.bw.Reset(cc.pc)
+		cc.takeScratch()
 		keep := cc.serveOne()
-		cc.releaseWriter()
+		cc.releaseScratch()
 		if !keep {
 			return
 		}
@@ -137,30 +145,40 @@ func (cc *clientConn) waitRequest(first bool) bool {
 
 // timedOut answers 408 to a client that took too long for its head.
 func (cc *clientConn) timedOut() {
-	if cc.bw == nil {
-		cc.bw = clientWriters.Get().(*bufio.Writer)
-		cc.bw.Reset(cc.pc)
-	}
+	cc.takeScratch()
 	cc.writeError(408, "request head not received in time", true)
 }
 
-func (cc *clientConn) releaseWriter() {
-	if cc.bw == nil {
+func (cc *clientConn) takeScratch() {
+	if cc.sc != nil {
+		return
+	}
+	cc.sc = scratches.Get().(*scratch)
+	cc.bw = cc.sc.bw
+	cc.bw.Reset(cc.pc)
+	cc.req.Use(&cc.sc.req)
+	cc.resp.Use(&cc.sc.resp)
+}
+
+// releaseScratch flushes the writer, releases the heads and returns the
+// scratch to the pool.
+func (cc *clientConn) releaseScratch() {
+	if cc.sc == nil {
 		return
 	}
 	cc.bw.Flush()
 	cc.bw.Reset(nil)
-	clientWriters.Put(cc.bw)
-	cc.bw = nil
+	cc.req.Release()
+	cc.resp.Release()
+	scratches.Put(cc.sc)
+	cc.sc, cc.bw = nil, nil
 }
 
 func (cc *clientConn) close() {
 	if cc.stopReg != nil {
 		cc.stopReg()
 	}
-	cc.releaseWriter()
-	cc.req.Release()
-	cc.resp.Release()
+	cc.releaseScratch()
 	cc.nc.Close()
 	cc.p.dropConn(cc)
 }

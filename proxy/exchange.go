@@ -30,7 +30,6 @@ const maxInterim = 16
 // serveOne serves one request; false ends the connection.
 func (cc *clientConn) serveOne() bool {
 	p, rq := cc.p, &cc.req
-	defer rq.Release()
 	if err := rq.ReadHead(cc.br); err != nil {
 		switch {
 		case err == http1.ErrHeadTooLarge:
@@ -85,9 +84,7 @@ func (cc *clientConn) serveOne() bool {
 		}
 		// From here on the connection is a WebSocket, not a request: it
 		// keeps no head and no writer.
-		rq.Release()
-		cc.resp.Release()
-		cc.releaseWriter()
+		cc.releaseScratch()
 		p.pipeWebSocket(t, cc.nc, cc.br, uc)
 		uc.Close()
 		t.doneWS()
@@ -100,11 +97,14 @@ func (cc *clientConn) serveOne() bool {
 // forward proxies one plain HTTP request to t; false ends the connection.
 func (cc *clientConn) forward(t *target, hasBody bool) bool {
 	p, rq, rs := cc.p, &cc.req, &cc.resp
-	defer rs.Release()
 	var uc *upConn
-	sentContinue := false
+	sentContinue, resent := false, false
+	// A request without a body whose head fits the upstream writer is
+	// sent by the read that then waits for the answer (deferWrite), which
+	// checks the pooled connection on the way; others are checked first.
+	deferred := !hasBody && 2*rq.Len()+1024 <= upstreamBufSize
 	for attempt := 0; ; attempt++ {
-		c, reused, err := t.pool.get(t.httpCut)
+		c, reused, err := t.pool.get(t.httpCut, !deferred)
 		if err != nil {
 			return cc.upstreamFailed(t, err, false)
 		}
@@ -144,6 +144,9 @@ func (cc *clientConn) forward(t *target, hasBody bool) bool {
 				return cc.upstreamFailed(t, werr, true)
 			}
 		}
+		if deferred && uc.raw != nil {
+			uc.raw.deferWrite()
+		}
 		err = uc.bw.Flush()
 		answered := false
 		if err == nil {
@@ -153,11 +156,15 @@ func (cc *clientConn) forward(t *target, hasBody bool) bool {
 			break
 		}
 		uc.Close()
-		// A keep-alive connection the upstream closed just before this
-		// request: safe to send again on a new one, but only a request
-		// that cannot have done anything, and only when not a byte of an
-		// answer came back.
-		if reused && attempt == 0 && !hasBody && !answered && safeMethod(rq.Method()) && retryable(err) {
+		switch {
+		case err == errStale && attempt < 3:
+			continue // nothing of the request went out: any request may go on another connection
+		case reused && !resent && !hasBody && !answered && safeMethod(rq.Method()) && retryable(err):
+			// A keep-alive connection the upstream closed just as the
+			// request went out: safe to send again, but only a request
+			// that cannot have done anything, and only when not a byte of
+			// an answer came back.
+			resent = true
 			continue
 		}
 		return cc.upstreamFailed(t, err, hasBody)

@@ -81,6 +81,7 @@ type upConn struct {
 	br *bufio.Reader
 	bw *bufio.Writer
 
+	raw    *rawConn         // the connection, when it can defer a write (nil: not a socket)
 	rc     syscall.RawConn  // nil: not a socket
 	peekFn func(fd uintptr) // c.peek, bound once
 	quiet  bool             // peek's result
@@ -95,14 +96,16 @@ type pool struct {
 }
 
 // get returns an idle connection, or dials a new one. An idle connection
-// is first probed (one non-blocking system call): one the upstream closed,
-// or that has bytes no request asked for, is closed instead. reused
-// reports whether the connection served an earlier request.
-func (p *pool) get(ctx context.Context) (c *upConn, reused bool, err error) {
+// the upstream closed, or that has bytes no request asked for, is closed
+// instead: with probe, get checks with a system call of its own (alive);
+// without, the caller checks as it sends the request (rawConn.deferWrite),
+// or get probes when the connection cannot. reused reports whether the
+// connection served an earlier request.
+func (p *pool) get(ctx context.Context, probe bool) (c *upConn, reused bool, err error) {
 	for {
 		select {
 		case c = <-p.idle:
-			if alive(c) {
+			if c.br.Buffered() == 0 && (!probe && c.raw != nil || alive(c)) {
 				return c, true, nil
 			}
 			c.Close()
@@ -125,6 +128,7 @@ func (p *pool) dial(ctx context.Context) (*upConn, error) {
 	if sc, ok := nc.(syscall.Conn); ok {
 		c.rc, _ = sc.SyscallConn()
 	}
+	c.raw, _ = nc.(*rawConn)
 	c.peekFn = c.peek
 	return c, nil
 }

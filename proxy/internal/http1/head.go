@@ -56,11 +56,22 @@ type Field struct {
 	Drop bool
 }
 
-// Head is a parsed request or response head. Its byte slices point into a
-// pooled buffer that Release returns; they are valid until then.
+// Space is the memory a head of ordinary size (4 KiB, 32 fields) is read
+// into; a head that needs more takes pooled buffers and returns them when
+// it is released. A caller that owns a Space per message in flight (and
+// pools them) reads ordinary heads without a pool operation.
+type Space struct {
+	buf    [4 << 10]byte
+	fields [32]Field
+}
+
+// Head is a parsed request or response head. Its byte slices point into
+// its Space or a pooled buffer; they are valid until the next ReadHead or
+// Release.
 type Head struct {
+	space   *Space // nil: pooled buffers only
 	buf     []byte
-	bufp    *[]byte // the pool handle of buf
+	bufp    *[]byte // the pool handle of buf (nil: the space's, or none)
 	fields  []Field
 	fieldsp *[]Field // the pool handle of fields
 
@@ -90,7 +101,7 @@ type Head struct {
 // checked by Parse. It returns ErrHeadTooLarge past MaxHeadBytes, io.EOF
 // when br ended before any byte, and io.ErrUnexpectedEOF within a head.
 func (h *Head) ReadHead(br *bufio.Reader) error {
-	h.Release()
+	h.reset()
 	lineStart := 0
 	for {
 		line, err := br.ReadSlice('\n')
@@ -120,16 +131,33 @@ func (h *Head) ReadHead(br *bufio.Reader) error {
 // Len returns the size of the head in bytes.
 func (h *Head) Len() int { return len(h.buf) }
 
-// Release returns the head's buffers to their pools and resets it. The
-// slices the head handed out must not be used afterwards.
+// Use makes the head read into s until Release.
+func (h *Head) Use(s *Space) {
+	h.Release()
+	h.space = s
+}
+
+// Release returns the head's pooled buffers, lets go of its Space and
+// resets it. The slices the head handed out must not be used afterwards.
 func (h *Head) Release() {
+	h.reset()
+	*h = Head{ContentLength: -1}
+}
+
+// reset returns the pooled buffers and empties the head for the next
+// message, keeping its Space.
+func (h *Head) reset() {
 	if h.bufp != nil {
 		putBuf(h.bufp, h.buf)
 	}
 	if h.fieldsp != nil {
 		putFields(h.fieldsp, h.fields)
 	}
-	*h = Head{ContentLength: -1}
+	s := h.space
+	*h = Head{space: s, ContentLength: -1}
+	if s != nil {
+		h.buf, h.fields = s.buf[:0], s.fields[:0]
+	}
 }
 
 // append adds p to the head's buffer, taking a larger pooled buffer when

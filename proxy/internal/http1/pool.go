@@ -2,9 +2,10 @@ package http1
 
 import "sync"
 
-// Head buffers and field slices come from pools in a few size classes and
-// go back when a head is released, so that memory a hostile head needed is
-// shared by everyone afterwards instead of staying with its connection.
+// Head buffers and field slices beyond a Space come from pools in a few
+// size classes and go back when a head is released, so that memory a
+// hostile head needed is shared by everyone afterwards instead of staying
+// with its connection.
 
 var bufClasses = [...]int{4 << 10, 16 << 10, MaxHeadBytes}
 
