@@ -140,23 +140,27 @@ func (h *Head) Use(s *Space) {
 // Release returns the head's pooled buffers, lets go of its Space and
 // resets it. The slices the head handed out must not be used afterwards.
 func (h *Head) Release() {
-	h.reset()
+	h.putPooled()
 	*h = Head{ContentLength: -1}
 }
 
 // reset returns the pooled buffers and empties the head for the next
 // message, keeping its Space.
 func (h *Head) reset() {
+	h.putPooled()
+	s := h.space
+	*h = Head{space: s, ContentLength: -1}
+	if s != nil {
+		h.buf, h.fields = s.buf[:0], s.fields[:0]
+	}
+}
+
+func (h *Head) putPooled() {
 	if h.bufp != nil {
 		putBuf(h.bufp, h.buf)
 	}
 	if h.fieldsp != nil {
 		putFields(h.fieldsp, h.fields)
-	}
-	s := h.space
-	*h = Head{space: s, ContentLength: -1}
-	if s != nil {
-		h.buf, h.fields = s.buf[:0], s.fields[:0]
 	}
 }
 
