@@ -42,8 +42,6 @@ var (
 // that another connection now uses.
 type span struct{ off, end int32 }
 
-func (s span) len() int { return int(s.end - s.off) }
-
 // Field is one header field line of a head.
 type Field struct {
 	line    span // the whole line including its CRLF
