@@ -1,8 +1,12 @@
 package proxy
 
 import (
+	"context"
 	"io"
+	"log/slog"
+	"net"
 	"net/http"
+	"syscall"
 	"testing"
 )
 
@@ -28,4 +32,65 @@ func BenchmarkProxy_keepAliveGet(b *testing.B) {
 		io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
 	}
+}
+
+// BenchmarkProxy_rawKeepAliveGet proxies small GET requests over client
+// keep-alive connections (1, and 16 in parallel) with a raw client and a
+// raw upstream, so that -benchmem shows the proxy's own allocations per
+// request (0) and cpu-µs/op the CPU time of the whole process (proxy,
+// client and upstream) per request.
+func BenchmarkProxy_rawKeepAliveGet(b *testing.B) {
+	up := rawUpstream(b)
+	p := New(Options{App: "web", ListenAddress: "127.0.0.1", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err := p.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer p.Stop(context.Background())
+	p.SetTarget("blue", up)
+	req := []byte("GET /bench?x=1 HTTP/1.1\r\nHost: bench.example\r\nUser-Agent: bench\r\nAccept: */*\r\n\r\n")
+	want := len(rawAnswer)
+	run := func(b *testing.B, c net.Conn, buf []byte) {
+		if _, err := c.Write(req); err != nil {
+			b.Error(err)
+			return
+		}
+		for n := 0; n < want; {
+			m, err := c.Read(buf[n:])
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			n += m
+		}
+	}
+	b.Run("conns=1", func(b *testing.B) {
+		c := dialProxy(b, p)
+		buf := make([]byte, 4096)
+		b.ReportAllocs()
+		cpu := cpuTime()
+		for b.Loop() {
+			run(b, c, buf)
+		}
+		b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N)/1e3, "cpu-µs/op")
+	})
+	b.Run("conns=16", func(b *testing.B) {
+		b.SetParallelism(8) // 8 × GOMAXPROCS goroutines
+		b.ReportAllocs()
+		cpu := cpuTime()
+		b.RunParallel(func(pb *testing.PB) {
+			c := dialProxy(b, p)
+			buf := make([]byte, 4096)
+			for pb.Next() {
+				run(b, c, buf)
+			}
+		})
+		b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N)/1e3, "cpu-µs/op")
+	})
+}
+
+// cpuTime returns the process's user and system CPU time in nanoseconds.
+func cpuTime() int64 {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return ru.Utime.Nano() + ru.Stime.Nano()
 }

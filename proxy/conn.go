@@ -3,30 +3,41 @@ package proxy
 import (
 	"bufio"
 	"context"
-	"errors"
-	"fmt"
-	"io"
 	"net"
-	"net/netip"
-	"strconv"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
+
+	"github.com/bluegreen/bluegreen/proxy/internal/http1"
 )
 
 // Client connections are served without net/http's server: one goroutine
-// per connection reads a request with the strict parser (parse.go),
-// forwards it on a pooled upstream connection, and copies the answer back.
-// No other goroutine takes part in a request, so a request costs no
-// goroutine handoff beyond the network poller's. Measured with
+// per connection reads a request with the strict codec (internal/http1),
+// forwards it on a pooled upstream connection (exchange.go), and copies the
+// answer back. No other goroutine takes part in a request, so a request
+// costs no goroutine handoff beyond the network poller's. Measured with
 // cmd/proxybench against the http.Server design this replaced.
+//
+// This file is the connection's life: waiting for a request under the
+// head and idle timeouts, one request after another, Stop and drain cuts.
 
-// Sizes of a client connection's buffers.
+// Sizes of a client connection's buffers. The reader stays with the
+// connection (an idle connection waits in it); the rest is scratch.
 const (
 	clientReadBufSize  = 8 << 10
 	clientWriteBufSize = 8 << 10
 )
+
+// scratch is the memory of one request in flight: the client writer and
+// the space of the request and response heads. A connection takes one
+// from the pool for each request (one pool operation each way) and gives
+// it back when the request ends, so that an idle connection holds none.
+type scratch struct {
+	bw        *bufio.Writer
+	req, resp http1.Space
+}
+
+var scratches = sync.Pool{New: func() any { return &scratch{bw: bufio.NewWriterSize(nil, clientWriteBufSize)} }}
 
 // States of a client connection, for Stop.
 const (
@@ -38,17 +49,19 @@ const (
 // clientConn is one client connection.
 type clientConn struct {
 	p       *Proxy
-	nc      net.Conn
+	nc      net.Conn      // the connection (a rawConn for TCP)
+	pc      *progressConn // nc with the timeouts, under br and bw
 	br      *bufio.Reader
-	bw      *bufio.Writer
-	trusted bool   // the peer is a trusted proxy
-	peer    string // the peer's address
-	fwd     []byte // forwarding fields for an untrusted peer, up to "X-Forwarded-Host: "
-	req     head
-	resp    head
+	bw      *bufio.Writer // sc.bw; nil while idle
+	sc      *scratch      // nil while idle
+	trusted bool          // the peer is a trusted proxy
+	peer    string        // the peer's address
+	fwd     []byte        // forwarding fields for an untrusted peer, up to "X-Forwarded-Host: "
+	local   []byte        // the address the client connected to, once needed (Host of HTTP/1.0)
+	req     http1.Head
+	resp    http1.Head
 
-	deadline time.Time // the read deadline set on nc; zero: none
-	state    atomic.Int32
+	state atomic.Int32
 
 	regT    *target     // the target onCut is registered with
 	stopReg func() bool // stops that registration
@@ -61,116 +74,113 @@ type clientConn struct {
 
 func (p *Proxy) newClientConn(nc net.Conn) *clientConn {
 	peer := peerAddr(nc.RemoteAddr().String())
+	pc := &progressConn{Conn: nc}
 	cc := &clientConn{
 		p:       p,
 		nc:      nc,
-		br:      bufio.NewReaderSize(nc, clientReadBufSize),
-		bw:      bufio.NewWriterSize(nc, clientWriteBufSize),
+		pc:      pc,
+		br:      bufio.NewReaderSize(pc, clientReadBufSize),
 		trusted: isTrusted(peer, p.trusted),
 		peer:    peer.String(),
 	}
-	cc.fwd = fmt.Appendf(nil, "X-Forwarded-For: %s\r\nX-Real-Ip: %s\r\nX-Forwarded-Proto: http\r\nX-Forwarded-Port: %s\r\nX-Forwarded-Host: ",
-		cc.peer, cc.peer, p.port[0])
-	cc.req.contentLength, cc.resp.contentLength = -1, -1
+	cc.fwd = []byte("X-Forwarded-For: " + cc.peer + "\r\nX-Real-Ip: " + cc.peer +
+		"\r\nX-Forwarded-Proto: http\r\nX-Forwarded-Port: " + p.port[0] + "\r\nX-Forwarded-Host: ")
+	cc.req.Release()
+	cc.resp.Release()
 	return cc
 }
 
 // serve serves requests until the client or the proxy ends the connection.
 func (cc *clientConn) serve() {
 	defer cc.close()
-	for {
+	cc.pc.writeProgress(cc.p.tmo.body)
+	for first := true; ; first = false {
 		cc.state.Store(connIdle)
 		if cc.p.stopping.Load() {
 			return
 		}
-		cc.idleDeadline()
-		if _, err := cc.br.Peek(1); err != nil {
+		if !cc.waitRequest(first) {
 			return
 		}
 		if !cc.state.CompareAndSwap(connIdle, connActive) {
 			return // closed by Stop
 		}
-		if !cc.serveOne() {
+		cc.takeScratch()
+		keep := cc.serveOne()
+		cc.releaseScratch()
+		if !keep {
 			return
 		}
 	}
 }
 
-// idleDeadline bounds the wait for the next request and the reading of its
-// head by DefaultIdleTimeout. To spare a timer update per request, a
-// deadline less than a second old is kept.
-func (cc *clientConn) idleDeadline() {
-	now := time.Now()
-	if !cc.deadline.IsZero() && cc.deadline.Sub(now) > DefaultIdleTimeout-time.Second {
+// waitRequest waits for the first byte of the next request and sets the
+// deadline of its head: DefaultHeadTimeout from the connection's start or
+// the end of the previous response. A keep-alive client that sends nothing
+// in that time is idle: it is closed, without an answer, when it stays so
+// for DefaultIdleTimeout; its next request's head then has the head
+// timeout from its first byte. A new client that sends nothing gets 408.
+func (cc *clientConn) waitRequest(first bool) bool {
+	tmo := &cc.p.tmo
+	start := time.Now()
+	cc.pc.readBy(start.Add(tmo.head), slackOf(tmo.head))
+	_, err := cc.br.Peek(1)
+	if err == nil {
+		return true
+	}
+	if !isTimeout(err) || cc.p.stopping.Load() {
+		return false
+	}
+	if first {
+		cc.timedOut()
+		return false
+	}
+	cc.pc.readBy(start.Add(tmo.idle), 0)
+	if _, err := cc.br.Peek(1); err != nil {
+		return false // idle too long (or closed): no answer is due
+	}
+	cc.pc.readBy(time.Now().Add(tmo.head), slackOf(tmo.head))
+	return true
+}
+
+// timedOut answers 408 to a client that took too long for its head.
+func (cc *clientConn) timedOut() {
+	cc.takeScratch()
+	cc.writeError(408, "request head not received in time", true)
+}
+
+func (cc *clientConn) takeScratch() {
+	if cc.sc != nil {
 		return
 	}
-	cc.deadline = now.Add(DefaultIdleTimeout)
-	cc.nc.SetReadDeadline(cc.deadline)
+	cc.sc = scratches.Get().(*scratch)
+	cc.bw = cc.sc.bw
+	cc.bw.Reset(cc.pc)
+	cc.req.Use(&cc.sc.req)
+	cc.resp.Use(&cc.sc.resp)
+}
+
+// releaseScratch flushes the writer, releases the heads and returns the
+// scratch to the pool.
+func (cc *clientConn) releaseScratch() {
+	if cc.sc == nil {
+		return
+	}
+	cc.bw.Flush()
+	cc.bw.Reset(nil)
+	cc.req.Release()
+	cc.resp.Release()
+	scratches.Put(cc.sc)
+	cc.sc, cc.bw = nil, nil
 }
 
 func (cc *clientConn) close() {
 	if cc.stopReg != nil {
 		cc.stopReg()
 	}
-	cc.bw.Flush()
+	cc.releaseScratch()
 	cc.nc.Close()
 	cc.p.dropConn(cc)
-}
-
-// serveOne serves one request; false ends the connection.
-func (cc *clientConn) serveOne() bool {
-	p, rq := cc.p, &cc.req
-	if err := rq.readHead(cc.br, errHeadTooLarge); err != nil {
-		switch err {
-		case errHeadTooLarge:
-			cc.writeError(431, "request header too large", true)
-		case errBadRequest:
-			cc.writeError(400, "malformed request", true)
-		}
-		return false
-	}
-	if err := rq.parseRequest(); err != nil {
-		p.log.Debug("malformed request refused", "peer", cc.peer)
-		cc.writeError(400, "malformed request", true)
-		return false
-	}
-	if rq.expectOther {
-		cc.writeError(417, "expectation not supported", true)
-		return false
-	}
-	hasBody := rq.chunked || rq.contentLength > 0
-	if hasBody && !cc.deadline.IsZero() {
-		cc.nc.SetReadDeadline(time.Time{}) // bodies may take as long as they take
-		cc.deadline = time.Time{}
-	}
-	t := p.acquire()
-	if t == nil {
-		p.log.Warn("no active color", "method", string(rq.method), "target", string(rq.target))
-		cc.writeError(503, fmt.Sprintf("app %q has no active container", p.opts.App), hasBody || rq.close)
-		return !hasBody && !rq.close
-	}
-	cc.register(t)
-	if !cc.begin(t) {
-		cc.end(t)
-		return false
-	}
-	if rq.upgrade && !hasBody {
-		uc := cc.handshake(t)
-		if !cc.end(t) || uc == nil {
-			if uc != nil {
-				uc.Close()
-				t.doneWS()
-			}
-			return false
-		}
-		// From here on the connection is a WebSocket, not a request.
-		p.pipeWebSocket(t, cc.nc, cc.br, uc)
-		uc.Close()
-		t.doneWS()
-		return false
-	}
-	keep := cc.forward(t, hasBody)
-	return cc.end(t) && keep
 }
 
 // register makes a drain cut of t's HTTP requests reach this connection.
@@ -221,7 +231,7 @@ func (cc *clientConn) onCut() {
 	if cc.cur != nil {
 		cc.cur.Close()
 	}
-	cc.nc.SetDeadline(time.Now())
+	cc.pc.abort()
 }
 
 // setCur records the upstream connection of the request in flight; false
@@ -237,363 +247,16 @@ func (cc *clientConn) setCur(uc *upConn) bool {
 	return true
 }
 
-// forward proxies one plain HTTP request to t; false ends the connection.
-func (cc *clientConn) forward(t *target, hasBody bool) bool {
-	p, rq, rs := cc.p, &cc.req, &cc.resp
-	var uc *upConn
-	sentContinue := false
-	for attempt := 0; ; attempt++ {
-		c, reused, err := t.pool.get(t.httpCut, hasBody)
-		if err != nil {
-			return cc.upstreamFailed(t, err, false)
-		}
-		uc = c
-		if !cc.setCur(uc) {
-			return false
-		}
-		cc.writeRequestHead(uc.bw, false)
-		if hasBody {
-			if rq.expect && !sentContinue {
-				sentContinue = true
-				cc.bw.WriteString("HTTP/1.1 100 Continue\r\n\r\n")
-				if cc.bw.Flush() != nil {
-					uc.Close()
-					return false
-				}
-			}
-			var rerr, werr error
-			if rq.chunked {
-				rerr, werr = copyChunked(uc.bw, cc.br, false)
-			} else {
-				rerr, werr = copyN(uc.bw, cc.br, rq.contentLength)
-			}
-			if rerr != nil { // the client's body failed: nothing sensible to answer
-				uc.Close()
-				if rerr == errBadChunk {
-					cc.writeError(400, "malformed chunked body", true)
-				}
-				return false
-			}
-			if werr != nil {
-				uc.Close()
-				return cc.upstreamFailed(t, werr, true)
-			}
-		}
-		err = uc.bw.Flush()
-		if err == nil {
-			err = readResponseHead(rs, uc.br)
-		}
-		if err == nil {
-			break
-		}
-		uc.Close()
-		if reused && attempt == 0 && !hasBody && retryable(err) {
-			continue
-		}
-		return cc.upstreamFailed(t, err, hasBody)
-	}
-	if rs.status == 101 || rs.teOther {
-		uc.Close()
-		return cc.upstreamFailed(t, errBadResponse, hasBody)
-	}
-
-	body := rs.hasBody(rq.method)
-	framed := !body || rs.chunked || rs.contentLength >= 0
-	closeClient := rq.close || !framed
-	cc.writeResponseHead(rs, body && rs.chunked && !rq.http10, closeClient)
-	var rerr, werr error
-	switch {
-	case !body:
-	case rs.chunked:
-		rerr, werr = copyChunked(cc.bw, uc.br, rq.http10)
-	case rs.contentLength >= 0:
-		rerr, werr = copyN(cc.bw, uc.br, rs.contentLength)
-	default:
-		rerr, werr = copyAll(cc.bw, uc.br)
-	}
-	if werr == nil && rerr == nil {
-		werr = cc.bw.Flush()
-	}
-	if rerr != nil || werr != nil || rs.close || !framed {
-		uc.Close()
-		if rerr != nil && !cc.wasCut() {
-			p.log.Warn("upstream response broken", "color", t.color, "addr", t.addr, "err", rerr)
-		}
-		if rerr != nil || werr != nil {
-			return false // the client must see a truncated response
-		}
-		return !closeClient
-	}
-	cc.mu.Lock()
-	cc.cur = nil
-	cut := cc.cut
-	cc.mu.Unlock()
-	if cut {
-		uc.Close()
-		return false
-	}
-	t.pool.put(uc)
-	return !closeClient
-}
-
 func (cc *clientConn) wasCut() bool {
 	cc.mu.Lock()
 	defer cc.mu.Unlock()
 	return cc.cut
 }
 
-// readResponseHead reads a final response head (skipping 1xx other than
-// 101) from an upstream connection.
-func readResponseHead(rs *head, br *bufio.Reader) error {
-	for {
-		if err := rs.readHead(br, errBadResponse); err != nil {
-			return err
-		}
-		if err := rs.parseResponse(); err != nil {
-			return err
-		}
-		if rs.status >= 200 || rs.status == 101 {
-			return nil
-		}
+// localHost returns the address the client connected to, as a Host value.
+func (cc *clientConn) localHost() []byte {
+	if cc.local == nil {
+		cc.local = []byte(cc.nc.LocalAddr().String())
 	}
-}
-
-// upstreamFailed answers 502 for an exchange that failed before any of the
-// response reached the client. After a partly sent request body the client
-// connection cannot be reused.
-func (cc *clientConn) upstreamFailed(t *target, err error, bodySent bool) bool {
-	p, rq := cc.p, &cc.req
-	if cc.wasCut() {
-		p.log.Warn("request cut", "color", t.color, "method", string(rq.method), "target", string(rq.target))
-		return false
-	}
-	p.log.Warn("upstream failed", "color", t.color, "addr", t.addr, "method", string(rq.method), "target", string(rq.target), "err", err)
-	closeClient := bodySent || rq.close
-	cc.writeError(502, fmt.Sprintf("app %q: upstream %s (%s) failed: %s", p.opts.App, t.color, t.addr, shortError(err)), closeClient)
-	return !closeClient
-}
-
-// writeRequestHead writes the request head sent upstream: the client's
-// method and target, its end-to-end fields unchanged and in order, the
-// framing field, and the forwarding fields. With upgrade, the WebSocket
-// handshake's Upgrade and Connection fields are kept.
-func (cc *clientConn) writeRequestHead(w *bufio.Writer, upgrade bool) {
-	rq := &cc.req
-	target, host := rq.target, rq.host
-	absolute := target[0] != '/' && target[0] != '*'
-	if absolute {
-		host, target = splitAbsolute(target)
-	}
-	w.Write(rq.method)
-	w.WriteByte(' ')
-	w.Write(target)
-	w.WriteString(" HTTP/1.1\r\n")
-	var trustedFwd map[string][]string
-	for i := range rq.fields {
-		f := &rq.fields[i]
-		if f.drop {
-			if upgrade && equalFold(f.name, "Upgrade") {
-				w.Write(f.line)
-			}
-			continue
-		}
-		if isForwarding(f.name) {
-			if cc.trusted {
-				if trustedFwd == nil {
-					trustedFwd = map[string][]string{}
-				}
-				k := canonicalForwarding(f.name)
-				trustedFwd[k] = append(trustedFwd[k], string(f.value))
-			}
-			continue
-		}
-		if absolute && equalFold(f.name, "Host") {
-			w.WriteString("Host: ")
-			w.Write(host)
-			w.WriteString("\r\n")
-			continue
-		}
-		w.Write(f.line)
-	}
-	if rq.chunked {
-		w.WriteString("Transfer-Encoding: chunked\r\n")
-	}
-	if rq.teTrailers {
-		w.WriteString("Te: trailers\r\n")
-	}
-	if upgrade {
-		w.WriteString("Connection: Upgrade\r\n")
-	}
-	if !cc.trusted {
-		w.Write(cc.fwd)
-		w.Write(host)
-		w.WriteString("\r\n\r\n")
-		return
-	}
-	if trustedFwd == nil {
-		trustedFwd = map[string][]string{}
-	}
-	peer, _ := netip.ParseAddr(cc.peer)
-	forwardHeaders(trustedFwd, peer, string(host), cc.p.port, cc.p.trusted)
-	for _, k := range forwardingHeaders {
-		for _, v := range trustedFwd[k] {
-			w.WriteString(k)
-			w.WriteString(": ")
-			w.WriteString(v)
-			w.WriteString("\r\n")
-		}
-	}
-	w.WriteString("\r\n")
-}
-
-// isForwarding reports whether name is one of the forwarding fields.
-func isForwarding(name []byte) bool {
-	if len(name) == 0 || (lower(name[0]) != 'x' && lower(name[0]) != 'f') {
-		return false
-	}
-	return canonicalForwarding(name) != ""
-}
-
-func canonicalForwarding(name []byte) string {
-	for _, k := range forwardingHeaders {
-		if equalFold(name, k) {
-			return k
-		}
-	}
-	return ""
-}
-
-// writeResponseHead writes the upstream's status line and end-to-end
-// fields to the client, adding only framing and Connection: close.
-func (cc *clientConn) writeResponseHead(rs *head, chunked, closeClient bool) {
-	w := cc.bw
-	w.WriteString("HTTP/1.1 ")
-	w.Write(rs.line)
-	for i := range rs.fields {
-		if !rs.fields[i].drop {
-			w.Write(rs.fields[i].line)
-		}
-	}
-	if chunked {
-		w.WriteString("Transfer-Encoding: chunked\r\n")
-	}
-	if closeClient {
-		w.WriteString("Connection: close\r\n")
-	}
-	w.WriteString("\r\n")
-}
-
-// writeError answers with a short plain-text body naming the app.
-func (cc *clientConn) writeError(status int, msg string, closeClient bool) {
-	body := "bluegreen: " + msg + "\n"
-	w := cc.bw
-	w.WriteString("HTTP/1.1 ")
-	w.WriteString(strconv.Itoa(status))
-	w.WriteByte(' ')
-	w.WriteString(statusText(status))
-	w.WriteString("\r\nContent-Type: text/plain; charset=utf-8\r\nX-Content-Type-Options: nosniff\r\nCache-Control: no-store\r\nContent-Length: ")
-	w.WriteString(strconv.Itoa(len(body)))
-	if closeClient {
-		w.WriteString("\r\nConnection: close")
-	}
-	w.WriteString("\r\n\r\n")
-	if string(cc.req.method) != "HEAD" {
-		w.WriteString(body)
-	}
-	w.Flush()
-}
-
-func statusText(code int) string {
-	switch code {
-	case 400:
-		return "Bad Request"
-	case 417:
-		return "Expectation Failed"
-	case 431:
-		return "Request Header Fields Too Large"
-	case 502:
-		return "Bad Gateway"
-	case 503:
-		return "Service Unavailable"
-	}
-	return "Error"
-}
-
-// handshake proxies a WebSocket handshake on a fresh upstream connection.
-// When the upstream answers 101 it counts a WebSocket on t and returns the
-// upstream connection; a refused upgrade is passed to the client as an
-// ordinary answer (nil).
-func (cc *clientConn) handshake(t *target) *upConn {
-	rs := &cc.resp
-	uc, err := t.pool.dial(t.httpCut)
-	if err != nil {
-		cc.upstreamFailed(t, err, false)
-		return nil
-	}
-	if !cc.setCur(uc) {
-		return nil
-	}
-	cc.writeRequestHead(uc.bw, true)
-	err = uc.bw.Flush()
-	if err == nil {
-		err = readResponseHead(rs, uc.br)
-	}
-	if err != nil {
-		uc.Close()
-		cc.upstreamFailed(t, err, false)
-		return nil
-	}
-	if rs.status != 101 {
-		defer uc.Close()
-		body := rs.hasBody(cc.req.method)
-		cc.writeResponseHead(rs, body && rs.chunked, true)
-		switch {
-		case !body:
-		case rs.chunked:
-			copyChunked(cc.bw, uc.br, false)
-		case rs.contentLength >= 0:
-			copyN(cc.bw, uc.br, rs.contentLength)
-		default:
-			copyAll(cc.bw, uc.br)
-		}
-		cc.bw.Flush()
-		return nil
-	}
-	w := cc.bw
-	w.WriteString("HTTP/1.1 ")
-	w.Write(rs.line)
-	for i := range rs.fields {
-		f := &rs.fields[i]
-		if !f.drop || equalFold(f.name, "Upgrade") {
-			w.Write(f.line)
-		}
-	}
-	w.WriteString("Connection: Upgrade\r\n\r\n")
-	if w.Flush() != nil {
-		uc.Close()
-		return nil
-	}
-	cc.nc.SetReadDeadline(time.Time{})
-	cc.deadline = time.Time{}
-	t.wsN.Add(1)
-	return uc
-}
-
-// retryable reports whether err looks like a keep-alive connection the
-// upstream had already closed.
-func retryable(err error) bool {
-	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
-}
-
-// shortError keeps the cause of a network error without Go's op chain.
-func shortError(err error) string {
-	var op *net.OpError
-	if errors.As(err, &op) && op.Err != nil {
-		return op.Err.Error()
-	}
-	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-		return "connection closed before a response"
-	}
-	return err.Error()
+	return cc.local
 }

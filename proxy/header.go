@@ -16,21 +16,6 @@ const (
 	headerForwarded       = "Forwarded"
 )
 
-// hopHeaders are the hop-by-hop fields of RFC 9110 §7.6.1 (and their
-// pre-standard relatives) that a proxy must not forward. Fields named in
-// Connection are removed as well.
-var hopHeaders = []string{
-	"Connection",
-	"Proxy-Connection",
-	"Keep-Alive",
-	"Proxy-Authenticate",
-	"Proxy-Authorization",
-	"Te",
-	"Trailer",
-	"Transfer-Encoding",
-	"Upgrade",
-}
-
 // forwardingHeaders are the client-supplied forwarding fields dropped from
 // an untrusted peer.
 var forwardingHeaders = []string{

@@ -27,14 +27,6 @@ const (
 	ColorGreen = "green"
 )
 
-// Server limits of the client side. There is deliberately no read or write
-// timeout: long uploads, downloads and event streams must not be cut.
-const (
-	// DefaultIdleTimeout closes client keep-alive connections idle this long;
-	// it also bounds the wait for and the reading of a request head.
-	DefaultIdleTimeout = 120 * time.Second
-)
-
 // Options configure a Proxy.
 type Options struct {
 	App            string         // the app's name, used in logs and error bodies
@@ -53,6 +45,7 @@ type Proxy struct {
 	opts    Options
 	log     *slog.Logger
 	trusted []netip.Prefix
+	tmo     timeouts // client-side timeouts; tests shorten them before Start
 
 	active atomic.Pointer[target] // nil: no active color (503)
 
@@ -81,6 +74,7 @@ func New(o Options) *Proxy {
 		opts:     o,
 		log:      log.With("app", o.App),
 		trusted:  slices.Clone(o.TrustedProxies),
+		tmo:      defaultTimeouts,
 		stopDone: make(chan struct{}),
 	}
 }
@@ -181,17 +175,23 @@ func (p *Proxy) accept(ln net.Listener) {
 			continue
 		}
 		backoff = 0
-		cc := p.newClientConn(newRawConn(nc))
-		p.connMu.Lock()
-		if p.stopping.Load() {
-			p.connMu.Unlock()
-			nc.Close()
-			continue
-		}
-		p.conns[cc] = struct{}{}
-		p.connMu.Unlock()
-		go cc.serve()
+		p.serveConn(newRawConn(nc))
 	}
+}
+
+// serveConn serves the client connection nc on its own goroutine, or
+// closes it when the proxy is stopping.
+func (p *Proxy) serveConn(nc net.Conn) {
+	cc := p.newClientConn(nc)
+	p.connMu.Lock()
+	if p.stopping.Load() {
+		p.connMu.Unlock()
+		nc.Close()
+		return
+	}
+	p.conns[cc] = struct{}{}
+	p.connMu.Unlock()
+	go cc.serve()
 }
 
 func (p *Proxy) dropConn(cc *clientConn) {

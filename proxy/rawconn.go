@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"errors"
 	"io"
 	"net"
 	"os"
@@ -34,7 +35,19 @@ type rawConn struct {
 	readFn       func(fd uintptr) bool
 	writeFn      func(fd uintptr) bool
 	closeWriteFn func() error
+
+	// A deferred write (see deferWrite).
+	deferNext bool          // the next Write only records its bytes
+	pending   bool          // pend waits for the next Read
+	pend      []byte        // what is left of them
+	early     bool          // the Read found bytes, the end or an error before pend went out
+	pendErr   syscall.Errno // writing pend failed
 }
+
+// errStale is what a Read with a deferred write returns when the
+// connection had bytes to read (or had ended) before the deferred bytes
+// went out: nothing was sent, and the connection is of no further use.
+var errStale = errors.New("upstream connection closed, or sent bytes no request asked for, before the request")
 
 // newRawConn wraps c, or returns it unchanged when it has no file
 // descriptor.
@@ -62,14 +75,51 @@ func (c *rawConn) doRead(fd uintptr) bool {
 		case syscall.EINTR:
 			continue
 		case syscall.EAGAIN:
+			if c.pending {
+				return c.writePending(fd)
+			}
 			return false // wait until readable
+		}
+		if c.pending {
+			c.early = true
+			return true
 		}
 		c.rn, c.rerr = int(n), e
 		return true
 	}
 }
 
-// Read reads into p like net.Conn's Read.
+// deferWrite makes the next Write record its bytes rather than send them:
+// the next Read sends them, after a read attempt found nothing to read,
+// and then reads the answer. For an upstream connection taken from the
+// pool this checks, without a system call of its own, that the upstream
+// neither closed it nor sent anything no request asked for (a body on
+// HEAD, more than its Content-Length) before the request goes out: the
+// read that finds nothing is the one made anyway before waiting for the
+// answer. The bytes recorded must stay untouched until that Read.
+func (c *rawConn) deferWrite() { c.deferNext = true }
+
+// writePending writes the deferred bytes after a read found nothing; it
+// returns false (wait for the answer) when all of them went out.
+func (c *rawConn) writePending(fd uintptr) bool {
+	for len(c.pend) > 0 {
+		n, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&c.pend[0])), uintptr(len(c.pend)))
+		switch e {
+		case 0:
+			c.pend = c.pend[n:]
+		case syscall.EINTR:
+		case syscall.EAGAIN:
+			return true // Read writes the rest as Write does
+		default:
+			c.pendErr = e
+			return true
+		}
+	}
+	c.pending, c.pend = false, nil
+	return false
+}
+
+// Read reads into p like net.Conn's Read, first sending deferred bytes.
 func (c *rawConn) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
@@ -77,6 +127,9 @@ func (c *rawConn) Read(p []byte) (int, error) {
 	c.rbuf = p
 	err := c.rc.Read(c.readFn)
 	c.rbuf = nil
+	if c.pending || c.early || c.pendErr != 0 {
+		return c.deferredFailed(p, err)
+	}
 	if err != nil {
 		return 0, &net.OpError{Op: "read", Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: err}
 	}
@@ -107,10 +160,33 @@ func (c *rawConn) doWrite(fd uintptr) bool {
 	return true
 }
 
-// Write writes all of p like net.Conn's Write.
+// deferredFailed ends a Read whose deferred bytes did not all go out.
+func (c *rawConn) deferredFailed(p []byte, err error) (int, error) {
+	rest, early, pendErr := c.pend, c.early, c.pendErr
+	c.pending, c.pend, c.early, c.pendErr = false, nil, false, 0
+	switch {
+	case err != nil: // a deadline or a close: nothing more to do
+		return 0, &net.OpError{Op: "read", Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: err}
+	case early:
+		return 0, errStale
+	case pendErr != 0:
+		return 0, &net.OpError{Op: "write", Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: os.NewSyscallError("write", pendErr)}
+	}
+	// The socket buffer was full: write the rest as Write does, then read.
+	if _, err := c.Write(rest); err != nil {
+		return 0, err
+	}
+	return c.Read(p)
+}
+
+// Write writes all of p like net.Conn's Write; see deferWrite.
 func (c *rawConn) Write(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
+	}
+	if c.deferNext {
+		c.deferNext, c.pending, c.pend = false, true, p
+		return len(p), nil
 	}
 	c.wbuf, c.wn, c.werr = p, 0, 0
 	err := c.rc.Write(c.writeFn)

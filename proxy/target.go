@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unsafe"
 )
 
 // Pool and buffer sizes of the upstream side.
@@ -79,6 +80,11 @@ type upConn struct {
 	net.Conn
 	br *bufio.Reader
 	bw *bufio.Writer
+
+	raw    *rawConn         // the connection, when it can defer a write (nil: not a socket)
+	rc     syscall.RawConn  // nil: not a socket
+	peekFn func(fd uintptr) // c.peek, bound once
+	quiet  bool             // peek's result
 }
 
 // pool keeps idle keep-alive connections to one upstream address.
@@ -89,15 +95,17 @@ type pool struct {
 	dialTimeout time.Duration
 }
 
-// get returns an idle connection, or dials a new one. With check, an idle
-// connection is first probed for a close by the upstream (one extra
-// syscall): for requests whose body cannot be replayed. reused reports
-// whether the connection served an earlier request.
-func (p *pool) get(ctx context.Context, check bool) (c *upConn, reused bool, err error) {
+// get returns an idle connection, or dials a new one. An idle connection
+// the upstream closed, or that has bytes no request asked for, is closed
+// instead: with probe, get checks with a system call of its own (alive);
+// without, the caller checks as it sends the request (rawConn.deferWrite),
+// or get probes when the connection cannot. reused reports whether the
+// connection served an earlier request.
+func (p *pool) get(ctx context.Context, probe bool) (c *upConn, reused bool, err error) {
 	for {
 		select {
 		case c = <-p.idle:
-			if !check || alive(c) {
+			if c.br.Buffered() == 0 && (!probe && c.raw != nil || alive(c)) {
 				return c, true, nil
 			}
 			c.Close()
@@ -116,7 +124,13 @@ func (p *pool) dial(ctx context.Context) (*upConn, error) {
 		return nil, fmt.Errorf("dial %s: %w", p.addr, err)
 	}
 	nc = newRawConn(nc)
-	return &upConn{Conn: nc, br: bufio.NewReaderSize(nc, upstreamBufSize), bw: bufio.NewWriterSize(nc, upstreamBufSize)}, nil
+	c := &upConn{Conn: nc, br: bufio.NewReaderSize(nc, upstreamBufSize), bw: bufio.NewWriterSize(nc, upstreamBufSize)}
+	if sc, ok := nc.(syscall.Conn); ok {
+		c.rc, _ = sc.SyscallConn()
+	}
+	c.raw, _ = nc.(*rawConn)
+	c.peekFn = c.peek
+	return c, nil
 }
 
 // put returns c to the pool, or closes it when the pool is full or closed.
@@ -153,27 +167,23 @@ func (p *pool) closeIdle() {
 	}
 }
 
-// alive reports whether an idle upstream connection is still open: a
-// non-blocking read must find nothing (EAGAIN). An upstream that closed its
-// end (keep-alive timeout) shows EOF; unexpected bytes also disqualify it.
+// alive reports whether an idle upstream connection is still open and
+// quiet: a non-blocking peek must find nothing (EAGAIN). An upstream that
+// closed its end (keep-alive timeout) shows EOF; bytes it sent after its
+// last answer (a body on HEAD, more than its Content-Length) belong to no
+// request and disqualify the connection too.
 func alive(c *upConn) bool {
-	if c.br.Buffered() > 0 {
+	if c.br.Buffered() > 0 || c.rc == nil {
 		return false
 	}
-	sc, ok := c.Conn.(syscall.Conn)
-	if !ok {
-		return true
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		return false
-	}
-	ok = false
+	c.quiet = false
+	return c.rc.Control(c.peekFn) == nil && c.quiet
+}
+
+// peek sets c.quiet when the socket fd has nothing to read.
+func (c *upConn) peek(fd uintptr) {
 	var b [1]byte
-	err = rc.Read(func(fd uintptr) bool {
-		n, rerr := syscall.Read(int(fd), b[:])
-		ok = n < 0 && (rerr == syscall.EAGAIN || rerr == syscall.EWOULDBLOCK)
-		return true
-	})
-	return err == nil && ok
+	_, _, e := syscall.RawSyscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&b[0])), 1,
+		syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
+	c.quiet = e == syscall.EAGAIN
 }

@@ -5,7 +5,11 @@
 // Targets run as separate processes; rounds interleave them so that drift of
 // the machine hits all alike; the table shows medians over rounds.
 //
-//	go run ./cmd/proxybench [-d 5s] [-rounds 3] [-gomaxprocs 1]
+//	go run ./cmd/proxybench [-d 5s] [-rounds 3] [-gomaxprocs 1] [-baseline path]
+//
+// With -baseline, a proxybench binary built from another checkout (say,
+// main before a change) runs its bluegreen proxy as the target "baseline",
+// interleaved with this one, so that both see the same machine load.
 package main
 
 import (
@@ -55,6 +59,7 @@ type config struct {
 	threads    int
 	wsTrips    int
 	only       string
+	baseline   string
 }
 
 func run() error {
@@ -64,7 +69,8 @@ func run() error {
 	flag.StringVar(&c.gomaxprocs, "gomaxprocs", "", "GOMAXPROCS of the bluegreen proxy process (empty: Go's default)")
 	flag.IntVar(&c.threads, "t", 1, "wrk threads")
 	flag.IntVar(&c.wsTrips, "ws", 2000, "WebSocket echo round trips per target and round")
-	flag.StringVar(&c.only, "only", "", "comma-separated targets to run (direct,bluegreen,nginx,haproxy)")
+	flag.StringVar(&c.only, "only", "", "comma-separated targets to run (direct,bluegreen,baseline,nginx,haproxy)")
+	flag.StringVar(&c.baseline, "baseline", "", "a proxybench binary of another checkout whose proxy runs as the target \"baseline\"")
 	flag.Parse()
 	if _, err := exec.LookPath("wrk"); err != nil {
 		return errors.New("wrk is not installed (apt-get install wrk)")
@@ -101,6 +107,15 @@ func run() error {
 	}
 	defer bg.stop()
 	targets = append(targets, &target{name: "bluegreen", addr: bgAddr, proc: bg})
+	if c.baseline != "" {
+		addr := freeAddr()
+		base, err := startProc(ctx, dir, "baseline", env, c.baseline, "bluegreen", addr, backendAddr)
+		if err != nil {
+			return err
+		}
+		defer base.stop()
+		targets = append(targets, &target{name: "baseline", addr: addr, proc: base})
+	}
 
 	if path, err := exec.LookPath("nginx"); err == nil {
 		t, err := startNginx(ctx, dir, path, backendAddr)

@@ -1,4 +1,4 @@
-package proxy
+package http1
 
 import (
 	"bufio"
@@ -14,29 +14,29 @@ import (
 // parseAll runs the proxy's parser on a whole request: head, then body
 // (decoded). ok is false when the head is refused; bodyErr is a refused or
 // incomplete body.
-func parseAll(data []byte) (h *head, body []byte, ok bool, bodyErr error) {
-	br := bufio.NewReaderSize(bytes.NewReader(data), clientReadBufSize)
-	h = &head{}
-	if err := h.readHead(br, errHeadTooLarge); err != nil {
+func parseAll(data []byte) (h *Head, body []byte, ok bool, bodyErr error) {
+	br := bufio.NewReaderSize(bytes.NewReader(data), 8<<10)
+	h = &Head{}
+	if err := h.ReadHead(br); err != nil {
 		return h, nil, false, nil
 	}
-	if err := h.parseRequest(); err != nil {
+	if err := h.ParseRequest(); err != nil {
 		return h, nil, false, nil
 	}
 	var out bytes.Buffer
 	bw := bufio.NewWriter(&out)
 	var rerr error
 	switch {
-	case h.chunked:
-		rerr, _ = copyChunked(bw, br, true)
-	case h.contentLength > 0:
-		rerr, _ = copyN(bw, br, h.contentLength)
+	case h.Chunked:
+		rerr, _ = CopyChunked(bw, br, true)
+	case h.ContentLength > 0:
+		rerr, _ = CopyN(bw, br, h.ContentLength)
 	}
 	bw.Flush()
 	return h, out.Bytes(), true, rerr
 }
 
-func TestHead_parseRequest(t *testing.T) {
+func TestHead_ParseRequest(t *testing.T) {
 	ok := []struct{ name, req string }{
 		{"simple get", "GET /a?b=c HTTP/1.1\r\nHost: x\r\n\r\n"},
 		{"content-length body", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc"},
@@ -137,24 +137,25 @@ func FuzzParseRequest(f *testing.F) {
 		if err != nil {
 			t.Fatalf("accepted what net/http refuses (%v): %q", err, data)
 		}
-		if req.Method != string(h.method) || req.RequestURI != string(h.target) {
-			t.Fatalf("request line: net/http %q %q, proxy %q %q", req.Method, req.RequestURI, h.method, h.target)
+		if req.Method != string(h.Method()) || req.RequestURI != string(h.Target()) {
+			t.Fatalf("request line: net/http %q %q, proxy %q %q", req.Method, req.RequestURI, h.Method(), h.Target())
 		}
-		host := string(h.host)
-		if h.target[0] != '/' && h.target[0] != '*' {
-			a, _ := splitAbsolute(h.target)
+		host := string(h.Host())
+		if IsAbsolute(h.Target()) {
+			a, _ := SplitAbsolute(h.Target())
 			host = string(a)
 		}
 		if req.Host != host {
 			t.Fatalf("Host: net/http %q, proxy %q", req.Host, host)
 		}
 		mine := http.Header{}
-		for _, fl := range h.fields {
-			k := textproto.CanonicalMIMEHeaderKey(string(fl.name))
+		for i := range h.NumFields() {
+			fl := h.Field(i)
+			k := textproto.CanonicalMIMEHeaderKey(string(h.Name(fl)))
 			if k == "Host" {
 				continue
 			}
-			mine[k] = append(mine[k], string(fl.value))
+			mine[k] = append(mine[k], string(h.Value(fl)))
 		}
 		for k, v := range req.Header {
 			if k == "Transfer-Encoding" || k == "Content-Length" {
@@ -170,13 +171,13 @@ func FuzzParseRequest(f *testing.F) {
 			}
 		}
 		switch {
-		case h.chunked:
+		case h.Chunked:
 			if req.ContentLength != -1 || strings.Join(req.TransferEncoding, ",") != "chunked" {
 				t.Fatalf("framing: net/http %d %q, proxy chunked", req.ContentLength, req.TransferEncoding)
 			}
-		case h.contentLength >= 0:
-			if req.ContentLength != h.contentLength || len(req.TransferEncoding) > 0 {
-				t.Fatalf("framing: net/http %d %q, proxy %d", req.ContentLength, req.TransferEncoding, h.contentLength)
+		case h.ContentLength >= 0:
+			if req.ContentLength != h.ContentLength || len(req.TransferEncoding) > 0 {
+				t.Fatalf("framing: net/http %d %q, proxy %d", req.ContentLength, req.TransferEncoding, h.ContentLength)
 			}
 		default:
 			if req.ContentLength != 0 || len(req.TransferEncoding) > 0 {

@@ -1,10 +1,11 @@
-package proxy
+package http1
 
 import (
 	"bufio"
 	"bytes"
 	"io"
 	"strconv"
+	"sync"
 )
 
 // Body copying between the client and the upstream connection. Copies go
@@ -13,8 +14,8 @@ import (
 // buffered, so streamed data (events, chunks) is passed on as it arrives,
 // and a burst that arrived together leaves in one write.
 
-// copyN copies exactly n bytes. rerr is a failure of src, werr of dst.
-func copyN(dst *bufio.Writer, src *bufio.Reader, n int64) (rerr, werr error) {
+// CopyN copies exactly n bytes. rerr is a failure of src, werr of dst.
+func CopyN(dst *bufio.Writer, src *bufio.Reader, n int64) (rerr, werr error) {
 	for n > 0 {
 		if src.Buffered() == 0 {
 			if werr = dst.Flush(); werr != nil {
@@ -37,8 +38,8 @@ func copyN(dst *bufio.Writer, src *bufio.Reader, n int64) (rerr, werr error) {
 	return nil, nil
 }
 
-// copyAll copies until src ends (a body delimited by the connection close).
-func copyAll(dst *bufio.Writer, src *bufio.Reader) (rerr, werr error) {
+// CopyAll copies until src ends (a body delimited by the connection close).
+func CopyAll(dst *bufio.Writer, src *bufio.Reader) (rerr, werr error) {
 	for {
 		if src.Buffered() == 0 {
 			if werr = dst.Flush(); werr != nil {
@@ -59,11 +60,11 @@ func copyAll(dst *bufio.Writer, src *bufio.Reader) (rerr, werr error) {
 	}
 }
 
-// copyChunked copies a chunked body (RFC 9112 §7.1), validating every
+// CopyChunked copies a chunked body (RFC 9112 §7.1), validating every
 // chunk-size line and the CRLF after each chunk. It writes the chunks
 // re-encoded without extensions and the trailer section as received; with
 // dechunk it writes only the data (for an HTTP/1.0 client).
-func copyChunked(dst *bufio.Writer, src *bufio.Reader, dechunk bool) (rerr, werr error) {
+func CopyChunked(dst *bufio.Writer, src *bufio.Reader, dechunk bool) (rerr, werr error) {
 	var excess int64 // non-data bytes beyond an allowance, as net/http counts them
 	var num [20]byte
 	for {
@@ -80,11 +81,11 @@ func copyChunked(dst *bufio.Writer, src *bufio.Reader, dechunk bool) (rerr, werr
 		}
 		n, ok := parseChunkSize(line)
 		if !ok {
-			return errBadChunk, nil
+			return ErrBadChunk, nil
 		}
 		excess = max(excess-16-2*int64(n), 0)
 		if excess > 16<<10 {
-			return errBadChunk, nil
+			return ErrBadChunk, nil
 		}
 		if n == 0 {
 			return copyTrailer(dst, src, dechunk)
@@ -93,7 +94,7 @@ func copyChunked(dst *bufio.Writer, src *bufio.Reader, dechunk bool) (rerr, werr
 			dst.Write(strconv.AppendUint(num[:0], n, 16))
 			dst.WriteString("\r\n")
 		}
-		if rerr, werr = copyN(dst, src, int64(n)); rerr != nil || werr != nil {
+		if rerr, werr = CopyN(dst, src, int64(n)); rerr != nil || werr != nil {
 			return rerr, werr
 		}
 		if werr = flushBeforeWait(dst, src, 2); werr != nil {
@@ -104,7 +105,7 @@ func copyChunked(dst *bufio.Writer, src *bufio.Reader, dechunk bool) (rerr, werr
 			return io.ErrUnexpectedEOF, nil
 		}
 		if crlf[0] != '\r' || crlf[1] != '\n' {
-			return errBadChunk, nil
+			return ErrBadChunk, nil
 		}
 		src.Discard(2)
 		if !dechunk {
@@ -114,7 +115,7 @@ func copyChunked(dst *bufio.Writer, src *bufio.Reader, dechunk bool) (rerr, werr
 }
 
 // copyTrailer copies the trailer section after the last chunk: strict
-// field lines up to the empty line, within maxChunkLine bytes in all.
+// field lines up to the empty line, within MaxChunkLine bytes in all.
 func copyTrailer(dst *bufio.Writer, src *bufio.Reader, dechunk bool) (rerr, werr error) {
 	if !dechunk {
 		dst.WriteString("0\r\n")
@@ -129,14 +130,14 @@ func copyTrailer(dst *bufio.Writer, src *bufio.Reader, dechunk bool) (rerr, werr
 			return err, nil
 		}
 		total += len(line) + 2
-		if total > maxChunkLine-96 {
-			return errBadChunk, nil
+		if total > MaxChunkLine-96 {
+			return ErrBadChunk, nil
 		}
 		if len(line) == 0 {
 			break
 		}
 		if !validFieldLine(line) {
-			return errBadChunk, nil
+			return ErrBadChunk, nil
 		}
 		if !dechunk {
 			dst.Write(line)
@@ -163,7 +164,7 @@ func flushBeforeWait(dst *bufio.Writer, src *bufio.Reader, n int) error {
 }
 
 // readChunkLine reads one CRLF-terminated line (without the CRLF); a bare
-// LF or CR and lines of maxChunkLine bytes or more are refused.
+// LF or CR and lines of MaxChunkLine bytes or more are refused.
 func readChunkLine(src *bufio.Reader) ([]byte, error) {
 	p, err := src.ReadSlice('\n')
 	if err != nil {
@@ -171,12 +172,12 @@ func readChunkLine(src *bufio.Reader) ([]byte, error) {
 			return nil, io.ErrUnexpectedEOF
 		}
 		if err == bufio.ErrBufferFull {
-			return nil, errBadChunk
+			return nil, ErrBadChunk
 		}
 		return nil, err
 	}
-	if len(p) >= maxChunkLine-96 || len(p) < 2 || p[len(p)-2] != '\r' || bytes.IndexByte(p[:len(p)-2], '\r') >= 0 {
-		return nil, errBadChunk
+	if len(p) >= MaxChunkLine-96 || len(p) < 2 || p[len(p)-2] != '\r' || bytes.IndexByte(p[:len(p)-2], '\r') >= 0 {
+		return nil, ErrBadChunk
 	}
 	return p[:len(p)-2], nil
 }
@@ -207,13 +208,37 @@ func parseChunkSize(b []byte) (uint64, bool) {
 // fields.
 func validFieldLine(line []byte) bool {
 	colon := bytes.IndexByte(line, ':')
-	if colon < 1 || !isToken(line[:colon]) {
+	if colon < 1 || !IsToken(line[:colon]) {
 		return false
 	}
-	for _, c := range line[colon+1:] {
-		if (c < ' ' && c != '\t') || c == 0x7f {
-			return false
-		}
-	}
-	return true
+	return validValue(line[colon+1:])
+}
+
+// scanners are the readers and writers CheckChunked runs CopyChunked with.
+var scanners = sync.Pool{New: func() any {
+	return &scanner{br: bufio.NewReaderSize(nil, 8<<10), bw: bufio.NewWriterSize(io.Discard, 512)}
+}}
+
+type scanner struct {
+	r  bytes.Reader
+	br *bufio.Reader
+	bw *bufio.Writer
+}
+
+// CheckChunked checks the start of a chunked body, b (what has arrived so
+// far), by the very rules of CopyChunked: nil when b holds the whole body
+// and it is valid, ErrBadChunk when b already breaks the syntax, and
+// io.ErrUnexpectedEOF when b is a valid start of a longer body. A proxy
+// that checks what it has before it forwards anything sends nothing of a
+// request that arrived whole but malformed.
+func CheckChunked(b []byte) error {
+	s := scanners.Get().(*scanner)
+	defer scanners.Put(s)
+	s.r.Reset(b)
+	s.br.Reset(&s.r)
+	s.bw.Reset(io.Discard)
+	rerr, _ := CopyChunked(s.bw, s.br, true)
+	s.br.Reset(nil)
+	s.r.Reset(nil)
+	return rerr
 }
