@@ -40,7 +40,7 @@ func (a *appActor) markInterrupted(ctx context.Context, why string) *boot {
 		}
 		a.deps.rec.event(a.cfg.Name, d.DeploymentID, deploy.EventDeploymentInterrupted,
 			fmt.Sprintf("deployment %d of %s interrupted: %s", d.DeploymentID, d.ToImage, why),
-			map[string]any{"status": d.Status, "error": why})
+			map[string]any{"status": d.Status, "error": why, "duration_ms": d.DurationMS})
 	}
 	return b
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/bluegreen/bluegreen/config"
 	"github.com/bluegreen/bluegreen/deploy"
+	"github.com/bluegreen/bluegreen/metrics"
 	"github.com/bluegreen/bluegreen/proxy"
 	"github.com/bluegreen/bluegreen/store"
 )
@@ -27,6 +28,7 @@ type deps struct {
 	log       *slog.Logger
 	reconcile time.Duration
 	timers    timers
+	metrics   *metrics.Registry
 }
 
 // timers are the app actors' clocks; tests shorten the polls and fire the
@@ -66,9 +68,10 @@ func (t timers) withDefaults() timers {
 // through the phases of CONTRACT §4 (run.go); the app's status is derived
 // from both (status.go).
 type appActor struct {
-	cfg  *config.App
-	deps deps
-	log  *slog.Logger
+	cfg     *config.App
+	deps    deps
+	log     *slog.Logger
+	metrics *metrics.App // what the app counts (metrics.go)
 
 	eng  *actor.Engine
 	self *actor.PID
@@ -158,6 +161,7 @@ func (a *appActor) Receive(c *actor.Context) {
 // asks Docker for the containers (adoption corrects what the store said).
 func (a *appActor) started(c *actor.Context) {
 	a.eng, a.self = c.Engine(), c.PID()
+	a.metrics = a.deps.metrics.App(a.cfg.Name)
 	a.slots = map[deploy.Color]*slot{}
 	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 	defer cancel()

@@ -18,6 +18,7 @@ func (a *appActor) startProxy() {
 		Port:           a.cfg.Ports.Proxy,
 		TrustedProxies: a.cfg.Proxy.TrustedProxies,
 		Logger:         a.deps.log,
+		Stats:          a.metrics.Requests(), // the app's counters, kept across proxies
 	})
 	if err := p.Start(); err != nil {
 		if a.proxyErr == nil || a.proxyErr.Error() != err.Error() {
@@ -38,6 +39,7 @@ func (a *appActor) startProxy() {
 		}()
 	}
 	a.proxy = p
+	a.metrics.SetProxy(p)
 	a.proxyErr = nil
 	a.routeActive()
 	a.refreshStatus()

@@ -24,6 +24,7 @@ import (
 
 	"github.com/bluegreen/bluegreen/config"
 	"github.com/bluegreen/bluegreen/deploy"
+	"github.com/bluegreen/bluegreen/metrics"
 	"github.com/bluegreen/bluegreen/store"
 )
 
@@ -36,8 +37,9 @@ type Options struct {
 	Store             *store.Store
 	Runtime           Runtime
 	Logger            *slog.Logger
-	ReconcileInterval time.Duration // default DefaultReconcileInterval
-	RequestTimeout    time.Duration // default DefaultRequestTimeout
+	ReconcileInterval time.Duration     // default DefaultReconcileInterval
+	RequestTimeout    time.Duration     // default DefaultRequestTimeout
+	Metrics           *metrics.Registry // where the apps count (GET /metrics); nil: a new one
 
 	timers timers // tests: the app actors' clocks
 }
@@ -53,6 +55,7 @@ type System struct {
 	rec     *recorder
 	log     *slog.Logger
 	timeout time.Duration
+	metrics *metrics.Registry
 
 	stopOnce sync.Once
 }
@@ -67,6 +70,9 @@ func Start(o Options) (*System, error) {
 	if o.RequestTimeout <= 0 {
 		o.RequestTimeout = DefaultRequestTimeout
 	}
+	if o.Metrics == nil {
+		o.Metrics = metrics.New()
+	}
 	cfgs, err := o.Load()
 	if err != nil {
 		return nil, err
@@ -76,9 +82,9 @@ func Start(o Options) (*System, error) {
 		return nil, fmt.Errorf("start actor engine: %w", err)
 	}
 	h := newHub()
-	rec := &recorder{store: o.Store, hub: h, log: o.Logger}
-	d := deps{store: o.Store, rt: o.Runtime, rec: rec, log: o.Logger, reconcile: o.ReconcileInterval, timers: o.timers.withDefaults()}
-	s := &System{eng: eng, store: o.Store, rt: o.Runtime, hub: h, rec: rec, log: o.Logger, timeout: o.RequestTimeout}
+	rec := &recorder{store: o.Store, hub: h, log: o.Logger, metrics: o.Metrics}
+	d := deps{store: o.Store, rt: o.Runtime, rec: rec, log: o.Logger, reconcile: o.ReconcileInterval, timers: o.timers.withDefaults(), metrics: o.Metrics}
+	s := &System{eng: eng, store: o.Store, rt: o.Runtime, hub: h, rec: rec, log: o.Logger, timeout: o.RequestTimeout, metrics: o.Metrics}
 	names := make([]string, 0, len(cfgs))
 	for _, c := range cfgs {
 		names = append(names, c.Name)

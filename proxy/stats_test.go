@@ -116,7 +116,7 @@ func TestProxy_stats(t *testing.T) {
 			{"GET / HTTP/1.1\r\nHost: a\r\nExpect: magic\r\n\r\n", 417},
 			{"GET / HTTP/1.1\r\nHost: a\r\nX: " + strings.Repeat("x", 70<<10) + "\r\n\r\n", 431},
 			{"GET / HTTP/1.1\r\nHost: a\r\n", 408}, // the head never ends
-			{"", 408},                               // nothing at all
+			{"", 408},                              // nothing at all
 		} {
 			got, _ := parseAnswers(sendOpen(t, p, tc.req), nil)
 			if len(got) != 1 || got[0].Status != tc.want {
