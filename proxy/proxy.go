@@ -42,6 +42,10 @@ type Options struct {
 	Port           int            // 0 = any free port (tests)
 	TrustedProxies []netip.Prefix // peers whose X-Forwarded-* headers are kept
 	Logger         *slog.Logger   // nil = slog.Default()
+	// Listener, when set, is served instead of binding ListenAddress:Port:
+	// a socket taken over from the process that served it before (an
+	// upgrade). Stop and Shutdown close it.
+	Listener net.Listener
 }
 
 // Connections counts the in-flight HTTP requests and open WebSockets routed
@@ -85,8 +89,8 @@ func New(o Options) *Proxy {
 	}
 }
 
-// Start binds the listener and serves in the background. A failed bind is
-// returned as an error that names the address.
+// Start binds the listener (or takes Options.Listener) and serves in the
+// background. A failed bind is returned as an error that names the address.
 func (p *Proxy) Start() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -96,13 +100,20 @@ func (p *Proxy) Start() error {
 	if p.ln != nil {
 		return fmt.Errorf("proxy for %s: already started on %s", p.opts.App, p.ln.Addr())
 	}
-	addr := net.JoinHostPort(p.opts.ListenAddress, strconv.Itoa(p.opts.Port))
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("proxy for %s: listen on %s: %w", p.opts.App, addr, err)
+	ln := p.opts.Listener
+	if ln == nil {
+		addr := net.JoinHostPort(p.opts.ListenAddress, strconv.Itoa(p.opts.Port))
+		var err error
+		if ln, err = net.Listen("tcp", addr); err != nil {
+			return fmt.Errorf("proxy for %s: listen on %s: %w", p.opts.App, addr, err)
+		}
+	}
+	tcp, ok := ln.Addr().(*net.TCPAddr)
+	if !ok {
+		return fmt.Errorf("proxy for %s: listener on %s is not TCP", p.opts.App, ln.Addr())
 	}
 	p.ln = ln
-	p.port = []string{strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)}
+	p.port = []string{strconv.Itoa(tcp.Port)}
 	p.conns = map[*clientConn]struct{}{}
 	go p.accept(ln)
 	p.log.Info("proxy listening", "addr", ln.Addr().String())
@@ -121,8 +132,15 @@ func (p *Proxy) Addr() net.Addr {
 
 // Stop stops accepting, lets in-flight requests and WebSockets finish until
 // ctx is done, then closes everything (WebSockets get a 1001 close frame).
-// It is safe to call twice; a second call waits for the first.
+// It is safe to call twice; a second call waits for the first. Shutdown
+// (drain.go) bounds requests and WebSockets apart.
 func (p *Proxy) Stop(ctx context.Context) error {
+	return p.stop(ctx, time.Time{}, time.Time{})
+}
+
+// stop is Stop and Shutdown: HTTP requests still running at httpAt are cut,
+// WebSockets still open at wsAt get 1001 (zero: when ctx is done).
+func (p *Proxy) stop(ctx context.Context, httpAt, wsAt time.Time) error {
 	p.stopOnce.Do(func() {
 		defer close(p.stopDone)
 		p.mu.Lock()
@@ -136,21 +154,16 @@ func (p *Proxy) Stop(ctx context.Context) error {
 		ln.Close()
 		// Idle connections close now; busy ones after their request, or
 		// when their WebSocket ends.
-		var err error
-		for p.closeIdle() > 0 {
-			select {
-			case <-ctx.Done():
-				err = ctx.Err()
-			case <-time.After(10 * time.Millisecond):
-				continue
-			}
-			break
-		}
+		err := p.waitConns(ctx, httpAt, wsAt)
+		var cut, closed int64
 		for _, t := range p.allTargets() {
 			t.cutHTTP()
 			t.cutWS()
 		}
 		p.waitEmpty(time.Second)
+		for _, t := range p.allTargets() {
+			cut, closed = cut+t.nHTTPCut.Load(), closed+t.nWSClosed.Load()
+		}
 		p.closeAll()
 		for _, t := range p.allTargets() {
 			t.pool.close()
@@ -158,7 +171,7 @@ func (p *Proxy) Stop(ctx context.Context) error {
 		if err != nil {
 			p.stopErr = fmt.Errorf("stop proxy for %s: %w", p.opts.App, err)
 		}
-		p.log.Info("proxy stopped")
+		p.log.Info("proxy stopped", "http_cut", cut, "websockets_closed", closed)
 	})
 	<-p.stopDone
 	return p.stopErr
