@@ -104,6 +104,7 @@ func (a *appActor) activeCheck(color deploy.Color, s *slot, check deploy.HealthC
 			map[string]any{"color": color, "error": check.Error})
 	case check.Success && !s.healthy && s.passes >= a.cfg.HealthCheck.HealthyThreshold:
 		s.healthy, s.unhealthy = true, false
+		a.recovered(s)
 		a.log.Info("active container healthy", keyColor, color)
 		a.deps.rec.event(a.cfg.Name, 0, deploy.EventContainerHealthy,
 			fmt.Sprintf("active %s container is healthy", color), map[string]any{"color": color})

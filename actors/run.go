@@ -276,6 +276,7 @@ func (a *appActor) end(c *actor.Context, r *run, status deploy.Status, why strin
 	a.ensureMonitors(c)
 	a.refreshStatus()
 	a.beginQueued(c)
+	a.quietIfIdle(c) // a pause waited for this deployment (pause.go)
 }
 
 // dockerMessage makes a Docker error read as what to do.
