@@ -33,6 +33,7 @@ const (
 	connIdle   = iota // waiting for the next request
 	connActive        // reading, forwarding or answering a request
 	connClosed        // closed by Stop while idle
+	connNew           // waiting for its first request (Stop leaves it a moment: newConnGrace)
 )
 
 // clientConn is one client connection.
@@ -78,16 +79,22 @@ func (p *Proxy) newClientConn(nc net.Conn) *clientConn {
 // serve serves requests until the client or the proxy ends the connection.
 func (cc *clientConn) serve() {
 	defer cc.close()
-	for {
-		cc.state.Store(connIdle)
-		if cc.p.stopping.Load() {
+	for first := true; ; first = false {
+		// A stopping proxy closes a connection after its request, but serves
+		// a new connection's first one: that client would not retry it.
+		idle := int32(connIdle)
+		if first {
+			idle = connNew
+		}
+		cc.state.Store(idle)
+		if cc.p.stopping.Load() && !first {
 			return
 		}
 		cc.idleDeadline()
 		if _, err := cc.br.Peek(1); err != nil {
 			return
 		}
-		if !cc.state.CompareAndSwap(connIdle, connActive) {
+		if !cc.state.CompareAndSwap(idle, connActive) {
 			return // closed by Stop
 		}
 		if !cc.serveOne() {

@@ -66,9 +66,9 @@ type Proxy struct {
 	port    []string // the listening port, as a shared header value
 	stopped bool
 
-	stopping atomic.Bool // set by Stop: connections end after their request
-	connMu   sync.Mutex  // guards conns
-	conns    map[*clientConn]struct{}
+	stopping atomic.Bool               // set by Stop: connections end after their request
+	connMu   sync.Mutex                // guards conns
+	conns    map[*clientConn]time.Time // each with when it was accepted
 
 	stopOnce sync.Once
 	stopErr  error
@@ -114,7 +114,7 @@ func (p *Proxy) Start() error {
 	}
 	p.ln = ln
 	p.port = []string{strconv.Itoa(tcp.Port)}
-	p.conns = map[*clientConn]struct{}{}
+	p.conns = map[*clientConn]time.Time{}
 	go p.accept(ln)
 	p.log.Info("proxy listening", "addr", ln.Addr().String())
 	return nil
@@ -194,14 +194,11 @@ func (p *Proxy) accept(ln net.Listener) {
 			continue
 		}
 		backoff = 0
+		// A connection accepted while Stop begins is served too: it was
+		// queued on a socket that another process may go on serving.
 		cc := p.newClientConn(newRawConn(nc))
 		p.connMu.Lock()
-		if p.stopping.Load() {
-			p.connMu.Unlock()
-			nc.Close()
-			continue
-		}
-		p.conns[cc] = struct{}{}
+		p.conns[cc] = time.Now()
 		p.connMu.Unlock()
 		go cc.serve()
 	}
@@ -213,13 +210,22 @@ func (p *Proxy) dropConn(cc *clientConn) {
 	p.connMu.Unlock()
 }
 
-// closeIdle closes the connections waiting for a request and returns how
-// many connections are left.
+// newConnGrace is how long a stop leaves a connection accepted just before
+// it to send its first request: its client has written it already, most
+// likely, and would not retry on a new connection (as it does on a reused
+// keep-alive one). After an upgrade the old process accepts until the new
+// one is ready, so such connections are not rare then.
+const newConnGrace = time.Second
+
+// closeIdle closes the connections waiting for a request (a new one only
+// once it is newConnGrace old) and returns how many connections are left.
 func (p *Proxy) closeIdle() int {
 	p.connMu.Lock()
 	defer p.connMu.Unlock()
-	for cc := range p.conns {
-		if cc.state.CompareAndSwap(connIdle, connClosed) {
+	now := time.Now()
+	for cc, accepted := range p.conns {
+		if cc.state.CompareAndSwap(connIdle, connClosed) ||
+			(now.Sub(accepted) >= newConnGrace && cc.state.CompareAndSwap(connNew, connClosed)) {
 			cc.nc.Close()
 		}
 	}
