@@ -124,17 +124,30 @@ func (a *appActor) onAdopt(c *actor.Context, msg adoptResult) {
 	}
 	a.adoptAll(msg.containers)
 	active := a.state.ActiveColor
-	// A candidate of an interrupted deployment never took traffic: remove it.
-	if other := active.Other(); active != "" && b != nil {
-		if s := a.slots[other]; s != nil && b.interrupted[s.deploymentID] {
-			a.removeSlot(other, "left by an interrupted deployment")
-		}
+	if b != nil {
+		a.interrupted = b.interrupted
 	}
+	a.removeInterruptedCandidate()
 	a.log.Info("adopted containers", "count", len(a.slots), "active_color", active, keyImage, a.state.CurrentImage)
 	if b == nil {
 		b = &boot{}
 	}
 	a.bringUp(c, b)
+}
+
+// removeInterruptedCandidate removes the inactive color's container when a
+// deployment that the start found interrupted made it: it never took
+// traffic. It also catches one that Docker finished creating after the
+// adoption (a supervisor killed in the middle of a create), at a reconcile.
+func (a *appActor) removeInterruptedCandidate() {
+	active := a.state.ActiveColor
+	if active == "" || a.run != nil {
+		return
+	}
+	other := active.Other()
+	if s := a.slots[other]; s != nil && a.interrupted[s.deploymentID] {
+		a.removeSlot(other, "left by an interrupted deployment")
+	}
 }
 
 // adoptAll makes the app's slots the containers listed (those named and
@@ -254,6 +267,7 @@ func (a *appActor) onReconcile(c *actor.Context, msg reconcileResult) {
 	for _, color := range deploy.Colors {
 		a.reconcileColor(color, msg.containers[color])
 	}
+	a.removeInterruptedCandidate()
 	a.ensureMonitors(c)
 	a.refreshStatus()
 }

@@ -81,10 +81,11 @@ type appActor struct {
 	proxyErr error // the proxy cannot listen
 	dockErr  error // Docker did not answer the last adoption or reconcile
 
-	boot        *boot // what the start found in the store, until the first adoption uses it
-	adopted     bool  // the containers were read from Docker once
-	adoptTried  bool  // the first adoption answered or failed
-	reconciling bool  // a reconcile is in flight
+	boot        *boot          // what the start found in the store, until the first adoption uses it
+	interrupted map[int64]bool // the deployments the start found interrupted: their containers are removed
+	adopted     bool           // the containers were read from Docker once
+	adoptTried  bool           // the first adoption answered or failed
+	reconciling bool           // a reconcile is in flight
 	revive      revival
 
 	run           *run               // the running deployment, nil when none

@@ -9,6 +9,7 @@ import (
 	"github.com/anthdm/hollywood/actor"
 
 	"github.com/bluegreen/bluegreen/deploy"
+	"github.com/bluegreen/bluegreen/docker"
 	"github.com/bluegreen/bluegreen/proxy"
 )
 
@@ -66,6 +67,14 @@ func (a *appActor) startCandidate(c *actor.Context, r *run) {
 			return
 		}
 		id, err := rt.Create(ctx, spec)
+		if errors.Is(err, docker.ErrNameInUse) {
+			// A container of that name appeared after the removal: one a
+			// supervisor killed in the middle of its creation left, which
+			// Docker finished since. It never served: remove it, once.
+			if err = rt.Remove(ctx, spec.Name); err == nil {
+				id, err = rt.Create(ctx, spec)
+			}
+		}
 		if err != nil {
 			done("", 0, err)
 			return
