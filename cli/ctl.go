@@ -67,6 +67,8 @@ func init() {
 		{name: "logs", args: "APP [--follow] [--tail N]", summary: "the active container's logs",
 			flags: map[string]bool{"follow": false, "tail": true, "f": false}, minPos: 1, maxPos: 1, run: ctlLogs},
 		{name: "reload", args: "", summary: "re-read the app configs (same as SIGHUP)", maxPos: 0, run: ctlReload},
+		{name: "upgrade", args: "[--wait] [--timeout D]", summary: "restart serve onto the binary at its path without dropping a request (as SIGUSR2)",
+			flags: map[string]bool{"wait": false, "timeout": true}, maxPos: 0, run: ctlUpgrade},
 	}
 }
 
