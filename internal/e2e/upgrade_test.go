@@ -178,4 +178,20 @@ func TestUpgrade_Failed(t *testing.T) {
 	if d := s.ended(s.deploy(a, imgV2), 60*time.Second); d.Status != deploy.StatusCompleted {
 		t.Fatalf("deployment after the failed upgrade: %+v", d)
 	}
+
+	// A new build that refuses to start (here: an app config broken since
+	// the start) says why; the old process serves on.
+	s.install(bin2)
+	bad := filepath.Join(s.dir, "apps.d", "broken.yaml")
+	if err := os.WriteFile(bad, []byte("name: broken\nimage: x:1\nbogus: 1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut = s.ctl("upgrade", "--wait")
+	if code != 1 || !strings.Contains(errOut, "broken.yaml:3:1") || !strings.Contains(errOut, "keeps serving") {
+		t.Fatalf("upgrade with a broken config: exit %d %s", code, errOut)
+	}
+	t.Logf("a build that refuses to start: %s", strings.TrimSpace(errOut))
+	if pid := s.pid(); pid != oldPID {
+		t.Fatalf("/health answers pid %d, want the old %d", pid, oldPID)
+	}
 }
