@@ -170,6 +170,7 @@ type serve struct {
 	cmd  *exec.Cmd
 	done chan struct{} // closed when cmd exited
 	pids []int         // every serve process seen, to kill at the end
+	apps []string
 }
 
 // newServe prepares a serve of apps with the first build at dir/bluegreen;
@@ -206,6 +207,7 @@ func newServe(t *testing.T, apiAddr string, apps ...*app) *serve {
 
 func (s *serve) writeApp(a *app) {
 	s.t.Helper()
+	s.apps = append(s.apps, a.name)
 	if err := os.WriteFile(filepath.Join(s.dir, "apps.d", a.name+".yaml"), []byte(a.yaml()), 0o644); err != nil {
 		s.t.Fatal(err)
 	}
@@ -325,6 +327,7 @@ func (s *serve) cleanup() {
 			p.Wait() // reaps it: a child, or an orphan this process adopted (subreaper)
 		}
 	}
+	s.removeContainers()
 	s.log.Close()
 	if s.t.Failed() {
 		b, _ := os.ReadFile(filepath.Join(s.dir, "serve.log"))
@@ -332,6 +335,29 @@ func (s *serve) cleanup() {
 			b = b[len(b)-64<<10:]
 		}
 		s.t.Logf("serve logs (end):\n%s", b)
+	}
+}
+
+// removeContainers removes the containers of the serve's apps until Docker
+// shows none twice in a row: a create that a killed serve had asked for may
+// finish in Docker after its death.
+func (s *serve) removeContainers() {
+	quiet := 0
+	for deadline := time.Now().Add(10 * time.Second); quiet < 2 && time.Now().Before(deadline); {
+		found := false
+		for _, name := range s.apps {
+			out, _ := exec.Command("docker", "ps", "-aq", "--filter", "label=bluegreen.app="+name).Output()
+			for _, id := range strings.Fields(string(out)) {
+				found = true
+				exec.Command("docker", "rm", "-f", "-v", id).Run()
+			}
+		}
+		if found {
+			quiet = 0
+		} else {
+			quiet++
+		}
+		time.Sleep(300 * time.Millisecond)
 	}
 }
 
