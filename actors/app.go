@@ -103,6 +103,8 @@ type appActor struct {
 	quietGen               uint64
 	stopQuietTimer         func() bool
 	readyWaiters           []*actor.PID
+
+	dyingMonitors []context.Context // health actors stopped and maybe not gone yet (monitor.go)
 }
 
 func newAppActor(cfg *config.App, d deps) actor.Producer {

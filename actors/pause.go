@@ -242,8 +242,7 @@ func (a *appActor) quietIfIdle(c *actor.Context) {
 func (a *appActor) stopDriving(c *actor.Context) {
 	for _, s := range a.slots {
 		if s.monitor != nil {
-			c.Engine().Poison(s.monitor)
-			s.monitor = nil
+			a.stopMonitor(c, s)
 		}
 	}
 	a.cancelRevive()
@@ -293,6 +292,7 @@ func (a *appActor) onShutdown(c *actor.Context, ctx context.Context) {
 		a.log.Warn("stopping in the middle of a deployment", keyDeploymentID, r.dep.DeploymentID, keyStatus, r.dep.Status)
 	}
 	a.stopDriving(c)
+	a.waitMonitorsGone()
 	a.answerQuiet(errors.New("the supervisor is stopping"))
 	done := make(chan struct{})
 	p, dc := a.proxy, a.cfg.Deployment

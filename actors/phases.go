@@ -52,7 +52,7 @@ func (a *appActor) startCandidate(c *actor.Context, r *run) {
 	spec := a.spec(r.dep)
 	if old := a.slots[r.color]; old != nil {
 		if old.monitor != nil {
-			c.Engine().Poison(old.monitor)
+			a.stopMonitor(c, old)
 		}
 		delete(a.slots, r.color)
 		a.deleteContainer(r.color)

@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/bluegreen/bluegreen/actors"
+	"github.com/bluegreen/bluegreen/api"
 	"github.com/bluegreen/bluegreen/deploy"
 	"github.com/bluegreen/bluegreen/internal/handover"
 )
@@ -54,6 +55,8 @@ type backend struct {
 	*actors.System
 	sv *serving
 }
+
+var _ api.Upgrader = backend{}
 
 // Upgrade implements api.Upgrader.
 func (b backend) Upgrade(ctx context.Context) (deploy.UpgradeStatus, error) {

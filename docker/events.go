@@ -43,14 +43,69 @@ type Event struct {
 // Events streams the events of containers that carry all the given labels
 // (k=v), from since (zero: from now), until ctx ends or the stream breaks
 // (the daemon went away): then the channel is closed. A daemon that cannot
-// be reached closes it within a second. One Events runs at a time per
-// Client (go-dockerclient keeps one stream per client).
+// be reached closes it within a second.
+//
+// The client keeps one subscription with go-dockerclient for as long as the
+// stream lasts, whatever ctx does: removing a listener can make a stream
+// goroutine of go-dockerclient that is still reading send on a closed
+// channel (a panic) when its connection then fails. A later Events takes up
+// the same subscription (its labels and since are the first call's) and
+// first gets what came meanwhile, up to eventBuffer events. One reader runs
+// at a time; a second waits for the first to end.
 //
 // go-dockerclient hands each event on from a goroutine of its own, so two
 // events a few microseconds apart may come in either order: a reader takes
 // an event as news that a container changed, and reads the container's
 // state (Inspect) when order matters.
 func (c *Client) Events(ctx context.Context, since time.Time, labels map[string]string) (<-chan Event, error) {
+	in, err := c.subscription(since, labels)
+	if err != nil {
+		return nil, err
+	}
+	out := make(chan Event, eventBuffer)
+	go func() {
+		defer close(out)
+		select {
+		case c.evTurn <- struct{}{}:
+			defer func() { <-c.evTurn }()
+		case <-ctx.Done():
+			return
+		}
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case ev, ok := <-in:
+				if !ok { // go-dockerclient closed the stream: EOF or no connection
+					c.evMu.Lock()
+					if c.evIn == in {
+						c.evIn = nil
+					}
+					c.evMu.Unlock()
+					return
+				}
+				if ev == nil || ev.Type != "container" {
+					continue
+				}
+				select {
+				case out <- fromEvent(ev):
+				case <-ctx.Done():
+					return
+				}
+			}
+		}
+	}()
+	return out, nil
+}
+
+// subscription returns the client's subscription to the daemon's events,
+// subscribing when there is none (or the last one broke).
+func (c *Client) subscription(since time.Time, labels map[string]string) (chan *dockerclient.APIEvents, error) {
+	c.evMu.Lock()
+	defer c.evMu.Unlock()
+	if c.evIn != nil {
+		return c.evIn, nil
+	}
 	opts := dockerclient.EventsOptions{Filters: map[string][]string{"type": {"container"}, "event": eventActions}}
 	for k, v := range labels {
 		opts.Filters["label"] = append(opts.Filters["label"], k+"="+v)
@@ -62,31 +117,8 @@ func (c *Client) Events(ctx context.Context, since time.Time, labels map[string]
 	if err := c.dc.AddEventListenerWithOptions(opts, in); err != nil {
 		return nil, fmt.Errorf("docker events: %w", c.cause(err))
 	}
-	out := make(chan Event, eventBuffer)
-	go func() {
-		defer close(out)
-		for {
-			select {
-			case <-ctx.Done():
-				_ = c.dc.RemoveEventListener(in)
-				return
-			case ev, ok := <-in:
-				if !ok { // go-dockerclient closed the stream: EOF or no connection
-					return
-				}
-				if ev == nil || ev.Type != "container" {
-					continue
-				}
-				select {
-				case out <- fromEvent(ev):
-				case <-ctx.Done():
-					_ = c.dc.RemoveEventListener(in)
-					return
-				}
-			}
-		}
-	}()
-	return out, nil
+	c.evIn = in
+	return in, nil
 }
 
 // fromEvent maps a daemon event.

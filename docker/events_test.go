@@ -66,6 +66,21 @@ func TestClient_Events(t *testing.T) {
 	}
 	t.Logf("die event %s after docker kill", time.Since(killed).Round(time.Millisecond))
 
+	// A reader that ends leaves the subscription: the next one gets what
+	// came meanwhile.
+	cancel()
+	for range evs {
+	}
+	if err := c.Start(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	sctx, cancel = context.WithCancel(ctx)
+	defer cancel()
+	if evs, err = c.Events(sctx, time.Time{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	next(ActionStart, 10*time.Second)
+
 	// Since replays what happened from then on (a new stream after a break).
 	c2 := newClient(t)
 	replay, err := c2.Events(sctx, killed.Add(-time.Second), map[string]string{"bluegreen.app": app})
