@@ -247,3 +247,25 @@ func mustDuration(t *testing.T, s string) time.Duration {
 	}
 	return d
 }
+
+// TestAppActor_MissedExitFoundByReconcile: an exit whose event never came
+// (the stream was down) is found by the reconcile tick, recorded and
+// answered like one the stream told.
+func TestAppActor_MissedExitFoundByReconcile(t *testing.T) {
+	cfg := unitApp(t, "web:v1")
+	u := newUnit(t, cfg)
+	u.stable(cfg.Name, "web:v1")
+	u.rt.setQuiet(true)
+	u.rt.kill(cfg.Name + "-blue")
+	u.rt.setQuiet(false)
+	if st := u.app(cfg.Name); st.Status != deploy.AppStable {
+		t.Fatalf("the actor knew of the exit without an event: %+v", st)
+	}
+	u.tick(cfg.Name)
+	if d := u.exited(cfg.Name, 1); d.ExitCode != 137 {
+		t.Fatalf("container.exited %+v", d)
+	}
+	u.reviveTimer("2s")
+	u.clock.fire(reviveGrace)
+	u.stable(cfg.Name, "web:v1")
+}
