@@ -217,6 +217,11 @@ func (sv *serving) ready(ctx context.Context) {
 	if keys := sv.lns.CloseUnclaimed(); len(keys) > 0 {
 		sv.log.Info("closed the sockets handed over for apps no longer configured", "listeners", keys)
 	}
+	defer func() {
+		sv.upgrade.mu.Lock()
+		sv.upgrade.ready = true
+		sv.upgrade.mu.Unlock()
+	}()
 	if sv.inh == nil {
 		sv.notify(sdnotify.Ready)
 		return

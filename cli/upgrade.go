@@ -43,6 +43,7 @@ import (
 // upgradeState is the upgrade under way, if any.
 type upgradeState struct {
 	mu      sync.Mutex
+	ready   bool // this process reported ready: it may hand over
 	running bool
 	child   *handover.Child // the new process, once it reported ready
 	wg      sync.WaitGroup
@@ -70,6 +71,10 @@ func (sv *serving) startUpgrade(trigger string) (deploy.UpgradeStatus, error) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	switch {
+	case !u.ready:
+		// Also the new process of an upgrade under way, which shares the
+		// API socket with the old one until it is ready.
+		return deploy.UpgradeStatus{}, deploy.Errorf(deploy.ECONFLICT, "this process (pid %d) is still starting (an upgrade may be under way): retry once it serves", os.Getpid())
 	case u.child != nil:
 		return deploy.UpgradeStatus{}, deploy.Errorf(deploy.ECONFLICT, "this process (pid %d) already handed over to pid %d", os.Getpid(), u.child.Pid)
 	case u.running:
