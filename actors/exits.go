@@ -179,6 +179,10 @@ func (a *appActor) onReviveDue(msg reviveDue) {
 	if s == nil || s.running() || s.starting {
 		return
 	}
+	if a.dockErr != nil { // Docker does not answer: try again later, no step of the backoff
+		a.scheduleRevive(color)
+		return
+	}
 	a.revive.attempts++
 	a.log.Warn("starting the dead active container", keyColor, color, keyContainer, short(s.id), "attempt", a.revive.attempts)
 	a.deps.rec.event(a.cfg.Name, 0, deploy.EventContainerRestarting,

@@ -269,3 +269,27 @@ func TestAppActor_MissedExitFoundByReconcile(t *testing.T) {
 	u.clock.fire(reviveGrace)
 	u.stable(cfg.Name, "web:v1")
 }
+
+// TestAppActor_RestartWhileDockerDown: starts of a dead active container
+// fail while Docker is away; once it answers again the next start is
+// scheduled anew (not after the backoff the failures built up).
+func TestAppActor_RestartWhileDockerDown(t *testing.T) {
+	cfg := unitApp(t, "web:v1")
+	u := newUnit(t, cfg)
+	u.stable(cfg.Name, "web:v1")
+	u.until("the event stream", func() bool { return u.rt.streamCount() == 1 })
+	u.rt.kill(cfg.Name + "-blue")
+	u.exited(cfg.Name, 1)
+	u.reviveTimer("2s")
+	u.rt.setDown(true)
+	u.clock.fire(reviveGrace) // the start fails: Docker is away
+	u.reviveTimer("4s")
+	u.rt.setDown(false)
+	u.until("the stream back", func() bool { return u.rt.streamCount() == 1 })
+	u.reviveTimer("2s")
+	if n := u.clock.pending(mustDuration(t, "4s")); n != 0 {
+		t.Fatalf("the backed-off restart is still pending (%d)", n)
+	}
+	u.clock.fire(reviveGrace)
+	u.stable(cfg.Name, "web:v1")
+}

@@ -306,8 +306,13 @@ func (a *appActor) onShutdown(c *actor.Context, ctx context.Context) {
 }
 
 // resync reads the containers again (adopting them if that never worked):
-// after a pause, or when the Docker event stream was down.
+// after a pause, or when the Docker event stream was down. Docker answers
+// again: a restart of a dead active container that waited out a backoff of
+// failed starts is scheduled anew, as for a fresh death (the reconcile
+// finds it down), so it runs again within seconds.
 func (a *appActor) resync(c *actor.Context) {
+	a.cancelRevive()
+	a.revive.attempts = 0
 	if !a.adopted {
 		a.adopt()
 		return
