@@ -185,6 +185,8 @@ func (a *appActor) driving(c *actor.Context, msg any) {
 		a.resync(c)
 	case exitInspected:
 		a.onExitInspected(c, msg)
+	case exitDue:
+		a.onExitDue(c, msg)
 	case reviveDue:
 		a.onReviveDue(msg)
 

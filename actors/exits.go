@@ -2,6 +2,7 @@ package actors
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -28,6 +29,11 @@ import (
 const (
 	reviveGrace = 2 * time.Second // Docker's restart policy's turn
 	reviveMax   = time.Minute     // the longest wait between the actor's restarts
+	// exitGrace is how long an exit waits for Docker's word on it (an OOM
+	// kill) before it is recorded with what the events said. Right after an
+	// exit Docker is busy tearing the container's network down: an inspect
+	// then takes up to a second on a loaded machine, its oom event a moment.
+	exitGrace = 100 * time.Millisecond
 )
 
 // exitInspected carries what Docker says of a container that died.
@@ -37,6 +43,13 @@ type exitInspected struct {
 	exitCode int
 	ct       docker.Container
 	err      error
+}
+
+// exitDue records an exit that Docker's inspect did not answer within exitGrace.
+type exitDue struct {
+	color    deploy.Color
+	id       string
+	exitCode int
 }
 
 // reviveDue asks the app actor to start its dead active container, unless
@@ -110,12 +123,22 @@ func (a *appActor) activeDied(color deploy.Color, s *slot, code int) {
 		ct, err := rt.Inspect(ctx, id)
 		eng.Send(self, exitInspected{color: color, id: id, exitCode: code, ct: ct, err: err})
 	}()
+	a.deps.timers.after(exitGrace, func() { eng.Send(self, exitDue{color: color, id: id, exitCode: code}) })
 }
 
-// onExitInspected records the exit and gives Docker's restart policy its turn.
+// onExitDue records an exit Docker's inspect has not answered for yet.
+func (a *appActor) onExitDue(c *actor.Context, msg exitDue) {
+	a.onExitInspected(c, exitInspected{color: msg.color, id: msg.id, exitCode: msg.exitCode, err: errNoInspect})
+}
+
+// errNoInspect stands for an inspect that did not answer within exitGrace.
+var errNoInspect = errors.New("no answer yet")
+
+// onExitInspected records the exit (the first of its inspect and exitDue
+// does) and gives Docker's restart policy its turn.
 func (a *appActor) onExitInspected(c *actor.Context, msg exitInspected) {
 	s := a.slots[msg.color]
-	if s == nil || s.id != msg.id {
+	if s == nil || s.id != msg.id || !s.exitPending {
 		return
 	}
 	// Docker clears OOMKilled when it starts the container again: the oom
