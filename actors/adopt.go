@@ -296,7 +296,7 @@ func (a *appActor) reconcileColor(color deploy.Color, ct *docker.Container) {
 		s.state = ct.State
 		switch {
 		case ct.Running:
-			s.oom, s.stopping = false, false
+			s.oom, s.stopping, s.exitState = false, false, ""
 			s.resetHealth()
 			if color == a.state.ActiveColor {
 				a.cancelRevive()

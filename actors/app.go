@@ -189,6 +189,8 @@ func (a *appActor) driving(c *actor.Context, msg any) {
 		a.onExitDue(c, msg)
 	case reviveDue:
 		a.onReviveDue(msg)
+	case reviveInspected:
+		a.onReviveInspected(msg)
 
 	// Health checks (monitor.go).
 	case healthResult:

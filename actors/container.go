@@ -43,11 +43,12 @@ type slot struct {
 	monitorOfID  string
 	monitorOfCfg config.HealthCheck
 
-	oom         bool // Docker reported an OOM kill since it last started
-	exitPending bool // its exit is not recorded yet (exits.go)
-	stopping    bool // the actor stops or removes it: its exit is no crash
-	starting    bool // the actor starts it: the start is recorded when it answers
-	recovering  bool // the active container died: degraded until healthy again
+	oom         bool   // Docker reported an OOM kill since it last started
+	exitPending bool   // its exit is not recorded yet (exits.go)
+	exitState   string // Docker's state of it right after its exit ("restarting": its policy starts it)
+	stopping    bool   // the actor stops or removes it: its exit is no crash
+	starting    bool   // the actor starts it: the start is recorded when it answers
+	recovering  bool   // the active container died: degraded until healthy again
 }
 
 func (s *slot) running() bool { return s != nil && s.state == "running" }
@@ -233,7 +234,7 @@ func (a *appActor) onOpDone(c *actor.Context, msg opDone) {
 	case opStart:
 		if s != nil {
 			if !s.running() {
-				s.stopping = false
+				s.stopping, s.exitState = false, ""
 				s.oom = s.oom && s.exitPending
 				s.resetHealth()
 			}

@@ -138,7 +138,13 @@ var errNoInspect = errors.New("no answer yet")
 // does) and gives Docker's restart policy its turn.
 func (a *appActor) onExitInspected(c *actor.Context, msg exitInspected) {
 	s := a.slots[msg.color]
-	if s == nil || s.id != msg.id || !s.exitPending {
+	if s == nil || s.id != msg.id {
+		return
+	}
+	if msg.err == nil {
+		s.exitState = msg.ct.State // what Docker does about it: "restarting" or not
+	}
+	if !s.exitPending {
 		return
 	}
 	// Docker clears OOMKilled when it starts the container again: the oom
@@ -191,7 +197,8 @@ func (a *appActor) cancelRevive() {
 	}
 }
 
-// onReviveDue starts the active container if it still does not run.
+// onReviveDue asks Docker how the dead active container is, unless the
+// actor knows it runs again.
 func (a *appActor) onReviveDue(msg reviveDue) {
 	if msg.gen != a.revive.gen {
 		return
@@ -203,6 +210,50 @@ func (a *appActor) onReviveDue(msg reviveDue) {
 		return
 	}
 	if a.dockErr != nil { // Docker does not answer: try again later, no step of the backoff
+		a.scheduleRevive(color)
+		return
+	}
+	if s.exitState != "" && s.exitState != "restarting" {
+		// Docker said, right after the exit, that it will not start it.
+		a.onReviveInspected(reviveInspected{gen: a.revive.gen, ct: docker.Container{ID: s.id, State: s.exitState}})
+		return
+	}
+	gen := a.nextGen()
+	a.revive.gen = gen
+	eng, self, rt, id := a.eng, a.self, a.deps.rt, s.id
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		ct, err := rt.Inspect(ctx, id)
+		eng.Send(self, reviveInspected{gen: gen, ct: ct, err: err})
+	}()
+}
+
+// reviveInspected carries Docker's view of a dead active container when its
+// restart is due.
+type reviveInspected struct {
+	gen uint64
+	ct  docker.Container
+	err error
+}
+
+// onReviveInspected starts the dead active container, unless Docker runs it
+// or is about to (its restart policy waits out a backoff of its own in the
+// state "restarting": its turn again).
+func (a *appActor) onReviveInspected(msg reviveInspected) {
+	if msg.gen != a.revive.gen || a.revive.stop != nil {
+		return
+	}
+	color := a.state.ActiveColor
+	s := a.slots[color]
+	if s == nil || s.running() || s.starting || (msg.err == nil && s.id != msg.ct.ID) {
+		return
+	}
+	switch {
+	case msg.err == nil && msg.ct.Running:
+		return // started meanwhile: its start event (or the reconcile) tells
+	case msg.err == nil && msg.ct.State == "restarting":
+		a.log.Info("Docker restarts the active container itself", keyColor, color, keyContainer, short(s.id))
 		a.scheduleRevive(color)
 		return
 	}
@@ -221,7 +272,7 @@ func (a *appActor) onStart(c *actor.Context, color deploy.Color, s *slot) {
 		return
 	}
 	s.state = "running"
-	s.stopping = false
+	s.stopping, s.exitState = false, ""
 	if !s.exitPending {
 		s.oom = false
 	}
