@@ -37,6 +37,7 @@ type timers struct {
 	after     func(d time.Duration, f func()) (stop func() bool) // runs f once after d
 	crashPoll time.Duration                                      // how often a candidate is inspected during its gate
 	runPoll   time.Duration                                      // how often a started container is inspected until it runs
+	pruned    func(app string)                                   // when set, told that a retention pass of app ended (tests wait for it)
 }
 
 // Defaults of the app actors' polls. A candidate's crash during its gate is
@@ -93,6 +94,10 @@ type appActor struct {
 	gen           uint64             // generation of runs and health actors
 	lastCompleted int64              // the ID of the app's last completed deployment
 
+	pruning     chan struct{}      // closed when the running retention pass ends (images.go); nil when none runs
+	stopPruning context.CancelFunc // cancels it
+	pruneAgain  int64              // a deployment that completed during the pass: run another after it
+
 	retired  bool // removed from the configs: stopping for good
 	repeater *actor.SendRepeater
 
@@ -148,6 +153,10 @@ func (a *appActor) Receive(c *actor.Context) {
 		a.onAwaitReady(c)
 	case shutdownTo:
 		a.onShutdown(c, msg.ctx)
+
+	// Image retention (images.go): a pass ends, also one a pause cut short.
+	case imagesPruned:
+		a.onImagesPruned(msg)
 
 	default:
 		if a.closing || a.quiet {
@@ -246,6 +255,9 @@ func (a *appActor) stopped() {
 	// A running or queued deployment stays as it is in the store: the next
 	// start finds it, marks it interrupted and resumes the newest request.
 	// An app removed from the configs has no next start: end them now.
+	if a.stopPruning != nil {
+		a.stopPruning()
+	}
 	if r := a.run; r != nil && !a.closing {
 		r.halt()
 		a.log.Warn("stopping in the middle of a deployment", keyDeploymentID, r.dep.DeploymentID, keyStatus, r.dep.Status)

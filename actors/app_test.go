@@ -40,7 +40,8 @@ type unit struct {
 	logs  io.Writer
 
 	mu      sync.Mutex
-	cfgs    []*config.App // what Load returns
+	passes  map[string]int // retention passes that ended, per app
+	cfgs    []*config.App  // what Load returns
 	loadErr error
 }
 
@@ -92,13 +93,30 @@ func (u *unit) start() {
 		Logger:            slog.New(slog.NewTextHandler(u.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		ReconcileInterval: time.Hour, // the test sends the ticks
 		// A crash in the gate comes from the fake's events: no poll.
-		timers: timers{after: u.clock.after, crashPoll: time.Hour, runPoll: 5 * time.Millisecond},
+		timers: timers{after: u.clock.after, crashPoll: time.Hour, runPoll: 5 * time.Millisecond, pruned: u.pruned},
 	})
 	if err != nil {
 		u.t.Fatal(err)
 	}
 	u.sys = sys
 	u.t.Cleanup(u.stop)
+}
+
+// pruned counts the retention passes of app that ended.
+func (u *unit) pruned(app string) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.passes == nil {
+		u.passes = map[string]int{}
+	}
+	u.passes[app]++
+}
+
+// prunePasses returns how many retention passes of app ended.
+func (u *unit) prunePasses(app string) int {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.passes[app]
 }
 
 func (u *unit) load() ([]*config.App, error) {

@@ -238,7 +238,8 @@ func (a *appActor) quietIfIdle(c *actor.Context) {
 }
 
 // stopDriving stops what drives Docker or writes health: the health
-// actors and a pending restart of the active container.
+// actors, a pending restart of the active container and a retention pass
+// (images.go).
 func (a *appActor) stopDriving(c *actor.Context) {
 	for _, s := range a.slots {
 		if s.monitor != nil {
@@ -246,6 +247,9 @@ func (a *appActor) stopDriving(c *actor.Context) {
 		}
 	}
 	a.cancelRevive()
+	if a.stopPruning != nil {
+		a.stopPruning()
+	}
 }
 
 // answerQuiet answers every waiting awaitQuiet with err.

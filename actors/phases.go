@@ -20,7 +20,14 @@ import (
 func (a *appActor) pull(r *run) {
 	eng, self, rt, gen, ctx := a.eng, a.self, a.deps.rt, r.gen, r.ctx
 	image, policy := r.dep.ToImage, a.cfg.Docker.PullPolicy
+	pruning := a.pruning
 	go func() {
+		if pruning != nil { // a retention pass must not remove the image under this deployment
+			select {
+			case <-pruning:
+			case <-ctx.Done():
+			}
+		}
 		pulled, err := rt.EnsureImage(ctx, image, policy)
 		eng.Send(self, stepDone{gen: gen, phase: phasePulling, pulled: pulled, err: err})
 	}()

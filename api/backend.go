@@ -41,4 +41,7 @@ type Backend interface {
 	Logs(ctx context.Context, app string, tail int, follow bool, w io.Writer) error
 	// Overall returns the supervisor's health summary.
 	Overall(ctx context.Context) (deploy.Overall, error)
+	// Images returns the app's images that bluegreen keeps (those its
+	// deployments used that are still present in Docker), newest first.
+	Images(ctx context.Context, app string) ([]deploy.Image, error)
 }

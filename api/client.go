@@ -130,6 +130,13 @@ func (c *Client) Health(ctx context.Context, app string, limit int) (map[deploy.
 	return h, err
 }
 
+// Images returns the app's images that bluegreen keeps, newest first.
+func (c *Client) Images(ctx context.Context, app string) ([]deploy.Image, error) {
+	var images []deploy.Image
+	err := c.do(ctx, http.MethodGet, "/api/apps/"+url.PathEscape(app)+"/images", nil, nil, &images)
+	return images, err
+}
+
 // Events returns audit trail entries with id > afterID, oldest first (app "" = all).
 func (c *Client) Events(ctx context.Context, app string, afterID int64, limit int) ([]deploy.Event, error) {
 	q := url.Values{}

@@ -13,6 +13,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/bluegreen/bluegreen/dashboard"
 )
 
 // MaxBodyBytes is the largest request body the server accepts (413 beyond).
@@ -26,6 +28,11 @@ const (
 	DefaultLogsTail     = 100
 	MaxLimit            = 10000
 )
+
+// crossOrigin refuses state-changing requests that a browser sends from
+// another origin (a form or fetch on a foreign page), which the Host check
+// alone lets through when that page targets 127.0.0.1 itself.
+var crossOrigin = http.NewCrossOriginProtection()
 
 // NewServer returns the management API handler (CONTRACT §5) over b.
 // Requests whose Host is not a loopback name or address are refused with 403.
@@ -53,6 +60,7 @@ func (s *server) routes() {
 	s.mux.HandleFunc("GET /api/apps/{name}/history", s.handleHistory)
 	s.mux.HandleFunc("GET /api/apps/{name}/health", s.handleHealth)
 	s.mux.HandleFunc("GET /api/apps/{name}/logs", s.handleLogs)
+	s.mux.HandleFunc("GET /api/apps/{name}/images", s.handleImages)
 	s.mux.HandleFunc("GET /api/deployments/{id}", s.handleDeployment)
 	s.mux.HandleFunc("GET /api/events", s.handleEvents)
 	s.mux.HandleFunc("GET /api/events/stream", s.handleEventStream)
@@ -60,6 +68,8 @@ func (s *server) routes() {
 	s.mux.HandleFunc("POST /api/upgrade", s.handleUpgrade)
 	s.mux.HandleFunc("GET /health", s.handleOverall)
 	s.mux.HandleFunc("GET /metrics", s.handleMetrics)
+	s.mux.Handle("GET /{$}", dashboard.Handler())                   // the dashboard page (CONTRACT §6.4)
+	s.mux.Handle("GET "+dashboard.AssetPrefix, dashboard.Handler()) // its script, style and icon
 }
 
 // ServeHTTP applies the Host, size and content-type rules, then routes.
@@ -73,6 +83,11 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !loopbackHost(r.Host) {
 		s.writeError(rec, r, Errorf(http.StatusForbidden, "forbidden",
 			"host %q is not a loopback address: the API answers only on localhost", r.Host))
+		return
+	}
+	if err := crossOrigin.Check(r); err != nil {
+		s.writeError(rec, r, Errorf(http.StatusForbidden, "forbidden",
+			"cross-origin %s refused: actions come only from the dashboard's own page or a non-browser client", r.Method))
 		return
 	}
 	if r.Method == http.MethodPost || r.Method == http.MethodPut || r.Method == http.MethodPatch {

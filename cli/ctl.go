@@ -6,8 +6,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/bluegreen/bluegreen/api"
 )
@@ -18,7 +19,8 @@ const EnvAPI = "BLUEGREEN_API"
 // DefaultDeployTimeout bounds `ctl deploy --wait` unless --timeout says otherwise.
 const DefaultDeployTimeout = 10 * time.Minute
 
-// ctl holds what every subcommand needs.
+// ctl holds what every subcommand needs. Its client is made once the flags
+// are parsed (--api may come after the subcommand's name).
 type ctl struct {
 	client *api.Client
 	addr   string
@@ -26,118 +28,124 @@ type ctl struct {
 	stdout io.Writer
 	stderr io.Writer
 	fmt    formatter
+	// tty reports whether w is a terminal (progress line, watch's full screen).
+	tty func(w io.Writer) bool
 	// pollInterval is how often deploy --wait polls when the event stream is unavailable.
 	pollInterval time.Duration
 	// refresh is watch's fallback full refresh.
 	refresh time.Duration
+	// progressEvery is how often deploy --wait redraws its progress line on a terminal.
+	progressEvery time.Duration
 }
 
-// command is one ctl subcommand.
-type command struct {
-	name    string
-	args    string // positional arguments and flags, for the usage line
-	summary string
-	flags   map[string]bool // flag name → takes a value
-	minPos  int
-	maxPos  int // -1: any
-	run     func(ctx context.Context, c *ctl, in *parsed) int
+// ctlCommands build the ctl subcommands: each ctl_*.go file adds its own in
+// an init function with addCtl, so a new subcommand is one file.
+var ctlCommands []func(c *ctl) *cobra.Command
+
+// addCtl registers the builder of a ctl subcommand. build returns the
+// subcommand with its Use ("name ARGS [--flag X]"), Short, Args (usually
+// argsBetween) and flags; its RunE is c.run(...) so that its exit status
+// (0 ok, 1 failed operation, 2 bad usage) is the process's.
+func addCtl(build func(c *ctl) *cobra.Command) {
+	ctlCommands = append(ctlCommands, build)
 }
 
-func (cmd *command) usage() string {
-	return "usage: bluegreen ctl [--api ADDR] [--json] " + strings.TrimSpace(cmd.name+" "+cmd.args)
-}
-
-var commands []*command
-
-func init() {
-	commands = []*command{
-		{name: "status", args: "[APP]", summary: "table of apps, or one app in detail", maxPos: 1, run: ctlStatus},
-		{name: "deploy", args: "APP [IMAGE] [--wait] [--timeout D]", summary: "set the desired image and deploy it (no IMAGE: redeploy the current one)",
-			flags: map[string]bool{"wait": false, "timeout": true}, minPos: 1, maxPos: 2, run: ctlDeploy},
-		{name: "rollback", args: "APP [--wait] [--timeout D]", summary: "deploy the image of the previous completed deployment",
-			flags: map[string]bool{"wait": false, "timeout": true}, minPos: 1, maxPos: 1, run: ctlRollback},
-		{name: "switch", args: "APP COLOR", summary: "move traffic to the other color's container (blue or green)", minPos: 2, maxPos: 2, run: ctlSwitch},
-		{name: "history", args: "APP [--limit N]", summary: "deployments, newest first",
-			flags: map[string]bool{"limit": true, "offset": true}, minPos: 1, maxPos: 1, run: ctlHistory},
-		{name: "health", args: "APP [--limit N]", summary: "recent health checks per color",
-			flags: map[string]bool{"limit": true}, minPos: 1, maxPos: 1, run: ctlHealth},
-		{name: "events", args: "[--app APP] [--limit N] [--follow]", summary: "the audit trail; --follow streams live",
-			flags: map[string]bool{"app": true, "limit": true, "follow": false}, maxPos: 0, run: ctlEvents},
-		{name: "watch", args: "", summary: "live, self-refreshing status of all apps (Ctrl-C quits)", maxPos: 0, run: ctlWatch},
-		{name: "logs", args: "APP [--follow] [--tail N]", summary: "the active container's logs",
-			flags: map[string]bool{"follow": false, "tail": true, "f": false}, minPos: 1, maxPos: 1, run: ctlLogs},
-		{name: "reload", args: "", summary: "re-read the app configs (same as SIGHUP)", maxPos: 0, run: ctlReload},
-		{name: "upgrade", args: "[--wait] [--timeout D]", summary: "restart serve onto the binary at its path without dropping a request (as SIGUSR2)",
-			flags: map[string]bool{"wait": false, "timeout": true}, maxPos: 0, run: ctlUpgrade},
-	}
-}
-
-func findCommand(name string) *command {
-	for _, c := range commands {
-		if c.name == name {
-			return c
-		}
-	}
-	return nil
-}
-
-func ctlUsage(w io.Writer) {
-	fmt.Fprintln(w, "usage: bluegreen ctl [--api ADDR] [--json] SUBCOMMAND [ARGS]")
-	fmt.Fprintln(w, "\nsubcommands:")
-	for _, c := range commands {
-		fmt.Fprintf(w, "  %-9s %-36s %s\n", c.name, c.args, c.summary)
-	}
-	fmt.Fprintf(w, "\n--api ADDR  the API address: host:port or unix:/path (default %s, or $%s)\n", api.DefaultAddr, EnvAPI)
-	fmt.Fprintln(w, "--json      print the API's JSON answers")
-	fmt.Fprintln(w, "flags may come before or after the subcommand and its arguments; bluegreen ctl SUBCOMMAND -h for help")
-}
-
-// runCtl parses the ctl arguments and runs the subcommand.
-func runCtl(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	in, cmd, err := parseCtl(args)
-	if err != nil {
-		fmt.Fprintf(stderr, "bluegreen ctl: %v\n", err)
-		if cmd != nil {
-			fmt.Fprintln(stderr, cmd.usage())
-		} else {
-			fmt.Fprintln(stderr, "usage: bluegreen ctl [--api ADDR] [--json] SUBCOMMAND (bluegreen ctl help lists them)")
-		}
-		return ExitUsage
-	}
-	if cmd == nil { // help
-		if len(in.pos) > 0 {
-			if c := findCommand(in.pos[0]); c != nil {
-				fmt.Fprintf(stdout, "%s\n\n%s\n", c.usage(), c.summary)
-				return ExitOK
-			}
-			fmt.Fprintf(stderr, "bluegreen ctl: unknown subcommand %q\n", in.pos[0])
-			return ExitUsage
-		}
-		ctlUsage(stdout)
-		return ExitOK
-	}
-	if in.has("help") || in.has("h") {
-		fmt.Fprintf(stdout, "%s\n\n%s\n", cmd.usage(), cmd.summary)
-		return ExitOK
-	}
-	addr := in.get("api")
-	if addr == "" {
-		addr = os.Getenv(EnvAPI)
-	}
-	if addr == "" {
-		addr = api.DefaultAddr
-	}
+// newCtlCmd builds `bluegreen ctl` and its subcommands.
+func newCtlCmd(stdout, stderr io.Writer) *cobra.Command {
 	c := &ctl{
-		client:       api.NewClient(addr),
-		addr:         addr,
-		json:         in.has("json"),
-		stdout:       stdout,
-		stderr:       stderr,
-		fmt:          formatter{now: time.Now},
-		pollInterval: 500 * time.Millisecond,
-		refresh:      30 * time.Second,
+		stdout:        stdout,
+		stderr:        stderr,
+		fmt:           formatter{now: time.Now},
+		tty:           isTerminal,
+		pollInterval:  500 * time.Millisecond,
+		refresh:       30 * time.Second,
+		progressEvery: 200 * time.Millisecond,
 	}
-	return cmd.run(ctx, c, in)
+	cmd := &cobra.Command{
+		Use:   "ctl SUBCOMMAND",
+		Short: "drive a running bluegreen serve through its management API",
+		Long: fmt.Sprintf(`bluegreen ctl: a client of the management API of "bluegreen serve".
+
+--api ADDR (host:port or unix:/path; default %s, or $%s) and --json (print
+the API's JSON answers) come before or after the subcommand and its arguments.
+Exit status: 0 ok, 1 failed operation, 2 bad usage.`, api.DefaultAddr, EnvAPI),
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 && args[0] != "help" {
+				return unknown("subcommand", cmd, args[0])
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return errors.New("missing subcommand")
+			}
+			// ctl help [SUBCOMMAND]
+			if len(args) == 1 {
+				return cmd.Help()
+			}
+			for _, sub := range cmd.Commands() {
+				if sub.Name() == args[1] {
+					return sub.Help()
+				}
+			}
+			return unknown("subcommand", cmd, args[1])
+		},
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			c.connect()
+			return nil
+		},
+	}
+	pf := cmd.PersistentFlags()
+	pf.StringVar(&c.addr, "api", "", fmt.Sprintf("`ADDR` of the API: host:port or unix:/path (default %s, or $%s)", api.DefaultAddr, EnvAPI))
+	pf.BoolVar(&c.json, "json", false, "print the API's JSON answers")
+	for _, build := range ctlCommands {
+		cmd.AddCommand(build(c))
+	}
+	return cmd
+}
+
+// connect makes the client of the API that --api, else $BLUEGREEN_API,
+// else the default names.
+func (c *ctl) connect() {
+	if c.addr == "" {
+		c.addr = os.Getenv(EnvAPI)
+	}
+	if c.addr == "" {
+		c.addr = api.DefaultAddr
+	}
+	c.client = api.NewClient(c.addr)
+}
+
+// completeApp completes an APP argument (the first) with the names of the
+// apps the supervisor runs; nothing when it does not answer at once.
+func (c *ctl) completeApp(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+	if len(args) > 0 {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	return c.appNames(cmd), cobra.ShellCompDirectiveNoFileComp
+}
+
+// appNames asks the supervisor for its apps, briefly.
+func (c *ctl) appNames(cmd *cobra.Command) []string {
+	c.connect()
+	ctx, cancel := context.WithTimeout(cmd.Context(), 2*time.Second)
+	defer cancel()
+	apps, err := c.client.Apps(ctx)
+	if err != nil {
+		return nil
+	}
+	names := make([]string, 0, len(apps))
+	for _, a := range apps {
+		names = append(names, a.Name)
+	}
+	return names
+}
+
+// run is the RunE of a ctl subcommand whose work f returns an exit status.
+func (c *ctl) run(f func(ctx context.Context, cmd *cobra.Command, args []string) int) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		return exit(f(cmd.Context(), cmd, args))
+	}
 }
 
 // fail prints an operation error and returns ExitFailed.
@@ -179,8 +187,9 @@ func orEmpty[T any](list []T) []T {
 	return list
 }
 
-// usageErr prints a usage problem found after parsing and returns ExitUsage.
-func (c *ctl) usageErr(cmd string, err error) int {
-	fmt.Fprintf(c.stderr, "bluegreen ctl: %v\n%s\n", err, findCommand(cmd).usage())
+// usageErr prints a usage problem found after parsing (a bad value of a
+// positional argument) and returns ExitUsage.
+func (c *ctl) usageErr(cmd *cobra.Command, err error) int {
+	fmt.Fprintf(c.stderr, "%s: %v\n%s", errorPrefix(cmd), err, usageLine(cmd))
 	return ExitUsage
 }

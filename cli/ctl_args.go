@@ -1,135 +1,78 @@
 package cli
 
 import (
-	"errors"
-	"fmt"
+	"io"
 	"strconv"
-	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
 )
 
-// globalFlags are accepted before or after any subcommand name.
-var globalFlags = map[string]bool{"api": true, "json": false, "help": false, "h": false}
+// valueError is why a flag's value is refused; flagError prints it after
+// the flag and the value: `--limit "ten" is not a non-negative integer`.
+type valueError string
 
-// parsed holds the flags and positional arguments of one ctl invocation.
-type parsed struct {
-	flags map[string]string
-	pos   []string
+func (e valueError) Error() string { return string(e) }
+
+// countValue is a flag holding a non-negative integer.
+type countValue struct{ n *int }
+
+func newCount(n *int, def int) *countValue {
+	*n = def
+	return &countValue{n: n}
 }
 
-func (p *parsed) has(name string) bool {
-	v, ok := p.flags[name]
-	return ok && v != "false"
-}
-
-func (p *parsed) get(name string) string { return p.flags[name] }
-
-// intFlag returns a non-negative integer flag, def when absent.
-func (p *parsed) intFlag(name string, def int) (int, error) {
-	v, ok := p.flags[name]
-	if !ok {
-		return def, nil
-	}
-	n, err := strconv.Atoi(v)
+func (v *countValue) Set(s string) error {
+	n, err := strconv.Atoi(s)
 	if err != nil || n < 0 {
-		return 0, fmt.Errorf("--%s %q is not a non-negative integer", name, v)
+		return valueError("is not a non-negative integer")
 	}
-	return n, nil
+	*v.n = n
+	return nil
 }
 
-// parseCtl splits args into the subcommand, its flags and positional
-// arguments. Global flags (--api, --json) are accepted anywhere; the
-// subcommand's flags anywhere after its name. A nil command with no error
-// means help was asked for.
-func parseCtl(args []string) (*parsed, *command, error) {
-	in := &parsed{flags: map[string]string{}}
-	var cmd *command
-	help := false
-	onlyPos := false
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		if onlyPos || a == "-" || !strings.HasPrefix(a, "-") {
-			switch {
-			case cmd == nil && !help && (a == "help"):
-				help = true
-			case cmd == nil && !help:
-				cmd = findCommand(a)
-				if cmd == nil {
-					return nil, nil, fmt.Errorf("unknown subcommand %q", a)
-				}
-			default:
-				in.pos = append(in.pos, a)
-			}
-			continue
-		}
-		if a == "--" {
-			onlyPos = true
-			continue
-		}
-		next, err := in.flag(args, i, cmd)
-		if err != nil {
-			if cmd == nil {
-				return nil, nil, err
-			}
-			return in, cmd, err
-		}
-		i = next
+func (v *countValue) String() string {
+	if v.n == nil || *v.n < 0 {
+		return ""
 	}
-	if help {
-		return in, nil, nil
-	}
-	return in.check(cmd)
+	return strconv.Itoa(*v.n)
 }
 
-// flag reads the flag at args[i] (and its value, when it takes one and
-// has no "="), and returns the index of the last argument it used.
-func (in *parsed) flag(args []string, i int, cmd *command) (int, error) {
-	a := args[i]
-	name, value, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
-	takesValue, known := globalFlags[name]
-	if !known && cmd != nil {
-		takesValue, known = cmd.flags[name]
-	}
-	if !known {
-		if cmd == nil {
-			return i, fmt.Errorf("unknown flag %s (before the subcommand only --api and --json are allowed)", a)
-		}
-		return i, fmt.Errorf("unknown flag %s for %s", a, cmd.name)
-	}
-	switch {
-	case takesValue && !hasValue:
-		if i+1 >= len(args) {
-			return i, fmt.Errorf("flag --%s needs a value", name)
-		}
-		i++
-		value = args[i]
-	case !takesValue && hasValue:
-		if _, err := strconv.ParseBool(value); err != nil {
-			return i, fmt.Errorf("flag --%s takes no value (got %q)", name, value)
-		}
-	case !takesValue:
-		value = "true"
-	}
-	in.flags[name] = value
-	return i, nil
+func (v *countValue) Type() string { return "N" }
+
+// durationValue is a flag holding a positive duration.
+type durationValue struct{ d *time.Duration }
+
+func newDuration(d *time.Duration, def time.Duration) *durationValue {
+	*d = def
+	return &durationValue{d: d}
 }
 
-// check holds the arguments against the subcommand's (a nil command: help,
-// or a missing subcommand).
-func (in *parsed) check(cmd *command) (*parsed, *command, error) {
-	if cmd == nil {
-		if in.has("help") || in.has("h") {
-			return in, nil, nil
-		}
-		return nil, nil, errors.New("missing subcommand")
+func (v *durationValue) Set(s string) error {
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return valueError("is not a positive duration (use 90s, 10m)")
 	}
-	if in.has("help") || in.has("h") {
-		return in, cmd, nil
+	*v.d = d
+	return nil
+}
+
+func (v *durationValue) String() string {
+	if v.d == nil {
+		return ""
 	}
-	if len(in.pos) < cmd.minPos {
-		return in, cmd, fmt.Errorf("%s needs %s", cmd.name, cmd.args)
+	return v.d.String()
+}
+
+func (v *durationValue) Type() string { return "D" }
+
+// isTerminal reports whether w is a terminal: a file whose terminal
+// attributes can be read (/dev/null, a character device too, is not one).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(interface{ Fd() uintptr })
+	if !ok {
+		return false
 	}
-	if cmd.maxPos >= 0 && len(in.pos) > cmd.maxPos {
-		return in, cmd, fmt.Errorf("too many arguments for %s: %s", cmd.name, strings.Join(in.pos[cmd.maxPos:], " "))
-	}
-	return in, cmd, nil
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
 }

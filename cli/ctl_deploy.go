@@ -5,40 +5,45 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/bluegreen/bluegreen/deploy"
 )
 
 // poster posts a deploy or rollback request.
 type poster func(context.Context) (deploy.Response, error)
 
-// ctlDeploy runs `ctl deploy APP [IMAGE] [--wait] [--timeout D]`: sets the desired image and deploys it.
-func ctlDeploy(ctx context.Context, c *ctl, in *parsed) int {
-	app := in.pos[0]
-	req := deploy.Request{TriggerSource: deploy.TriggerManual}
-	if len(in.pos) == 2 {
-		req.DesiredImage = in.pos[1]
-	}
-	timeout, err := timeoutFlag(in)
-	if err != nil {
-		return c.usageErr("deploy", err)
-	}
-	post := poster(func(ctx context.Context) (deploy.Response, error) { return c.client.Deploy(ctx, app, req) })
-	if in.has("wait") {
-		return c.follow(ctx, app, post, timeout)
-	}
-	return c.started(ctx, app, post)
+func init() {
+	addCtl(func(c *ctl) *cobra.Command {
+		var wait bool
+		var timeout time.Duration
+		cmd := &cobra.Command{
+			Use:               "deploy APP [IMAGE] [--wait] [--timeout D]",
+			Short:             "set the desired image and deploy it (no IMAGE: redeploy the current one)",
+			Args:              argsBetween(1, 2),
+			ValidArgsFunction: c.completeApp,
+			RunE: c.run(func(ctx context.Context, cmd *cobra.Command, args []string) int {
+				app := args[0]
+				req := deploy.Request{TriggerSource: deploy.TriggerManual}
+				if len(args) == 2 {
+					req.DesiredImage = args[1]
+				}
+				post := poster(func(ctx context.Context) (deploy.Response, error) { return c.client.Deploy(ctx, app, req) })
+				if wait {
+					return c.follow(ctx, app, post, timeout)
+				}
+				return c.started(ctx, app, post)
+			}),
+		}
+		waitFlags(cmd, &wait, &timeout)
+		return cmd
+	})
 }
 
-func timeoutFlag(in *parsed) (time.Duration, error) {
-	v, ok := in.flags["timeout"]
-	if !ok {
-		return DefaultDeployTimeout, nil
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil || d <= 0 {
-		return 0, fmt.Errorf("--timeout %q is not a positive duration (use 90s, 10m)", v)
-	}
-	return d, nil
+// waitFlags are the flags of deploy and rollback.
+func waitFlags(cmd *cobra.Command, wait *bool, timeout *time.Duration) {
+	cmd.Flags().BoolVar(wait, "wait", false, "show each phase as it happens; exit 0 only if the deployment completed")
+	cmd.Flags().Var(newDuration(timeout, DefaultDeployTimeout), "timeout", "how long --wait waits")
 }
 
 // started posts a deploy or rollback and reports the answer without waiting.

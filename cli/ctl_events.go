@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/spf13/cobra"
+
 	"github.com/bluegreen/bluegreen/deploy"
 )
 
@@ -13,15 +15,40 @@ const eventsPage = 1000
 // DefaultEventsShown is how many of the latest events `ctl events` prints.
 const DefaultEventsShown = 50
 
-// ctlEvents runs `ctl events [--app APP] [--limit N] [--follow]`: the audit trail, live with --follow.
-func ctlEvents(ctx context.Context, c *ctl, in *parsed) int {
-	limit, err := in.intFlag("limit", DefaultEventsShown)
-	if err != nil {
-		return c.usageErr("events", err)
-	}
-	app := in.get("app")
-	follow := in.has("follow")
+func init() {
+	addCtl(func(c *ctl) *cobra.Command {
+		var o eventsOptions
+		cmd := &cobra.Command{
+			Use:   "events [--app APP] [--limit N] [--follow]",
+			Short: "the audit trail; --follow streams live",
+			Args:  argsBetween(0, 0),
+			RunE: c.run(func(ctx context.Context, cmd *cobra.Command, args []string) int {
+				return c.events(ctx, o)
+			}),
+		}
+		cmd.Flags().StringVar(&o.app, "app", "", "only the events of `APP`")
+		cmd.Flags().Var(newCount(&o.limit, DefaultEventsShown), "limit", "how many of the latest events")
+		cmd.Flags().BoolVar(&o.follow, "follow", false, "then stream live events")
+		_ = cmd.RegisterFlagCompletionFunc("app", func(cmd *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
+			return c.appNames(cmd), cobra.ShellCompDirectiveNoFileComp
+		})
+		return cmd
+	})
+}
 
+// eventsOptions are the flags of ctl events.
+type eventsOptions struct {
+	app    string
+	limit  int
+	follow bool
+}
+
+// events runs `ctl events`: the audit trail, live with --follow. With
+// --json it prints the JSON array of GET /api/events, or with --follow one
+// JSON object per line.
+func (c *ctl) events(ctx context.Context, o eventsOptions) int {
+	app, follow, limit := o.app, o.follow, o.limit
+	var err error
 	var stream <-chan deploy.Event
 	var errc <-chan error
 	if follow {
@@ -34,6 +61,10 @@ func ctlEvents(ctx context.Context, c *ctl, in *parsed) int {
 	latest, err := c.latestEvents(ctx, app, limit)
 	if err != nil {
 		return c.fail(err)
+	}
+	if c.json && !follow {
+		writeJSON(c.stdout, orEmpty(latest))
+		return ExitOK
 	}
 	var lastID int64
 	for _, ev := range latest {

@@ -43,6 +43,17 @@ func (c *ctl) follow(ctx context.Context, app string, post poster, timeout time.
 		fmt.Fprintf(c.stdout, "%s: deployment #%d %s\n", app, id, resp.Status)
 	}
 	p := &phasePrinter{c: c}
+	stopLive := func() {}
+	if !c.json && c.tty(c.stdout) {
+		// A terminal: the live progress line under the phase log.
+		live := c.startProgress(wctx, app, id, string(resp.Status))
+		out, errOut := c.stdout, c.stderr
+		c.stdout, c.stderr, p.live = live, live.to(errOut), live
+		stopLive = func() {
+			live.stop()
+			c.stdout, c.stderr = out, errOut
+		}
+	}
 	d, err := deploy.Watch{
 		Read:      c.client.Deployment,
 		Events:    events,
@@ -56,6 +67,7 @@ func (c *ctl) follow(ctx context.Context, app string, post poster, timeout time.
 			fmt.Fprintf(c.stderr, "note: event stream lost (%v): polling instead\n", err)
 		},
 	}.Wait(wctx, id)
+	stopLive() // the final lines are plain
 	switch {
 	case ctx.Err() != nil:
 		fmt.Fprintf(c.stderr, "stopped waiting: deployment #%d continues in the background\n", id)
@@ -132,6 +144,7 @@ func (c *ctl) report(d deploy.Deployment) int {
 // phase before it took.
 type phasePrinter struct {
 	c       *ctl
+	live    *progress // the progress line on a terminal, or nil
 	last    string
 	lastAt  time.Time
 	printed int // phases printed from Deployment.Phases while polling
@@ -194,4 +207,7 @@ func (p *phasePrinter) line(at time.Time, name, errMsg string) {
 	}
 	fmt.Fprintln(p.c.stdout, strings.TrimRight(b.String(), " "))
 	p.last, p.lastAt = name, at
+	if p.live != nil {
+		p.live.setPhase(name)
+	}
 }

@@ -3,14 +3,24 @@ package cli
 import (
 	"context"
 	"io"
+
+	"github.com/spf13/cobra"
 )
 
-// ctlHealth runs `ctl health APP [--limit N]`: recent health checks per color.
-func ctlHealth(ctx context.Context, c *ctl, in *parsed) int {
-	limit, err := in.intFlag("limit", 0)
-	if err != nil {
-		return c.usageErr("health", err)
-	}
-	h, err := c.client.Health(ctx, in.pos[0], limit)
-	return c.answer(h, err, func(w io.Writer) { c.fmt.healthView(w, h) })
+func init() {
+	addCtl(func(c *ctl) *cobra.Command {
+		var limit int
+		cmd := &cobra.Command{
+			Use:               "health APP [--limit N]",
+			Short:             "recent health checks per color",
+			Args:              argsBetween(1, 1),
+			ValidArgsFunction: c.completeApp,
+			RunE: c.run(func(ctx context.Context, cmd *cobra.Command, args []string) int {
+				h, err := c.client.Health(ctx, args[0], limit)
+				return c.answer(h, err, func(w io.Writer) { c.fmt.healthView(w, h) })
+			}),
+		}
+		cmd.Flags().Var(newCount(&limit, 0), "limit", "how many checks per color (default 20)")
+		return cmd
+	})
 }

@@ -30,6 +30,7 @@ type fakeSupervisor struct {
 	subs    map[int]chan deploy.Event
 	nextSub int
 	eventID int64
+	images  []deploy.Image
 }
 
 func newFakeSupervisor() *fakeSupervisor {
@@ -233,6 +234,15 @@ func (f *fakeSupervisor) Overall(ctx context.Context) (deploy.Overall, error) {
 	return deploy.Overall{Status: "healthy"}, nil
 }
 
+func (f *fakeSupervisor) Images(ctx context.Context, app string) ([]deploy.Image, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, ok := f.apps[app]; !ok {
+		return nil, deploy.Errorf(deploy.ENOTFOUND, "no app named %q", app)
+	}
+	return f.images, nil
+}
+
 var _ api.Backend = (*fakeSupervisor)(nil)
 
 // startAPI serves NewServer over f on a loopback port and returns its address.
@@ -303,12 +313,12 @@ func TestParseCtl(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			in, cmd, err := parseCtl(tt.args)
+			in, err := parseCtl(tt.args)
 			if err != nil {
 				t.Fatalf("parse: %v", err)
 			}
-			if cmd == nil || cmd.name != tt.cmd {
-				t.Fatalf("command %v, want %s", cmd, tt.cmd)
+			if in.cmd != tt.cmd {
+				t.Fatalf("command %v, want %s", in.cmd, tt.cmd)
 			}
 			if strings.Join(in.pos, " ") != strings.Join(tt.pos, " ") {
 				t.Fatalf("positionals %q, want %q", in.pos, tt.pos)
@@ -319,7 +329,7 @@ func TestParseCtl(t *testing.T) {
 		})
 	}
 	t.Run("subcommand flag before the subcommand is refused", func(t *testing.T) {
-		if _, _, err := parseCtl([]string{"--wait", "deploy", "web"}); err == nil {
+		if _, err := parseCtl([]string{"--wait", "deploy", "web"}); err == nil {
 			t.Fatal("accepted --wait before deploy")
 		}
 	})
@@ -420,17 +430,15 @@ func TestCtl_Reads(t *testing.T) {
 			t.Fatalf("exit %d output:\n%s", code, out)
 		}
 	})
-	t.Run("events json is one object per line", func(t *testing.T) {
+	t.Run("events json is the API's array", func(t *testing.T) {
 		code, out, _ := ctl("events", "--json", "--limit", "2")
-		lines := strings.Split(strings.TrimSpace(out), "\n")
-		if code != 0 || len(lines) != 2 {
-			t.Fatalf("exit %d output:\n%s", code, out)
+		var evs []deploy.Event
+		if err := json.Unmarshal([]byte(out), &evs); err != nil || code != 0 || len(evs) != 2 || evs[1].ID != 1500 {
+			t.Fatalf("exit %d %v output:\n%s", code, err, out)
 		}
-		for _, l := range lines {
-			var ev deploy.Event
-			if err := json.Unmarshal([]byte(l), &ev); err != nil || ev.ID == 0 {
-				t.Fatalf("line %q: %v", l, err)
-			}
+		code, out, _ = ctl("events", "--json", "--limit", "0")
+		if code != 0 || strings.TrimSpace(out) != "[]" {
+			t.Fatalf("no events: exit %d output %q", code, out)
 		}
 	})
 	t.Run("json status is the API answer", func(t *testing.T) {

@@ -8,19 +8,29 @@ import (
 	"io"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/bluegreen/bluegreen/api"
 	"github.com/bluegreen/bluegreen/deploy"
 )
 
-// ctlUpgrade runs `ctl upgrade [--wait] [--timeout D]`: it reads the flags;
-// upgradeCommand does the work.
-func ctlUpgrade(ctx context.Context, c *ctl, in *parsed) int {
-	timeout, err := timeoutFlag(in)
-	if err != nil {
-		return c.usageErr("upgrade", err)
-	}
-	return upgradeCommand(ctx, c.client, upgradeOptions{wait: in.has("wait"), timeout: timeout, json: c.json,
-		poll: 200 * time.Millisecond}, c.stdout, c.stderr)
+func init() {
+	addCtl(func(c *ctl) *cobra.Command {
+		var wait bool
+		var timeout time.Duration
+		cmd := &cobra.Command{
+			Use:   "upgrade [--wait] [--timeout D]",
+			Short: "restart serve onto the binary at its path without dropping a request (as SIGUSR2)",
+			Args:  argsBetween(0, 0),
+			RunE: c.run(func(ctx context.Context, cmd *cobra.Command, args []string) int {
+				return upgradeCommand(ctx, c.client, upgradeOptions{wait: wait, timeout: timeout, json: c.json,
+					poll: 200 * time.Millisecond}, c.stdout, c.stderr)
+			}),
+		}
+		cmd.Flags().BoolVar(&wait, "wait", false, "follow the upgrade; exit 0 only if the new process took over")
+		cmd.Flags().Var(newDuration(&timeout, DefaultDeployTimeout), "timeout", "how long --wait waits (a running deployment finishes first)")
+		return cmd
+	})
 }
 
 // upgradeOptions are what `ctl upgrade` is asked.

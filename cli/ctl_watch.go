@@ -5,9 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/bluegreen/bluegreen/api"
 	"github.com/bluegreen/bluegreen/deploy"
@@ -22,9 +22,18 @@ const watchReconnect = 5 * time.Second
 // watchRecentEvents is how many recent events watch shows under the table.
 const watchRecentEvents = 5
 
-func ctlWatch(ctx context.Context, c *ctl, in *parsed) int {
-	w := &watcher{c: c, tty: isTerminal(c.stdout)}
-	return w.run(ctx)
+func init() {
+	addCtl(func(c *ctl) *cobra.Command {
+		return &cobra.Command{
+			Use:   "watch",
+			Short: "live, self-refreshing status of all apps (Ctrl-C quits)",
+			Args:  argsBetween(0, 0),
+			RunE: c.run(func(ctx context.Context, cmd *cobra.Command, args []string) int {
+				w := &watcher{c: c, tty: c.tty(c.stdout)}
+				return w.run(ctx)
+			}),
+		}
+	})
 }
 
 // watcher redraws the apps table on each event of the live stream.
@@ -185,14 +194,4 @@ func (w *watcher) draw(ctx context.Context) (code int, ok bool) {
 	w.c.stdout.Write(frame.Bytes())
 	w.last = frame.Bytes()
 	return 0, true
-}
-
-// isTerminal reports whether w is a character device such as a terminal.
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }

@@ -2,8 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -14,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/bluegreen/bluegreen/actors"
 	"github.com/bluegreen/bluegreen/api"
@@ -53,16 +53,12 @@ const (
 // Readiness (systemd's READY=1, and an upgrade's ready): every app's proxy
 // listens and its first adoption of the containers answered, or
 // readyTimeout passed.
-func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func runServe(ctx context.Context, o serveOptions, stdout, stderr io.Writer) int {
 	// SIGUSR2 would kill the process by default: it is caught first thing.
 	usr2 := make(chan os.Signal, 1)
 	signal.Notify(usr2, syscall.SIGUSR2)
 	defer signal.Stop(usr2)
-	o, code, ok := parseServe(args, stderr)
-	if !ok {
-		return code
-	}
-	o.argv = append([]string{"serve"}, args...)
+	o.argv = os.Args[1:] // the process's own arguments ("serve" and its flags)
 	// A process started by an upgrade inherits the old one's sockets.
 	inh, err := handover.FromEnv()
 	if err != nil {
@@ -84,11 +80,16 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return ExitFailed
 	}
 	defer sv.st.Close()
+	// SIGHUP is caught before systemd hears READY: a reload sent right
+	// after it must not end the process.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	sv.ready(ctx)
 	for len(usr2) > 0 { // a SIGUSR2 that reached this process while it started was the old one's
 		<-usr2
 	}
-	code = sv.run(ctx, usr2)
+	code := sv.run(ctx, hup, usr2)
 	sv.stop()
 	return code
 }
@@ -101,33 +102,31 @@ type serveOptions struct {
 	argv                     []string // serve's arguments, for the process an upgrade starts
 }
 
-// parseServe reads the flags of serve; when ok is false, the command ends
-// with code.
-func parseServe(args []string, stderr io.Writer) (o serveOptions, code int, ok bool) {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.StringVar(&o.appsDir, "apps", DefaultAppsDir, "folder of app configs (*.yaml, *.yml)")
-	fs.StringVar(&o.dbPath, "db", DefaultDB, "SQLite database file")
-	fs.StringVar(&o.apiAddr, "api", DefaultAPI, "management API address: host:port on loopback, or unix:/path/to.sock")
-	fs.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
-	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+// newServeCmd is `bluegreen serve` with its flags.
+func newServeCmd(stdout, stderr io.Writer) *cobra.Command {
+	var o serveOptions
+	cmd := &cobra.Command{
+		Use:   "serve [--apps DIR] [--db FILE] [--api ADDR] [--log-format text|json] [--log-level L]",
+		Short: "run the supervisor: deployments, proxies and the management API",
+		Long: `bluegreen serve runs the supervisor until SIGINT or SIGTERM (in-flight requests finish; the
+containers keep running). SIGHUP re-reads the app configs. SIGUSR2 upgrades it onto the binary
+now at its path without dropping a request. DOCKER_HOST picks the Docker daemon.`,
+		Args: argsBetween(0, 0),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return exit(runServe(cmd.Context(), o, stdout, stderr))
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&o.appsDir, "apps", DefaultAppsDir, "`DIR` of app configs (*.yaml, *.yml)")
+	fs.StringVar(&o.dbPath, "db", DefaultDB, "SQLite database `FILE`")
+	fs.StringVar(&o.apiAddr, "api", DefaultAPI, "`ADDR` of the management API: host:port on loopback, or unix:/path/to.sock")
+	fs.StringVar(&o.logFormat, "log-format", "text", "log `FORMAT`: text or json")
+	fs.StringVar(&o.logLevel, "log-level", "info", "log `LEVEL`: debug, info, warn or error")
 	fs.DurationVar(&o.reconcile, "reconcile-interval", actors.DefaultReconcileInterval, "how often each app re-reads its containers from Docker")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: bluegreen serve [--apps DIR] [--db FILE] [--api ADDR] [--log-format text|json] [--log-level L]")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return o, ExitOK, false
-		}
-		return o, ExitUsage, false
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "serve takes no arguments, got %q\n", fs.Args())
-		fs.Usage()
-		return o, ExitUsage, false
-	}
-	return o, ExitOK, true
+	_ = cmd.RegisterFlagCompletionFunc("log-format", cobra.FixedCompletions([]string{"text", "json"}, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("log-level", cobra.FixedCompletions([]string{"debug", "info", "warn", "error"}, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.MarkFlagDirname("apps")
+	return cmd
 }
 
 // serving is a running `bluegreen serve`: the store, the supervisor, the
@@ -239,10 +238,7 @@ func (sv *serving) ready(ctx context.Context) {
 
 // run serves until ctx ends, the API stops or an upgrade handed over,
 // reloading on SIGHUP and upgrading on SIGUSR2, and returns the exit status.
-func (sv *serving) run(ctx context.Context, usr2 <-chan os.Signal) int {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
+func (sv *serving) run(ctx context.Context, hup, usr2 <-chan os.Signal) int {
 	for {
 		select {
 		case <-ctx.Done():

@@ -113,6 +113,16 @@ deployment: {health_check_timeout: 3s, drain_timeout: 2s, stop_timeout: 1s}
 	if hist[0].Status != deploy.StatusRolledBack || hist[1].TriggerSource != deploy.TriggerManual || hist[2].TriggerSource != deploy.TriggerConfig {
 		t.Fatalf("history = %+v", hist)
 	}
+	// ctl images: the three images the deployments used, newest first.
+	code, out, _ = ctl("images", app, "--json")
+	var images []deploy.Image
+	if code != 0 || json.Unmarshal([]byte(out), &images) != nil || len(images) != 3 ||
+		images[0].Image != broken || images[1].Image != v2 || !images[1].InUse || images[2].Image != v1 {
+		t.Fatalf("images: %d %s", code, out)
+	}
+	if code, out, _ = ctl("images", app); code != 0 || !strings.Contains(out, "IN USE") || !strings.Contains(out, v2) {
+		t.Fatalf("images table: %d %s", code, out)
+	}
 	if code, out, errOut = ctl("status"); code != 0 || !strings.Contains(out, app) {
 		t.Fatalf("status table: %d %s %s", code, out, errOut)
 	}

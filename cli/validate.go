@@ -8,34 +8,34 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/spf13/cobra"
+
 	"github.com/bluegreen/bluegreen/config"
 )
 
 // validateUsage is the usage line of bluegreen validate.
 const validateUsage = "usage: bluegreen validate [PATH ...]   (files or folders; default ./apps.d)"
 
+// newValidateCmd is `bluegreen validate [PATH ...]`.
+func newValidateCmd(stdout, stderr io.Writer) *cobra.Command {
+	return &cobra.Command{
+		Use:   "validate [PATH ...]",
+		Short: "check app configs without Docker",
+		Long: validateUsage + `
+
+Checks app configs (a folder gives its *.yaml and *.yml files; a file is read whatever its extension).
+Prints every problem and exits 1, or one line per app and exits 0.`,
+		Args: cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return exit(runValidate(args, stdout, stderr))
+		},
+	}
+}
+
 // runValidate checks app configs without touching Docker (bluegreen
 // validate): it prints every problem to stderr and exits 1, or one line per
-// app to stdout and exits 0. Bad usage exits 2.
-func runValidate(args []string, stdout, stderr io.Writer) int {
-	var paths []string
-	flags := true
-	for _, a := range args {
-		switch {
-		case flags && a == "--":
-			flags = false
-		case flags && (a == "-h" || a == "-help" || a == "--help"):
-			fmt.Fprintln(stdout, validateUsage)
-			fmt.Fprintln(stdout, "Checks app configs (a folder gives its *.yaml and *.yml files; a file is read whatever its extension).")
-			fmt.Fprintln(stdout, "Prints every problem and exits 1, or one line per app and exits 0.")
-			return 0
-		case flags && strings.HasPrefix(a, "-") && a != "-":
-			fmt.Fprintf(stderr, "bluegreen validate: unknown flag %s\n%s\n", a, validateUsage)
-			return 2
-		default:
-			paths = append(paths, a)
-		}
-	}
+// app to stdout and exits 0.
+func runValidate(paths []string, stdout, stderr io.Writer) int {
 	if len(paths) == 0 {
 		paths = []string{DefaultAppsDir}
 	}

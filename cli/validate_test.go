@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -35,7 +36,7 @@ func validate(t *testing.T, dir string, args ...string) (int, string, string) {
 		t.Chdir(dir)
 	}
 	var stdout, stderr bytes.Buffer
-	code := runValidate(args, &stdout, &stderr)
+	code := Run(context.Background(), append([]string{"validate"}, args...), &stdout, &stderr)
 	return code, stdout.String(), stderr.String()
 }
 
@@ -77,7 +78,7 @@ func TestRunValidate(t *testing.T) {
 			`b.yaml:4:10: ports.proxy: port 8000 is already ports.proxy of app "web" in a.yaml:4:10; all proxy, blue and green ports must be distinct`,
 			`b.yaml:9:13: health_check.interval: "2" is not a duration (use 2s)`,
 			`b.yaml:10:1: docker.expose_port: is required (the port the app listens on inside the container)`,
-			`b.yaml:11:3: docker.expose: unknown key "expose" (allowed: expose_port, environment, volumes, memory_limit, cpu_limit, restart_policy, pull_policy, network, command); did you mean "expose_port"?`,
+			`b.yaml:11:3: docker.expose: unknown key "expose" (allowed: expose_port, environment, volumes, memory_limit, cpu_limit, restart_policy, pull_policy, network, command, keep_images); did you mean "expose_port"?`,
 		}, "\n") + "\n"
 		if code != 1 || out != "" || errOut != want {
 			t.Errorf("exit %d\nstdout:\n%s\nstderr:\n%s\nwant exit 1 and stderr:\n%s", code, out, errOut, want)

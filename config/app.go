@@ -26,7 +26,12 @@ const (
 	DefaultHealthCheckTimeout = 120 * time.Second
 	DefaultStopTimeout        = 10 * time.Second
 	DefaultListenAddress      = "0.0.0.0"
+	DefaultKeepImages         = 5
 )
+
+// MaxKeepImages bounds docker.keep_images; 0 (keep every image) is the way
+// to turn retention off.
+const MaxKeepImages = 10000
 
 // Pull policies (docker.pull_policy).
 const (
@@ -99,6 +104,10 @@ type Docker struct {
 	PullPolicy    string   // if-not-present | always | never
 	Network       string   // empty = Docker's default
 	Command       []string // empty = the image's own
+	// KeepImages is how many of the newest distinct images the app's
+	// deployments used stay in Docker after a completed deployment; older
+	// ones are removed by tag (CONTRACT §6.5). 0 keeps every image.
+	KeepImages int
 }
 
 // Deployment holds the timeouts of a deployment (CONTRACT §4).
@@ -122,6 +131,7 @@ func defaults(file string) *App {
 		Docker: Docker{
 			RestartPolicy: DefaultRestartPolicy,
 			PullPolicy:    DefaultPullPolicy,
+			KeepImages:    DefaultKeepImages,
 		},
 		Deployment: Deployment{
 			DrainTimeout:       DefaultDrainTimeout,

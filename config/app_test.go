@@ -45,6 +45,7 @@ func TestDefaults(t *testing.T) {
 		{"unhealthy threshold", a.HealthCheck.UnhealthyThreshold, 3},
 		{"restart policy", a.Docker.RestartPolicy, "unless-stopped"},
 		{"pull policy", a.Docker.PullPolicy, "if-not-present"},
+		{"keep images", a.Docker.KeepImages, 5},
 		{"drain timeout", a.Deployment.DrainTimeout.String(), "30s"},
 		{"startup timeout", a.Deployment.StartupTimeout.String(), "1m0s"},
 		{"health check timeout", a.Deployment.HealthCheckTimeout.String(), "2m0s"},

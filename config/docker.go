@@ -11,7 +11,7 @@ import (
 )
 
 // dockerKeys are the keys of the docker section.
-var dockerKeys = []string{"expose_port", "environment", "volumes", "memory_limit", "cpu_limit", "restart_policy", "pull_policy", "network", "command"}
+var dockerKeys = []string{"expose_port", "environment", "volumes", "memory_limit", "cpu_limit", "restart_policy", "pull_policy", "network", "command", "keep_images"}
 
 var (
 	envNameRE  = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
@@ -57,6 +57,22 @@ func (d *decoder) docker(f *field, c *Docker) {
 	if cf := optional(m, "command"); cf != nil {
 		c.Command = d.command(cf)
 	}
+	if kf := optional(m, "keep_images"); kf != nil {
+		d.keepImages(kf, &c.KeepImages)
+	}
+}
+
+// keepImages reads how many of the app's images retention keeps (0: all).
+func (d *decoder) keepImages(f *field, dst *int) {
+	n, ok := d.integer(f, "a number of images (0 keeps every image)")
+	if !ok {
+		return
+	}
+	if n < 0 || n > MaxKeepImages {
+		d.errorf(f.at, f.path, "%d is not a number of images to keep (0-%d; 0 keeps every image)", n, MaxKeepImages)
+		return
+	}
+	*dst = int(n)
 }
 
 func (d *decoder) restartPolicy(f *field, dst *string) {

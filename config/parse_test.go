@@ -210,7 +210,19 @@ func TestParse_Fields(t *testing.T) {
 
 		// docker
 		{name: "docker defaults", section: "docker", yaml: "docker:\n  expose_port: 3000\n", get: func(a *App) any { return a.Docker },
-			value: Docker{ExposePort: 3000, RestartPolicy: "unless-stopped", PullPolicy: "if-not-present"}},
+			value: Docker{ExposePort: 3000, RestartPolicy: "unless-stopped", PullPolicy: "if-not-present", KeepImages: 5}},
+		{name: "keep_images", section: "docker", yaml: "docker:\n  expose_port: 1\n  keep_images: 2\n",
+			get: func(a *App) any { return a.Docker.KeepImages }, value: 2},
+		{name: "keep_images 0 keeps all", section: "docker", yaml: "docker:\n  expose_port: 1\n  keep_images: 0\n",
+			get: func(a *App) any { return a.Docker.KeepImages }, value: 0},
+		{name: "keep_images negative", section: "docker", yaml: "docker:\n  expose_port: 1\n  keep_images: -1\n",
+			want: []string{`3:16: docker.keep_images: -1 is not a number of images to keep (0-10000; 0 keeps every image)`}},
+		{name: "keep_images too large", section: "docker", yaml: "docker:\n  expose_port: 1\n  keep_images: 10001\n",
+			want: []string{`3:16: docker.keep_images: 10001 is not a number of images to keep (0-10000; 0 keeps every image)`}},
+		{name: "keep_images not a number", section: "docker", yaml: "docker:\n  expose_port: 1\n  keep_images: five\n",
+			want: []string{`3:16: docker.keep_images: expected a number of images (0 keeps every image), got the string "five"`}},
+		{name: "keep_images typo", section: "docker", yaml: "docker:\n  expose_port: 1\n  keep_image: 3\n",
+			want: []string{`3:3: docker.keep_image: unknown key "keep_image" (allowed: expose_port, environment, volumes, memory_limit, cpu_limit, restart_policy, pull_policy, network, command, keep_images); did you mean "keep_images"?`}},
 		{name: "docker missing", section: "docker", yaml: "",
 			want: []string{`1:1: docker: is required (a mapping with at least expose_port)`}},
 		{name: "expose_port missing", section: "docker", yaml: "docker:\n  network: bridge\n",
@@ -281,7 +293,7 @@ func TestParse_Fields(t *testing.T) {
 		{name: "command string", section: "docker", yaml: "docker:\n  expose_port: 1\n  command: ./server --port 3000\n",
 			want: []string{`3:12: docker.command: expected a list of strings (e.g. ["./server", "--port", "3000"]), got the string "./server --port 3000"`}},
 		{name: "docker unknown key", section: "docker", yaml: "docker:\n  expose_port: 1\n  ports: [80]\n",
-			want: []string{`3:3: docker.ports: unknown key "ports" (allowed: expose_port, environment, volumes, memory_limit, cpu_limit, restart_policy, pull_policy, network, command)`}},
+			want: []string{`3:3: docker.ports: unknown key "ports" (allowed: expose_port, environment, volumes, memory_limit, cpu_limit, restart_policy, pull_policy, network, command, keep_images)`}},
 
 		// deployment
 		{name: "deployment defaults", section: "deployment", yaml: "", get: func(a *App) any { return a.Deployment },
@@ -435,6 +447,7 @@ deployment:
 			PullPolicy:    "if-not-present",
 			Network:       "bridge",
 			Command:       []string{"./server", "--port", "3000"},
+			KeepImages:    5,
 		},
 		Deployment: Deployment{DrainTimeout: 30 * time.Second, WebSocketDrainTimeout: 10 * time.Second,
 			StartupTimeout: 60 * time.Second, HealthCheckTimeout: 120 * time.Second, StopTimeout: 10 * time.Second},

@@ -31,6 +31,10 @@ type Container struct {
 	Image  string `json:"image"`
 	State  string `json:"state"` // Docker's: created, running, exited, ...
 	Health Health `json:"health"`
+	// HealthPasses counts the container's consecutive passed checks, of
+	// HealthyThreshold needed to promote it (ctl deploy --wait shows n/threshold).
+	HealthPasses     int `json:"health_passes"`
+	HealthyThreshold int `json:"healthy_threshold"`
 }
 
 // Containers holds the blue and green containers; nil when a color has none.

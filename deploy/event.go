@@ -46,6 +46,17 @@ const (
 	EventSupervisorUpgradeFailed EventType = "supervisor.upgrade_failed" // Data: {"old_pid", "new_pid", "reason", "logs"}
 )
 
+// Event types of image retention (CONTRACT §6.5).
+const (
+	// EventImageRemoved records an image removed by tag after a completed
+	// deployment. Data: {"image", "id", "size_bytes", "last_deployment_id",
+	// "deployment_id"}; a metrics collector counts bluegreen_images_removed_total{app} from it.
+	EventImageRemoved EventType = "image.removed"
+	// EventImageRemoveFailed records a removal that Docker refused or that
+	// failed; the deployment is not affected. Data: {"image", "id", "error"}.
+	EventImageRemoveFailed EventType = "image.remove_failed"
+)
+
 // OfDeployment reports whether t is a deployment event, and what follows
 // "deployment." in it: a status (started, completed, ...) or "phase".
 func (t EventType) OfDeployment() (string, bool) {
