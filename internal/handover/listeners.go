@@ -85,7 +85,7 @@ func (l *Listeners) CloseUnclaimed() []string {
 	return keys
 }
 
-// Files returns a duplicate of every open listener's descriptor, by key, for
+// Files returns a copy (dup) of every open listener's descriptor, by key, for
 // the next process; the caller closes them once it started. The sockets
 // stay open here.
 func (l *Listeners) Files() (map[string]*os.File, error) {
@@ -150,7 +150,7 @@ func (t *tracked) Close() error {
 	return t.Listener.Close()
 }
 
-// dupListener duplicates ln's descriptor (close-on-exec; os/exec clears that
+// dupListener copies ln's descriptor with dup (close-on-exec; os/exec clears that
 // in the child). It goes through SyscallConn rather than File, whose
 // descriptor os/exec would switch to blocking mode, which the socket shares
 // with the listener still accepting here.
