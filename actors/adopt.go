@@ -13,15 +13,17 @@ import (
 )
 
 // boot is what an app actor's start found in the store: the deployments the
-// last supervisor left unfinished, now marked interrupted.
+// last supervisor left unfinished.
 type boot struct {
-	resume      *deploy.Deployment // the newest of them: deployed again after adoption
-	interrupted map[int64]bool     // the IDs of them all
+	resume      *deploy.Deployment // the newest one marked interrupted: deployed again after adoption
+	finish      *deploy.Deployment // one that had switched traffic: finished after adoption
+	interrupted map[int64]bool     // the IDs of those marked interrupted
 }
 
 // markInterrupted ends every unfinished deployment of this app found in the
-// store, and says which they were.
-func (a *appActor) markInterrupted(ctx context.Context, why string) *boot {
+// store as interrupted, and says which they were; with finish, one that had
+// switched traffic is kept to be finished instead (CONTRACT §6.8).
+func (a *appActor) markInterrupted(ctx context.Context, why string, finish bool) *boot {
 	ds, err := a.deps.store.DeploymentsByStatus(ctx, a.cfg.Name, deploy.RunningStatuses, 100)
 	if err != nil {
 		a.log.Error("read unfinished deployments", keyErr, err)
@@ -29,20 +31,55 @@ func (a *appActor) markInterrupted(ctx context.Context, why string) *boot {
 	}
 	b := &boot{interrupted: map[int64]bool{}}
 	for _, d := range ds {
+		if finish && b.finish == nil && a.switched(d) {
+			b.finish = &d
+			continue
+		}
 		b.interrupted[d.DeploymentID] = true
 		if b.resume == nil {
 			b.resume = &d
 		}
-		d.End(deploy.StatusInterrupted, why, time.Now().UTC())
-		if err := a.deps.store.UpdateDeployment(ctx, &d); err != nil {
-			a.log.Error("mark deployment interrupted", keyDeploymentID, d.DeploymentID, keyErr, err)
-			continue
-		}
-		a.deps.rec.event(a.cfg.Name, d.DeploymentID, deploy.EventDeploymentInterrupted,
-			fmt.Sprintf("deployment %d of %s interrupted: %s", d.DeploymentID, d.ToImage, why),
-			map[string]any{"status": d.Status, "error": why, "duration_ms": d.DurationMS})
+		a.endFound(ctx, &d, deploy.StatusInterrupted, why)
 	}
 	return b
+}
+
+// switched reports whether an unfinished deployment had switched traffic:
+// the store's active color and image are its own. The switch is written
+// before the proxy moves (switchTraffic), so a restart never routes back.
+func (a *appActor) switched(d deploy.Deployment) bool {
+	return (d.Status == deploy.StatusSwitching || d.Status == deploy.StatusDraining) &&
+		d.Color.Valid() && a.state.ActiveColor == d.Color && a.state.CurrentImage == d.ToImage
+}
+
+// endFound ends a deployment found unfinished in the store.
+func (a *appActor) endFound(ctx context.Context, d *deploy.Deployment, status deploy.Status, why string) {
+	d.End(status, why, time.Now().UTC())
+	if err := a.deps.store.UpdateDeployment(ctx, d); err != nil {
+		a.log.Error("end deployment", keyDeploymentID, d.DeploymentID, keyStatus, status, keyErr, err)
+		return
+	}
+	a.deps.rec.event(a.cfg.Name, d.DeploymentID, status.Event(),
+		fmt.Sprintf("deployment %d of %s %s: %s", d.DeploymentID, d.ToImage, status, why),
+		map[string]any{"status": status, "error": why, "duration_ms": d.DurationMS})
+}
+
+// finishSwitched finishes a deployment that the last supervisor left after
+// it switched traffic: the old color is stopped (there is nothing of it left
+// to drain in this process) and it ends completed.
+func (a *appActor) finishSwitched(c *actor.Context, d deploy.Deployment) {
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &run{dep: d, gen: a.nextGen(), phase: phaseSwitching, color: d.Color, from: d.Color.Other(), ctx: ctx, cancel: cancel}
+	if d.Status == deploy.StatusDraining {
+		r.phase = phaseDraining
+	}
+	a.run = r
+	a.log.Info("finishing the deployment the stop left after its switch", keyDeploymentID, d.DeploymentID, keyStatus, d.Status)
+	a.deps.rec.event(a.cfg.Name, d.DeploymentID, deploy.EventDeploymentPhase,
+		fmt.Sprintf("deployment %d switched traffic to %s before the supervisor stopped: stopping the old %s color", d.DeploymentID, d.Color, r.from),
+		map[string]any{"phase": phaseStopping.String(), "status": d.Status, "resumed": true})
+	a.refreshStatus()
+	a.enter(c, r, phaseStopping, "the supervisor stopped during this phase")
 }
 
 // adopt lists the app's containers in the background (adoptResult).
@@ -60,6 +97,7 @@ func (a *appActor) adopt() {
 // what it should run: the active container started and routed, a first
 // deployment, or the deployment a stop interrupted.
 func (a *appActor) onAdopt(c *actor.Context, msg adoptResult) {
+	defer a.adoptAnswered()
 	if msg.err != nil {
 		// Route to the last known active color anyway; the tick retries.
 		a.dockerDown(msg.err, "docker unreachable: serving from the last known state")
@@ -77,22 +115,39 @@ func (a *appActor) onAdopt(c *actor.Context, msg adoptResult) {
 				a.slots[color] = &slot{id: ct.ID, image: ct.Image, port: ct.HostPort, state: ct.State}
 			}
 		}
+		if b != nil && b.finish != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+			a.endFound(ctx, b.finish, deploy.StatusInterrupted, "a new deployment began before it could be finished")
+			cancel()
+		}
 		return
 	}
 	a.adoptAll(msg.containers)
 	active := a.state.ActiveColor
-	// A candidate of an interrupted deployment never took traffic: remove it.
-	if other := active.Other(); active != "" && b != nil {
-		if s := a.slots[other]; s != nil && b.interrupted[s.deploymentID] {
-			a.removeSlot(other, "left by an interrupted deployment")
-		}
-	}
-	a.log.Info("adopted containers", "count", len(a.slots), "active_color", active, keyImage, a.state.CurrentImage)
-	var resume *deploy.Deployment
 	if b != nil {
-		resume = b.resume
+		a.interrupted = b.interrupted
 	}
-	a.bringUp(c, resume)
+	a.removeInterruptedCandidate()
+	a.log.Info("adopted containers", "count", len(a.slots), "active_color", active, keyImage, a.state.CurrentImage)
+	if b == nil {
+		b = &boot{}
+	}
+	a.bringUp(c, b)
+}
+
+// removeInterruptedCandidate removes the inactive color's container when a
+// deployment that the start found interrupted made it: it never took
+// traffic. It also catches one that Docker finished creating after the
+// adoption (a supervisor killed in the middle of a create), at a reconcile.
+func (a *appActor) removeInterruptedCandidate() {
+	active := a.state.ActiveColor
+	if active == "" || a.run != nil {
+		return
+	}
+	other := active.Other()
+	if s := a.slots[other]; s != nil && a.interrupted[s.deploymentID] {
+		a.removeSlot(other, "left by an interrupted deployment")
+	}
 }
 
 // adoptAll makes the app's slots the containers listed (those named and
@@ -110,16 +165,22 @@ func (a *appActor) adoptAll(cs []docker.Container) {
 }
 
 // bringUp makes the adopted app serve: it deploys when nothing can serve,
-// starts a stopped active container, and deploys again what a stop
-// interrupted (resume).
-func (a *appActor) bringUp(c *actor.Context, resume *deploy.Deployment) {
+// starts a stopped active container, finishes the deployment a stop left
+// after its switch, and deploys again what a stop interrupted (resume).
+func (a *appActor) bringUp(c *actor.Context, b *boot) {
 	active := a.state.ActiveColor
 	image, trigger := a.cfg.Image, deploy.TriggerConfig // first start: the config's image
 	if a.state.CurrentImage != "" {
 		image = a.state.CurrentImage
 	}
-	if resume != nil { // what the operator asked for last
-		image, trigger = resume.ToImage, resume.TriggerSource
+	if b.resume != nil { // what the operator asked for last
+		image, trigger = b.resume.ToImage, b.resume.TriggerSource
+	}
+	if b.finish != nil && a.slots[active] == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+		a.endFound(ctx, b.finish, deploy.StatusInterrupted, "the container it switched to is gone")
+		cancel()
+		b.finish = nil
 	}
 	switch s := a.slots[active]; {
 	case active == "":
@@ -135,9 +196,16 @@ func (a *appActor) bringUp(c *actor.Context, resume *deploy.Deployment) {
 	default:
 		a.routeActive()
 	}
-	if resume != nil && image != a.state.CurrentImage {
+	if b.finish != nil {
+		a.finishSwitched(c, *b.finish)
+	}
+	if b.resume != nil && image != a.state.CurrentImage {
 		a.log.Info("resuming the deployment the stop interrupted", keyImage, image)
-		a.startDeployment(c, image, trigger, "")
+		if a.run != nil {
+			a.enqueue(image, trigger)
+		} else {
+			a.startDeployment(c, image, trigger, "")
+		}
 	}
 	a.ensureMonitors(c)
 	a.refreshStatus()
@@ -199,6 +267,7 @@ func (a *appActor) onReconcile(c *actor.Context, msg reconcileResult) {
 	for _, color := range deploy.Colors {
 		a.reconcileColor(color, msg.containers[color])
 	}
+	a.removeInterruptedCandidate()
 	a.ensureMonitors(c)
 	a.refreshStatus()
 }
@@ -221,17 +290,31 @@ func (a *appActor) reconcileColor(color deploy.Color, ct *docker.Container) {
 			a.routeActive()
 		}
 	case ct != nil && s.state != ct.State:
+		// An event missed (the stream was down): Docker's word wins.
 		a.log.Info("container state changed", keyColor, color, keyFrom, s.state, keyTo, ct.State)
-		if color == a.state.ActiveColor && ct.State != "running" {
-			a.deps.rec.event(a.cfg.Name, 0, deploy.EventContainerExited,
-				fmt.Sprintf("active %s container %s is %s (exit code %d)", color, short(ct.ID), ct.State, ct.ExitCode),
-				map[string]any{"color": color, "state": ct.State, "exit_code": ct.ExitCode})
-		}
+		was := s.running()
 		s.state = ct.State
-		if !s.running() {
+		switch {
+		case ct.Running:
+			s.oom, s.stopping, s.exitState = false, false, ""
 			s.resetHealth()
+			if color == a.state.ActiveColor {
+				a.cancelRevive()
+				a.routeActive()
+			}
+		case was:
+			s.resetHealth()
+			if color == a.state.ActiveColor && !s.stopping {
+				a.activeDied(color, s, ct.ExitCode)
+			}
 		}
 		a.saveContainer(color)
+	case ct != nil && color == a.state.ActiveColor && !ct.Running && !s.starting && a.revive.stop == nil &&
+		a.cfg.Docker.RestartPolicy != "no" && a.run == nil:
+		// Known to be down, and nothing will start it (a restart that failed
+		// long ago, a pause that ended): try again.
+		s.recovering = true
+		a.scheduleRevive(color)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net"
 	"reflect"
 	"time"
 
@@ -28,6 +29,7 @@ type deps struct {
 	log       *slog.Logger
 	reconcile time.Duration
 	timers    timers
+	listen    func(network, addr string) (net.Listener, error) // the proxies' listeners
 	metrics   *metrics.Registry
 }
 
@@ -40,9 +42,10 @@ type timers struct {
 	pruned    func(app string)                                   // when set, told that a retention pass of app ended (tests wait for it)
 }
 
-// Defaults of the app actors' polls.
+// Defaults of the app actors' polls. A candidate's crash during its gate is
+// learnt from Docker's events at once; the poll is the safety net.
 const (
-	crashPollInterval = 200 * time.Millisecond
+	crashPollInterval = 2 * time.Second
 	runPollInterval   = 100 * time.Millisecond
 )
 
@@ -82,9 +85,12 @@ type appActor struct {
 	proxyErr error // the proxy cannot listen
 	dockErr  error // Docker did not answer the last adoption or reconcile
 
-	boot        *boot // what the start found in the store, until the first adoption uses it
-	adopted     bool  // the containers were read from Docker once
-	reconciling bool  // a reconcile is in flight
+	boot        *boot          // what the start found in the store, until the first adoption uses it
+	interrupted map[int64]bool // the deployments the start found interrupted: their containers are removed
+	adopted     bool           // the containers were read from Docker once
+	adoptTried  bool           // the first adoption answered or failed
+	reconciling bool           // a reconcile is in flight
+	revive      revival
 
 	run           *run               // the running deployment, nil when none
 	queued        *deploy.Deployment // the newest request behind it
@@ -97,6 +103,16 @@ type appActor struct {
 
 	retired  bool // removed from the configs: stopping for good
 	repeater *actor.SendRepeater
+
+	// The single-driver rule (pause.go): paused refuses new requests; quiet
+	// (paused and no deployment left) drives nothing; closing is the stop.
+	paused, quiet, closing bool
+	quietWaiters           []*actor.PID
+	quietGen               uint64
+	stopQuietTimer         func() bool
+	readyWaiters           []*actor.PID
+
+	dyingMonitors []context.Context // health actors stopped and maybe not gone yet (monitor.go)
 }
 
 func newAppActor(cfg *config.App, d deps) actor.Producer {
@@ -115,23 +131,58 @@ func (a *appActor) Receive(c *actor.Context) {
 
 	// Requests, through the bridge; each is answered once.
 	case Deploy:
-		c.Respond(a.onDeploy(c, msg.Image, msg.Trigger))
+		c.Respond(a.request(func() DeployReply { return a.onDeploy(c, msg.Image, msg.Trigger) }))
 	case Rollback:
-		c.Respond(a.onRollback(c, msg.Trigger))
+		c.Respond(a.request(func() DeployReply { return a.onRollback(c, msg.Trigger) }))
 	case Switch:
-		c.Respond(a.onSwitch(c, msg.Color))
+		c.Respond(a.request(func() DeployReply { return a.onSwitch(c, msg.Color) }))
 	case GetStatus:
 		c.Respond(StatusReply{Status: a.status()})
 	case GetActiveContainer:
 		c.Respond(a.activeContainer())
 
-	// From the supervisor.
+	// From the supervisor and the System (pause.go).
 	case updateConfig:
 		a.onUpdateConfig(c, msg.cfg)
 	case retire:
 		a.retired = true
+	case setPaused:
+		a.onSetPaused(c, msg.on)
+	case awaitQuiet:
+		a.onAwaitQuiet(c)
+	case quietTimeout:
+		a.onQuietTimeout(msg)
+	case awaitReady:
+		a.onAwaitReady(c)
+	case shutdownTo:
+		a.onShutdown(c, msg.ctx)
 
-	// What Docker says (adopt.go, container.go).
+	// Image retention (images.go): a pass ends, also one a pause cut short.
+	case imagesPruned:
+		a.onImagesPruned(msg)
+
+	default:
+		if a.closing || a.quiet {
+			return // Docker work and health checks are another process's now, or over
+		}
+		a.driving(c, msg)
+	}
+}
+
+// request runs a request that changes the app, unless a pause or the stop
+// refuses it.
+func (a *appActor) request(f func() DeployReply) DeployReply {
+	if a.paused || a.closing {
+		return DeployReply{Err: errBusy}
+	}
+	return f()
+}
+
+// driving handles what Docker, the health checks and the deployment's steps
+// report: the messages of the driving process.
+func (a *appActor) driving(c *actor.Context, msg any) {
+	switch msg := msg.(type) {
+	// What Docker says (adopt.go, exits.go, container.go).
 	case adoptResult:
 		a.onAdopt(c, msg)
 	case reconcileTick:
@@ -140,6 +191,18 @@ func (a *appActor) Receive(c *actor.Context) {
 		a.onReconcile(c, msg)
 	case opDone:
 		a.onOpDone(c, msg)
+	case containerEvent:
+		a.onContainerEvent(c, msg.ev)
+	case dockerResync:
+		a.resync(c)
+	case exitInspected:
+		a.onExitInspected(c, msg)
+	case exitDue:
+		a.onExitDue(c, msg)
+	case reviveDue:
+		a.onReviveDue(msg)
+	case reviveInspected:
+		a.onReviveInspected(msg)
 
 	// Health checks (monitor.go).
 	case healthResult:
@@ -150,10 +213,6 @@ func (a *appActor) Receive(c *actor.Context) {
 	// The running deployment (run.go).
 	case stepDone:
 		a.onStep(c, msg)
-
-	// Image retention (images.go).
-	case imagesPruned:
-		a.onImagesPruned(msg)
 	}
 }
 
@@ -177,7 +236,7 @@ func (a *appActor) started(c *actor.Context) {
 	if last, err := a.deps.store.DeploymentsByStatus(ctx, a.cfg.Name, []deploy.Status{deploy.StatusCompleted}, 1); err == nil && len(last) > 0 {
 		a.lastCompleted = last[0].DeploymentID
 	}
-	a.boot = a.markInterrupted(ctx, "the supervisor stopped during this deployment")
+	a.boot = a.markInterrupted(ctx, "the supervisor stopped during this deployment", true)
 
 	if a.state.ActiveColor != "" {
 		a.slots[a.state.ActiveColor] = &slot{image: a.state.CurrentImage, port: a.colorPort(a.state.ActiveColor), state: "unknown"}
@@ -203,16 +262,25 @@ func (a *appActor) stopped() {
 	if a.stopPruning != nil {
 		a.stopPruning()
 	}
-	if r := a.run; r != nil {
+	if r := a.run; r != nil && !a.closing {
 		r.halt()
 		a.log.Warn("stopping in the middle of a deployment", keyDeploymentID, r.dep.DeploymentID, keyStatus, r.dep.Status)
 	}
 	if a.retired {
 		ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
-		a.markInterrupted(ctx, "the app was removed from the configs")
+		a.markInterrupted(ctx, "the app was removed from the configs", false)
 		cancel()
 	}
-	if a.proxy != nil {
+	a.cancelRevive()
+	a.answerQuiet(errors.New("the app actor stopped"))
+	switch {
+	case a.proxy == nil || a.closing: // the shutdown drains it (pause.go)
+	case a.retired: // removed from the configs: its requests finish as on a stop
+		dc := a.cfg.Deployment
+		pctx, pcancel := context.WithTimeout(context.Background(), max(dc.DrainTimeout, dc.WebSocketDrainTimeout)+5*time.Second)
+		_ = a.proxy.Shutdown(pctx, dc.DrainTimeout, dc.WebSocketDrainTimeout)
+		pcancel()
+	default: // replaced after a failure: free the port for the next actor soon
 		pctx, pcancel := context.WithTimeout(context.Background(), 5*time.Second)
 		_ = a.proxy.Stop(pctx)
 		pcancel()

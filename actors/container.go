@@ -42,6 +42,13 @@ type slot struct {
 	monitor      *actor.PID
 	monitorOfID  string
 	monitorOfCfg config.HealthCheck
+
+	oom         bool   // Docker reported an OOM kill since it last started
+	exitPending bool   // its exit is not recorded yet (exits.go)
+	exitState   string // Docker's state of it right after its exit ("restarting": its policy starts it)
+	stopping    bool   // the actor stops or removes it: its exit is no crash
+	starting    bool   // the actor starts it: the start is recorded when it answers
+	recovering  bool   // the active container died: degraded until healthy again
 }
 
 func (s *slot) running() bool { return s != nil && s.state == "running" }
@@ -176,9 +183,10 @@ const (
 )
 
 // startContainerOp starts an existing container of a color in the background
-// (an active container found stopped at adoption).
+// (an active container found stopped at adoption, or dead: exits.go).
 func (a *appActor) startContainerOp(color deploy.Color) {
 	s := a.slots[color]
+	s.starting, s.stopping = true, false
 	eng, self, rt, id := a.eng, a.self, a.deps.rt, s.id
 	timeout := a.cfg.Deployment.StartupTimeout
 	go func() {
@@ -196,6 +204,7 @@ func (a *appActor) removeSlot(color deploy.Color, why string) {
 		return
 	}
 	a.log.Info("removing container", keyColor, color, keyContainer, short(s.id), "reason", why)
+	s.stopping = true
 	eng, self, rt, id := a.eng, a.self, a.deps.rt, s.id
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -208,17 +217,32 @@ func (a *appActor) removeSlot(color deploy.Color, why string) {
 }
 
 func (a *appActor) onOpDone(c *actor.Context, msg opDone) {
+	s := a.slots[msg.color]
+	if msg.what == opStart && s != nil {
+		s.starting = false
+	}
 	if msg.err != nil && !(msg.what == opRemove && errors.Is(msg.err, docker.ErrNotFound)) {
 		a.log.Error("container "+msg.what, keyColor, msg.color, keyErr, msg.err)
+		if msg.what == opStart && msg.color == a.state.ActiveColor && s != nil && !s.running() {
+			s.recovering = true
+			a.scheduleRevive(msg.color) // try again, later
+			a.refreshStatus()
+		}
 		return
 	}
 	switch msg.what {
 	case opStart:
-		if s := a.slots[msg.color]; s != nil {
+		if s != nil {
+			if !s.running() {
+				s.stopping, s.exitState = false, ""
+				s.oom = s.oom && s.exitPending
+				s.resetHealth()
+			}
 			s.state = "running"
 			a.saveContainer(msg.color)
 			a.deps.rec.event(a.cfg.Name, 0, deploy.EventContainerStarted,
-				fmt.Sprintf("%s container %s started", msg.color, short(s.id)), map[string]any{"color": msg.color})
+				fmt.Sprintf("%s container %s started", msg.color, short(s.id)),
+				map[string]any{"color": msg.color, "container": s.id, "by": "bluegreen"})
 			if msg.color == a.state.ActiveColor {
 				a.routeActive()
 			}

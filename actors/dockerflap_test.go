@@ -5,6 +5,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -115,5 +117,46 @@ func TestSystem_DockerGoesAwayAndComesBack(t *testing.T) {
 	hist, err := h.sys.History(context.Background(), app.name, 10, 0)
 	if err != nil || len(hist) != 2 {
 		t.Fatalf("history = %+v, %v: the refused request must leave no deployment", hist, err)
+	}
+}
+
+// TestSystem_DockerRestartStoppedTheContainers takes the Docker API away
+// and stops the active container meanwhile, as a restart of dockerd without
+// live-restore does: once Docker answers again the app resyncs by itself
+// (no restart of the supervisor) and starts its active container again.
+func TestSystem_DockerRestartStoppedTheContainers(t *testing.T) {
+	buildImages(t)
+	relay := newSocketRelay(t)
+	t.Setenv("DOCKER_HOST", "unix://"+relay.path)
+	rt, err := docker.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := newTestApp(t, imgV1)
+	h := &harness{t: t, dir: t.TempDir(), db: filepath.Join(t.TempDir(), "bg.db"), rt: rt}
+	h.writeApp(app)
+	h.start()
+	st := h.waitStable(app.name, imgV1, 60*time.Second)
+
+	relay.off()
+	// Not through the relay: the daemon itself stops it, unseen.
+	stop := exec.Command("docker", "stop", "-t", "1", app.name+"-"+string(st.ActiveColor))
+	stop.Env = append(os.Environ(), "DOCKER_HOST=unix:///var/run/docker.sock")
+	if out, err := stop.CombinedOutput(); err != nil {
+		t.Fatalf("docker stop: %v %s", err, out)
+	}
+	relay.on(t)
+	back := time.Now()
+	eventually(t, 15*time.Second, func() bool {
+		return dockerInspect(t, app.name+"-"+string(st.ActiveColor), "{{.State.Running}}") == "true"
+	}, func() string { return "the active container was not started again" })
+	resynced := time.Since(back)
+	h.waitStable(app.name, imgV1, 15*time.Second)
+	t.Logf("the active container ran again %s after Docker answered again (target: within 5s)", resynced.Round(time.Millisecond))
+	if resynced > 5*time.Second {
+		t.Errorf("resynced after %s, want within 5s", resynced)
+	}
+	if got, err := body(http.DefaultClient, app.url("/")); err != nil || got != "v1" {
+		t.Fatalf("after the resync the app answered %q, %v", got, err)
 	}
 }

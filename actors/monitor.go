@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"strconv"
+	"time"
 
 	"github.com/anthdm/hollywood/actor"
 
@@ -19,10 +20,10 @@ func (a *appActor) ensureMonitors(c *actor.Context) {
 		if s == nil {
 			continue
 		}
-		want := s.running() && (color == a.state.ActiveColor || a.run.gating(color))
+		want := s.running() && (color == a.state.ActiveColor || a.run.gating(color)) &&
+			!a.quiet && !a.closing // no health checks once another process drives (pause.go)
 		if s.monitor != nil && (!want || s.monitorOfID != s.id || !reflect.DeepEqual(s.monitorOfCfg, a.cfg.HealthCheck)) {
-			c.Engine().Poison(s.monitor)
-			s.monitor = nil
+			a.stopMonitor(c, s)
 		}
 		if want && s.monitor == nil {
 			s.monitor = c.SpawnChild(newHealthActor(color, s.id, s.port, a.cfg.HealthCheck), "health",
@@ -34,13 +35,42 @@ func (a *appActor) ensureMonitors(c *actor.Context) {
 	}
 }
 
+// stopMonitor stops the health actor of s and remembers it until it is gone
+// (waitMonitorsGone).
+func (a *appActor) stopMonitor(c *actor.Context, s *slot) {
+	a.dyingMonitors = append(a.dyingMonitors, c.Engine().Poison(s.monitor))
+	s.monitor = nil
+	live := a.dyingMonitors[:0]
+	for _, ctx := range a.dyingMonitors {
+		if ctx.Err() == nil {
+			live = append(live, ctx)
+		}
+	}
+	a.dyingMonitors = live
+}
+
+// waitMonitorsGone waits, up to a second, until the health actors stopped
+// by stopMonitor are gone. Hollywood's stop of the app actor poisons its
+// children again and would wait forever for one that is still stopping from
+// a pill of ours: the app actor is stopped only after this.
+func (a *appActor) waitMonitorsGone() {
+	deadline := time.After(time.Second)
+	for _, ctx := range a.dyingMonitors {
+		select {
+		case <-ctx.Done():
+		case <-deadline:
+			return
+		}
+	}
+	a.dyingMonitors = nil
+}
+
 // onMonitorFailed restarts the monitoring of a health actor that panicked.
 func (a *appActor) onMonitorFailed(c *actor.Context, msg childFailed) {
 	a.log.Error("health actor failed", "reason", msg.Reason)
 	for _, s := range a.slots {
 		if s.monitor != nil && s.monitor.Equals(msg.PID) {
-			c.Engine().Poison(s.monitor)
-			s.monitor = nil
+			a.stopMonitor(c, s)
 		}
 	}
 	a.ensureMonitors(c)
@@ -105,6 +135,7 @@ func (a *appActor) activeCheck(color deploy.Color, s *slot, check deploy.HealthC
 			map[string]any{"color": color, "error": check.Error})
 	case check.Success && !s.healthy && s.passes >= a.cfg.HealthCheck.HealthyThreshold:
 		s.healthy, s.unhealthy = true, false
+		a.recovered(s)
 		a.log.Info("active container healthy", keyColor, color)
 		a.deps.rec.event(a.cfg.Name, 0, deploy.EventContainerHealthy,
 			fmt.Sprintf("active %s container is healthy", color), map[string]any{"color": color})

@@ -9,6 +9,7 @@ import (
 	"github.com/anthdm/hollywood/actor"
 
 	"github.com/bluegreen/bluegreen/deploy"
+	"github.com/bluegreen/bluegreen/docker"
 	"github.com/bluegreen/bluegreen/proxy"
 )
 
@@ -42,6 +43,7 @@ func (a *appActor) startCandidate(c *actor.Context, r *run) {
 	}
 	if r.existing {
 		s := a.slots[r.color]
+		s.starting, s.stopping = true, false
 		id, port := s.id, s.port
 		go func() {
 			ctx, cancel := context.WithTimeout(r.ctx, startup)
@@ -57,7 +59,7 @@ func (a *appActor) startCandidate(c *actor.Context, r *run) {
 	spec := a.spec(r.dep)
 	if old := a.slots[r.color]; old != nil {
 		if old.monitor != nil {
-			c.Engine().Poison(old.monitor)
+			a.stopMonitor(c, old)
 		}
 		delete(a.slots, r.color)
 		a.deleteContainer(r.color)
@@ -72,6 +74,14 @@ func (a *appActor) startCandidate(c *actor.Context, r *run) {
 			return
 		}
 		id, err := rt.Create(ctx, spec)
+		if errors.Is(err, docker.ErrNameInUse) {
+			// A container of that name appeared after the removal: one a
+			// supervisor killed in the middle of its creation left, which
+			// Docker finished since. It never served: remove it, once.
+			if err = rt.Remove(ctx, spec.Name); err == nil {
+				id, err = rt.Create(ctx, spec)
+			}
+		}
 		if err != nil {
 			done("", 0, err)
 			return
@@ -92,6 +102,9 @@ func (a *appActor) startCandidate(c *actor.Context, r *run) {
 func (a *appActor) candidateCreated(r *run, res stepDone) {
 	r.candidate = res.container
 	s := &slot{id: res.container, image: r.dep.ToImage, port: res.port, state: "running", deploymentID: r.dep.DeploymentID}
+	if old := a.slots[r.color]; old != nil && old.id == res.container {
+		s.monitor, s.monitorOfID, s.monitorOfCfg = old.monitor, old.monitorOfID, old.monitorOfCfg // a manual switch's container
+	}
 	if r.existing {
 		s.deploymentID = 0
 	}
@@ -138,14 +151,22 @@ func (a *appActor) gateFailure(r *run, err error) string {
 }
 
 // switchTraffic moves the proxy to the healthy candidate: it is now the
-// active color.
+// active color. The switch is durable: the new active color is written to
+// the store before the proxy moves, so a supervisor that dies at any moment
+// after never routes back to the old color at its next start (and finishes
+// this deployment: adopt.go). A switch the store cannot record does not
+// happen: the candidate is rolled back.
 func (a *appActor) switchTraffic(c *actor.Context, r *run) {
 	r.closeGate()
-	from := a.state.ActiveColor
+	from, fromImage := a.state.ActiveColor, a.state.CurrentImage
 	a.state.ActiveColor = r.color
 	a.state.CurrentImage = r.dep.ToImage
+	if err := a.putState(); err != nil {
+		a.state.ActiveColor, a.state.CurrentImage = from, fromImage
+		a.enter(c, r, phaseRollingBack, fmt.Sprintf("could not record the switch in the store (%v): traffic stays on %s", err, orNone(from)))
+		return
+	}
 	a.routeActive()
-	a.saveState()
 	a.log.Info("traffic switched", keyFrom, from, keyTo, r.color, keyImage, r.dep.ToImage)
 	a.deps.rec.event(a.cfg.Name, r.dep.DeploymentID, deploy.EventProxySwitched,
 		fmt.Sprintf("traffic switched from %s to %s (%s)", orNone(from), r.color, r.dep.ToImage),
@@ -160,14 +181,16 @@ func (a *appActor) drain(r *run) {
 	a.deps.rec.event(a.cfg.Name, r.dep.DeploymentID, deploy.EventDrainStarted,
 		fmt.Sprintf("draining %s (HTTP up to %s, WebSockets up to %s)", r.from, dc.DrainTimeout, dc.WebSocketDrainTimeout),
 		map[string]any{"color": r.from})
-	eng, self, gen, p, ctx := a.eng, a.self, r.gen, a.proxy, r.ctx
+	eng, self, gen, p := a.eng, a.self, r.gen, a.proxy
 	if p == nil {
 		eng.Send(self, stepDone{gen: gen, phase: phaseDraining})
 		return
 	}
 	color := string(r.from)
 	go func() {
-		res := p.Drain(ctx, color, dc.DrainTimeout, dc.WebSocketDrainTimeout)
+		// Not the run's context: a stop of the actor in the middle lets the
+		// old color's requests finish all the same (bounded by the timeouts).
+		res := p.Drain(context.Background(), color, dc.DrainTimeout, dc.WebSocketDrainTimeout)
 		eng.Send(self, stepDone{gen: gen, phase: phaseDraining, drained: res})
 	}()
 }
@@ -187,6 +210,7 @@ func (a *appActor) stopOld(c *actor.Context, r *run) {
 		a.advance(c, r, stepDone{gen: r.gen, phase: phaseStopping})
 		return
 	}
+	old.stopping = true
 	eng, self, rt, gen, id, grace := a.eng, a.self, a.deps.rt, r.gen, old.id, a.cfg.Deployment.StopTimeout
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), grace+30*time.Second)
@@ -217,6 +241,9 @@ func (a *appActor) rollBack(c *actor.Context, r *run, why string) {
 	r.why = why
 	r.closeGate()
 	a.log.Warn("rolling back", keyDeploymentID, r.dep.DeploymentID, "reason", why)
+	if s := a.slots[r.color]; s != nil && s.id == r.candidate {
+		s.stopping = true
+	}
 	a.ensureMonitors(c)
 	eng, self, rt, gen, id, existing, grace := a.eng, a.self, a.deps.rt, r.gen, r.candidate, r.existing, a.cfg.Deployment.StopTimeout
 	go func() {

@@ -175,18 +175,30 @@ func (s *System) Subscribe(ctx context.Context) (<-chan deploy.Event, func()) {
 	return s.hub.subscribe()
 }
 
-// Overall implements api.Backend.
+// Overall implements api.Backend: the supervisor's health for people and
+// for a load balancer's local agent. It is unhealthy when there are apps but
+// none can serve (deploy.AppStatus.CanServe), degraded when any app is
+// failed or degraded, and carries the serving process's pid, version and
+// start time (CONTRACT §6.3).
 func (s *System) Overall(ctx context.Context) (deploy.Overall, error) {
 	apps, err := s.Apps(ctx)
 	if err != nil {
 		return deploy.Overall{}, err
 	}
-	h := deploy.Overall{Status: deploy.OverallHealthy, Apps: map[string]deploy.State{}}
+	h := deploy.Overall{Status: deploy.OverallHealthy, Apps: map[string]deploy.State{},
+		PID: s.PID(), Version: s.version, StartedAt: s.started}
+	serving := 0
 	for _, a := range apps {
 		h.Apps[a.Name] = a.Status
 		if a.Status == deploy.AppFailed || a.Status == deploy.AppDegraded {
 			h.Status = deploy.OverallDegraded
 		}
+		if a.CanServe() {
+			serving++
+		}
+	}
+	if len(apps) > 0 && serving == 0 {
+		h.Status = deploy.OverallUnhealthy
 	}
 	return h, nil
 }

@@ -23,9 +23,10 @@ type recorder struct {
 	metrics *metrics.Registry // counts deployment ends and image removals from the events
 }
 
-// event records one audit event. A write failure is logged, never fatal: the
-// deployment goes on and the event still reaches live subscribers.
-func (r *recorder) event(app string, deploymentID int64, typ deploy.EventType, msg string, data map[string]any) {
+// event records one audit event and returns its ID (0 when it could not be
+// written). A write failure is logged, never fatal: the deployment goes on
+// and the event still reaches live subscribers.
+func (r *recorder) event(app string, deploymentID int64, typ deploy.EventType, msg string, data map[string]any) int64 {
 	e := deploy.Event{App: app, Type: typ, Message: msg}
 	if deploymentID > 0 {
 		id := deploymentID
@@ -45,4 +46,5 @@ func (r *recorder) event(app string, deploymentID int64, typ deploy.EventType, m
 	}
 	r.metrics.Record(e) // before subscribers hear of it: who saw the event scrapes it counted
 	r.hub.publish(e)
+	return e.ID
 }

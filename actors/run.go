@@ -280,6 +280,7 @@ func (a *appActor) end(c *actor.Context, r *run, status deploy.Status, why strin
 	if status == deploy.StatusCompleted {
 		a.pruneImages(d) // after the queued deployment began, so that its image is protected too
 	}
+	a.quietIfIdle(c) // a pause waited for this deployment (pause.go)
 }
 
 // dockerMessage makes a Docker error read as what to do.

@@ -21,6 +21,9 @@ type Runtime interface {
 	List(ctx context.Context, labels map[string]string) ([]docker.Container, error)
 	Logs(ctx context.Context, id string, tail int) ([]string, error)
 	StreamLogs(ctx context.Context, id string, tail int, follow bool, w io.Writer) error
+	// Events streams the events of the containers carrying labels, from
+	// since, until ctx ends or the stream breaks: then the channel closes.
+	Events(ctx context.Context, since time.Time, labels map[string]string) (<-chan docker.Event, error)
 
 	// Image retention (images.go).
 	Images(ctx context.Context) ([]docker.Image, error)

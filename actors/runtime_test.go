@@ -39,8 +39,10 @@ type fakeRuntime struct {
 	containers map[string]*fakeContainer
 	nextID     int
 	down       bool
-	fails      map[string]error         // call name → its next error
-	holds      map[string]chan struct{} // call name → closed when the test lets it go on
+	fails      map[string]error                        // call name → its next error
+	holds      map[string]chan struct{}                // call name → closed when the test lets it go on
+	streams    map[chan docker.Event]map[string]string // event streams and their label filters
+	quiet      bool                                    // events are not sent (a stream that missed them)
 }
 
 // fakeImage is how containers of an image behave.
@@ -60,7 +62,8 @@ var _ Runtime = (*fakeRuntime)(nil)
 
 func newFakeRuntime(t *testing.T) *fakeRuntime {
 	rt := &fakeRuntime{t: t, images: map[string]fakeImage{}, local: map[string]bool{}, ids: map[string]string{},
-		containers: map[string]*fakeContainer{}, fails: map[string]error{}, holds: map[string]chan struct{}{}}
+		containers: map[string]*fakeContainer{}, fails: map[string]error{}, holds: map[string]chan struct{}{},
+		streams: map[chan docker.Event]map[string]string{}}
 	t.Cleanup(rt.close)
 	return rt
 }
@@ -125,6 +128,41 @@ func (rt *fakeRuntime) setDown(down bool) {
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
 	rt.down = down
+	if down {
+		rt.closeStreams()
+	}
+}
+
+// restartDaemon is a restart of dockerd without live-restore: the event
+// streams break and every running container stops (code 255, as Docker
+// records it). With restartPolicy the daemon starts them again when it comes
+// back, as Docker does for always and unless-stopped.
+func (rt *fakeRuntime) restartDaemon(startAgain bool) {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	rt.closeStreams()
+	for _, c := range rt.containers {
+		if c.Running {
+			rt.halt(c, 255)
+			if startAgain {
+				rt.run(c)
+			}
+		}
+	}
+}
+
+// setQuiet stops (or resumes) sending events, as a stream that misses them.
+func (rt *fakeRuntime) setQuiet(quiet bool) {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	rt.quiet = quiet
+}
+
+// streamCount counts the open event streams.
+func (rt *fakeRuntime) streamCount() int {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	return len(rt.streams)
 }
 
 // setHealth makes the container named name answer /health with status.
@@ -141,8 +179,34 @@ func (rt *fakeRuntime) exit(name string, code int, oom bool) {
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
 	if c := rt.byName(name); c != nil {
+		if oom {
+			rt.emit(c, docker.ActionOOM, 0)
+		}
 		rt.halt(c, code)
 		c.OOMKilled = oom
+	}
+}
+
+// kill is `docker kill`: the container dies with 137, and Docker's restart
+// policy does not start it again.
+func (rt *fakeRuntime) kill(name string) {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	if c := rt.byName(name); c != nil {
+		rt.emit(c, docker.ActionKill, 0)
+		rt.halt(c, 137)
+	}
+}
+
+// dockerRestarts makes the container named name exit with code and Docker
+// start it again at once, as its restart policy would.
+func (rt *fakeRuntime) dockerRestarts(name string, code int) {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	if c := rt.byName(name); c != nil {
+		rt.halt(c, code)
+		rt.run(c)
+		c.RestartCount++
 	}
 }
 
@@ -242,16 +306,24 @@ func (rt *fakeRuntime) Start(ctx context.Context, id string) error {
 		return nil
 	}
 	if rt.images[c.Image].exits {
+		rt.emit(c, docker.ActionStart, 0)
 		c.State, c.ExitCode = "exited", 1
+		rt.emit(c, docker.ActionDie, 1)
 		return nil
 	}
+	return rt.run(c)
+}
+
+// run starts c's server. rt.mu is held.
+func (rt *fakeRuntime) run(c *fakeContainer) error {
 	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(c.HostPort)))
 	if err != nil {
 		return fmt.Errorf("start container %s: port is already allocated: %v", c.Name, err)
 	}
 	c.srv = &http.Server{Handler: rt.handler(c), ReadHeaderTimeout: time.Second}
 	go c.srv.Serve(ln)
-	c.State, c.Running, c.ExitCode, c.StartedAt = "running", true, 0, time.Now()
+	c.State, c.Running, c.ExitCode, c.OOMKilled, c.StartedAt = "running", true, 0, false, time.Now()
+	rt.emit(c, docker.ActionStart, 0)
 	return nil
 }
 
@@ -264,6 +336,9 @@ func (rt *fakeRuntime) Stop(ctx context.Context, id string, grace time.Duration)
 	c := rt.containers[id]
 	if c == nil {
 		return fmt.Errorf("stop container %s: %w", id, docker.ErrNotFound)
+	}
+	if c.Running {
+		rt.emit(c, docker.ActionKill, 0)
 	}
 	rt.halt(c, 0)
 	return nil
@@ -283,8 +358,57 @@ func (rt *fakeRuntime) Remove(ctx context.Context, id string) error {
 		return nil // Docker's Remove: a missing container is fine
 	}
 	rt.halt(c, 137)
+	rt.emit(c, docker.ActionDestroy, 0)
 	delete(rt.containers, c.ID)
 	return nil
+}
+
+func (rt *fakeRuntime) Events(ctx context.Context, since time.Time, labels map[string]string) (<-chan docker.Event, error) {
+	if err := rt.enter(ctx, "Events"); err != nil {
+		return nil, err
+	}
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	ch := make(chan docker.Event, 1024)
+	rt.streams[ch] = maps.Clone(labels)
+	go func() {
+		<-ctx.Done()
+		rt.mu.Lock()
+		defer rt.mu.Unlock()
+		if _, open := rt.streams[ch]; open {
+			delete(rt.streams, ch)
+			close(ch)
+		}
+	}()
+	return ch, nil
+}
+
+// emit sends an event of c to the streams whose labels it carries. rt.mu is held.
+func (rt *fakeRuntime) emit(c *fakeContainer, action string, code int) {
+	if rt.quiet {
+		return
+	}
+	e := docker.Event{Action: action, ID: c.ID, Name: c.Name, Labels: maps.Clone(c.Labels), ExitCode: code, Time: time.Now()}
+	for ch, labels := range rt.streams {
+		match := true
+		for k, v := range labels {
+			match = match && c.Labels[k] == v
+		}
+		if match {
+			select {
+			case ch <- e:
+			default:
+			}
+		}
+	}
+}
+
+// closeStreams ends every event stream. rt.mu is held.
+func (rt *fakeRuntime) closeStreams() {
+	for ch := range rt.streams {
+		close(ch)
+	}
+	clear(rt.streams)
 }
 
 func (rt *fakeRuntime) Inspect(ctx context.Context, nameOrID string) (docker.Container, error) {
@@ -417,12 +541,21 @@ func (rt *fakeRuntime) RemoveImage(ctx context.Context, ref string) error {
 	return nil
 }
 
-// handler serves a running container: "/" answers its image, "/health" its health.
+// handler serves a running container: "/" answers its image, "/health" its
+// health, "/slow?d=300ms" its image after d.
 func (rt *fakeRuntime) handler(c *fakeContainer) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rt.mu.Lock()
 		image, health := c.Image, c.health
 		rt.mu.Unlock()
+		if r.URL.Path == "/slow" {
+			d, _ := time.ParseDuration(r.URL.Query().Get("d"))
+			select {
+			case <-time.After(d):
+			case <-r.Context().Done():
+				return
+			}
+		}
 		if r.URL.Path == "/health" {
 			if health == 0 {
 				health = http.StatusOK
@@ -440,10 +573,14 @@ func (rt *fakeRuntime) halt(c *fakeContainer, code int) {
 		c.srv.Close()
 		c.srv = nil
 	}
+	was := c.Running
 	if c.Running {
 		c.ExitCode = code
 	}
 	c.State, c.Running, c.FinishedAt = "exited", false, time.Now()
+	if was {
+		rt.emit(c, docker.ActionDie, code)
+	}
 }
 
 func (rt *fakeRuntime) byName(name string) *fakeContainer {
@@ -464,6 +601,7 @@ func (rt *fakeRuntime) report(c *fakeContainer) docker.Container {
 func (rt *fakeRuntime) close() {
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
+	rt.closeStreams()
 	for _, c := range rt.containers {
 		rt.halt(c, 0)
 	}

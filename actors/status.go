@@ -30,6 +30,9 @@ func (a *appActor) appStatus() (deploy.State, string) {
 		return deploy.AppDegraded, fmt.Sprintf("the active %s container is %s", a.state.ActiveColor, active.state)
 	case active.unhealthy:
 		return deploy.AppDegraded, fmt.Sprintf("the active %s container fails its health checks", a.state.ActiveColor)
+	case active.recovering:
+		return deploy.AppDegraded, fmt.Sprintf("the active %s container was started again after it exited: %d of %d health checks passed",
+			a.state.ActiveColor, min(active.passes, a.cfg.HealthCheck.HealthyThreshold), a.cfg.HealthCheck.HealthyThreshold)
 	}
 	return deploy.AppStable, ""
 }
@@ -61,12 +64,17 @@ func (a *appActor) refreshStatus() {
 }
 
 func (a *appActor) saveState() {
+	if err := a.putState(); err != nil {
+		a.log.Error("save app state", keyErr, err)
+	}
+}
+
+// putState writes the app's state to the store.
+func (a *appActor) putState() error {
 	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 	defer cancel()
 	a.state.Name = a.cfg.Name
-	if err := a.deps.store.PutApp(ctx, a.state); err != nil {
-		a.log.Error("save app state", keyErr, err)
-	}
+	return a.deps.store.PutApp(ctx, a.state)
 }
 
 // shownStatus is the status (and why) that the app shows: the derived one,

@@ -47,6 +47,9 @@ type supervisor struct {
 	// spawned (by a respawn message) only once the old one is gone, since
 	// hollywood hands back the old PID for a reused ID.
 	stopping map[string]bool
+
+	paused      bool               // an upgrade hands the driving over (pause.go)
+	stopWatcher context.CancelFunc // ends the Docker event stream (events.go)
 }
 
 // pruneDone reports the end of a prune.
@@ -74,13 +77,15 @@ func (s *supervisor) Receive(c *actor.Context) {
 		}
 		r := c.SendRepeat(c.PID(), pruneTick{}, pruneInterval)
 		s.pruner = &r
+		s.watch(c)
 	case actor.Stopped:
 		if s.pruner != nil {
 			s.pruner.Stop()
 			s.pruner = nil
 		}
+		s.unwatch()
 	case pruneTick:
-		if !s.pruning {
+		if !s.pruning && !s.paused {
 			s.pruning = true
 			eng, self, st, log := c.Engine(), c.PID(), s.deps.store, s.log
 			go func() {
@@ -102,7 +107,25 @@ func (s *supervisor) Receive(c *actor.Context) {
 	case ListApps:
 		c.Respond(AppsReply{Names: s.names()})
 	case Reload:
+		if s.paused {
+			c.Respond(ReloadReply{Err: errBusy})
+			return
+		}
 		c.Respond(s.reload(c))
+	case listPIDs:
+		c.Respond(pidsReply{apps: s.pids()})
+	case pause:
+		c.Respond(s.pause(c))
+	case resume:
+		s.resume(c)
+	case containerEvent:
+		if pid := s.apps[msg.ev.Labels[LabelApp]]; pid != nil {
+			c.Send(pid, msg)
+		}
+	case dockerResync:
+		for _, pid := range s.apps {
+			c.Send(pid, msg)
+		}
 	case childFailed:
 		s.onChildFailed(c, msg)
 	case respawn:
@@ -128,6 +151,63 @@ func (s *supervisor) spawn(c *actor.Context, name string) {
 	cfg := s.cfgs[name]
 	s.apps[name] = c.SpawnChild(newAppActor(cfg, s.deps), "app", actor.WithID(name),
 		actor.WithMiddleware(recoverMiddleware(name)))
+	if s.paused {
+		c.Send(s.apps[name], setPaused{on: true})
+	}
+}
+
+func (s *supervisor) pids() map[string]*actor.PID {
+	m := make(map[string]*actor.PID, len(s.apps))
+	for n, pid := range s.apps {
+		m[n] = pid
+	}
+	return m
+}
+
+// watch starts the process's Docker event stream (events.go).
+func (s *supervisor) watch(c *actor.Context) {
+	if s.stopWatcher != nil {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s.stopWatcher = cancel
+	eng, self, rt, log := c.Engine(), c.PID(), s.deps.rt, s.log
+	go watchEvents(ctx, rt, func(m any) { eng.Send(self, m) }, log)
+}
+
+func (s *supervisor) unwatch() {
+	if s.stopWatcher != nil {
+		s.stopWatcher()
+		s.stopWatcher = nil
+	}
+}
+
+// pause stops the event stream and tells every app actor to stop driving
+// once its deployments ended (pause.go).
+func (s *supervisor) pause(c *actor.Context) pauseReply {
+	s.paused = true
+	s.unwatch()
+	out := pauseReply{apps: map[string]pausedApp{}}
+	for name, pid := range s.apps {
+		c.Send(pid, setPaused{on: true})
+		out.apps[name] = pausedApp{pid: pid, bound: 2 * deploymentBound(s.cfgs[name])}
+	}
+	s.log.Info("paused: handing the driving of Docker over")
+	return out
+}
+
+// resume makes the supervisor and its app actors drive again; they resync,
+// as events went unheard meanwhile.
+func (s *supervisor) resume(c *actor.Context) {
+	if !s.paused {
+		return
+	}
+	s.paused = false
+	for _, pid := range s.apps {
+		c.Send(pid, setPaused{on: false})
+	}
+	s.watch(c)
+	s.log.Info("resumed: driving Docker again")
 }
 
 // announce sends the bridge the current app PIDs.
@@ -135,11 +215,7 @@ func (s *supervisor) announce(c *actor.Context) {
 	if s.bridge == nil {
 		return
 	}
-	m := make(map[string]*actor.PID, len(s.apps))
-	for n, pid := range s.apps {
-		m[n] = pid
-	}
-	c.Send(s.bridge, appsChanged{apps: m})
+	c.Send(s.bridge, appsChanged{apps: s.pids()})
 }
 
 func (s *supervisor) onChildFailed(c *actor.Context, msg childFailed) {

@@ -4,12 +4,20 @@
 // A bridge actor turns management API calls into messages. System ties them
 // together and serves the management API (api.Backend).
 //
+// One Docker event stream serves the process (events.go): the supervisor
+// routes each event to the app actor of the container. During an upgrade of
+// serve, Pause hands the driving of Docker over and Resume takes it back
+// (pause.go: the single-driver rule); Stop drains every proxy with its app's
+// timeouts.
+//
 // The app actor is split by concept: app.go (the actor and its Receive),
 // adopt.go (adoption at start and the reconcile of each tick), request.go
 // (deploy, rollback and switch requests), run.go (a deployment as a state
 // machine: its phases and the one method that moves them), phases.go (the
 // work of each phase), status.go (the app's status, derived), monitor.go
-// (health actors and their results), container.go and listener.go.
+// (health actors and their results), exits.go (what Docker's events say of
+// a container, and the restart of a dead active one), container.go and
+// listener.go.
 package actors
 
 import (
@@ -17,7 +25,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/anthdm/hollywood/actor"
@@ -40,6 +51,10 @@ type Options struct {
 	ReconcileInterval time.Duration     // default DefaultReconcileInterval
 	RequestTimeout    time.Duration     // default DefaultRequestTimeout
 	Metrics           *metrics.Registry // where the apps count (GET /metrics); nil: a new one
+	// Listen opens (or takes over after an upgrade) the listener of an app's
+	// proxy; nil: net.Listen.
+	Listen  func(network, addr string) (net.Listener, error)
+	Version string // the build's version, for GET /health
 
 	timers timers // tests: the app actors' clocks
 }
@@ -56,8 +71,12 @@ type System struct {
 	log     *slog.Logger
 	timeout time.Duration
 	metrics *metrics.Registry
+	version string
+	started time.Time
 
-	stopOnce sync.Once
+	paused     atomic.Bool // Pause is in effect: requests that change apps are refused
+	handedOver atomic.Bool // another process serves now: Stop records nothing
+	stopOnce   sync.Once
 }
 
 // Start loads the configs and starts the supervisor, which adopts running
@@ -83,8 +102,10 @@ func Start(o Options) (*System, error) {
 	}
 	h := newHub()
 	rec := &recorder{store: o.Store, hub: h, log: o.Logger, metrics: o.Metrics}
-	d := deps{store: o.Store, rt: o.Runtime, rec: rec, log: o.Logger, reconcile: o.ReconcileInterval, timers: o.timers.withDefaults(), metrics: o.Metrics}
-	s := &System{eng: eng, store: o.Store, rt: o.Runtime, hub: h, rec: rec, log: o.Logger, timeout: o.RequestTimeout, metrics: o.Metrics}
+	d := deps{store: o.Store, rt: o.Runtime, rec: rec, log: o.Logger, reconcile: o.ReconcileInterval, timers: o.timers.withDefaults(),
+		listen: o.Listen, metrics: o.Metrics}
+	s := &System{eng: eng, store: o.Store, rt: o.Runtime, hub: h, rec: rec, log: o.Logger, timeout: o.RequestTimeout,
+		version: o.Version, started: time.Now().UTC(), metrics: o.Metrics}
 	names := make([]string, 0, len(cfgs))
 	for _, c := range cfgs {
 		names = append(names, c.Name)
@@ -104,20 +125,59 @@ func Start(o Options) (*System, error) {
 	return s, nil
 }
 
-// Stop stops every actor (apps stop their proxies; containers keep running)
-// and waits until they are gone or ctx ends. Safe to call twice.
+// Stop stops the supervisor; the containers keep running. Every app stops
+// its Docker work at once (a running deployment is left for the next start
+// to find) and drains its proxy: requests in flight finish for up to the
+// app's drain_timeout, WebSockets run until websocket_drain_timeout and get a
+// 1001 close; all apps drain at the same time. Then the actors stop and
+// supervisor.stopped is recorded (unless MarkHandedOver said another process
+// serves now). ctx bounds it all: when it ends, what is left is cut. Safe to
+// call twice.
 func (s *System) Stop(ctx context.Context) error {
 	var err error
 	s.stopOnce.Do(func() {
+		var dones []<-chan struct{}
+		for name, pid := range s.appPIDs() {
+			v, rerr := s.eng.Request(pid, shutdownTo{ctx: ctx}, s.timeout).Result()
+			if rerr != nil {
+				s.log.Error("stop app", keyApp, name, keyErr, rerr)
+				continue
+			}
+			dones = append(dones, v.(shutdownStarted).done)
+		}
+		for _, done := range dones {
+			select {
+			case <-done:
+			case <-ctx.Done():
+			}
+		}
 		<-s.eng.PoisonCtx(ctx, s.bridge).Done()
 		<-s.eng.PoisonCtx(ctx, s.root).Done()
 		if ctx.Err() != nil {
 			err = fmt.Errorf("stop supervisor: %w", ctx.Err())
 		}
-		s.rec.event("", 0, deploy.EventSupervisorStopped, "supervisor stopped", nil)
+		if !s.handedOver.Load() {
+			s.rec.event("", 0, deploy.EventSupervisorStopped, "supervisor stopped", nil)
+		}
 	})
 	return err
 }
+
+// MarkHandedOver records that another process serves now (an upgrade):
+// Stop writes nothing to the store.
+func (s *System) MarkHandedOver() { s.handedOver.Store(true) }
+
+// Record adds a supervisor event (no app) to the audit trail and returns
+// its ID.
+func (s *System) Record(typ deploy.EventType, msg string, data map[string]any) int64 {
+	return s.rec.event("", 0, typ, msg, data)
+}
+
+// Version is the build's version as given in Options.
+func (s *System) Version() string { return s.version }
+
+// PID is the process's ID, which GET /health shows.
+func (s *System) PID() int { return os.Getpid() }
 
 // ask sends msg through the bridge and waits for the answer.
 func (s *System) ask(msg any) (any, error) {
@@ -143,6 +203,9 @@ func (s *System) Deploy(ctx context.Context, app string, req deploy.Request) (de
 	if err := req.Normalize(); err != nil {
 		return deploy.Response{}, err
 	}
+	if s.paused.Load() {
+		return deploy.Response{}, errBusy
+	}
 	if req.DesiredImage != "" {
 		if err := config.CheckImage(req.DesiredImage); err != nil {
 			return deploy.Response{}, deploy.Errorf(deploy.EINVALID, "desired_image: %v", err)
@@ -156,6 +219,9 @@ func (s *System) Deploy(ctx context.Context, app string, req deploy.Request) (de
 
 // Rollback implements api.Backend.
 func (s *System) Rollback(ctx context.Context, app string) (deploy.Response, error) {
+	if s.paused.Load() {
+		return deploy.Response{}, errBusy
+	}
 	if err := s.pingDocker(ctx); err != nil {
 		return deploy.Response{}, err
 	}
@@ -173,6 +239,9 @@ func (s *System) askDeploy(msg any) (deploy.Response, error) {
 
 // Switch implements api.Backend: it waits for the switch to end.
 func (s *System) Switch(ctx context.Context, app string, color deploy.Color) (deploy.AppStatus, error) {
+	if s.paused.Load() {
+		return deploy.AppStatus{}, errBusy
+	}
 	if err := s.pingDocker(ctx); err != nil {
 		return deploy.AppStatus{}, err
 	}
@@ -192,6 +261,9 @@ func (s *System) Switch(ctx context.Context, app string, color deploy.Color) (de
 
 // Reload implements api.Backend.
 func (s *System) Reload(ctx context.Context) (deploy.ReloadResult, error) {
+	if s.paused.Load() {
+		return deploy.ReloadResult{}, errBusy
+	}
 	v, err := s.ask(Reload{})
 	if err != nil {
 		return deploy.ReloadResult{}, err

@@ -84,7 +84,7 @@ func statusOf(code deploy.Code) int {
 		return http.StatusNotFound
 	case deploy.ECONFLICT:
 		return http.StatusConflict
-	case deploy.EUNAVAILABLE, deploy.ETIMEOUT:
+	case deploy.EUNAVAILABLE, deploy.EBUSY, deploy.ETIMEOUT:
 		return http.StatusServiceUnavailable
 	}
 	return http.StatusInternalServerError

@@ -65,6 +65,7 @@ func (s *server) routes() {
 	s.mux.HandleFunc("GET /api/events", s.handleEvents)
 	s.mux.HandleFunc("GET /api/events/stream", s.handleEventStream)
 	s.mux.HandleFunc("POST /api/reload", s.handleReload)
+	s.mux.HandleFunc("POST /api/upgrade", s.handleUpgrade)
 	s.mux.HandleFunc("GET /health", s.handleOverall)
 	s.mux.HandleFunc("GET /metrics", s.handleMetrics)
 	s.mux.Handle("GET /{$}", dashboard.Handler())                   // the dashboard page (CONTRACT §6.4)

@@ -109,13 +109,40 @@ type ReloadResult struct {
 
 // Overall is the supervisor's health summary (GET /health).
 type Overall struct {
-	Status string           `json:"status"` // OverallHealthy, OverallDegraded or OverallUnhealthy
-	Apps   map[string]State `json:"apps"`
+	Status    string           `json:"status"` // OverallHealthy, OverallDegraded or OverallUnhealthy
+	Apps      map[string]State `json:"apps"`
+	PID       int              `json:"pid"`        // the serving process (CONTRACT §6.3)
+	Version   string           `json:"version"`    // its version
+	StartedAt time.Time        `json:"started_at"` // when it started
 }
 
 // The supervisor's health (Overall.Status).
 const (
 	OverallHealthy   = "healthy"
 	OverallDegraded  = "degraded"  // an app is failed or degraded
-	OverallUnhealthy = "unhealthy" // the supervisor cannot serve: GET /health answers 503
+	OverallUnhealthy = "unhealthy" // it has apps but none can serve: GET /health answers 503
 )
+
+// CanServe reports whether an app's proxy has a running container to send
+// requests to: it is stable, or deploying or degraded with its active
+// container running.
+func (st AppStatus) CanServe() bool {
+	switch st.Status {
+	case AppStable:
+		return true
+	case AppDeploying, AppDegraded:
+		ct := st.Containers.Of(st.ActiveColor)
+		return ct != nil && ct.State == "running"
+	}
+	return false
+}
+
+// UpgradeStatus is what POST /api/upgrade answers (CONTRACT §6.1).
+type UpgradeStatus struct {
+	Status  string `json:"status"`   // UpgradeStarted
+	OldPID  int    `json:"old_pid"`  // the process being replaced
+	EventID int64  `json:"event_id"` // its supervisor.upgrading event: the outcome is recorded after it
+}
+
+// UpgradeStarted is UpgradeStatus.Status of a started upgrade.
+const UpgradeStarted = "upgrading"

@@ -16,6 +16,7 @@ const (
 	ENOTFOUND    Code = "not_found"          // no such app or deployment
 	ECONFLICT    Code = "conflict"           // the request does not fit what the app does now
 	EUNAVAILABLE Code = "docker_unavailable" // the Docker daemon cannot be reached
+	EBUSY        Code = "unavailable"        // the supervisor cannot take it now (an upgrade hands over): retry
 	ETIMEOUT     Code = "timeout"            // the supervisor did not answer in time
 	EINTERNAL    Code = "internal"           // anything else
 )

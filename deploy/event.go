@@ -32,13 +32,18 @@ const (
 	EventContainerRemoved      EventType = "container.removed"
 	EventContainerHealthy      EventType = "container.healthy"
 	EventContainerUnhealthy    EventType = "container.unhealthy"
-	EventContainerExited       EventType = "container.exited"
-	EventAppState              EventType = "app.state" // Data: {"from": "deploying", "to": "stable"}
+	EventContainerExited       EventType = "container.exited"     // Data: {"color", "container", "exit_code", "oom_killed"}
+	EventContainerRestarting   EventType = "container.restarting" // bluegreen starts a dead active container: {"color", "attempt"}
+	EventAppState              EventType = "app.state"            // Data: {"from": "deploying", "to": "stable"}
 	EventActorFailed           EventType = "actor.failed"
 	EventConfigLoaded          EventType = "config.loaded"
 	EventConfigReloaded        EventType = "config.reloaded"
 	EventSupervisorStarted     EventType = "supervisor.started"
 	EventSupervisorStopped     EventType = "supervisor.stopped"
+	// CONTRACT §6.3: an upgrade of serve onto the binary at its path.
+	EventSupervisorUpgrading     EventType = "supervisor.upgrading"      // Data: {"old_pid", "old_version", "executable"}
+	EventSupervisorUpgraded      EventType = "supervisor.upgraded"       // Data: {"old_pid", "new_pid", "old_version", "new_version"}
+	EventSupervisorUpgradeFailed EventType = "supervisor.upgrade_failed" // Data: {"old_pid", "new_pid", "reason", "logs"}
 )
 
 // Event types of image retention (CONTRACT §6.5).

@@ -1,6 +1,7 @@
 // Package docker is bluegreen's Docker runtime: it makes images present,
-// creates, starts, stops, removes and inspects containers, and reads their
-// logs, over the Docker Engine API (github.com/fsouza/go-dockerclient).
+// creates, starts, stops, removes and inspects containers, reads their logs
+// and streams their events, over the Docker Engine API
+// (github.com/fsouza/go-dockerclient).
 //
 // Every error names the image or container and the cause. An error caused by
 // the daemon being unreachable matches ErrUnavailable with errors.Is.
@@ -36,6 +37,10 @@ type Client struct {
 
 	startMu      sync.Mutex  // serializes starts until versionKnown
 	versionKnown atomic.Bool // go-dockerclient has learned the server's API version
+
+	evMu   sync.Mutex                   // guards evIn
+	evIn   chan *dockerclient.APIEvents // the event subscription (events.go); nil: none
+	evTurn chan struct{}                // held by the one reader of evIn
 }
 
 // New returns a client for the daemon the environment names, like the docker
@@ -47,7 +52,7 @@ func New() (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("docker client from environment: %w", err)
 	}
-	return &Client{dc: dc}, nil
+	return &Client{dc: dc, evTurn: make(chan struct{}, 1)}, nil
 }
 
 // Endpoint returns the daemon's address, e.g. "unix:///var/run/docker.sock".

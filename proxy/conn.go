@@ -44,6 +44,7 @@ const (
 	connIdle   = iota // waiting for the next request
 	connActive        // reading, forwarding or answering a request
 	connClosed        // closed by Stop while idle
+	connNew           // waiting for its first request (Stop leaves it a moment: newConnGrace)
 )
 
 // clientConn is one client connection.
@@ -103,14 +104,20 @@ func (cc *clientConn) serve() {
 	defer cc.close()
 	cc.pc.writeProgress(cc.p.tmo.body)
 	for first := true; ; first = false {
-		cc.state.Store(connIdle)
-		if cc.p.stopping.Load() {
+		// A stopping proxy closes a connection after its request, but serves
+		// a new connection's first one: that client would not retry it.
+		idle := int32(connIdle)
+		if first {
+			idle = connNew
+		}
+		cc.state.Store(idle)
+		if cc.p.stopping.Load() && !first {
 			return
 		}
 		if !cc.waitRequest(first) {
 			return
 		}
-		if !cc.state.CompareAndSwap(connIdle, connActive) {
+		if !cc.state.CompareAndSwap(idle, connActive) {
 			return // closed by Stop
 		}
 		cc.takeScratch()

@@ -70,3 +70,43 @@ func drainTarget(ctx context.Context, t *target, httpAt, wsAt time.Time) {
 		}
 	}
 }
+
+// Shutdown stops accepting and closes idle client connections at once, lets
+// in-flight HTTP requests finish for up to httpTimeout and WebSockets run for
+// up to wsTimeout, when they get a 1001 close frame, then closes everything.
+// Canceling ctx cuts what is left at once. A supervisor that stops, or that
+// handed its listening sockets to the process replacing it, does this with
+// each app's drain_timeout and websocket_drain_timeout. It is safe to call
+// twice, and after Stop: later calls wait for the first.
+func (p *Proxy) Shutdown(ctx context.Context, httpTimeout, wsTimeout time.Duration) error {
+	now := time.Now()
+	return p.stop(ctx, now.Add(httpTimeout), now.Add(wsTimeout))
+}
+
+// waitConns closes idle client connections until none is left: it cuts the
+// HTTP requests at httpAt and the WebSockets at wsAt (zero: never), and
+// returns ctx's error when it ends first.
+func (p *Proxy) waitConns(ctx context.Context, httpAt, wsAt time.Time) error {
+	httpCut, wsCut := false, false
+	for p.closeIdle() > 0 {
+		now := time.Now()
+		if !httpCut && !httpAt.IsZero() && !now.Before(httpAt) {
+			httpCut = true
+			for _, t := range p.allTargets() {
+				t.cutHTTP()
+			}
+		}
+		if !wsCut && !wsAt.IsZero() && !now.Before(wsAt) {
+			wsCut = true
+			for _, t := range p.allTargets() {
+				t.cutWS()
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	return nil
+}

@@ -35,6 +35,10 @@ type Options struct {
 	TrustedProxies []netip.Prefix // peers whose X-Forwarded-* headers are kept
 	Logger         *slog.Logger   // nil = slog.Default()
 	Stats          *Stats         // counts the answers sent (stats.go); nil = counters of its own
+	// Listener, when set, is served instead of binding ListenAddress:Port:
+	// a socket taken over from the process that served it before (an
+	// upgrade). Stop and Shutdown close it.
+	Listener net.Listener
 }
 
 // Connections counts the in-flight HTTP requests and open WebSockets routed
@@ -57,9 +61,9 @@ type Proxy struct {
 	port    []string // the listening port, as a shared header value
 	stopped bool
 
-	stopping atomic.Bool // set by Stop: connections end after their request
-	connMu   sync.Mutex  // guards conns
-	conns    map[*clientConn]struct{}
+	stopping atomic.Bool               // set by Stop: connections end after their request
+	connMu   sync.Mutex                // guards conns
+	conns    map[*clientConn]time.Time // each with when it was accepted
 
 	stopOnce sync.Once
 	stopErr  error
@@ -86,8 +90,8 @@ func New(o Options) *Proxy {
 	}
 }
 
-// Start binds the listener and serves in the background. A failed bind is
-// returned as an error that names the address.
+// Start binds the listener (or takes Options.Listener) and serves in the
+// background. A failed bind is returned as an error that names the address.
 func (p *Proxy) Start() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -97,14 +101,21 @@ func (p *Proxy) Start() error {
 	if p.ln != nil {
 		return fmt.Errorf("proxy for %s: already started on %s", p.opts.App, p.ln.Addr())
 	}
-	addr := net.JoinHostPort(p.opts.ListenAddress, strconv.Itoa(p.opts.Port))
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("proxy for %s: listen on %s: %w", p.opts.App, addr, err)
+	ln := p.opts.Listener
+	if ln == nil {
+		addr := net.JoinHostPort(p.opts.ListenAddress, strconv.Itoa(p.opts.Port))
+		var err error
+		if ln, err = net.Listen("tcp", addr); err != nil {
+			return fmt.Errorf("proxy for %s: listen on %s: %w", p.opts.App, addr, err)
+		}
+	}
+	tcp, ok := ln.Addr().(*net.TCPAddr)
+	if !ok {
+		return fmt.Errorf("proxy for %s: listener on %s is not TCP", p.opts.App, ln.Addr())
 	}
 	p.ln = ln
-	p.port = []string{strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)}
-	p.conns = map[*clientConn]struct{}{}
+	p.port = []string{strconv.Itoa(tcp.Port)}
+	p.conns = map[*clientConn]time.Time{}
 	go p.accept(ln)
 	p.log.Info("proxy listening", "addr", ln.Addr().String())
 	return nil
@@ -122,8 +133,15 @@ func (p *Proxy) Addr() net.Addr {
 
 // Stop stops accepting, lets in-flight requests and WebSockets finish until
 // ctx is done, then closes everything (WebSockets get a 1001 close frame).
-// It is safe to call twice; a second call waits for the first.
+// It is safe to call twice; a second call waits for the first. Shutdown
+// (drain.go) bounds requests and WebSockets apart.
 func (p *Proxy) Stop(ctx context.Context) error {
+	return p.stop(ctx, time.Time{}, time.Time{})
+}
+
+// stop is Stop and Shutdown: HTTP requests still running at httpAt are cut,
+// WebSockets still open at wsAt get 1001 (zero: when ctx is done).
+func (p *Proxy) stop(ctx context.Context, httpAt, wsAt time.Time) error {
 	p.stopOnce.Do(func() {
 		defer close(p.stopDone)
 		p.mu.Lock()
@@ -137,21 +155,16 @@ func (p *Proxy) Stop(ctx context.Context) error {
 		ln.Close()
 		// Idle connections close now; busy ones after their request, or
 		// when their WebSocket ends.
-		var err error
-		for p.closeIdle() > 0 {
-			select {
-			case <-ctx.Done():
-				err = ctx.Err()
-			case <-time.After(10 * time.Millisecond):
-				continue
-			}
-			break
-		}
+		err := p.waitConns(ctx, httpAt, wsAt)
+		var cut, closed int64
 		for _, t := range p.allTargets() {
 			t.cutHTTP()
 			t.cutWS()
 		}
 		p.waitEmpty(time.Second)
+		for _, t := range p.allTargets() {
+			cut, closed = cut+t.nHTTPCut.Load(), closed+t.nWSClosed.Load()
+		}
 		p.closeAll()
 		for _, t := range p.allTargets() {
 			t.pool.close()
@@ -159,7 +172,7 @@ func (p *Proxy) Stop(ctx context.Context) error {
 		if err != nil {
 			p.stopErr = fmt.Errorf("stop proxy for %s: %w", p.opts.App, err)
 		}
-		p.log.Info("proxy stopped")
+		p.log.Info("proxy stopped", "http_cut", cut, "websockets_closed", closed)
 	})
 	<-p.stopDone
 	return p.stopErr
@@ -189,14 +202,11 @@ func (p *Proxy) accept(ln net.Listener) {
 // serveConn serves the client connection nc on its own goroutine, or
 // closes it when the proxy is stopping.
 func (p *Proxy) serveConn(nc net.Conn) {
+	// A connection accepted while Stop begins is served too: it was
+	// queued on a socket that another process may go on serving.
 	cc := p.newClientConn(nc)
 	p.connMu.Lock()
-	if p.stopping.Load() {
-		p.connMu.Unlock()
-		nc.Close()
-		return
-	}
-	p.conns[cc] = struct{}{}
+	p.conns[cc] = time.Now()
 	p.connMu.Unlock()
 	go cc.serve()
 }
@@ -207,13 +217,22 @@ func (p *Proxy) dropConn(cc *clientConn) {
 	p.connMu.Unlock()
 }
 
-// closeIdle closes the connections waiting for a request and returns how
-// many connections are left.
+// newConnGrace is how long a stop leaves a connection accepted just before
+// it to send its first request: its client has written it already, most
+// likely, and would not retry on a new connection (as it does on a reused
+// keep-alive one). After an upgrade the old process accepts until the new
+// one is ready, so such connections are not rare then.
+const newConnGrace = time.Second
+
+// closeIdle closes the connections waiting for a request (a new one only
+// once it is newConnGrace old) and returns how many connections are left.
 func (p *Proxy) closeIdle() int {
 	p.connMu.Lock()
 	defer p.connMu.Unlock()
-	for cc := range p.conns {
-		if cc.state.CompareAndSwap(connIdle, connClosed) {
+	now := time.Now()
+	for cc, accepted := range p.conns {
+		if cc.state.CompareAndSwap(connIdle, connClosed) ||
+			(now.Sub(accepted) >= newConnGrace && cc.state.CompareAndSwap(connNew, connClosed)) {
 			cc.nc.Close()
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"debug/elf"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -176,16 +177,26 @@ docker: {expose_port: 3000}
 			if _, err := run(t, 2*time.Minute, "", nil, "docker", args...); err != nil {
 				t.Fatal(err)
 			}
-			// /health answers once serve has opened the store and started.
+			// /health answers once serve has opened the store and started:
+			// 503 unhealthy here, as the container has no Docker, so the app
+			// cannot serve.
 			waitFor(t, 30*time.Second, "GET /health on the API socket", func() error {
 				var h struct {
-					Apps map[string]string `json:"apps"`
+					Status string            `json:"status"`
+					Apps   map[string]string `json:"apps"`
+					PID    int               `json:"pid"`
 				}
 				if err := getJSON(client, "/health", &h); err != nil {
-					return err
+					var ae *httpStatusError
+					if !errors.As(err, &ae) || ae.status != http.StatusServiceUnavailable {
+						return err
+					}
+					if err := json.Unmarshal(ae.body, &h); err != nil || h.Status != "unhealthy" {
+						return fmt.Errorf("503 without an unhealthy summary: %w (%s)", err, ae.body)
+					}
 				}
-				if _, ok := h.Apps[app]; !ok {
-					return fmt.Errorf("health lists %v, not %s", h.Apps, app)
+				if _, ok := h.Apps[app]; !ok || h.PID == 0 {
+					return fmt.Errorf("health lists %v (pid %d), not %s", h.Apps, h.PID, app)
 				}
 				return nil
 			})
@@ -284,10 +295,21 @@ func getJSON(c *http.Client, path string, v any) error {
 		return err
 	}
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET %s: %d %s", path, resp.StatusCode, body)
+		return &httpStatusError{path: path, status: resp.StatusCode, body: body}
 	}
 	if err := json.Unmarshal(body, v); err != nil {
 		return fmt.Errorf("GET %s: %w: %s", path, err, body)
 	}
 	return nil
+}
+
+// httpStatusError is an answer other than 200 to getJSON.
+type httpStatusError struct {
+	path   string
+	status int
+	body   []byte
+}
+
+func (e *httpStatusError) Error() string {
+	return fmt.Sprintf("GET %s: %d %s", e.path, e.status, e.body)
 }
