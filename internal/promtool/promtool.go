@@ -43,14 +43,27 @@ func CheckMetrics(t testing.TB, scrape []byte) string {
 	return out
 }
 
-// CheckConfig runs `promtool check config` on the Prometheus configuration
-// file path and fails the test with promtool's output unless it succeeds.
-// It returns that output.
-func CheckConfig(t testing.TB, path string) string {
+// CheckConfig runs `promtool check config [flags] path` on a Prometheus
+// configuration file (flags: --agent for an agent's) and fails the test
+// with promtool's output unless it succeeds. It returns that output.
+func CheckConfig(t testing.TB, path string, flags ...string) string {
 	t.Helper()
-	out, err := run(t, nil, "check", "config", path)
+	args := append(append([]string{"check", "config"}, flags...), path)
+	out, err := run(t, nil, args...)
 	if err != nil {
-		t.Fatalf("promtool check config %s: %v\n%s", path, err, out)
+		t.Fatalf("promtool %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+// CheckRules runs `promtool check rules` on a rules file, which parses
+// every expression in it, and fails the test with promtool's output unless
+// it succeeds. It returns that output.
+func CheckRules(t testing.TB, path string) string {
+	t.Helper()
+	out, err := run(t, nil, "check", "rules", path)
+	if err != nil {
+		t.Fatalf("promtool check rules %s: %v\n%s", path, err, out)
 	}
 	return out
 }
