@@ -83,9 +83,13 @@ func (cc *clientConn) serveOne() bool {
 			return false
 		}
 		// From here on the connection is a WebSocket, not a request: it
-		// keeps no head and no writer.
+		// keeps no head, no reader and no writer. What either side sent
+		// beyond the handshake is copied out of the readers first.
+		fromClient, fromUp := takeBuffered(cc.br), takeBuffered(uc.br)
+		uc.br, uc.bw = nil, nil
 		cc.releaseScratch()
-		p.pipeWebSocket(t, cc.nc, cc.br, uc)
+		cc.dropReader()
+		p.pipeWebSocket(t, cc.nc, fromClient, uc, fromUp)
 		uc.Close()
 		t.doneWS()
 		return false
@@ -109,6 +113,7 @@ func (cc *clientConn) forward(t *target, hasBody bool) bool {
 			return cc.upstreamFailed(t, err, false)
 		}
 		uc = c
+		cc.attach(uc)
 		if !cc.setCur(uc) {
 			return false
 		}
@@ -270,6 +275,7 @@ func (cc *clientConn) handshake(t *target) *upConn {
 		cc.upstreamFailed(t, err, false)
 		return nil
 	}
+	cc.attach(uc)
 	if !cc.setCur(uc) {
 		return nil
 	}

@@ -75,7 +75,8 @@ func (t *target) signal() {
 // empty reports whether nothing routed to t is in flight.
 func (t *target) empty() bool { return t.httpN.Load() == 0 && t.wsN.Load() == 0 }
 
-// upConn is one connection to an upstream with its buffers.
+// upConn is one connection to an upstream. Its reader and writer are the
+// request's (clientConn.attach): a pooled one holds none.
 type upConn struct {
 	net.Conn
 	br *bufio.Reader
@@ -105,7 +106,7 @@ func (p *pool) get(ctx context.Context, probe bool) (c *upConn, reused bool, err
 	for {
 		select {
 		case c = <-p.idle:
-			if c.br.Buffered() == 0 && (!probe && c.raw != nil || alive(c)) {
+			if !probe && c.raw != nil || alive(c) {
 				return c, true, nil
 			}
 			c.Close()
@@ -124,7 +125,7 @@ func (p *pool) dial(ctx context.Context) (*upConn, error) {
 		return nil, fmt.Errorf("dial %s: %w", p.addr, err)
 	}
 	nc = newRawConn(nc)
-	c := &upConn{Conn: nc, br: bufio.NewReaderSize(nc, upstreamBufSize), bw: bufio.NewWriterSize(nc, upstreamBufSize)}
+	c := &upConn{Conn: nc}
 	if sc, ok := nc.(syscall.Conn); ok {
 		c.rc, _ = sc.SyscallConn()
 	}
@@ -134,7 +135,9 @@ func (p *pool) dial(ctx context.Context) (*upConn, error) {
 }
 
 // put returns c to the pool, or closes it when the pool is full or closed.
+// Its reader, which holds nothing, and writer go back to the request.
 func (p *pool) put(c *upConn) {
+	c.br, c.bw = nil, nil
 	if p.closed.Load() {
 		c.Close()
 		return
@@ -173,7 +176,7 @@ func (p *pool) closeIdle() {
 // last answer (a body on HEAD, more than its Content-Length) belong to no
 // request and disqualify the connection too.
 func alive(c *upConn) bool {
-	if c.br.Buffered() > 0 || c.rc == nil {
+	if c.rc == nil {
 		return false
 	}
 	c.quiet = false
