@@ -49,7 +49,7 @@ type rawConn struct {
 	poolBuf  *[]byte // the buffer of a pooled read that found bytes
 	poolN    int     // bytes read into it
 	poolErr  syscall.Errno
-	poolSize int   // the class of the next pooled read
+	poolSize int     // the class of the next pooled read
 	stash    *[]byte // bytes await read and Read has not returned yet
 	stashOff int     // what Read returned of them
 	stashN   int
