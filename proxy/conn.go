@@ -349,6 +349,7 @@ func (cc *clientConn) close() {
 		cc.raw.dropStash()
 	}
 	cc.p.dropConn(cc)
+	noteClosed()
 }
 
 // register makes a drain cut of t's HTTP requests reach this connection.

@@ -65,6 +65,8 @@ type Proxy struct {
 	conns    map[*clientConn]time.Time // each with when it was accepted
 	open     atomic.Int64              // len(conns), for Connections
 
+	noActiveWarn *warnLimiter // requests refused with no color active (warn.go)
+
 	stopOnce sync.Once
 	stopErr  error
 	stopDone chan struct{}
@@ -76,13 +78,15 @@ func New(o Options) *Proxy {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Proxy{
+	p := &Proxy{
 		opts:     o,
 		log:      log.With("app", o.App),
 		trusted:  slices.Clone(o.TrustedProxies),
 		tmo:      defaultTimeouts,
 		stopDone: make(chan struct{}),
 	}
+	p.noActiveWarn = newWarnLimiter(p.log, "no active color")
+	return p
 }
 
 // Start binds the listener (or takes Options.Listener) and serves in the
@@ -296,6 +300,9 @@ func (p *Proxy) SetTarget(color, addr string) {
 		return
 	}
 	t := newTarget(color, addr, DefaultMaxIdlePerTarget)
+	t.failedWarn = newWarnLimiter(p.log, "upstream failed", "color", color, "addr", addr)
+	t.brokenWarn = newWarnLimiter(p.log, "upstream response broken", "color", color, "addr", addr)
+	t.cutWarn = newWarnLimiter(p.log, "request cut", "color", color)
 	p.targets = append(p.targets, t)
 	p.active.Store(t)
 	from := ""

@@ -41,6 +41,10 @@ type target struct {
 	nHTTPCut, nWSClosed atomic.Int64
 
 	pool *pool
+
+	// The warnings of requests routed here, one line a second each
+	// (warn.go); set by SetTarget.
+	failedWarn, brokenWarn, cutWarn *warnLimiter
 }
 
 func newTarget(color, addr string, maxIdle int) *target {
