@@ -83,6 +83,7 @@ func (a *appActor) onHealth(c *actor.Context, msg healthResult) {
 	if s == nil || s.id != msg.containerID {
 		return // a result for a container that is gone
 	}
+	a.metrics.HealthChecked(msg.color, msg.check)
 	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 	if err := a.deps.store.AddHealthCheck(ctx, a.cfg.Name, msg.color, msg.containerID, msg.check); err != nil {
 		a.log.Error("record health check", keyErr, err)
