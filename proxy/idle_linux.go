@@ -182,6 +182,11 @@ func (cc *clientConn) park(first bool) bool {
 		undo() // a byte came while parking: serve it here
 		return false
 	}
+	if !time.Now().Before(due) {
+		// The timer may have fired before the connection was parked,
+		// and then did nothing: the timeout is due now.
+		cc.parkExpired(gen)
+	}
 	return true
 }
 
