@@ -150,10 +150,10 @@ func (cc *clientConn) canPark() bool {
 func (cc *clientConn) park(first bool) bool {
 	ip := poller()
 	from, to := int32(connIdle), int32(connParked)
-	due := cc.waitStart.Add(cc.p.tmo.idle)
+	limit := cc.p.tmo.idle
 	if first {
 		from, to = connNew, connParkedNew
-		due = cc.waitStart.Add(cc.p.tmo.head)
+		limit = cc.p.tmo.head
 	}
 	ip.mu.Lock()
 	if cc.parkID == 0 {
@@ -164,6 +164,10 @@ func (cc *clientConn) park(first bool) bool {
 	ip.mu.Unlock()
 	cc.wakeMissed.Store(false)
 	gen := cc.parkGen.Add(1)
+	// Like a deadline (progressConn), the timeout fires between limit and
+	// limit plus its slack, so that a client that counts from when it got
+	// the answer does not see it come early.
+	due := cc.waitStart.Add(limit + slackOf(limit))
 	cc.parkTimer = time.AfterFunc(time.Until(due), func() { cc.parkExpired(gen) })
 	undo := func() {
 		ip.forget(cc)
