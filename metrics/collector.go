@@ -21,7 +21,7 @@ var (
 		"Time from the first byte of a request to the end of the proxy's answer (for a WebSocket, of its handshake), by the color the request was routed to.",
 		[]string{"app", "color"}, nil)
 	connectionsDesc = prometheus.NewDesc("bluegreen_proxy_connections",
-		"Open connections of the app's proxy per color and kind (http, websocket).",
+		"Open client connections of the app's proxy per color and kind: http counts every open HTTP connection, idle keep-alive ones included (one with a request in flight for the color serving it, one between requests for the active color, where its next request goes); websocket the open WebSockets.",
 		[]string{"app", "color", "kind"}, nil)
 	deploymentsDesc = prometheus.NewDesc("bluegreen_deployments_total",
 		"Deployments that ended, by final status (completed, failed, rolled_back, superseded, interrupted).",

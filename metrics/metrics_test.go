@@ -286,6 +286,7 @@ func TestApp_connections(t *testing.T) {
 	go func() {
 		resp, err := (&http.Client{Transport: tr}).Get("http://" + p.Addr().String() + "/hold")
 		if err == nil {
+			io.Copy(io.Discard, resp.Body) // so that the connection stays open, idle
 			resp.Body.Close()
 		}
 		done <- err
@@ -315,6 +316,20 @@ func TestApp_connections(t *testing.T) {
 		}
 		if time.Now().After(deadline) {
 			t.Fatal("the proxied answer was not counted")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	// The client's idle keep-alive connection is still an open one.
+	if v, _ := gather(t, r).Value("bluegreen_proxy_connections", "app", "web", "color", "blue", "kind", "http"); v != 1 {
+		t.Errorf("blue http connections with one idle keep-alive connection = %v, want 1", v)
+	}
+	tr.CloseIdleConnections()
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		if v, _ := gather(t, r).Value("bluegreen_proxy_connections", "app", "web", "color", "blue", "kind", "http"); v == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the closed connection is still counted")
 		}
 		time.Sleep(5 * time.Millisecond)
 	}

@@ -18,41 +18,65 @@ import (
 // costs no goroutine handoff beyond the network poller's. Measured with
 // cmd/proxybench against the http.Server design this replaced.
 //
-// This file is the connection's life: waiting for a request under the
-// head and idle timeouts, one request after another, Stop and drain cuts.
+// This file is the connection's life: one request after another, its
+// buffers, Stop and drain cuts; wait.go waits for each request under the
+// head and idle timeouts, idle_linux.go parks a connection that idles.
 
-// Sizes of a client connection's buffers. The reader stays with the
-// connection (an idle connection waits in it); the rest is scratch.
+// Sizes of a client connection's buffers. None stays with an idle
+// connection: the reader is taken from a pool when the first bytes of a
+// request are there (rawConn.await) and given back when the request ended
+// with nothing buffered; the rest is scratch.
 const (
 	clientReadBufSize  = 8 << 10
 	clientWriteBufSize = 8 << 10
 )
 
-// scratch is the memory of one request in flight: the client writer and
-// the space of the request and response heads. A connection takes one
-// from the pool for each request (one pool operation each way) and gives
-// it back when the request ends, so that an idle connection holds none.
+// scratch is the memory of one request in flight: the client writer, the
+// upstream connection's reader and writer, and the space of the request
+// and response heads. A connection takes one from the pool for each
+// request (one pool operation each way) and gives it back when the request
+// ends, so that an idle connection holds none.
 type scratch struct {
 	bw        *bufio.Writer
+	ubr       *bufio.Reader
+	ubw       *bufio.Writer
 	req, resp http1.Space
 }
 
-var scratches = sync.Pool{New: func() any { return &scratch{bw: bufio.NewWriterSize(nil, clientWriteBufSize)} }}
+var scratches = sync.Pool{New: func() any {
+	return &scratch{
+		bw:  bufio.NewWriterSize(nil, clientWriteBufSize),
+		ubr: bufio.NewReaderSize(nil, upstreamBufSize),
+		ubw: bufio.NewWriterSize(nil, upstreamBufSize),
+	}
+}}
 
-// States of a client connection, for Stop.
+var readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, clientReadBufSize) }}
+
+// States of a client connection, for Stop and the idle poller.
 const (
-	connIdle   = iota // waiting for the next request
-	connActive        // reading, forwarding or answering a request
-	connClosed        // closed by Stop while idle
-	connNew           // waiting for its first request (Stop leaves it a moment: newConnGrace)
+	connIdle      = iota // waiting for the next request
+	connActive           // reading, forwarding or answering a request
+	connClosed           // closed by Stop, or by the idle timeout while parked
+	connNew              // waiting for its first request (Stop leaves it a moment: newConnGrace)
+	connParked           // idle, with no goroutine: the idle poller wakes it (idle_linux.go)
+	connParkedNew        // connNew, parked
 )
+
+// parkAfter is how long a connection waits for its next request on a
+// goroutine of its own before it parks (timeouts.park): its goroutine
+// ends, and the idle poller starts a new one when a byte comes. A
+// connection in use sends its next request sooner and never pays for
+// parking.
+const parkAfter = time.Second
 
 // clientConn is one client connection.
 type clientConn struct {
 	p       *Proxy
 	nc      net.Conn      // the connection (a rawConn for TCP)
+	raw     *rawConn      // nc, when it is one; nil: it can neither await nor park
 	pc      *progressConn // nc with the timeouts, under br and bw
-	br      *bufio.Reader
+	br      *bufio.Reader // nil while idle with nothing buffered
 	bw      *bufio.Writer // sc.bw; nil while idle
 	sc      *scratch      // nil while idle
 	trusted bool          // the peer is a trusted proxy
@@ -70,7 +94,9 @@ type clientConn struct {
 	code  int
 	stats *ColorStats
 
-	state atomic.Int32
+	state     atomic.Int32
+	waitStart time.Time // when the wait for the next request began
+	parking             // the idle poller's part (idle_linux.go)
 
 	regT    *target     // the target onCut is registered with
 	stopReg func() bool // stops that registration
@@ -83,12 +109,12 @@ type clientConn struct {
 
 func (p *Proxy) newClientConn(nc net.Conn) *clientConn {
 	peer := peerAddr(nc.RemoteAddr().String())
-	pc := &progressConn{Conn: nc}
+	raw, _ := nc.(*rawConn)
 	cc := &clientConn{
 		p:       p,
 		nc:      nc,
-		pc:      pc,
-		br:      bufio.NewReaderSize(pc, clientReadBufSize),
+		raw:     raw,
+		pc:      &progressConn{Conn: nc, raw: raw},
 		trusted: isTrusted(peer, p.trusted),
 		peer:    peer.String(),
 	}
@@ -101,9 +127,18 @@ func (p *Proxy) newClientConn(nc net.Conn) *clientConn {
 
 // serve serves requests until the client or the proxy ends the connection.
 func (cc *clientConn) serve() {
-	defer cc.close()
 	cc.pc.writeProgress(cc.p.tmo.body)
-	for first := true; ; first = false {
+	cc.waitStart = time.Now()
+	cc.run(true)
+}
+
+// resume goes on serving a connection the idle poller woke.
+func (cc *clientConn) resume(first bool) { cc.run(first) }
+
+// run serves requests, beginning with a wait for the next one that started
+// at cc.waitStart, until the connection ends or parks.
+func (cc *clientConn) run(first bool) {
+	for ; ; first = false {
 		// A stopping proxy closes a connection after its request, but serves
 		// a new connection's first one: that client would not retry it.
 		idle := int32(connIdle)
@@ -112,50 +147,37 @@ func (cc *clientConn) serve() {
 		}
 		cc.state.Store(idle)
 		if cc.p.stopping.Load() && !first {
+			cc.close()
 			return
 		}
-		if !cc.waitRequest(first) {
+		switch cc.waitRequest(first) {
+		case waitClose:
+			cc.close()
 			return
+		case waitPark:
+			if cc.park(first) {
+				return // the idle poller or the idle timeout has it now
+			}
+			// Parking failed: wait here.
+			if cc.waitHere(first) == waitClose {
+				cc.close()
+				return
+			}
 		}
 		if !cc.state.CompareAndSwap(idle, connActive) {
+			cc.close()
 			return // closed by Stop
 		}
 		cc.takeScratch()
 		keep := cc.serveOne()
 		cc.releaseScratch()
+		cc.releaseReader()
 		if !keep {
+			cc.close()
 			return
 		}
+		cc.waitStart = time.Now()
 	}
-}
-
-// waitRequest waits for the first byte of the next request and sets the
-// deadline of its head: DefaultHeadTimeout from the connection's start or
-// the end of the previous response. A keep-alive client that sends nothing
-// in that time is idle: it is closed, without an answer, when it stays so
-// for DefaultIdleTimeout; its next request's head then has the head
-// timeout from its first byte. A new client that sends nothing gets 408.
-func (cc *clientConn) waitRequest(first bool) bool {
-	tmo := &cc.p.tmo
-	start := time.Now()
-	cc.pc.readBy(start.Add(tmo.head), slackOf(tmo.head))
-	_, err := cc.br.Peek(1)
-	if err == nil {
-		return true
-	}
-	if !isTimeout(err) || cc.p.stopping.Load() {
-		return false
-	}
-	if first {
-		cc.timedOut()
-		return false
-	}
-	cc.pc.readBy(start.Add(tmo.idle), 0)
-	if _, err := cc.br.Peek(1); err != nil {
-		return false // idle too long (or closed): no answer is due
-	}
-	cc.pc.readBy(time.Now().Add(tmo.head), slackOf(tmo.head))
-	return true
 }
 
 // timedOut answers 408 to a client that took too long for its head.
@@ -176,6 +198,14 @@ func (cc *clientConn) takeScratch() {
 	cc.start, cc.code, cc.stats = time.Now(), 0, nil
 }
 
+// attach gives the upstream connection uc the scratch's reader and writer
+// for the request; a pooled connection holds none.
+func (cc *clientConn) attach(uc *upConn) {
+	uc.br, uc.bw = cc.sc.ubr, cc.sc.ubw
+	uc.br.Reset(uc.Conn)
+	uc.bw.Reset(uc.Conn)
+}
+
 // releaseScratch ends the request: it flushes the writer, counts the
 // answer (the one place where an answer to the client ends), releases the
 // heads and returns the scratch to the pool.
@@ -193,19 +223,28 @@ func (cc *clientConn) releaseScratch() {
 		cc.code = 0
 	}
 	cc.bw.Reset(nil)
+	cc.sc.ubr.Reset(nil)
+	cc.sc.ubw.Reset(nil)
 	cc.req.Release()
 	cc.resp.Release()
 	scratches.Put(cc.sc)
 	cc.sc, cc.bw = nil, nil
 }
 
+// close ends the connection; only the goroutine that owns it (its own, or
+// the one that found it parked) calls it, once.
 func (cc *clientConn) close() {
 	if cc.stopReg != nil {
 		cc.stopReg()
 	}
 	cc.releaseScratch()
+	cc.dropReader()
 	cc.nc.Close()
+	if cc.raw != nil {
+		cc.raw.dropStash()
+	}
 	cc.p.dropConn(cc)
+	noteClosed()
 }
 
 // register makes a drain cut of t's HTTP requests reach this connection.

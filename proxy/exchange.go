@@ -64,7 +64,7 @@ func (cc *clientConn) serveOne() bool {
 	}
 	t := p.acquire()
 	if t == nil {
-		p.log.Warn("no active color", "method", string(rq.Method()), "target", string(rq.Target()))
+		p.noActiveWarn.warn("method", string(rq.Method()), "target", string(rq.Target()))
 		cc.writeError(503, fmt.Sprintf("app %q has no active container", p.opts.App), hasBody || rq.Close)
 		return !hasBody && !rq.Close
 	}
@@ -83,9 +83,13 @@ func (cc *clientConn) serveOne() bool {
 			return false
 		}
 		// From here on the connection is a WebSocket, not a request: it
-		// keeps no head and no writer.
+		// keeps no head, no reader and no writer. What either side sent
+		// beyond the handshake is copied out of the readers first.
+		fromClient, fromUp := takeBuffered(cc.br), takeBuffered(uc.br)
+		uc.br, uc.bw = nil, nil
 		cc.releaseScratch()
-		p.pipeWebSocket(t, cc.nc, cc.br, uc)
+		cc.dropReader()
+		p.pipeWebSocket(t, cc.nc, fromClient, uc, fromUp)
 		uc.Close()
 		t.doneWS()
 		return false
@@ -96,7 +100,7 @@ func (cc *clientConn) serveOne() bool {
 
 // forward proxies one plain HTTP request to t; false ends the connection.
 func (cc *clientConn) forward(t *target, hasBody bool) bool {
-	p, rq, rs := cc.p, &cc.req, &cc.resp
+	rq, rs := &cc.req, &cc.resp
 	var uc *upConn
 	sentContinue, resent := false, false
 	// A request without a body whose head fits the upstream writer is
@@ -109,6 +113,7 @@ func (cc *clientConn) forward(t *target, hasBody bool) bool {
 			return cc.upstreamFailed(t, err, false)
 		}
 		uc = c
+		cc.attach(uc)
 		if !cc.setCur(uc) {
 			return false
 		}
@@ -199,7 +204,7 @@ func (cc *clientConn) forward(t *target, hasBody bool) bool {
 	if rerr != nil || werr != nil || upClose || !framed || uc.br.Buffered() > 0 {
 		uc.Close()
 		if rerr != nil && !cc.wasCut() {
-			p.log.Warn("upstream response broken", "color", t.color, "addr", t.addr, "err", rerr)
+			t.brokenWarn.warn("err", rerr)
 		}
 		if rerr != nil || werr != nil {
 			return false // the client must see a cut answer as cut
@@ -250,10 +255,10 @@ func readResponseHead(rs *http1.Head, br *bufio.Reader) (answered bool, err erro
 func (cc *clientConn) upstreamFailed(t *target, err error, bodySent bool) bool {
 	p, rq := cc.p, &cc.req
 	if cc.wasCut() {
-		p.log.Warn("request cut", "color", t.color, "method", string(rq.Method()), "target", string(rq.Target()))
+		t.cutWarn.warn("method", string(rq.Method()), "target", string(rq.Target()))
 		return false
 	}
-	p.log.Warn("upstream failed", "color", t.color, "addr", t.addr, "method", string(rq.Method()), "target", string(rq.Target()), "err", err)
+	t.failedWarn.warn("method", string(rq.Method()), "target", string(rq.Target()), "err", err)
 	closeClient := bodySent || rq.Close
 	cc.writeError(502, fmt.Sprintf("app %q: upstream %s (%s) failed: %s", p.opts.App, t.color, t.addr, shortError(err)), closeClient)
 	return !closeClient
@@ -270,6 +275,7 @@ func (cc *clientConn) handshake(t *target) *upConn {
 		cc.upstreamFailed(t, err, false)
 		return nil
 	}
+	cc.attach(uc)
 	if !cc.setCur(uc) {
 		return nil
 	}

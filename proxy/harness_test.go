@@ -183,6 +183,9 @@ func startProxyTimeouts(tb testing.TB, o Options, tmo timeouts) *Proxy {
 	if tmo.body > 0 {
 		p.tmo.body = tmo.body
 	}
+	if tmo.park > 0 {
+		p.tmo.park = tmo.park
+	}
 	if err := p.Start(); err != nil {
 		tb.Fatalf("start: %v", err)
 	}

@@ -16,7 +16,9 @@ import (
 
 // Timeouts of the hostile table's proxies: short, so that the timeout
 // cases take well under a second each.
-var hostileTimeouts = timeouts{head: 300 * time.Millisecond, idle: 900 * time.Millisecond, body: 300 * time.Millisecond}
+// Connections park after 100 ms, so that the timeouts are also those of
+// parked connections.
+var hostileTimeouts = timeouts{head: 300 * time.Millisecond, idle: 900 * time.Millisecond, body: 300 * time.Millisecond, park: 100 * time.Millisecond}
 
 // hostileCase is one row of TestProxy_hostile: raw bytes a client sends,
 // how the upstream answers, and what the upstream must have seen and the

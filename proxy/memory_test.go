@@ -51,7 +51,7 @@ func idleMemory(tb testing.TB, n, headSize int) (perConn float64) {
 	for _, c := range conns {
 		c.Close()
 	}
-	return float64(after-before) / float64(n)
+	return float64(int64(after)-int64(before)) / float64(n)
 }
 
 // openConns returns how many client connections the proxy serves.

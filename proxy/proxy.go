@@ -41,8 +41,9 @@ type Options struct {
 	Listener net.Listener
 }
 
-// Connections counts the in-flight HTTP requests and open WebSockets routed
-// to one color.
+// Connections counts the open client connections of one color: HTTP ones
+// (with a request in flight there, and for the active color the idle
+// keep-alive ones too, since their next request goes there) and WebSockets.
 type Connections struct{ HTTP, WebSocket int64 }
 
 // Proxy is one app's reverse proxy. Create it with New, then Start it.
@@ -64,6 +65,9 @@ type Proxy struct {
 	stopping atomic.Bool               // set by Stop: connections end after their request
 	connMu   sync.Mutex                // guards conns
 	conns    map[*clientConn]time.Time // each with when it was accepted
+	open     atomic.Int64              // len(conns), for Connections
+
+	noActiveWarn *warnLimiter // requests refused with no color active (warn.go)
 
 	stopOnce sync.Once
 	stopErr  error
@@ -80,7 +84,7 @@ func New(o Options) *Proxy {
 	if stats == nil {
 		stats = NewStats()
 	}
-	return &Proxy{
+	p := &Proxy{
 		opts:     o,
 		log:      log.With("app", o.App),
 		trusted:  slices.Clone(o.TrustedProxies),
@@ -88,6 +92,8 @@ func New(o Options) *Proxy {
 		stats:    stats,
 		stopDone: make(chan struct{}),
 	}
+	p.noActiveWarn = newWarnLimiter(p.log, "no active color")
+	return p
 }
 
 // Start binds the listener (or takes Options.Listener) and serves in the
@@ -208,13 +214,18 @@ func (p *Proxy) serveConn(nc net.Conn) {
 	p.connMu.Lock()
 	p.conns[cc] = time.Now()
 	p.connMu.Unlock()
+	p.open.Add(1)
 	go cc.serve()
 }
 
 func (p *Proxy) dropConn(cc *clientConn) {
 	p.connMu.Lock()
+	_, ok := p.conns[cc]
 	delete(p.conns, cc)
 	p.connMu.Unlock()
+	if ok {
+		p.open.Add(-1)
+	}
 }
 
 // newConnGrace is how long a stop leaves a connection accepted just before
@@ -228,14 +239,25 @@ const newConnGrace = time.Second
 // once it is newConnGrace old) and returns how many connections are left.
 func (p *Proxy) closeIdle() int {
 	p.connMu.Lock()
-	defer p.connMu.Unlock()
 	now := time.Now()
+	var parked []*clientConn
 	for cc, accepted := range p.conns {
-		if cc.state.CompareAndSwap(connIdle, connClosed) ||
-			(now.Sub(accepted) >= newConnGrace && cc.state.CompareAndSwap(connNew, connClosed)) {
-			cc.nc.Close()
+		old := now.Sub(accepted) >= newConnGrace
+		switch {
+		case cc.state.CompareAndSwap(connIdle, connClosed),
+			old && cc.state.CompareAndSwap(connNew, connClosed):
+			cc.nc.Close() // its goroutine ends it
+		case cc.state.CompareAndSwap(connParked, connClosed),
+			old && cc.state.CompareAndSwap(connParkedNew, connClosed):
+			parked = append(parked, cc) // no goroutine: ended here
 		}
 	}
+	p.connMu.Unlock()
+	for _, cc := range parked {
+		cc.closeParked()
+	}
+	p.connMu.Lock()
+	defer p.connMu.Unlock()
 	return len(p.conns)
 }
 
@@ -243,10 +265,18 @@ func (p *Proxy) closeIdle() int {
 // their goroutines to end.
 func (p *Proxy) closeAll() {
 	p.connMu.Lock()
+	var parked []*clientConn
 	for cc := range p.conns {
+		if cc.state.CompareAndSwap(connParked, connClosed) || cc.state.CompareAndSwap(connParkedNew, connClosed) {
+			parked = append(parked, cc)
+			continue
+		}
 		cc.nc.Close()
 	}
 	p.connMu.Unlock()
+	for _, cc := range parked {
+		cc.closeParked()
+	}
 	deadline := time.Now().Add(time.Second)
 	for time.Now().Before(deadline) {
 		p.connMu.Lock()
@@ -277,6 +307,9 @@ func (p *Proxy) SetTarget(color, addr string) {
 		return
 	}
 	t := newTarget(color, addr, DefaultMaxIdlePerTarget, p.stats.Color(color))
+	t.failedWarn = newWarnLimiter(p.log, "upstream failed", "color", color, "addr", addr)
+	t.brokenWarn = newWarnLimiter(p.log, "upstream response broken", "color", color, "addr", addr)
+	t.cutWarn = newWarnLimiter(p.log, "request cut", "color", color)
 	p.targets = append(p.targets, t)
 	p.active.Store(t)
 	from := ""
@@ -294,15 +327,31 @@ func (p *Proxy) Active() (color, addr string) {
 	return "", ""
 }
 
-// Connections returns in-flight HTTP requests and open WebSockets per
-// color; "blue" and "green" are always present.
+// Connections returns the open client connections per color (see
+// Connections); "blue" and "green" are always present. An HTTP connection
+// with a request in flight counts for the color serving it; one between
+// requests (or before its first) counts for the active color, where its
+// next request goes, and for none when no color is active.
 func (p *Proxy) Connections() map[string]Connections {
 	m := map[string]Connections{ColorBlue: {}, ColorGreen: {}}
+	active := p.active.Load()
+	busy := int64(0)
 	for _, t := range p.allTargets() {
 		c := m[t.color]
-		c.HTTP += t.httpN.Load()
-		c.WebSocket += t.wsN.Load()
+		n, ws := t.httpN.Load(), t.wsN.Load()
+		c.HTTP += n
+		c.WebSocket += ws
+		busy += n + ws
 		m[t.color] = c
+	}
+	if active != nil {
+		// Read apart from the counts above: clamp what a connection
+		// that moved meanwhile could make negative.
+		if idle := p.open.Load() - busy; idle > 0 {
+			c := m[active.color]
+			c.HTTP += idle
+			m[active.color] = c
+		}
 	}
 	return m
 }

@@ -493,7 +493,13 @@ func TestProxy_Connections(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, 5*time.Second, "no request in flight", func() bool { return p.Connections()["green"].HTTP == 0 })
+	// Idle keep-alive connections count for the active color, where their
+	// next request goes, until they close.
+	if got := p.Connections(); got["green"].HTTP != 2 || got["blue"].HTTP != 0 {
+		t.Errorf("Connections() with two idle keep-alive connections = %v, want green at 2", got)
+	}
+	c.CloseIdleConnections()
+	waitFor(t, 5*time.Second, "no connection open", func() bool { return p.Connections()["green"].HTTP == 0 })
 }
 
 // waitFor polls cond until it holds or the deadline passes.

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"sync"
 	"syscall"
 	"unsafe"
 )
@@ -42,6 +43,16 @@ type rawConn struct {
 	pend      []byte        // what is left of them
 	early     bool          // the Read found bytes, the end or an error before pend went out
 	pendErr   syscall.Errno // writing pend failed
+
+	// A pooled read (see readPooled) and what await left for Read.
+	poolFn   func(fd uintptr) bool
+	poolBuf  *[]byte // the buffer of a pooled read that found bytes
+	poolN    int     // bytes read into it
+	poolErr  syscall.Errno
+	poolSize int     // the class of the next pooled read
+	stash    *[]byte // bytes await read and Read has not returned yet
+	stashOff int     // what Read returned of them
+	stashN   int
 }
 
 // errStale is what a Read with a deferred write returns when the
@@ -61,7 +72,7 @@ func newRawConn(c net.Conn) net.Conn {
 		return c
 	}
 	r := &rawConn{Conn: c, rc: rc}
-	r.readFn, r.writeFn = r.doRead, r.doWrite
+	r.readFn, r.writeFn, r.poolFn = r.doRead, r.doWrite, r.doPooledRead
 	if cw, ok := c.(interface{ CloseWrite() error }); ok {
 		r.closeWriteFn = cw.CloseWrite
 	}
@@ -119,10 +130,128 @@ func (c *rawConn) writePending(fd uintptr) bool {
 	return false
 }
 
+// Pooled reads. A connection that waits for bytes should hold no buffer
+// while it waits: readPooled waits for the socket to be readable with
+// nothing but the poller's registration, and only then takes a buffer from
+// a pool and reads into it. A read that finds nothing (EAGAIN) gives the
+// buffer back before it waits again.
+
+// Classes of the pooled read buffers.
+var readClasses = [...]int{2 << 10, 8 << 10, 32 << 10}
+
+var readPools [len(readClasses)]sync.Pool
+
+func getReadBuf(class int) *[]byte {
+	if p, ok := readPools[class].Get().(*[]byte); ok {
+		return p
+	}
+	b := make([]byte, readClasses[class])
+	return &b
+}
+
+func putReadBuf(p *[]byte) {
+	for i, n := range readClasses {
+		if cap(*p) == n {
+			*p = (*p)[:n]
+			readPools[i].Put(p)
+			return
+		}
+	}
+}
+
+func (c *rawConn) doPooledRead(fd uintptr) bool {
+	bp := getReadBuf(c.poolSize)
+	b := *bp
+	for {
+		n, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
+		switch e {
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			putReadBuf(bp)
+			return false // wait, holding nothing
+		}
+		if e != 0 || n == 0 {
+			putReadBuf(bp)
+			c.poolN, c.poolErr = 0, e
+			return true
+		}
+		c.poolBuf, c.poolN, c.poolErr = bp, int(n), 0
+		return true
+	}
+}
+
+// readPooled waits until the connection has bytes, then reads them into a
+// buffer of class (an index of readClasses) taken from a pool. The caller
+// gives the buffer back with putReadBuf. The end of the stream is io.EOF,
+// with no buffer.
+func (c *rawConn) readPooled(class int) (*[]byte, int, error) {
+	if c.stash != nil {
+		bp := getReadBuf(class)
+		n, _ := c.readStash(*bp)
+		return bp, n, nil
+	}
+	c.poolSize = class
+	err := c.rc.Read(c.poolFn)
+	bp, n, e := c.poolBuf, c.poolN, c.poolErr
+	c.poolBuf, c.poolN, c.poolErr = nil, 0, 0
+	switch {
+	case err != nil:
+		return nil, 0, &net.OpError{Op: "read", Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: err}
+	case e != 0:
+		return nil, 0, &net.OpError{Op: "read", Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: os.NewSyscallError("read", e)}
+	case bp == nil:
+		return nil, 0, io.EOF
+	}
+	return bp, n, nil
+}
+
+// await waits until the connection has bytes, holding no buffer
+// meanwhile, and keeps what it read for the next Reads; io.EOF when the
+// peer closed first.
+func (c *rawConn) await() error {
+	if c.stash != nil {
+		return nil
+	}
+	bp, n, err := c.readPooled(1) // the class of the client reader: one system call reads what it would
+	if err != nil {
+		return err
+	}
+	c.stash, c.stashOff, c.stashN = bp, 0, n
+	return nil
+}
+
+// stashed reports whether the next Read returns what await read, without
+// a system call.
+func (c *rawConn) stashed() bool { return c.stash != nil }
+
+// readStash returns what await read.
+func (c *rawConn) readStash(p []byte) (int, error) {
+	n := copy(p, (*c.stash)[c.stashOff:c.stashN])
+	c.stashOff += n
+	if c.stashOff == c.stashN {
+		putReadBuf(c.stash)
+		c.stash = nil
+	}
+	return n, nil
+}
+
+// dropStash gives back what await read and Read did not return (the
+// connection is done).
+func (c *rawConn) dropStash() {
+	if c.stash != nil {
+		putReadBuf(c.stash)
+		c.stash = nil
+	}
+}
+
 // Read reads into p like net.Conn's Read, first sending deferred bytes.
 func (c *rawConn) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
+	}
+	if c.stash != nil {
+		return c.readStash(p)
 	}
 	c.rbuf = p
 	err := c.rc.Read(c.readFn)

@@ -42,6 +42,10 @@ type target struct {
 
 	pool *pool
 
+	// The warnings of requests routed here, one line a second each
+	// (warn.go); set by SetTarget.
+	failedWarn, brokenWarn, cutWarn *warnLimiter
+
 	stats *ColorStats // counts the answers of the requests routed here: the color's, kept across routings
 }
 
@@ -77,7 +81,8 @@ func (t *target) signal() {
 // empty reports whether nothing routed to t is in flight.
 func (t *target) empty() bool { return t.httpN.Load() == 0 && t.wsN.Load() == 0 }
 
-// upConn is one connection to an upstream with its buffers.
+// upConn is one connection to an upstream. Its reader and writer are the
+// request's (clientConn.attach): a pooled one holds none.
 type upConn struct {
 	net.Conn
 	br *bufio.Reader
@@ -107,7 +112,7 @@ func (p *pool) get(ctx context.Context, probe bool) (c *upConn, reused bool, err
 	for {
 		select {
 		case c = <-p.idle:
-			if c.br.Buffered() == 0 && (!probe && c.raw != nil || alive(c)) {
+			if !probe && c.raw != nil || alive(c) {
 				return c, true, nil
 			}
 			c.Close()
@@ -126,7 +131,7 @@ func (p *pool) dial(ctx context.Context) (*upConn, error) {
 		return nil, fmt.Errorf("dial %s: %w", p.addr, err)
 	}
 	nc = newRawConn(nc)
-	c := &upConn{Conn: nc, br: bufio.NewReaderSize(nc, upstreamBufSize), bw: bufio.NewWriterSize(nc, upstreamBufSize)}
+	c := &upConn{Conn: nc}
 	if sc, ok := nc.(syscall.Conn); ok {
 		c.rc, _ = sc.SyscallConn()
 	}
@@ -136,7 +141,9 @@ func (p *pool) dial(ctx context.Context) (*upConn, error) {
 }
 
 // put returns c to the pool, or closes it when the pool is full or closed.
+// Its reader, which holds nothing, and writer go back to the request.
 func (p *pool) put(c *upConn) {
+	c.br, c.bw = nil, nil
 	if p.closed.Load() {
 		c.Close()
 		return
@@ -175,7 +182,7 @@ func (p *pool) closeIdle() {
 // last answer (a body on HEAD, more than its Content-Length) belong to no
 // request and disqualify the connection too.
 func alive(c *upConn) bool {
-	if c.br.Buffered() > 0 || c.rc == nil {
+	if c.rc == nil {
 		return false
 	}
 	c.quiet = false

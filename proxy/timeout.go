@@ -26,12 +26,13 @@ const (
 	DefaultBodyTimeout = 60 * time.Second
 )
 
-// timeouts are a proxy's client-side timeouts; tests shorten them.
+// timeouts are a proxy's client-side timeouts; tests shorten them. park
+// is parkAfter (0: connections never park).
 type timeouts struct {
-	head, idle, body time.Duration
+	head, idle, body, park time.Duration
 }
 
-var defaultTimeouts = timeouts{head: DefaultHeadTimeout, idle: DefaultIdleTimeout, body: DefaultBodyTimeout}
+var defaultTimeouts = timeouts{head: DefaultHeadTimeout, idle: DefaultIdleTimeout, body: DefaultBodyTimeout, park: parkAfter}
 
 // progressConn is the client connection under its buffered reader and
 // writer. It sets the read deadline the connection loop asks for, and, when
@@ -41,10 +42,19 @@ var defaultTimeouts = timeouts{head: DefaultHeadTimeout, idle: DefaultIdleTimeou
 // A deadline moves only when it would otherwise come more than slack early,
 // so that a busy connection updates its timer about once a second rather
 // than once per read: an armed timeout fires between d and d+slack.
+//
+// A deadline readBy asks for is set by the next read from the socket, not
+// at once: a request head that came whole with the bytes rawConn.await read
+// is parsed without moving the deadline.
 type progressConn struct {
 	net.Conn
+	raw                   *rawConn      // Conn, when it is one
 	readEvery, writeEvery time.Duration // 0: not armed
 	readDL, writeDL       time.Time     // the deadlines set on Conn
+
+	wantDL    time.Time     // a read deadline readBy asked for, not set yet
+	wantSlack time.Duration // its slack
+	want      bool
 
 	// aborted is set (by another goroutine) when the request is cut; a
 	// deadline is not moved once it is set.
@@ -55,14 +65,42 @@ type progressConn struct {
 func slackOf(d time.Duration) time.Duration { return min(d/8, time.Second) }
 
 func (c *progressConn) Read(p []byte) (int, error) {
+	if c.raw != nil && c.raw.stashed() {
+		return c.Conn.Read(p) // no system call: no deadline
+	}
+	c.applyRead()
+	return c.Conn.Read(p)
+}
+
+// await waits, with the read deadline, until the connection has bytes,
+// holding no buffer (rawConn.await).
+func (c *progressConn) await() error {
+	c.applyRead()
+	return c.raw.await()
+}
+
+// applyRead sets the read deadline the connection asked for before a read
+// from the socket.
+func (c *progressConn) applyRead() {
 	if c.readEvery > 0 {
 		if dl := time.Now().Add(c.readEvery); c.readDL.Before(dl) {
 			c.readDL = dl.Add(slackOf(c.readEvery))
 			c.Conn.SetReadDeadline(c.readDL)
 			c.recheck()
 		}
+		return
 	}
-	return c.Conn.Read(p)
+	if !c.want {
+		return
+	}
+	c.want = false
+	t, slack := c.wantDL, c.wantSlack
+	if !c.readDL.Before(t) && c.readDL.Sub(t) <= slack {
+		return
+	}
+	c.readDL = t.Add(slack)
+	c.Conn.SetReadDeadline(c.readDL)
+	c.recheck()
 }
 
 func (c *progressConn) Write(p []byte) (int, error) {
@@ -90,27 +128,22 @@ func (c *progressConn) abort() {
 	c.Conn.SetDeadline(time.Now())
 }
 
-// readBy disarms the read progress timeout and makes reads fail at t, or at
-// most slack later.
+// readBy disarms the read progress timeout and makes reads from the socket
+// fail at t, or at most slack later.
 func (c *progressConn) readBy(t time.Time, slack time.Duration) {
 	c.readEvery = 0
-	if !c.readDL.Before(t) && c.readDL.Sub(t) <= slack {
-		return
-	}
-	c.readDL = t.Add(slack)
-	c.Conn.SetReadDeadline(c.readDL)
-	c.recheck()
+	c.wantDL, c.wantSlack, c.want = t, slack, true
 }
 
 // readProgress arms the read progress timeout.
-func (c *progressConn) readProgress(d time.Duration) { c.readEvery = d }
+func (c *progressConn) readProgress(d time.Duration) { c.readEvery, c.want = d, false }
 
 // writeProgress arms the write progress timeout.
 func (c *progressConn) writeProgress(d time.Duration) { c.writeEvery = d }
 
 // noDeadlines disarms both timeouts and clears the deadlines (WebSockets).
 func (c *progressConn) noDeadlines() {
-	c.readEvery, c.writeEvery = 0, 0
+	c.readEvery, c.writeEvery, c.want = 0, 0, false
 	c.readDL, c.writeDL = time.Time{}, time.Time{}
 	c.Conn.SetDeadline(time.Time{})
 	c.recheck()
@@ -119,12 +152,12 @@ func (c *progressConn) noDeadlines() {
 // SetDeadline, SetReadDeadline and SetWriteDeadline keep the recorded
 // deadlines true; only the connection's own goroutine calls them.
 func (c *progressConn) SetDeadline(t time.Time) error {
-	c.readDL, c.writeDL = t, t
+	c.readDL, c.writeDL, c.want = t, t, false
 	return c.Conn.SetDeadline(t)
 }
 
 func (c *progressConn) SetReadDeadline(t time.Time) error {
-	c.readDL = t
+	c.readDL, c.want = t, false
 	return c.Conn.SetReadDeadline(t)
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
-	"io"
 	"net"
 	"os"
 	"sync"
@@ -25,11 +24,6 @@ const (
 	closeLinger = time.Second
 )
 
-// copyBufSize is the size of the buffers that copy WebSocket bytes.
-const copyBufSize = 32 << 10
-
-var copyBufs = sync.Pool{New: func() any { b := make([]byte, copyBufSize); return &b }}
-
 // closeGoingAway is a close frame (FIN, opcode 8) with status 1001.
 var closeGoingAway = func() []byte {
 	reason := "bluegreen: going away"
@@ -39,8 +33,9 @@ var closeGoingAway = func() []byte {
 
 // pipeWebSocket copies an upgraded connection's bytes both ways until
 // either side ends, or until t's WebSocket cutoff closes it with 1001.
-// clientR holds the client's bytes, including any already buffered.
-func (p *Proxy) pipeWebSocket(t *target, client net.Conn, clientR io.Reader, uc *upConn) {
+// fromClient and fromUp are what each side sent beyond the handshake (nil
+// when nothing), in pooled buffers the copiers give back.
+func (p *Proxy) pipeWebSocket(t *target, client net.Conn, fromClient *pending, uc *upConn, fromUp *pending) {
 	ws := &wsConn{client: client, up: uc}
 	stopWS := context.AfterFunc(t.wsCut, func() {
 		t.nWSClosed.Add(1)
@@ -51,9 +46,9 @@ func (p *Proxy) pipeWebSocket(t *target, client net.Conn, clientR io.Reader, uc 
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		// client → upstream
-		ws.copyToUpstream(clientR)
+		ws.copyToUpstream(newRelayReader(client, fromClient))
 	})
-	ws.copyToClient(uc.br)
+	ws.copyToClient(newRelayReader(uc.Conn, fromUp))
 	wg.Wait()
 }
 
@@ -84,14 +79,14 @@ func (c *wsConn) isCut() bool {
 
 // copyToUpstream copies client bytes to the upstream until either side
 // ends; then it ends the upstream side so the other copier returns too.
-func (c *wsConn) copyToUpstream(src io.Reader) {
-	bp := copyBufs.Get().(*[]byte)
-	defer copyBufs.Put(bp)
-	buf := *bp
+func (c *wsConn) copyToUpstream(src *relayReader) {
+	defer src.close()
 	for {
-		n, err := src.Read(buf)
-		if n > 0 {
-			if _, werr := c.up.Write(buf[:n]); werr != nil {
+		buf, err := src.next()
+		if len(buf) > 0 {
+			_, werr := c.up.Write(buf)
+			src.done()
+			if werr != nil {
 				break
 			}
 		}
@@ -106,22 +101,21 @@ func (c *wsConn) copyToUpstream(src io.Reader) {
 
 // copyToClient copies upstream frames to the client until the upstream
 // ends, the client fails, or a cutoff, which sends 1001 between frames.
-func (c *wsConn) copyToClient(src io.Reader) {
-	bp := copyBufs.Get().(*[]byte)
-	defer copyBufs.Put(bp)
-	buf := *bp
+func (c *wsConn) copyToClient(src *relayReader) {
+	defer src.close()
 	var fs frameScanner
 	grace := false
 	for {
-		n, err := src.Read(buf)
-		if n > 0 {
-			chunk := buf[:n]
+		chunk, err := src.next()
+		if len(chunk) > 0 {
 			if c.isCut() {
 				chunk = chunk[:fs.scan(chunk, true)]
 			} else {
 				fs.scan(chunk, false)
 			}
-			if _, werr := c.client.Write(chunk); werr != nil {
+			_, werr := c.client.Write(chunk)
+			src.done()
+			if werr != nil {
 				c.up.Close()
 				return
 			}
