@@ -329,6 +329,32 @@ func TestAppActor_Deploy(t *testing.T) {
 	}
 }
 
+// The deployment ends when the old container exits, not when Docker's
+// stop call returns after its clean-up (seconds when many stop at once).
+func TestAppActor_DeployEndsAtTheOldContainersExit(t *testing.T) {
+	cfg := unitApp(t, "web:v1")
+	u := newUnit(t, cfg)
+	u.stable(cfg.Name, "web:v1")
+	cleanup := make(chan struct{})
+	defer close(cleanup)
+	u.rt.mu.Lock()
+	u.rt.cleanup = cleanup
+	u.rt.mu.Unlock()
+
+	resp := u.deploy(cfg.Name, "web:v2")
+	if resp.Status != deploy.AnswerStarted {
+		t.Fatalf("answer %+v", resp)
+	}
+	d := u.wait(resp.DeploymentID) // with Stop still held in the clean-up
+	if d.Status != deploy.StatusCompleted || d.Phases[len(d.Phases)-1].Name != "stopping" {
+		t.Fatalf("deployment %+v", d)
+	}
+	st := u.stable(cfg.Name, "web:v2")
+	if st.Containers.Blue == nil || st.Containers.Blue.State != "exited" {
+		t.Fatalf("old container %+v", st.Containers.Blue)
+	}
+}
+
 func TestAppActor_Unchanged(t *testing.T) {
 	cfg := unitApp(t, "web:v1")
 	u := newUnit(t, cfg)
