@@ -109,7 +109,10 @@ func TestProber_check(t *testing.T) {
 				return true // and never closes
 			}},
 		{name: "stray bytes after the answer", success: true, conns: 3,
-			serve: func(c net.Conn, _ int, _ *bufio.Reader) bool { io.WriteString(c, ok+"HTTP/1.1 200 OK\r\n"); return true }},
+			serve: func(c net.Conn, _ int, _ *bufio.Reader) bool {
+				io.WriteString(c, ok+"HTTP/1.1 200 OK\r\n")
+				return true
+			}},
 		{name: "huge body not read", success: true, conns: 3,
 			serve: func(c net.Conn, _ int, _ *bufio.Reader) bool {
 				io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 1000000000\r\n\r\n")
