@@ -29,25 +29,21 @@ type healthResult struct {
 	check       deploy.HealthCheck
 }
 
-// probeTick asks a health actor to probe now (unless a probe is in flight).
-type probeTick struct{}
-
-// probeDone carries a finished probe back into the health actor.
-type probeDone struct{ check deploy.HealthCheck }
-
 // healthActor probes one container's health endpoint at 127.0.0.1:port every
-// interval and reports each result to its parent, the app actor. The probe
-// itself runs in a goroutine; ticks that arrive while one is in flight are
-// dropped, so a hanging endpoint never piles up work.
+// interval and reports each result to its parent, the app actor. The probes
+// run one after another in one goroutine of the actor's (started in
+// Started, waited for in Stopped), which sends each result to the parent:
+// a tick that comes while a probe is running is dropped, so a hanging
+// endpoint never piles up work. One goroutine for the actor's life, rather
+// than a timer message, a goroutine and a reply message per probe, keeps a
+// check to a ticker wake-up and the socket's (its grown stack is kept too).
 type healthActor struct {
 	color       deploy.Color
 	containerID string
 	prober      *prober
 
-	inflight bool
-	repeater *actor.SendRepeater
-	ctx      context.Context
-	cancel   context.CancelFunc
+	cancel context.CancelFunc
+	done   chan struct{} // closed when the probe loop ended
 }
 
 func newHealthActor(color deploy.Color, containerID string, port int, hc config.HealthCheck) actor.Producer {
@@ -57,39 +53,46 @@ func newHealthActor(color deploy.Color, containerID string, port int, hc config.
 }
 
 func (h *healthActor) Receive(c *actor.Context) {
-	switch msg := c.Message().(type) {
+	switch c.Message().(type) {
 	case actor.Started:
-		h.ctx, h.cancel = context.WithCancel(context.Background())
-		r := c.SendRepeat(c.PID(), probeTick{}, h.prober.hc.Interval)
-		h.repeater = &r
-		h.probe(c)
-	case probeTick:
-		h.probe(c)
-	case probeDone:
-		h.inflight = false
-		c.Send(c.Parent(), healthResult{color: h.color, containerID: h.containerID, check: msg.check})
-	case actor.Stopped:
-		if h.repeater != nil {
-			h.repeater.Stop()
-			h.repeater = nil
-		}
 		if h.cancel != nil {
-			h.cancel()
+			return
 		}
+		ctx, cancel := context.WithCancel(context.Background())
+		h.cancel, h.done = cancel, make(chan struct{})
+		go h.loop(ctx, c.Engine(), c.Parent())
+	case actor.Stopped:
+		if h.cancel == nil {
+			return
+		}
+		// Closing the connection ends a running probe at once; no result
+		// is sent after Stopped.
+		h.cancel()
 		h.prober.close()
+		select {
+		case <-h.done:
+		case <-time.After(h.prober.hc.Timeout + time.Second):
+		}
 	}
 }
 
-func (h *healthActor) probe(c *actor.Context) {
-	if h.inflight {
-		return
+// loop probes now and then every interval until ctx ends.
+func (h *healthActor) loop(ctx context.Context, eng *actor.Engine, parent *actor.PID) {
+	defer close(h.done)
+	t := time.NewTicker(max(h.prober.hc.Interval, time.Millisecond))
+	defer t.Stop()
+	for {
+		check := h.prober.check(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		eng.Send(parent, healthResult{color: h.color, containerID: h.containerID, check: check})
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
 	}
-	h.inflight = true
-	eng, self, ctx, p := c.Engine(), c.PID(), h.ctx, h.prober
-	go func() {
-		check := p.check(ctx)
-		eng.Send(self, probeDone{check: check})
-	}()
 }
 
 // Limits of a health answer: what a container sends beyond them fails the
