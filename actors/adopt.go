@@ -61,7 +61,7 @@ func (a *appActor) endFound(ctx context.Context, d *deploy.Deployment, status de
 	}
 	a.deps.rec.event(a.cfg.Name, d.DeploymentID, status.Event(),
 		fmt.Sprintf("deployment %d of %s %s: %s", d.DeploymentID, d.ToImage, status, why),
-		map[string]any{"status": status, "error": why})
+		map[string]any{"status": status, "error": why, "duration_ms": d.DurationMS})
 }
 
 // finishSwitched finishes a deployment that the last supervisor left after

@@ -12,6 +12,7 @@ import (
 
 	"github.com/bluegreen/bluegreen/config"
 	"github.com/bluegreen/bluegreen/deploy"
+	"github.com/bluegreen/bluegreen/metrics"
 	"github.com/bluegreen/bluegreen/proxy"
 	"github.com/bluegreen/bluegreen/store"
 )
@@ -29,6 +30,7 @@ type deps struct {
 	reconcile time.Duration
 	timers    timers
 	listen    func(network, addr string) (net.Listener, error) // the proxies' listeners
+	metrics   *metrics.Registry
 }
 
 // timers are the app actors' clocks; tests shorten the polls and fire the
@@ -69,9 +71,10 @@ func (t timers) withDefaults() timers {
 // through the phases of CONTRACT §4 (run.go); the app's status is derived
 // from both (status.go).
 type appActor struct {
-	cfg  *config.App
-	deps deps
-	log  *slog.Logger
+	cfg     *config.App
+	deps    deps
+	log     *slog.Logger
+	metrics *metrics.App // what the app counts (metrics.go)
 
 	eng  *actor.Engine
 	self *actor.PID
@@ -217,6 +220,7 @@ func (a *appActor) driving(c *actor.Context, msg any) {
 // asks Docker for the containers (adoption corrects what the store said).
 func (a *appActor) started(c *actor.Context) {
 	a.eng, a.self = c.Engine(), c.PID()
+	a.metrics = a.deps.metrics.App(a.cfg.Name)
 	a.slots = map[deploy.Color]*slot{}
 	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 	defer cancel()

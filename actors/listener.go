@@ -19,6 +19,7 @@ func (a *appActor) startProxy() {
 		Port:           a.cfg.Ports.Proxy,
 		TrustedProxies: a.cfg.Proxy.TrustedProxies,
 		Logger:         a.deps.log,
+		Stats:          a.metrics.Requests(), // the app's counters, kept across proxies
 	}
 	err := error(nil)
 	if a.deps.listen != nil {
@@ -50,6 +51,7 @@ func (a *appActor) startProxy() {
 		}()
 	}
 	a.proxy = p
+	a.metrics.SetProxy(p)
 	a.proxyErr = nil
 	a.routeActive()
 	a.refreshStatus()

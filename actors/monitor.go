@@ -82,6 +82,7 @@ func (a *appActor) onHealth(c *actor.Context, msg healthResult) {
 	if s == nil || s.id != msg.containerID {
 		return // a result for a container that is gone
 	}
+	a.metrics.HealthChecked(msg.color, msg.check)
 	// Written with the next batch (store.HealthFlushInterval).
 	if err := a.deps.store.QueueHealthCheck(a.cfg.Name, msg.color, msg.containerID, msg.check); err != nil {
 		a.log.Error("record health check", keyErr, err)

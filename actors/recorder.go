@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/bluegreen/bluegreen/deploy"
+	"github.com/bluegreen/bluegreen/metrics"
 	"github.com/bluegreen/bluegreen/store"
 )
 
@@ -16,9 +17,10 @@ const storeTimeout = 5 * time.Second
 // recorder writes audit events to the store, then publishes them to API
 // subscribers. It is shared by all actors; the store serialises writes.
 type recorder struct {
-	store *store.Store
-	hub   *hub
-	log   *slog.Logger
+	store   *store.Store
+	hub     *hub
+	log     *slog.Logger
+	metrics *metrics.Registry // counts deployment ends and image removals from the events
 }
 
 // event records one audit event and returns its ID (0 when it could not be
@@ -42,6 +44,7 @@ func (r *recorder) event(app string, deploymentID int64, typ deploy.EventType, m
 		r.log.Error("record event", keyApp, app, "type", typ, keyErr, err)
 		e.At = time.Now().UTC()
 	}
+	r.metrics.Record(e) // before subscribers hear of it: who saw the event scrapes it counted
 	r.hub.publish(e)
 	return e.ID
 }

@@ -82,7 +82,7 @@ func (a *appActor) endQueued(ctx context.Context, status deploy.Status, why stri
 	}
 	a.deps.rec.event(a.cfg.Name, q.DeploymentID, status.Event(),
 		fmt.Sprintf("deployment %d of %s %s: %s", q.DeploymentID, q.ToImage, status, why),
-		map[string]any{"status": status, "error": why})
+		map[string]any{"status": status, "error": why, "duration_ms": q.DurationMS})
 }
 
 // beginQueued runs the queued deployment, if any, once the running one ended.

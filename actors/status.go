@@ -44,6 +44,8 @@ func (a *appActor) known() bool { return a.adopted || a.dockErr != nil || a.prox
 // refreshStatus records a change of the derived status: in the store, the
 // log and the audit trail.
 func (a *appActor) refreshStatus() {
+	shown, _ := a.shownStatus()
+	a.metrics.SetStatus(shown) // the status GET /api/apps shows, also before the first adoption
 	if !a.known() {
 		return // the first adoption decides
 	}
@@ -75,9 +77,9 @@ func (a *appActor) putState() error {
 	return a.deps.store.PutApp(ctx, a.state)
 }
 
-// status builds the live part of the app's AppStatus. Before Docker first
-// answered, it shows the status last recorded.
-func (a *appActor) status() deploy.AppStatus {
+// shownStatus is the status (and why) that the app shows: the derived one,
+// or before Docker first answered, the status last recorded.
+func (a *appActor) shownStatus() (deploy.State, string) {
 	st, why := a.appStatus()
 	if !a.known() && a.run == nil {
 		st, why = a.state.Status, "reading the containers from Docker"
@@ -85,6 +87,12 @@ func (a *appActor) status() deploy.AppStatus {
 			st = deploy.AppStopped
 		}
 	}
+	return st, why
+}
+
+// status builds the live part of the app's AppStatus.
+func (a *appActor) status() deploy.AppStatus {
+	st, why := a.shownStatus()
 	out := deploy.AppStatus{
 		Name:         a.cfg.Name,
 		Status:       st,

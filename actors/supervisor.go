@@ -321,6 +321,7 @@ func (s *supervisor) remove(c *actor.Context, name string) {
 	}
 	delete(s.apps, name)
 	delete(s.cfgs, name)
+	s.deps.metrics.Remove(name) // gone from /metrics now; its stopping actor counts into nothing
 }
 
 // equalConfig compares two configs, ignoring the file they came from.

@@ -35,6 +35,7 @@ import (
 
 	"github.com/bluegreen/bluegreen/config"
 	"github.com/bluegreen/bluegreen/deploy"
+	"github.com/bluegreen/bluegreen/metrics"
 	"github.com/bluegreen/bluegreen/store"
 )
 
@@ -47,8 +48,9 @@ type Options struct {
 	Store             *store.Store
 	Runtime           Runtime
 	Logger            *slog.Logger
-	ReconcileInterval time.Duration // default DefaultReconcileInterval
-	RequestTimeout    time.Duration // default DefaultRequestTimeout
+	ReconcileInterval time.Duration     // default DefaultReconcileInterval
+	RequestTimeout    time.Duration     // default DefaultRequestTimeout
+	Metrics           *metrics.Registry // where the apps count (GET /metrics); nil: a new one
 	// Listen opens (or takes over after an upgrade) the listener of an app's
 	// proxy; nil: net.Listen.
 	Listen  func(network, addr string) (net.Listener, error)
@@ -68,6 +70,7 @@ type System struct {
 	rec     *recorder
 	log     *slog.Logger
 	timeout time.Duration
+	metrics *metrics.Registry
 	version string
 	started time.Time
 
@@ -86,6 +89,9 @@ func Start(o Options) (*System, error) {
 	if o.RequestTimeout <= 0 {
 		o.RequestTimeout = DefaultRequestTimeout
 	}
+	if o.Metrics == nil {
+		o.Metrics = metrics.New()
+	}
 	cfgs, err := o.Load()
 	if err != nil {
 		return nil, err
@@ -95,11 +101,11 @@ func Start(o Options) (*System, error) {
 		return nil, fmt.Errorf("start actor engine: %w", err)
 	}
 	h := newHub()
-	rec := &recorder{store: o.Store, hub: h, log: o.Logger}
+	rec := &recorder{store: o.Store, hub: h, log: o.Logger, metrics: o.Metrics}
 	d := deps{store: o.Store, rt: o.Runtime, rec: rec, log: o.Logger, reconcile: o.ReconcileInterval, timers: o.timers.withDefaults(),
-		listen: o.Listen}
+		listen: o.Listen, metrics: o.Metrics}
 	s := &System{eng: eng, store: o.Store, rt: o.Runtime, hub: h, rec: rec, log: o.Logger, timeout: o.RequestTimeout,
-		version: o.Version, started: time.Now().UTC()}
+		version: o.Version, started: time.Now().UTC(), metrics: o.Metrics}
 	names := make([]string, 0, len(cfgs))
 	for _, c := range cfgs {
 		names = append(names, c.Name)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"io"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/bluegreen/bluegreen/deploy"
 )
 
@@ -44,4 +46,7 @@ type Backend interface {
 	// Images returns the app's images that bluegreen keeps (those its
 	// deployments used that are still present in Docker), newest first.
 	Images(ctx context.Context, app string) ([]deploy.Image, error)
+	// Metrics returns the registry of the supervisor's metrics
+	// (CONTRACT §6.2), which GET /metrics serves.
+	Metrics() prometheus.Gatherer
 }

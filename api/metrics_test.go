@@ -1,97 +1,104 @@
 package api
 
 import (
-	"bufio"
-	"bytes"
-	"github.com/bluegreen/bluegreen/deploy"
-	"regexp"
-	"strconv"
+	"compress/gzip"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/bluegreen/bluegreen/deploy"
+	"github.com/bluegreen/bluegreen/internal/promtool"
+	"github.com/bluegreen/bluegreen/internal/scrape"
+	"github.com/bluegreen/bluegreen/metrics"
+	"github.com/bluegreen/bluegreen/proxy"
 )
 
-var (
-	helpLine   = regexp.MustCompile(`^# HELP ([a-zA-Z_:][a-zA-Z0-9_:]*) \S.*$`)
-	typeLine   = regexp.MustCompile(`^# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (counter|gauge|histogram|summary|untyped)$`)
-	sampleLine = regexp.MustCompile(`^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\.)*")(,[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\.)*")*\})? (\S+)$`)
-)
-
-func TestWriteMetrics(t *testing.T) {
-	apps, _ := newFakeBackend().Apps(t.Context())
-	apps = append(apps, deploy.AppStatus{Name: `we"ird\app`, Status: deploy.AppStopped})
-	var buf bytes.Buffer
-	WriteMetrics(&buf, apps)
-
-	t.Run("every line parses", func(t *testing.T) {
-		typed := map[string]string{}
-		helped := map[string]bool{}
-		samples := 0
-		sc := bufio.NewScanner(bytes.NewReader(buf.Bytes()))
-		for n := 1; sc.Scan(); n++ {
-			line := sc.Text()
-			switch {
-			case helpLine.MatchString(line):
-				helped[helpLine.FindStringSubmatch(line)[1]] = true
-			case typeLine.MatchString(line):
-				m := typeLine.FindStringSubmatch(line)
-				if _, dup := typed[m[1]]; dup {
-					t.Errorf("line %d: second TYPE for %s", n, m[1])
-				}
-				typed[m[1]] = m[2]
-			case sampleLine.MatchString(line):
-				m := sampleLine.FindStringSubmatch(line)
-				if _, ok := typed[m[1]]; !ok || !helped[m[1]] {
-					t.Errorf("line %d: sample of %s before its HELP and TYPE", n, m[1])
-				}
-				if _, err := strconv.ParseFloat(m[len(m)-1], 64); err != nil {
-					t.Errorf("line %d: value %q: %v", n, m[len(m)-1], err)
-				}
-				samples++
-			default:
-				t.Errorf("line %d does not parse: %q", n, line)
-			}
-		}
-		if samples == 0 {
-			t.Fatal("no samples")
-		}
-		if typed["bluegreen_deployments_total"] != "counter" {
-			t.Errorf("deployments_total type %q", typed["bluegreen_deployments_total"])
-		}
-	})
-	t.Run("values", func(t *testing.T) {
-		out := buf.String()
-		for _, want := range []string{
-			`bluegreen_app_status{app="web",status="stable"} 1`,
-			`bluegreen_app_status{app="web",status="degraded"} 0`,
-			`bluegreen_app_status{app="api",status="degraded"} 1`,
-			`bluegreen_app_active_color{app="web",color="blue"} 1`,
-			`bluegreen_app_active_color{app="web",color="green"} 0`,
-			`bluegreen_deployments_total{app="web",status="completed"} 2`,
-			`bluegreen_deployments_total{app="web",status="rolled_back"} 1`,
-			`bluegreen_deployment_duration_avg_ms{app="web"} 1200`,
-			`bluegreen_deployment_duration_p95_ms{app="web"} 2000`,
-			`bluegreen_proxy_connections{app="web",color="blue",kind="http"} 3`,
-			`bluegreen_proxy_connections{app="web",color="blue",kind="websocket"} 1`,
-			`bluegreen_container_healthy{app="web",color="blue"} 1`,
-			`bluegreen_deployment_success_ratio{app="web"} 0.66`,
-			`bluegreen_app_status{app="we\"ird\\app",status="stopped"} 1`,
-			`bluegreen_apps 3`,
-		} {
-			if !strings.Contains(out, want+"\n") {
-				t.Errorf("missing %s", want)
-			}
-		}
-	})
+// fakeMetrics is the registry of the fake backend: web stable and serving,
+// api degraded.
+func fakeMetrics() *metrics.Registry {
+	r := metrics.New()
+	web := r.App("web")
+	web.SetStatus(deploy.AppStable)
+	for range 3 {
+		web.Requests().Color(proxy.ColorBlue).Observe(200, 2*time.Millisecond)
+	}
+	web.Requests().Color(proxy.ColorBlue).Observe(502, time.Millisecond)
+	web.HealthChecked(deploy.Blue, deploy.HealthCheck{Success: true, ResponseTimeMS: 1})
+	r.App("api").SetStatus(deploy.AppDegraded)
+	return r
 }
 
-func BenchmarkWriteMetrics(b *testing.B) {
-	apps, _ := newFakeBackend().Apps(b.Context())
-	for range 48 {
-		apps = append(apps, apps[0])
+func (b *fakeBackend) Metrics() prometheus.Gatherer { return b.metrics }
+
+func TestServer_Metrics(t *testing.T) {
+	srv := httptest.NewServer(NewServer(newFakeBackend(), nil))
+	defer srv.Close()
+	tr := &http.Transport{DisableCompression: true}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr}
+
+	s := scrape.Get(t, client, srv.URL+"/metrics")
+	promtool.CheckMetrics(t, s.Text)
+	for _, c := range []struct {
+		name   string
+		labels []string
+		want   float64
+	}{
+		{"bluegreen_proxy_requests_total", []string{"app", "web", "color", "blue", "code", "200"}, 3},
+		{"bluegreen_proxy_requests_total", []string{"app", "web", "color", "blue", "code", "502"}, 1},
+		{"bluegreen_app_status", []string{"app", "web", "status", "stable"}, 1},
+		{"bluegreen_app_status", []string{"app", "api", "status", "degraded"}, 1},
+		{"bluegreen_app_status", []string{"app", "api", "status", "stable"}, 0},
+		{"bluegreen_health_checks_total", []string{"app", "web", "color", "blue", "result", "success"}, 1},
+	} {
+		if got, ok := s.Value(c.name, c.labels...); !ok || got != c.want {
+			t.Errorf("%s%v = %v (present %v), want %v", c.name, c.labels, got, ok, c.want)
+		}
 	}
-	var buf bytes.Buffer
-	for b.Loop() {
-		buf.Reset()
-		WriteMetrics(&buf, apps)
+	if s.Families["process_cpu_seconds_total"] == nil || s.Families["go_goroutines"] == nil {
+		t.Error("no process_* or go_* metrics")
 	}
+	for _, gone := range []string{"bluegreen_apps", "bluegreen_deployment_duration_avg_ms", "bluegreen_deployment_duration_p95_ms", "bluegreen_deployment_success_ratio"} {
+		if s.Families[gone] != nil {
+			t.Errorf("the old %s is still exported", gone)
+		}
+	}
+
+	t.Run("gzip when asked", func(t *testing.T) {
+		req, _ := http.NewRequest("GET", srv.URL+"/metrics", nil)
+		req.Header.Set("Accept-Encoding", "gzip")
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if resp.Header.Get("Content-Encoding") != "gzip" {
+			t.Fatalf("Content-Encoding %q", resp.Header.Get("Content-Encoding"))
+		}
+		zr, err := gzip.NewReader(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(zr)
+		if err != nil || !strings.Contains(string(b), "bluegreen_app_status") {
+			t.Fatalf("gzipped scrape: %v\n%.300s", err, b)
+		}
+	})
+	t.Run("loopback Host only", func(t *testing.T) {
+		req, _ := http.NewRequest("GET", srv.URL+"/metrics", nil)
+		req.Host = "metrics.example.com"
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden {
+			t.Fatalf("status %d for a foreign Host", resp.StatusCode)
+		}
+	})
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/bluegreen/bluegreen/deploy"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -13,6 +12,10 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/bluegreen/bluegreen/deploy"
+	"github.com/bluegreen/bluegreen/internal/scrape"
+	"github.com/bluegreen/bluegreen/metrics"
 )
 
 // fakeBackend is an in-memory Backend for testing the HTTP layer: routing,
@@ -30,6 +33,7 @@ type fakeBackend struct {
 	nextSub     int
 	logLines    []string
 	reloadErr   error
+	metrics     *metrics.Registry
 }
 
 func newFakeBackend() *fakeBackend {
@@ -53,6 +57,7 @@ func newFakeBackend() *fakeBackend {
 		nextID:   2,
 		subs:     map[int]chan deploy.Event{},
 		logLines: []string{"line one", "line two"},
+		metrics:  fakeMetrics(),
 	}
 	return b
 }
@@ -446,7 +451,7 @@ func TestServer_Routes(t *testing.T) {
 	})
 	t.Run("metrics", func(t *testing.T) {
 		rec := serve(t, newFakeBackend(), jsonRequest("GET", "/metrics", ""))
-		if rec.Code != http.StatusOK || rec.Header().Get("Content-Type") != MetricsContentType {
+		if rec.Code != http.StatusOK || !strings.HasPrefix(rec.Header().Get("Content-Type"), scrape.TextContentType) {
 			t.Fatalf("status %d type %q", rec.Code, rec.Header().Get("Content-Type"))
 		}
 		if !strings.Contains(rec.Body.String(), `bluegreen_app_status{app="web",status="stable"} 1`) {

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"bytes"
 	"net/http"
 
 	"github.com/bluegreen/bluegreen/deploy"
@@ -27,17 +26,4 @@ func (s *server) handleOverall(w http.ResponseWriter, r *http.Request) {
 		status = http.StatusServiceUnavailable
 	}
 	writeJSON(w, status, h)
-}
-
-func (s *server) handleMetrics(w http.ResponseWriter, r *http.Request) {
-	apps, err := s.b.Apps(r.Context())
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	var buf bytes.Buffer
-	WriteMetrics(&buf, apps)
-	w.Header().Set("Content-Type", MetricsContentType)
-	w.WriteHeader(http.StatusOK)
-	w.Write(buf.Bytes())
 }

@@ -14,8 +14,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/bluegreen/bluegreen/api"
 	"github.com/bluegreen/bluegreen/deploy"
+	"github.com/bluegreen/bluegreen/metrics"
 )
 
 // fakeSupervisor is an in-memory api.Backend whose deployments run through
@@ -242,6 +245,9 @@ func (f *fakeSupervisor) Images(ctx context.Context, app string) ([]deploy.Image
 	}
 	return f.images, nil
 }
+
+// Metrics serves an empty registry: ctl reads no metrics.
+func (f *fakeSupervisor) Metrics() prometheus.Gatherer { return metrics.New() }
 
 var _ api.Backend = (*fakeSupervisor)(nil)
 

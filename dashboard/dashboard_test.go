@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/bluegreen/bluegreen/api"
 	"github.com/bluegreen/bluegreen/dashboard"
 	"github.com/bluegreen/bluegreen/deploy"
@@ -370,4 +372,8 @@ func (b *recordingBackend) Overall(ctx context.Context) (deploy.Overall, error) 
 func (b *recordingBackend) Images(ctx context.Context, app string) ([]deploy.Image, error) {
 	b.rec("Images")
 	return nil, nil
+}
+func (b *recordingBackend) Metrics() prometheus.Gatherer {
+	b.rec("Metrics")
+	return prometheus.NewRegistry()
 }

@@ -62,6 +62,14 @@ type clientConn struct {
 	req     http1.Head
 	resp    http1.Head
 
+	// The answer of the request being served, counted when it ends
+	// (releaseScratch): when its first byte was there, the status code
+	// written (0: none yet) and the counters of the color it was routed
+	// to (nil: none).
+	start time.Time
+	code  int
+	stats *ColorStats
+
 	state atomic.Int32
 
 	regT    *target     // the target onCut is registered with
@@ -165,15 +173,25 @@ func (cc *clientConn) takeScratch() {
 	cc.bw.Reset(cc.pc)
 	cc.req.Use(&cc.sc.req)
 	cc.resp.Use(&cc.sc.resp)
+	cc.start, cc.code, cc.stats = time.Now(), 0, nil
 }
 
-// releaseScratch flushes the writer, releases the heads and returns the
-// scratch to the pool.
+// releaseScratch ends the request: it flushes the writer, counts the
+// answer (the one place where an answer to the client ends), releases the
+// heads and returns the scratch to the pool.
 func (cc *clientConn) releaseScratch() {
 	if cc.sc == nil {
 		return
 	}
 	cc.bw.Flush()
+	if cc.code != 0 {
+		s := cc.stats
+		if s == nil {
+			s = cc.p.stats.Color(ColorNone)
+		}
+		s.Observe(cc.code, time.Since(cc.start))
+		cc.code = 0
+	}
 	cc.bw.Reset(nil)
 	cc.req.Release()
 	cc.resp.Release()
@@ -204,6 +222,7 @@ func (cc *clientConn) register(t *target) {
 
 // begin marks a request on t in flight; false when t is already cut.
 func (cc *clientConn) begin(t *target) bool {
+	cc.stats = t.stats // the answer counts as the color's, whatever happens
 	cc.mu.Lock()
 	defer cc.mu.Unlock()
 	cc.inFlight = t

@@ -34,6 +34,7 @@ type Options struct {
 	Port           int            // 0 = any free port (tests)
 	TrustedProxies []netip.Prefix // peers whose X-Forwarded-* headers are kept
 	Logger         *slog.Logger   // nil = slog.Default()
+	Stats          *Stats         // counts the answers sent (stats.go); nil = counters of its own
 	// Listener, when set, is served instead of binding ListenAddress:Port:
 	// a socket taken over from the process that served it before (an
 	// upgrade). Stop and Shutdown close it.
@@ -50,6 +51,7 @@ type Proxy struct {
 	log     *slog.Logger
 	trusted []netip.Prefix
 	tmo     timeouts // client-side timeouts; tests shorten them before Start
+	stats   *Stats   // answers sent, per color
 
 	active atomic.Pointer[target] // nil: no active color (503)
 
@@ -74,11 +76,16 @@ func New(o Options) *Proxy {
 	if log == nil {
 		log = slog.Default()
 	}
+	stats := o.Stats
+	if stats == nil {
+		stats = NewStats()
+	}
 	return &Proxy{
 		opts:     o,
 		log:      log.With("app", o.App),
 		trusted:  slices.Clone(o.TrustedProxies),
 		tmo:      defaultTimeouts,
+		stats:    stats,
 		stopDone: make(chan struct{}),
 	}
 }
@@ -269,7 +276,7 @@ func (p *Proxy) SetTarget(color, addr string) {
 	if old != nil && old.color == color && old.addr == addr {
 		return
 	}
-	t := newTarget(color, addr, DefaultMaxIdlePerTarget)
+	t := newTarget(color, addr, DefaultMaxIdlePerTarget, p.stats.Color(color))
 	p.targets = append(p.targets, t)
 	p.active.Store(t)
 	from := ""

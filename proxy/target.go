@@ -41,10 +41,12 @@ type target struct {
 	nHTTPCut, nWSClosed atomic.Int64
 
 	pool *pool
+
+	stats *ColorStats // counts the answers of the requests routed here: the color's, kept across routings
 }
 
-func newTarget(color, addr string, maxIdle int) *target {
-	t := &target{color: color, addr: addr, idle: make(chan struct{}, 1)}
+func newTarget(color, addr string, maxIdle int, stats *ColorStats) *target {
+	t := &target{color: color, addr: addr, idle: make(chan struct{}, 1), stats: stats}
 	t.httpCut, t.cutHTTP = context.WithCancel(context.Background())
 	t.wsCut, t.cutWS = context.WithCancel(context.Background())
 	t.pool = &pool{addr: addr, idle: make(chan *upConn, maxIdle), dialTimeout: DefaultDialTimeout}

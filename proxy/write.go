@@ -94,6 +94,7 @@ func (cc *clientConn) writeRequestHead(w *bufio.Writer, upgrade bool) {
 // Content-Length (also of a HEAD or 304 answer, which has no body), or
 // none; and Connection: close when the client connection ends after it.
 func (cc *clientConn) writeResponseHead(rs *http1.Head, body, closeClient bool) {
+	cc.code = rs.Status()
 	w := cc.bw
 	w.WriteString("HTTP/1.1 ")
 	w.Write(rs.StatusLine())
@@ -121,6 +122,7 @@ func (cc *clientConn) writeResponseHead(rs *http1.Head, body, closeClient bool) 
 // writeSwitchingHead writes a 101 answer to a WebSocket handshake: status,
 // end-to-end fields, the Upgrade field and Connection: Upgrade.
 func (cc *clientConn) writeSwitchingHead(rs *http1.Head) {
+	cc.code = rs.Status()
 	w := cc.bw
 	w.WriteString("HTTP/1.1 ")
 	w.Write(rs.StatusLine())
@@ -134,6 +136,7 @@ func (cc *clientConn) writeSwitchingHead(rs *http1.Head) {
 
 // writeError answers with a short plain-text body naming the app.
 func (cc *clientConn) writeError(status int, msg string, closeClient bool) {
+	cc.code = status
 	body := "bluegreen: " + msg + "\n"
 	w := cc.bw
 	w.WriteString("HTTP/1.1 ")
