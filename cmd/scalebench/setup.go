@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -192,7 +193,10 @@ func (b *bench) tearDown() {
 	}
 }
 
-// freePorts returns n distinct free ports on 127.0.0.1.
+// freePorts returns n distinct free ports on 127.0.0.1, below Linux's
+// ephemeral range (32768 and up by default), so that no outgoing
+// connection of another program takes one between this check and serve's
+// bind.
 func freePorts(n int) ([]int, error) {
 	var lns []net.Listener
 	defer func() {
@@ -201,10 +205,13 @@ func freePorts(n int) ([]int, error) {
 		}
 	}()
 	var out []int
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+	for tries := 0; len(out) < n; tries++ {
+		if tries > 100*n {
+			return nil, fmt.Errorf("found only %d free ports of %d in 20000-32767", len(out), n)
+		}
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", 20000+rand.IntN(12768)))
 		if err != nil {
-			return nil, err
+			continue
 		}
 		lns = append(lns, l)
 		out = append(out, l.Addr().(*net.TCPAddr).Port)
