@@ -56,6 +56,13 @@ func TestAppActor_StateSurvivesRestart(t *testing.T) {
 	u.wait(u.deploy(cfg.Name, "web:v2").DeploymentID)
 	u.restart()
 	st := u.stable(cfg.Name, "web:v2")
+	// The status read back from the store shows stable before the new
+	// actor's first read of Docker; wait for that read.
+	u.until("the containers read from Docker", func() bool {
+		var err error
+		st, err = u.sys.App(context.Background(), cfg.Name)
+		return err == nil && st.Containers.Blue != nil
+	})
 	if st.ActiveColor != deploy.Green || st.Containers.Blue == nil || st.Containers.Blue.State != "exited" {
 		t.Fatalf("after restart: %+v", st)
 	}

@@ -329,6 +329,69 @@ func TestAppActor_Deploy(t *testing.T) {
 	}
 }
 
+// GET /api/apps (System.Apps) keeps each app's history in a cache: the
+// answer read right after a deployment ended, with no wait, shows it.
+func TestAppActor_AppsShowAFinishedDeploymentAtOnce(t *testing.T) {
+	cfg := unitApp(t, "web:v1")
+	u := newUnit(t, cfg)
+	first := u.firstDeployment(cfg.Name)
+	u.stable(cfg.Name, "web:v1")
+	last := func() (int64, deploy.Stats) {
+		t.Helper()
+		apps, err := u.sys.Apps(context.Background())
+		if err != nil || len(apps) != 1 {
+			t.Fatalf("Apps = %+v, %v", apps, err)
+		}
+		if apps[0].LastDeployment == nil {
+			return 0, apps[0].Stats
+		}
+		return apps[0].LastDeployment.DeploymentID, apps[0].Stats
+	}
+	if id, st := last(); id != first.DeploymentID || st.Completed != 1 {
+		t.Fatalf("before: last deployment %d, stats %+v", id, st)
+	}
+	for i, image := range []string{"web:v2", "web:v3"} {
+		release := u.rt.hold("Stop")
+		resp := u.deploy(cfg.Name, image)
+		u.reaches(resp.DeploymentID, deploy.StatusDraining) // stopping keeps the status
+		// Read while it runs: the cache holds the previous one.
+		if id, st := last(); id == resp.DeploymentID || st.Completed != i+1 {
+			t.Fatalf("while deployment %d runs: last deployment %d, stats %+v", resp.DeploymentID, id, st)
+		}
+		release()
+		d := u.wait(resp.DeploymentID)
+		if id, st := last(); id != d.DeploymentID || st.Completed != i+2 || st.Deployments != i+2 {
+			t.Fatalf("right after deployment %d ended: last deployment %d, stats %+v", d.DeploymentID, id, st)
+		}
+	}
+}
+
+// The deployment ends when the old container exits, not when Docker's
+// stop call returns after its clean-up (seconds when many stop at once).
+func TestAppActor_DeployEndsAtTheOldContainersExit(t *testing.T) {
+	cfg := unitApp(t, "web:v1")
+	u := newUnit(t, cfg)
+	u.stable(cfg.Name, "web:v1")
+	cleanup := make(chan struct{})
+	defer close(cleanup)
+	u.rt.mu.Lock()
+	u.rt.cleanup = cleanup
+	u.rt.mu.Unlock()
+
+	resp := u.deploy(cfg.Name, "web:v2")
+	if resp.Status != deploy.AnswerStarted {
+		t.Fatalf("answer %+v", resp)
+	}
+	d := u.wait(resp.DeploymentID) // with Stop still held in the clean-up
+	if d.Status != deploy.StatusCompleted || d.Phases[len(d.Phases)-1].Name != "stopping" {
+		t.Fatalf("deployment %+v", d)
+	}
+	st := u.stable(cfg.Name, "web:v2")
+	if st.Containers.Blue == nil || st.Containers.Blue.State != "exited" {
+		t.Fatalf("old container %+v", st.Containers.Blue)
+	}
+}
+
 func TestAppActor_Unchanged(t *testing.T) {
 	cfg := unitApp(t, "web:v1")
 	u := newUnit(t, cfg)

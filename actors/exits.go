@@ -108,6 +108,14 @@ func (a *appActor) onDie(c *actor.Context, color deploy.Color, s *slot, code int
 		a.activeDied(color, s, code)
 	}
 	a.refreshStatus()
+	if r := a.run; r != nil && r.phase == phaseStopping && color == r.from && s.stopping {
+		// The old container's process ended: the deployment is done. The
+		// stop call returns only after Docker's clean-up of the container
+		// (its network and published ports), which takes seconds when
+		// many stop at once and which Docker serialises; it goes on in the
+		// background and its answer is stale by then.
+		a.onStep(c, stepDone{gen: r.gen, phase: phaseStopping})
+	}
 }
 
 // activeDied records that the active container stopped running by itself:

@@ -1,7 +1,6 @@
 package actors
 
 import (
-	"context"
 	"fmt"
 	"reflect"
 	"strconv"
@@ -84,11 +83,10 @@ func (a *appActor) onHealth(c *actor.Context, msg healthResult) {
 		return // a result for a container that is gone
 	}
 	a.metrics.HealthChecked(msg.color, msg.check)
-	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
-	if err := a.deps.store.AddHealthCheck(ctx, a.cfg.Name, msg.color, msg.containerID, msg.check); err != nil {
+	// Written with the next batch (store.HealthFlushInterval).
+	if err := a.deps.store.QueueHealthCheck(a.cfg.Name, msg.color, msg.containerID, msg.check); err != nil {
 		a.log.Error("record health check", keyErr, err)
 	}
-	cancel()
 	s.checked = true
 	if msg.check.Success {
 		s.passes++

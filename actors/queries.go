@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -29,12 +30,14 @@ func (s *System) App(ctx context.Context, name string) (deploy.AppStatus, error)
 	if st.Stats, err = s.store.Stats(ctx, name); err != nil {
 		return deploy.AppStatus{}, fmt.Errorf("read stats of %s: %w", name, err)
 	}
-	last, err := s.store.DeploymentsByStatus(ctx, name, deploy.FinalStatuses, 1)
+	last, err := s.store.LastFinished(ctx, name)
 	if err != nil {
 		return deploy.AppStatus{}, fmt.Errorf("read last deployment of %s: %w", name, err)
 	}
-	if len(last) > 0 {
-		st.LastDeployment = &last[0]
+	if last != nil {
+		d := *last // the store's cached copy stays as it is
+		d.Phases, d.Logs = slices.Clone(d.Phases), slices.Clone(d.Logs)
+		st.LastDeployment = &d
 	}
 	return st, nil
 }

@@ -138,6 +138,12 @@ func (a *appActor) begin(c *actor.Context, d deploy.Deployment, existing bool) {
 func (a *appActor) onStep(c *actor.Context, msg stepDone) {
 	if r := a.run; r != nil && r.gen == msg.gen && r.phase == msg.phase {
 		a.advance(c, r, msg)
+		return
+	}
+	if msg.phase == phaseStopping && msg.err != nil {
+		// The stop of an old container that ended the deployment by its
+		// exit (onDie) failed afterwards.
+		a.log.Warn("stop old container", keyErr, msg.err)
 	}
 }
 

@@ -43,6 +43,7 @@ type fakeRuntime struct {
 	holds      map[string]chan struct{}                // call name → closed when the test lets it go on
 	streams    map[chan docker.Event]map[string]string // event streams and their label filters
 	quiet      bool                                    // events are not sent (a stream that missed them)
+	cleanup    chan struct{}                           // non-nil: Stop returns after the exit only once it is closed (Docker's clean-up)
 }
 
 // fakeImage is how containers of an image behave.
@@ -332,15 +333,24 @@ func (rt *fakeRuntime) Stop(ctx context.Context, id string, grace time.Duration)
 		return err
 	}
 	rt.mu.Lock()
-	defer rt.mu.Unlock()
 	c := rt.containers[id]
 	if c == nil {
+		rt.mu.Unlock()
 		return fmt.Errorf("stop container %s: %w", id, docker.ErrNotFound)
 	}
 	if c.Running {
 		rt.emit(c, docker.ActionKill, 0)
 	}
 	rt.halt(c, 0)
+	cleanup := rt.cleanup
+	rt.mu.Unlock()
+	if cleanup != nil {
+		select {
+		case <-cleanup:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 	return nil
 }
 

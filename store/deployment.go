@@ -46,6 +46,7 @@ func (s *Store) CreateDeployment(ctx context.Context, d *deploy.Deployment) erro
 	if err != nil {
 		return fmt.Errorf("create deployment of %s: %w", d.App, err)
 	}
+	s.history.changed(d.App)
 	d.DeploymentID = id
 	return nil
 }
@@ -59,18 +60,20 @@ func (s *Store) UpdateDeployment(ctx context.Context, d *deploy.Deployment) erro
 	if err != nil {
 		return fmt.Errorf("update deployment %d: %w", d.DeploymentID, err)
 	}
+	// Whatever the outcome, the app's cached history (stats.go) may be
+	// stale now: the commit may have happened before an error came back.
+	app := d.App
+	defer func() { s.history.changed(app) }()
 	err = s.writeTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE deployments SET
+		err := tx.QueryRowContext(ctx, `UPDATE deployments SET
 			status = ?, error = ?, logs = ?, color = ?, from_image = ?, to_image = ?, completed_at = ?, duration_ms = ?
-			WHERE id = ?`,
-			d.Status, d.Error, logs, d.Color, d.FromImage, d.ToImage, nullTime(d.CompletedAt), d.DurationMS, d.DeploymentID)
+			WHERE id = ? RETURNING app`,
+			d.Status, d.Error, logs, d.Color, d.FromImage, d.ToImage, nullTime(d.CompletedAt), d.DurationMS, d.DeploymentID).Scan(&app)
+		if errors.Is(err, sql.ErrNoRows) {
+			return ErrNotFound
+		}
 		if err != nil {
 			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return ErrNotFound
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM deployment_phases WHERE deployment_id = ?`, d.DeploymentID); err != nil {
 			return err

@@ -80,7 +80,7 @@ func TestLoadMigrations(t *testing.T) {
 // openRaw opens a plain writer connection to a fresh file.
 func openRaw(t *testing.T) *sql.DB {
 	t.Helper()
-	db, err := sql.Open("sqlite3", dsn(filepath.Join(t.TempDir(), "m.db"), false))
+	db, err := sql.Open("sqlite3", dsn(filepath.Join(t.TempDir(), "m.db"), false, DefaultBusyTimeout))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -69,3 +69,72 @@ func TestStore_Stats(t *testing.T) {
 		})
 	}
 }
+
+// The cached history of an app (Stats, LastFinished) changes with the
+// write that changes it, and is dropped when another process writes.
+func TestStore_historyCache(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	read := func() (deploy.Stats, *deploy.Deployment) {
+		t.Helper()
+		st, err := s.Stats(ctx, "web")
+		if err != nil {
+			t.Fatal(err)
+		}
+		last, err := s.LastFinished(ctx, "web")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st, last
+	}
+	if st, last := read(); st.Deployments != 0 || last != nil {
+		t.Fatalf("empty store: %+v, %v", st, last)
+	}
+	d := deploy.Deployment{App: "web", Status: deploy.StatusPulling, ToImage: "web:v1"}
+	if err := s.CreateDeployment(ctx, &d); err != nil {
+		t.Fatal(err)
+	}
+	if st, last := read(); st.Deployments != 1 || last != nil {
+		t.Fatalf("after create: %+v, %v; want 1 deployment, none finished", st, last)
+	}
+	d.Status, d.DurationMS = deploy.StatusCompleted, 1500
+	if err := s.UpdateDeployment(ctx, &d); err != nil {
+		t.Fatal(err)
+	}
+	st, last := read()
+	if st.Deployments != 1 || st.SuccessRate != 1 || st.AvgDurationMS != 1500 || last == nil || last.DeploymentID != d.DeploymentID {
+		t.Fatalf("after update: %+v, %+v; want the completed deployment", st, last)
+	}
+	// Another app's write leaves web's entry alone but is seen for its own.
+	o := deploy.Deployment{App: "api", Status: deploy.StatusFailed}
+	if err := s.CreateDeployment(ctx, &o); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.LastFinished(ctx, "api"); err != nil || got == nil || got.DeploymentID != o.DeploymentID {
+		t.Fatalf("LastFinished(api) = %+v, %v", got, err)
+	}
+
+	// Another process (the old one during an upgrade) finishes a
+	// deployment: the next checkpoint notices and the cache is dropped.
+	other, err := Open(s.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if err := s.Checkpoint(ctx); err != nil { // notes the data version
+		t.Fatal(err)
+	}
+	d2 := deploy.Deployment{App: "web", Status: deploy.StatusRolledBack, ToImage: "web:v2"}
+	if err := other.CreateDeployment(ctx, &d2); err != nil {
+		t.Fatal(err)
+	}
+	if _, last := read(); last.DeploymentID != d.DeploymentID {
+		t.Fatalf("before a checkpoint the cache still holds the deployment it read (so this test sees the cache at work); got %d", last.DeploymentID)
+	}
+	if err := s.Checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st, last := read(); st.Deployments != 2 || last == nil || last.DeploymentID != d2.DeploymentID {
+		t.Fatalf("after the other process's write and a checkpoint: %+v, %+v", st, last)
+	}
+}

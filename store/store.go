@@ -24,6 +24,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/bluegreen/bluegreen/deploy"
@@ -48,15 +49,25 @@ type Store struct {
 	// time the caller left zero.
 	Now func() time.Time
 
-	path      string
-	w         *sql.DB       // one connection: all writes
-	r         *sql.DB       // read-only pool
-	gate      chan struct{} // FIFO queue in front of a single-connection w
-	ckpt      *sql.DB       // one connection: WAL checkpoints
-	stopCkpt  chan struct{}
-	ckptDone  chan struct{}
-	closeOnce sync.Once
-	closeErr  error
+	path       string
+	abs        string        // path, absolute
+	w          *sql.DB       // one connection: all writes
+	r          *sql.DB       // read-only pool
+	gate       chan struct{} // FIFO queue in front of a single-connection w
+	ckpt       *sql.DB       // one connection: WAL checkpoints
+	stopCkpt   chan struct{}
+	ckptDone   chan struct{}
+	health     healthQueue // health checks not written yet (health.go)
+	stopHealth chan struct{}
+	healthDone chan struct{}
+	history    historyCache // Stats and last deployments per app (stats.go)
+	// dataVersion is the writer's last PRAGMA data_version, read with
+	// the writers' queue held (checkpoint.go).
+	dataVersion int64
+	closeOnce   sync.Once
+	closeErr    error
+
+	lastCheckpoint atomic.Pointer[checkpointResult] // tests read it
 }
 
 // Open opens (creating if needed, with its parent folder) the database at
@@ -75,16 +86,23 @@ func (s *Store) Close() error {
 	first := false
 	s.closeOnce.Do(func() {
 		first = true
-		// Wait for the running write, let SQLite refresh its query
-		// planner statistics (best effort), then close; later writers get
-		// errors from the closed pool.
-		_ = s.enter(context.Background())
-		defer s.leave()
-		_, _ = s.w.Exec("PRAGMA optimize")
+		// Write the queued health checks, stop the checkpoints (before
+		// taking the writers' queue: a checkpoint waits in it), wait for
+		// the running write, let SQLite refresh its query planner
+		// statistics (best effort), then close; later writers get errors
+		// from the closed pool. Closing the last connection checkpoints
+		// the WAL and removes it.
+		if s.stopHealth != nil {
+			close(s.stopHealth)
+			<-s.healthDone
+		}
 		if s.stopCkpt != nil {
 			close(s.stopCkpt)
 			<-s.ckptDone
 		}
+		_ = s.enter(context.Background())
+		defer s.leave()
+		_, _ = s.w.Exec("PRAGMA optimize")
 		s.closeErr = errors.Join(s.ckpt.Close(), s.r.Close(), s.w.Close())
 		if s.closeErr != nil {
 			s.closeErr = fmt.Errorf("close database %s: %w", s.path, s.closeErr)
@@ -111,6 +129,8 @@ type options struct {
 	// checkpointEvery is the checkpoint interval, default
 	// DefaultCheckpointInterval; negative: only explicit Checkpoint calls.
 	checkpointEvery time.Duration
+	// noHealthLoop leaves queued health checks to explicit flushes (tests).
+	noHealthLoop bool
 }
 
 func open(path string, o options) (*Store, error) {
@@ -119,7 +139,8 @@ func open(path string, o options) (*Store, error) {
 		return nil, err
 	}
 	o = o.withDefaults()
-	s := &Store{Now: time.Now, path: path}
+	s := &Store{Now: time.Now, path: path, abs: abs}
+	s.health.full = make(chan struct{}, 1)
 	if s.w, err = pool(abs, false, o.writers); err != nil {
 		return nil, err
 	}
@@ -144,7 +165,7 @@ func open(path string, o options) (*Store, error) {
 		s.w.Close()
 		return nil, explain(err)
 	}
-	if s.ckpt, err = pool(abs, false, 1); err != nil {
+	if s.ckpt, err = poolWith(dsn(abs, false, truncateBusyTimeout), 1); err != nil {
 		s.r.Close()
 		s.w.Close()
 		return nil, err
@@ -152,6 +173,10 @@ func open(path string, o options) (*Store, error) {
 	if o.checkpointEvery > 0 {
 		s.stopCkpt, s.ckptDone = make(chan struct{}), make(chan struct{})
 		go s.checkpointLoop(o.checkpointEvery, s.stopCkpt, s.ckptDone)
+	}
+	if !o.noHealthLoop {
+		s.stopHealth, s.healthDone = make(chan struct{}), make(chan struct{})
+		go s.healthLoop(s.stopHealth, s.healthDone)
 	}
 	return s, nil
 }
@@ -192,7 +217,13 @@ func (o options) withDefaults() options {
 // pool opens a pool of conns connections to the database at abs that live
 // as long as the pool.
 func pool(abs string, readOnly bool, conns int) (*sql.DB, error) {
-	db, err := sql.Open(driverName, dsn(abs, readOnly))
+	return poolWith(dsn(abs, readOnly, DefaultBusyTimeout), conns)
+}
+
+// poolWith opens a pool of conns connections with the connection string
+// dsn.
+func poolWith(dsn string, conns int) (*sql.DB, error) {
+	db, err := sql.Open(driverName, dsn)
 	if err != nil {
 		return nil, err
 	}
@@ -254,12 +285,12 @@ func (s *Store) leave() {
 // dsn builds the go-sqlite3 connection string of the file at abs. The path
 // is a percent-escaped file: URI, so no character in it can be taken for a
 // parameter.
-func dsn(abs string, readOnly bool) string {
+func dsn(abs string, readOnly bool, busy time.Duration) string {
 	u := url.URL{Scheme: "file", Path: filepath.ToSlash(abs)}
 	q := url.Values{}
 	q.Set("_journal_mode", "WAL")
 	q.Set("_foreign_keys", "on")
-	q.Set("_busy_timeout", fmt.Sprint(DefaultBusyTimeout.Milliseconds()))
+	q.Set("_busy_timeout", fmt.Sprint(busy.Milliseconds()))
 	q.Set("_synchronous", "NORMAL")
 	q.Set("_stmt_cache_size", "32")
 	if readOnly {
