@@ -90,6 +90,7 @@ type appActor struct {
 	adopted     bool           // the containers were read from Docker once
 	adoptTried  bool           // the first adoption answered or failed
 	reconciling bool           // a reconcile is in flight
+	seen        [2]uint64      // the events of each color taken (reconcileResult.seen)
 	revive      revival
 
 	run           *run               // the running deployment, nil when none
