@@ -532,6 +532,27 @@ func (rt *fakeRuntime) List(ctx context.Context, labels map[string]string) ([]do
 	return out, nil
 }
 
+func (rt *fakeRuntime) Summaries(ctx context.Context, labels map[string]string) ([]docker.Container, error) {
+	if err := rt.enter(ctx, "Summaries"); err != nil {
+		return nil, err
+	}
+	rt.mu.Lock()
+	var out []docker.Container
+	for _, c := range rt.containers {
+		match := true
+		for k, v := range labels {
+			match = match && c.Labels[k] == v
+		}
+		if match {
+			ct := rt.report(c)
+			out = append(out, docker.Container{ID: ct.ID, Name: ct.Name, Image: ct.Image, State: ct.State, Running: ct.Running, Labels: ct.Labels})
+		}
+	}
+	rt.mu.Unlock()
+	rt.answerLate(ctx, "Summaries")
+	return out, nil
+}
+
 func (rt *fakeRuntime) Logs(ctx context.Context, id string, tail int) ([]string, error) {
 	if err := rt.enter(ctx, "Logs"); err != nil {
 		return nil, err
