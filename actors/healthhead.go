@@ -108,8 +108,8 @@ func readAnswerHead(br *bufio.Reader, method string, line *[]byte) (answerHead, 
 			framing = false
 		}
 	}
-	if major == 1 && minor == 0 {
-		chunked = false // ignored in HTTP/1.0, as net/http does
+	if major < 1 || (major == 1 && minor < 1) {
+		chunked = false // ignored before HTTP/1.1, as net/http does
 	}
 	h.length = -1
 	if hasLength {

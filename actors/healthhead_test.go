@@ -106,13 +106,15 @@ func FuzzReadAnswerHead(f *testing.F) {
 			t.Fatalf("accepted %+v; ReadResponse refused it: %v", h, rerr)
 		}
 		defer resp.Body.Close()
-		chunked := len(resp.TransferEncoding) > 0
-		length := resp.ContentLength
-		if chunked || (length < 0 && resp.Body == http.NoBody) {
-			length = -1
-		}
-		if resp.Body == http.NoBody && !chunked {
+		// The framing net/http reads by: no body (it may still name an
+		// encoding, for HEAD or a status without a body), chunks, a length,
+		// or the connection's end (-1).
+		chunked, length := false, resp.ContentLength
+		switch {
+		case resp.Body == http.NoBody:
 			length = 0
+		case len(resp.TransferEncoding) > 0:
+			chunked, length = true, -1
 		}
 		if h.status != resp.StatusCode || h.chunked != chunked || h.length != length || h.close != resp.Close {
 			t.Fatalf("read %+v; ReadResponse: status %d, chunked %v, length %d (body %T), close %v",
