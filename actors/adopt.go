@@ -225,12 +225,14 @@ func (a *appActor) onReconcileTick() {
 		return
 	}
 	a.reconciling = true
-	eng, self, rt := a.eng, a.self, a.deps.rt
+	eng, self, rt, seen := a.eng, a.self, a.deps.rt, a.seen
 	names := map[deploy.Color]string{deploy.Blue: a.containerName(deploy.Blue), deploy.Green: a.containerName(deploy.Green)}
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		eng.Send(self, inspectColors(ctx, rt, names))
+		res := inspectColors(ctx, rt, names)
+		res.seen = seen
+		eng.Send(self, res)
 	}()
 }
 
@@ -264,12 +266,30 @@ func (a *appActor) onReconcile(c *actor.Context, msg reconcileResult) {
 	if a.run != nil { // a deployment started meanwhile: its view wins
 		return
 	}
+	stale := false
 	for _, color := range deploy.Colors {
+		if a.seen[colorIndex(color)] != msg.seen[colorIndex(color)] {
+			// An event of this color came while Docker was read: the read
+			// may be older than what the actor knows. Read again.
+			stale = true
+			continue
+		}
 		a.reconcileColor(color, msg.containers[color])
 	}
 	a.removeInterruptedCandidate()
 	a.ensureMonitors(c)
 	a.refreshStatus()
+	if stale {
+		a.onReconcileTick()
+	}
+}
+
+// colorIndex numbers the two colors (appActor.seen).
+func colorIndex(color deploy.Color) int {
+	if color == deploy.Green {
+		return 1
+	}
+	return 0
 }
 
 // reconcileColor takes what Docker says of one color's container (nil: there
@@ -292,16 +312,14 @@ func (a *appActor) reconcileColor(color deploy.Color, ct *docker.Container) {
 	case ct != nil && s.state != ct.State:
 		// An event missed (the stream was down): Docker's word wins.
 		a.log.Info("container state changed", keyColor, color, keyFrom, s.state, keyTo, ct.State)
+		if ct.Running {
+			// As its start event would: read before it, or instead of it.
+			a.tookStart(color, s)
+			return
+		}
 		was := s.running()
 		s.state = ct.State
 		switch {
-		case ct.Running:
-			s.oom, s.stopping, s.exitState = false, false, ""
-			s.resetHealth()
-			if color == a.state.ActiveColor {
-				a.cancelRevive()
-				a.routeActive()
-			}
 		case was:
 			s.resetHealth()
 			if color == a.state.ActiveColor && !s.stopping {

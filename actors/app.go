@@ -17,8 +17,9 @@ import (
 	"github.com/bluegreen/bluegreen/store"
 )
 
-// DefaultReconcileInterval is how often an app actor re-reads its containers
-// from Docker when no deployment runs.
+// DefaultReconcileInterval is how often the supervisor lists the containers
+// and each app actor takes its own, when no deployment of it runs
+// (reconcile.go).
 const DefaultReconcileInterval = 5 * time.Second
 
 // deps are the shared resources every app actor uses.
@@ -90,6 +91,7 @@ type appActor struct {
 	adopted     bool           // the containers were read from Docker once
 	adoptTried  bool           // the first adoption answered or failed
 	reconciling bool           // a reconcile is in flight
+	seen        [2]uint64      // the events of each color taken (reconcileResult.seen)
 	revive      revival
 
 	run           *run               // the running deployment, nil when none
@@ -101,8 +103,7 @@ type appActor struct {
 	stopPruning context.CancelFunc // cancels it
 	pruneAgain  int64              // a deployment that completed during the pass: run another after it
 
-	retired  bool // removed from the configs: stopping for good
-	repeater *actor.SendRepeater
+	retired bool // removed from the configs: stopping for good
 
 	// The single-driver rule (pause.go): paused refuses new requests; quiet
 	// (paused and no deployment left) drives nothing; closing is the stop.
@@ -187,6 +188,8 @@ func (a *appActor) driving(c *actor.Context, msg any) {
 		a.onAdopt(c, msg)
 	case reconcileTick:
 		a.onReconcileTick()
+	case listed:
+		a.onListed(c, msg)
 	case reconcileResult:
 		a.onReconcile(c, msg)
 	case opDone:
@@ -242,20 +245,10 @@ func (a *appActor) started(c *actor.Context) {
 		a.slots[a.state.ActiveColor] = &slot{image: a.state.CurrentImage, port: a.colorPort(a.state.ActiveColor), state: "unknown"}
 	}
 	a.startProxy()
-	interval := a.deps.reconcile
-	if interval <= 0 {
-		interval = DefaultReconcileInterval
-	}
-	r := c.SendRepeat(c.PID(), reconcileTick{}, interval)
-	a.repeater = &r
-	a.adopt()
+	a.adopt() // then the supervisor's reconcile (reconcile.go)
 }
 
 func (a *appActor) stopped() {
-	if a.repeater != nil {
-		a.repeater.Stop()
-		a.repeater = nil
-	}
 	// A running or queued deployment stays as it is in the store: the next
 	// start finds it, marks it interrupted and resumes the newest request.
 	// An app removed from the configs has no next start: end them now.

@@ -38,6 +38,9 @@ type unit struct {
 	st    *store.Store
 	sys   *System
 	logs  io.Writer
+	// reconcile is the supervisor's reconcile interval; 0: an hour (the
+	// test sends the app actors their ticks).
+	reconcile time.Duration
 
 	mu      sync.Mutex
 	passes  map[string]int // retention passes that ended, per app
@@ -86,12 +89,16 @@ func (u *unit) start() {
 		u.t.Fatal(err)
 	}
 	u.st = st
+	reconcile := u.reconcile
+	if reconcile == 0 {
+		reconcile = time.Hour
+	}
 	sys, err := Start(Options{
 		Load:              u.load,
 		Store:             st,
 		Runtime:           u.rt,
 		Logger:            slog.New(slog.NewTextHandler(u.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		ReconcileInterval: time.Hour, // the test sends the ticks
+		ReconcileInterval: reconcile,
 		// A crash in the gate comes from the fake's events: no poll.
 		timers: timers{after: u.clock.after, crashPoll: time.Hour, runPoll: 5 * time.Millisecond, pruned: u.pruned},
 	})

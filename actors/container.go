@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/anthdm/hollywood/actor"
@@ -42,6 +43,7 @@ type slot struct {
 	monitor      *actor.PID
 	monitorOfID  string
 	monitorOfCfg config.HealthCheck
+	tally        *atomic.Int64 // the monitor's passes in a row (healthActor)
 
 	oom         bool   // Docker reported an OOM kill since it last started
 	exitPending bool   // its exit is not recorded yet (exits.go)
@@ -52,6 +54,15 @@ type slot struct {
 }
 
 func (s *slot) running() bool { return s != nil && s.state == "running" }
+
+// shownPasses is the container's passes in a row as the API shows them:
+// the health actor's own count once a check reached the actor.
+func (s *slot) shownPasses() int {
+	if s.monitor != nil && s.checked && s.tally != nil {
+		return int(s.tally.Load())
+	}
+	return s.passes
+}
 
 // resetHealth forgets the checks of a container that stopped running.
 func (s *slot) resetHealth() {

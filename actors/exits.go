@@ -69,6 +69,7 @@ func (a *appActor) onContainerEvent(c *actor.Context, ev docker.Event) {
 	if !color.Valid() || (ev.Name != "" && ev.Name != a.containerName(color)) {
 		return
 	}
+	a.seen[colorIndex(color)]++
 	s := a.slots[color]
 	if s == nil || s.id != ev.ID {
 		// A container the actor does not know (made or removed behind its
@@ -277,8 +278,18 @@ func (a *appActor) onReviveInspected(msg reviveInspected) {
 // an operator, or the actor itself (then the opDone records it).
 func (a *appActor) onStart(c *actor.Context, color deploy.Color, s *slot) {
 	if s.running() {
-		return
+		return // the reconcile saw it running first, and took it then
 	}
+	a.tookStart(color, s)
+	a.ensureMonitors(c)
+	a.refreshStatus()
+}
+
+// tookStart takes a start of a known container that was not running, from
+// its event or from a reconcile that read it running first: whichever comes
+// first records a start that bluegreen did not make, the other finds it
+// running and does nothing.
+func (a *appActor) tookStart(color deploy.Color, s *slot) {
 	s.state = "running"
 	s.stopping, s.exitState = false, ""
 	if !s.exitPending {
@@ -296,8 +307,6 @@ func (a *appActor) onStart(c *actor.Context, color deploy.Color, s *slot) {
 	if color == a.state.ActiveColor {
 		a.routeActive()
 	}
-	a.ensureMonitors(c)
-	a.refreshStatus()
 }
 
 // recovered marks the active container healthy after a restart: the app is

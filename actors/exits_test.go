@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/bluegreen/bluegreen/deploy"
+	"github.com/bluegreen/bluegreen/docker"
 )
 
 // eventsOf returns the app's audit events of type typ, oldest first.
@@ -292,4 +293,70 @@ func TestAppActor_RestartWhileDockerDown(t *testing.T) {
 	}
 	u.clock.fire(reviveGrace)
 	u.stable(cfg.Name, "web:v1")
+}
+
+// startedByDocker counts the app's container.started events by Docker.
+func (u *unit) startedByDocker(app string) int {
+	u.t.Helper()
+	n := 0
+	for _, e := range u.eventsOf(app, deploy.EventContainerStarted) {
+		var d struct{ By string }
+		if err := json.Unmarshal(e.Data, &d); err != nil {
+			u.t.Fatal(err)
+		}
+		if d.By == "docker" {
+			n++
+		}
+	}
+	return n
+}
+
+// A dead active container that Docker starts again is recorded once as
+// started by Docker, whichever tells the actor first: the start event or a
+// reconcile's read of Docker; and a reconcile that read Docker before the
+// start but answers after its event does not undo it.
+func TestAppActor_StartByDockerSeenOnce(t *testing.T) {
+	for _, order := range []string{"event first", "reconcile first", "reconcile read before the event"} {
+		t.Run(order, func(t *testing.T) {
+			cfg := unitApp(t, "web:v1")
+			u := newUnit(t, cfg)
+			u.stable(cfg.Name, "web:v1")
+			blue := cfg.Name + "-blue"
+			u.rt.kill(blue)
+			u.exited(cfg.Name, 1)
+			u.reviveTimer("2s") // never fired: only Docker starts it here
+			switch order {
+			case "event first":
+				u.rt.dockerStarts(blue)
+				u.until("the start event taken", func() bool { return u.app(cfg.Name).Containers.Blue.State == "running" })
+				u.tick(cfg.Name)
+			case "reconcile first":
+				u.rt.setQuiet(true)
+				u.rt.dockerStarts(blue)
+				u.tick(cfg.Name)
+				u.until("the reconcile's read taken", func() bool { return u.app(cfg.Name).Containers.Blue.State == "running" })
+				u.rt.setQuiet(false)
+				u.rt.sendEvent(blue, docker.ActionStart)
+			default:
+				release := u.rt.late("Inspect")
+				u.tick(cfg.Name)
+				u.until("the reconcile's read", func() bool { return u.rt.lateAnswers("Inspect") == 1 })
+				u.rt.dockerStarts(blue)
+				u.until("the start event taken", func() bool { return u.app(cfg.Name).Containers.Blue.State == "running" })
+				release()
+			}
+			u.stable(cfg.Name, "web:v1")
+			u.tick(cfg.Name) // one more read of Docker, then the counts are final
+			u.stable(cfg.Name, "web:v1")
+			if n := u.startedByDocker(cfg.Name); n != 1 {
+				t.Fatalf("%d container.started events by docker, want 1", n)
+			}
+			if n := len(u.eventsOf(cfg.Name, deploy.EventContainerExited)); n != 1 {
+				t.Fatalf("%d container.exited events, want 1", n)
+			}
+			if n := len(u.eventsOf(cfg.Name, deploy.EventContainerRestarting)); n != 0 {
+				t.Fatalf("bluegreen started it too (%d times)", n)
+			}
+		})
+	}
 }

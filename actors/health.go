@@ -6,12 +6,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httputil"
 	"os"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -20,35 +23,83 @@ import (
 
 	"github.com/bluegreen/bluegreen/config"
 	"github.com/bluegreen/bluegreen/deploy"
+	"github.com/bluegreen/bluegreen/metrics"
+	"github.com/bluegreen/bluegreen/store"
 )
 
-// healthResult is one probe's result, sent by a health actor to its app actor.
+// healthResult is a probe's result, sent by a health actor to its app
+// actor, with the container's consecutive passed and failed checks.
 type healthResult struct {
-	color       deploy.Color
-	containerID string
-	check       deploy.HealthCheck
+	color            deploy.Color
+	containerID      string
+	check            deploy.HealthCheck
+	passes, failures int
 }
 
 // healthActor probes one container's health endpoint at 127.0.0.1:port every
-// interval and reports each result to its parent, the app actor. The probes
-// run one after another in one goroutine of the actor's (started in
-// Started, waited for in Stopped), which sends each result to the parent:
-// a tick that comes while a probe is running is dropped, so a hanging
-// endpoint never piles up work. One goroutine for the actor's life, rather
-// than a timer message, a goroutine and a reply message per probe, keeps a
-// check to a ticker wake-up and the socket's (its grown stack is kept too).
+// interval. The probes run one after another in one goroutine of the
+// actor's (started in Started, waited for in Stopped): a tick that comes
+// while a probe is running is dropped, so a hanging endpoint never piles up
+// work. One goroutine for the actor's life, rather than a timer message, a
+// goroutine and a reply message per probe, keeps a check to a ticker
+// wake-up and the socket's (its grown stack is kept too).
+//
+// The loop records every check itself (the metrics, the store's batch:
+// health recorder) and counts the passes and failures in a row; it sends its
+// parent, the app actor, only the results that can change a decision:
+// every failure, every pass up to healthy_threshold in a row, and every
+// heartbeatChecks-th check. A healthy container's steady passes then cost
+// no message, no wake-up of the app actor; the consecutive passes it shows
+// are read from tally. The ticks of all health actors with one interval
+// fall on a common grid (healthGrid), so the process wakes once for many
+// checks rather than once for each.
 type healthActor struct {
 	color       deploy.Color
 	containerID string
 	prober      *prober
+	rec         healthRecorder
+	tally       *atomic.Int64 // the passes in a row, for the app actor's status
+
+	// Owned by the probe loop.
+	passes, failures int    // checks passed (failed) in a row
+	checks           uint64 // checks made
 
 	cancel context.CancelFunc
 	done   chan struct{} // closed when the probe loop ended
 }
 
-func newHealthActor(color deploy.Color, containerID string, port int, hc config.HealthCheck) actor.Producer {
+// healthRecorder records each check of one app's container.
+type healthRecorder struct {
+	app     string
+	metrics *metrics.App
+	store   *store.Store
+	log     *slog.Logger
+}
+
+func (r healthRecorder) record(color deploy.Color, containerID string, check deploy.HealthCheck) {
+	if r.metrics != nil {
+		r.metrics.HealthChecked(color, check)
+	}
+	if r.store == nil {
+		return
+	}
+	// Written with the next batch (store.HealthFlushInterval).
+	if err := r.store.QueueHealthCheck(r.app, color, containerID, check); err != nil {
+		r.log.Error("record health check", keyErr, err)
+	}
+}
+
+// heartbeatChecks: a health actor sends at least every heartbeatChecks-th
+// result, so the app actor's counts never lag far behind.
+const heartbeatChecks = 16
+
+// healthGrid is the spacing of the grid the health checks' ticks fall on
+// (at most the interval).
+const healthGrid = 50 * time.Millisecond
+
+func newHealthActor(color deploy.Color, containerID string, port int, hc config.HealthCheck, rec healthRecorder, tally *atomic.Int64) actor.Producer {
 	return func() actor.Receiver {
-		return &healthActor{color: color, containerID: containerID, prober: newProber(port, hc)}
+		return &healthActor{color: color, containerID: containerID, prober: newProber(port, hc), rec: rec, tally: tally}
 	}
 }
 
@@ -76,22 +127,53 @@ func (h *healthActor) Receive(c *actor.Context) {
 	}
 }
 
-// loop probes now and then every interval until ctx ends.
+// loop probes now and then every interval until ctx ends; from the second
+// check on, on the grid.
 func (h *healthActor) loop(ctx context.Context, eng *actor.Engine, parent *actor.PID) {
 	defer close(h.done)
-	t := time.NewTicker(max(h.prober.hc.Interval, time.Millisecond))
+	interval := max(h.prober.hc.Interval, time.Millisecond)
+	h.probe(ctx, eng, parent)
+	// The second check waits for the grid: at most a grid step late.
+	grid := min(interval, healthGrid)
+	next := time.Now().Add(interval)
+	if at := next.Truncate(grid); at.Before(next) {
+		next = at.Add(grid)
+	}
+	wait := time.NewTimer(time.Until(next))
+	select {
+	case <-ctx.Done():
+		wait.Stop()
+		return
+	case <-wait.C:
+	}
+	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
-		check := h.prober.check(ctx)
-		if ctx.Err() != nil {
-			return
-		}
-		eng.Send(parent, healthResult{color: h.color, containerID: h.containerID, check: check})
+		h.probe(ctx, eng, parent)
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
+	}
+}
+
+// probe makes one check, records it and sends the parent what it needs.
+func (h *healthActor) probe(ctx context.Context, eng *actor.Engine, parent *actor.PID) {
+	check := h.prober.check(ctx)
+	if ctx.Err() != nil {
+		return
+	}
+	h.rec.record(h.color, h.containerID, check)
+	if check.Success {
+		h.passes, h.failures = h.passes+1, 0
+	} else {
+		h.passes, h.failures = 0, h.failures+1
+	}
+	h.tally.Store(int64(h.passes))
+	h.checks++
+	if !check.Success || h.passes <= h.prober.hc.HealthyThreshold || h.checks%heartbeatChecks == 0 {
+		eng.Send(parent, healthResult{color: h.color, containerID: h.containerID, check: check, passes: h.passes, failures: h.failures})
 	}
 }
 
@@ -109,8 +191,9 @@ const (
 // connection to the container's published port. A check is then one small
 // write and one read: no connection setup, no TIME_WAIT socket left per
 // check, no goroutines of net/http's Transport; the request's bytes are
-// built once. The answer is parsed by net/http's ReadResponse under a
-// deadline and byte limits, so what a hostile container sends (a huge
+// built once. The answer's head is read by readAnswerHead (healthhead.go:
+// the status and the framing, no header map) under a deadline and byte
+// limits, so what a hostile container sends (a huge
 // head, an endless or slow body) costs at most maxHealthHead+maxHealthBody
 // bytes and the check's timeout. The connection is kept only when the
 // answer was whole and framed (a length or chunks, read to the end within
@@ -122,11 +205,12 @@ const (
 // closed it just then, is sent once more on a new one when its method is
 // safe.
 type prober struct {
-	hc   config.HealthCheck
-	addr string
-	url  string // for error messages
-	req  []byte
-	hreq *http.Request // tells http.ReadResponse the method
+	hc     config.HealthCheck
+	addr   string
+	url    string // for error messages
+	req    []byte
+	method string
+	line   []byte // readAnswerHead's scratch for a long line
 
 	mu     sync.Mutex // guards conn and closed against close
 	conn   net.Conn
@@ -152,8 +236,7 @@ func newProber(port int, hc config.HealthCheck) *prober {
 		req += "Content-Length: 0\r\n"
 	}
 	req += "\r\n"
-	p := &prober{hc: hc, addr: addr, url: "http://" + addr + hc.Path, req: []byte(req),
-		hreq: &http.Request{Method: method}}
+	p := &prober{hc: hc, addr: addr, url: "http://" + addr + hc.Path, req: []byte(req), method: method}
 	p.peekFn = p.peek
 	return p
 }
@@ -175,17 +258,15 @@ func (p *prober) check(ctx context.Context) deploy.HealthCheck {
 	timeout := p.hc.Timeout
 	start := time.Now()
 	check := deploy.HealthCheck{At: start.UTC()}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	status, err := p.exchange(ctx, start.Add(timeout))
+	status, err := p.exchange(ctx, start.Add(timeout)) // (no context of its own: no timer per check)
 	check.ResponseTimeMS = float64(time.Since(start).Microseconds()) / 1000
 	switch {
 	case err != nil && (errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) ||
 		!time.Now().Before(start.Add(timeout))):
-		// (ReadResponse can report a head cut by the deadline as malformed.)
+		// (A head cut by the deadline can read as malformed.)
 		check.Error = fmt.Sprintf("no answer within %s", timeout)
 	case err != nil:
-		check.Error = fmt.Sprintf("%s %s: %v", p.hreq.Method, p.url, err)
+		check.Error = fmt.Sprintf("%s %s: %v", p.method, p.url, err)
 		if len(check.Error) > maxHealthError {
 			check.Error = strings.ToValidUTF8(check.Error[:maxHealthError], "") + "..."
 		}
@@ -201,7 +282,7 @@ func (p *prober) check(ctx context.Context) deploy.HealthCheck {
 // connection or a new one.
 func (p *prober) exchange(ctx context.Context, deadline time.Time) (int, error) {
 	for attempt := 0; ; attempt++ {
-		conn, reused, err := p.connection(ctx)
+		conn, reused, err := p.connection(ctx, deadline)
 		if err != nil {
 			return 0, err
 		}
@@ -213,7 +294,7 @@ func (p *prober) exchange(ctx context.Context, deadline time.Time) (int, error) 
 		if err == nil {
 			return status, nil
 		}
-		if reused && !answered && attempt == 0 && ctx.Err() == nil && safeProbe(p.hreq.Method) && connectionLost(err) {
+		if reused && !answered && attempt == 0 && ctx.Err() == nil && safeProbe(p.method) && connectionLost(err) {
 			continue
 		}
 		return 0, err
@@ -222,7 +303,7 @@ func (p *prober) exchange(ctx context.Context, deadline time.Time) (int, error) 
 
 // connection returns the kept connection when it is still open and quiet,
 // else a new one.
-func (p *prober) connection(ctx context.Context) (net.Conn, bool, error) {
+func (p *prober) connection(ctx context.Context, deadline time.Time) (net.Conn, bool, error) {
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
@@ -237,7 +318,7 @@ func (p *prober) connection(ctx context.Context) (net.Conn, bool, error) {
 		p.conn = nil
 	}
 	p.mu.Unlock()
-	var d net.Dialer
+	d := net.Dialer{Deadline: deadline}
 	c, err := d.DialContext(ctx, "tcp", p.addr)
 	if err != nil {
 		return nil, false, err
@@ -283,7 +364,10 @@ func (p *prober) roundTrip(conn net.Conn, deadline time.Time) (status int, keep,
 		return 0, false, false, err
 	}
 	p.lr.N = maxHealthHead
-	resp, err := http.ReadResponse(p.br, p.hreq)
+	h, err := readAnswerHead(p.br, p.method, &p.line)
+	if cap(p.line) > 4<<10 {
+		p.line = nil // a long line's scratch is not kept
+	}
 	if err != nil {
 		// Any byte read means an answer began (the buffer was empty).
 		answered = p.lr.N < maxHealthHead
@@ -296,16 +380,20 @@ func (p *prober) roundTrip(conn net.Conn, deadline time.Time) (status int, keep,
 	// chunks) of at most maxHealthBody is read to its end so the connection
 	// can serve the next check; one that lasts until the container closes
 	// the connection, or is larger, is not read: the connection is closed.
-	framed := resp.Body == http.NoBody || len(resp.TransferEncoding) > 0
-	if !framed && (resp.ContentLength < 0 || resp.ContentLength > maxHealthBody) {
-		resp.Body.Close()
-		return resp.StatusCode, false, true, nil
+	if !h.chunked && (h.length < 0 || h.length > maxHealthBody) {
+		return h.status, false, true, nil
 	}
 	p.lr.N = maxHealthBody + int64(p.br.Buffered()) + 1
-	n, berr := io.CopyN(io.Discard, resp.Body, maxHealthBody+1)
-	resp.Body.Close()
-	keep = berr == io.EOF && n <= maxHealthBody && !resp.Close && resp.StatusCode >= 200 && p.br.Buffered() == 0
-	return resp.StatusCode, keep, true, nil
+	whole := true
+	if h.chunked {
+		n, berr := io.CopyN(io.Discard, httputil.NewChunkedReader(p.br), maxHealthBody+1)
+		whole = berr == io.EOF && n <= maxHealthBody && discardTrailer(p.br, &p.line) == nil
+	} else if h.length > 0 {
+		_, berr := p.br.Discard(int(h.length))
+		whole = berr == nil
+	}
+	keep = whole && !h.close && h.status >= 200 && p.br.Buffered() == 0
+	return h.status, keep, true, nil
 }
 
 // quiet reports whether the kept connection is still open and has nothing

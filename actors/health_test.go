@@ -14,7 +14,26 @@ import (
 
 	"github.com/bluegreen/bluegreen/config"
 	"github.com/bluegreen/bluegreen/deploy"
+	"github.com/bluegreen/bluegreen/metrics"
 )
+
+// healthChecksCounted is the sum of bluegreen_health_checks_total.
+func healthChecksCounted(t *testing.T, reg *metrics.Registry) float64 {
+	t.Helper()
+	fams, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n float64
+	for _, f := range fams {
+		if f.GetName() == "bluegreen_health_checks_total" {
+			for _, m := range f.GetMetric() {
+				n += m.GetCounter().GetValue()
+			}
+		}
+	}
+	return n
+}
 
 func TestHealthActor(t *testing.T) {
 	var status atomic.Int64
@@ -41,11 +60,14 @@ func TestHealthActor(t *testing.T) {
 	}
 	results := make(chan healthResult, 100)
 	hc := config.HealthCheck{Path: "/health", Method: "GET", Timeout: 50 * time.Millisecond, Interval: 5 * time.Millisecond,
-		ExpectedStatus: []int{200, 204}}
+		ExpectedStatus: []int{200, 204}, HealthyThreshold: 2}
+	reg := metrics.New()
+	rec := healthRecorder{app: "test", metrics: reg.App("test")}
+	tally := new(atomic.Int64)
 	parent := eng.SpawnFunc(func(c *actor.Context) {
 		switch msg := c.Message().(type) {
 		case actor.Started:
-			c.SpawnChild(newHealthActor(deploy.Green, "c1", port, hc), "health", actor.WithID("green-1"))
+			c.SpawnChild(newHealthActor(deploy.Green, "c1", port, hc, rec, tally), "health", actor.WithID("green-1"))
 		case healthResult:
 			results <- msg
 		}
@@ -70,6 +92,31 @@ func TestHealthActor(t *testing.T) {
 		}
 	}
 	next("pass", func(c deploy.HealthCheck) bool { return c.Success && c.StatusCode == 200 && c.Error == "" })
+
+	// Past healthy_threshold passes in a row, a pass is sent only as every
+	// heartbeatChecks-th check; every check is counted all the same.
+	deadline := time.Now().Add(5 * time.Second)
+	for tally.Load() < 4*heartbeatChecks && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if n := tally.Load(); n < 4*heartbeatChecks {
+		t.Fatalf("%d passes in a row after 5 s", n)
+	}
+	sent := 1 // the one read above
+	for len(results) > 0 {
+		if r := <-results; !r.check.Success || r.failures != 0 {
+			t.Fatalf("while passing: %+v", r)
+		}
+		sent++
+	}
+	passes := tally.Load() // no fewer than made when those were sent
+	if maxSent := hc.HealthyThreshold + int(passes)/heartbeatChecks + 2; sent > maxSent {
+		t.Fatalf("%d results sent for %d passes in a row, want at most %d", sent, passes, maxSent)
+	}
+	if n := healthChecksCounted(t, reg); n < float64(passes) {
+		t.Fatalf("%v checks counted, %d passes in a row made", n, passes)
+	}
+
 	status.Store(204)
 	next("pass of an expected 204", func(c deploy.HealthCheck) bool { return c.Success && c.StatusCode == 204 })
 	status.Store(500)

@@ -108,6 +108,9 @@ type reconcileTick struct{}
 type reconcileResult struct {
 	containers map[deploy.Color]*docker.Container // nil entry: no such container
 	err        error
+	// seen is the count of each color's events the actor had taken when
+	// the read began: a color with more since may be read from before one.
+	seen [2]uint64
 }
 
 // opDone reports the end of a background container operation outside a deployment.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"reflect"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/anthdm/hollywood/actor"
@@ -25,7 +26,9 @@ func (a *appActor) ensureMonitors(c *actor.Context) {
 			a.stopMonitor(c, s)
 		}
 		if want && s.monitor == nil {
-			s.monitor = c.SpawnChild(newHealthActor(color, s.id, s.port, a.cfg.HealthCheck), "health",
+			rec := healthRecorder{app: a.cfg.Name, metrics: a.metrics, store: a.deps.store, log: a.log}
+			s.tally = new(atomic.Int64)
+			s.monitor = c.SpawnChild(newHealthActor(color, s.id, s.port, a.cfg.HealthCheck, rec, s.tally), "health",
 				actor.WithID(string(color)+"-"+strconv.FormatUint(a.nextGen(), 10)),
 				actor.WithMiddleware(recoverMiddleware(a.cfg.Name+"/health")))
 			s.monitorOfID = s.id
@@ -75,26 +78,17 @@ func (a *appActor) onMonitorFailed(c *actor.Context, msg childFailed) {
 	a.ensureMonitors(c)
 }
 
-// onHealth records a health check and counts it: toward the gate of the
-// running deployment, or toward the active container's health.
+// onHealth counts a health check (the health actor recorded it): toward
+// the gate of the running deployment, or toward the active container's
+// health. The health actor sends every check that can change a decision
+// (healthActor), with its counts in a row.
 func (a *appActor) onHealth(c *actor.Context, msg healthResult) {
 	s := a.slots[msg.color]
 	if s == nil || s.id != msg.containerID {
 		return // a result for a container that is gone
 	}
-	a.metrics.HealthChecked(msg.color, msg.check)
-	// Written with the next batch (store.HealthFlushInterval).
-	if err := a.deps.store.QueueHealthCheck(a.cfg.Name, msg.color, msg.containerID, msg.check); err != nil {
-		a.log.Error("record health check", keyErr, err)
-	}
 	s.checked = true
-	if msg.check.Success {
-		s.passes++
-		s.failures = 0
-	} else {
-		s.failures++
-		s.passes = 0
-	}
+	s.passes, s.failures = msg.passes, msg.failures
 	if r := a.run; r.gating(msg.color) {
 		a.gateCheck(c, r, s, msg.check)
 		return

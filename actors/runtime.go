@@ -19,6 +19,9 @@ type Runtime interface {
 	Remove(ctx context.Context, id string) error
 	Inspect(ctx context.Context, nameOrID string) (docker.Container, error)
 	List(ctx context.Context, labels map[string]string) ([]docker.Container, error)
+	// Summaries lists them in one call, with only their ID, name, image,
+	// state and labels (the supervisor's reconcile).
+	Summaries(ctx context.Context, labels map[string]string) ([]docker.Container, error)
 	Logs(ctx context.Context, id string, tail int) ([]string, error)
 	StreamLogs(ctx context.Context, id string, tail int, follow bool, w io.Writer) error
 	// Events streams the events of the containers carrying labels, from

@@ -41,6 +41,8 @@ type fakeRuntime struct {
 	down       bool
 	fails      map[string]error                        // call name → its next error
 	holds      map[string]chan struct{}                // call name → closed when the test lets it go on
+	lates      map[string]chan struct{}                // call name → its answer, read at once, is returned when closed
+	waiting    map[string]int                          // call name → late answers read and not returned yet
 	streams    map[chan docker.Event]map[string]string // event streams and their label filters
 	quiet      bool                                    // events are not sent (a stream that missed them)
 	cleanup    chan struct{}                           // non-nil: Stop returns after the exit only once it is closed (Docker's clean-up)
@@ -64,7 +66,7 @@ var _ Runtime = (*fakeRuntime)(nil)
 func newFakeRuntime(t *testing.T) *fakeRuntime {
 	rt := &fakeRuntime{t: t, images: map[string]fakeImage{}, local: map[string]bool{}, ids: map[string]string{},
 		containers: map[string]*fakeContainer{}, fails: map[string]error{}, holds: map[string]chan struct{}{},
-		streams: map[chan docker.Event]map[string]string{}}
+		lates: map[string]chan struct{}{}, waiting: map[string]int{}, streams: map[chan docker.Event]map[string]string{}}
 	t.Cleanup(rt.close)
 	return rt
 }
@@ -122,6 +124,53 @@ func (rt *fakeRuntime) hold(call string) (release func()) {
 			close(ch)
 		})
 	}
+}
+
+// late makes calls named call (Inspect, List) read their answer at once and
+// return it only once release is called: an answer older than what happens
+// meanwhile.
+func (rt *fakeRuntime) late(call string) (release func()) {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	ch := make(chan struct{})
+	rt.lates[call] = ch
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			rt.mu.Lock()
+			delete(rt.lates, call)
+			rt.mu.Unlock()
+			close(ch)
+		})
+	}
+}
+
+// answerLate waits for the release of a late call, its answer read. rt.mu
+// is not held.
+func (rt *fakeRuntime) answerLate(ctx context.Context, call string) {
+	rt.mu.Lock()
+	ch := rt.lates[call]
+	if ch != nil {
+		rt.waiting[call]++
+	}
+	rt.mu.Unlock()
+	if ch != nil {
+		select {
+		case <-ch:
+		case <-ctx.Done():
+		}
+		rt.mu.Lock()
+		rt.waiting[call]--
+		rt.mu.Unlock()
+	}
+}
+
+// lateAnswers counts the calls named call that read their answer and wait
+// to return it.
+func (rt *fakeRuntime) lateAnswers(call string) int {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	return rt.waiting[call]
 }
 
 // setDown takes the daemon away (every call fails as unreachable) or brings it back.
@@ -208,6 +257,30 @@ func (rt *fakeRuntime) dockerRestarts(name string, code int) {
 		rt.halt(c, code)
 		rt.run(c)
 		c.RestartCount++
+	}
+}
+
+// dockerStarts starts the exited container named name, as Docker's restart
+// policy or an operator's docker start would; its start event is sent
+// unless the runtime is quiet.
+func (rt *fakeRuntime) dockerStarts(name string) {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	if c := rt.byName(name); c != nil && !c.Running {
+		if err := rt.run(c); err != nil {
+			rt.t.Error(err)
+		}
+		c.RestartCount++
+	}
+}
+
+// sendEvent sends an event of the container named name now (one a quiet
+// stream held back).
+func (rt *fakeRuntime) sendEvent(name, action string) {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	if c := rt.byName(name); c != nil {
+		rt.emit(c, action, 0)
 	}
 }
 
@@ -426,15 +499,18 @@ func (rt *fakeRuntime) Inspect(ctx context.Context, nameOrID string) (docker.Con
 		return docker.Container{}, err
 	}
 	rt.mu.Lock()
-	defer rt.mu.Unlock()
 	c := rt.containers[nameOrID]
 	if c == nil {
 		c = rt.byName(nameOrID)
 	}
-	if c == nil {
-		return docker.Container{}, fmt.Errorf("inspect container %s: %w", nameOrID, docker.ErrNotFound)
+	var ct docker.Container
+	err := fmt.Errorf("inspect container %s: %w", nameOrID, docker.ErrNotFound)
+	if c != nil {
+		ct, err = rt.report(c), nil
 	}
-	return rt.report(c), nil
+	rt.mu.Unlock()
+	rt.answerLate(ctx, "Inspect")
+	return ct, err
 }
 
 func (rt *fakeRuntime) List(ctx context.Context, labels map[string]string) ([]docker.Container, error) {
@@ -453,6 +529,27 @@ func (rt *fakeRuntime) List(ctx context.Context, labels map[string]string) ([]do
 			out = append(out, rt.report(c))
 		}
 	}
+	return out, nil
+}
+
+func (rt *fakeRuntime) Summaries(ctx context.Context, labels map[string]string) ([]docker.Container, error) {
+	if err := rt.enter(ctx, "Summaries"); err != nil {
+		return nil, err
+	}
+	rt.mu.Lock()
+	var out []docker.Container
+	for _, c := range rt.containers {
+		match := true
+		for k, v := range labels {
+			match = match && c.Labels[k] == v
+		}
+		if match {
+			ct := rt.report(c)
+			out = append(out, docker.Container{ID: ct.ID, Name: ct.Name, Image: ct.Image, State: ct.State, Running: ct.Running, Labels: ct.Labels})
+		}
+	}
+	rt.mu.Unlock()
+	rt.answerLate(ctx, "Summaries")
 	return out, nil
 }
 

@@ -105,7 +105,7 @@ func (a *appActor) status() deploy.AppStatus {
 	}
 	for color, s := range a.slots {
 		out.Containers.Set(color, &deploy.Container{ID: s.id, Image: s.image, State: s.state, Health: s.health(),
-			HealthPasses: s.passes, HealthyThreshold: a.cfg.HealthCheck.HealthyThreshold})
+			HealthPasses: s.shownPasses(), HealthyThreshold: a.cfg.HealthCheck.HealthyThreshold})
 	}
 	if a.run != nil {
 		d := a.run.dep

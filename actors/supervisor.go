@@ -43,6 +43,10 @@ type supervisor struct {
 	backoff map[string]time.Duration
 	pruner  *actor.SendRepeater
 	pruning bool
+	// The reconcile (reconcile.go).
+	reconciler *actor.SendRepeater
+	listing    bool
+	events     map[string]uint64 // the Docker events forwarded per app
 	// stopping holds apps whose old actor is still stopping: a new one is
 	// spawned (by a respawn message) only once the old one is gone, since
 	// hollywood hands back the old PID for a reused ID.
@@ -58,7 +62,8 @@ type pruneDone struct{}
 func newSupervisor(initial []*config.App, load func() ([]*config.App, error), d deps) actor.Producer {
 	return func() actor.Receiver {
 		s := &supervisor{load: load, deps: d, log: d.log, cfgs: map[string]*config.App{},
-			apps: map[string]*actor.PID{}, backoff: map[string]time.Duration{}, stopping: map[string]bool{}}
+			apps: map[string]*actor.PID{}, backoff: map[string]time.Duration{}, stopping: map[string]bool{},
+			events: map[string]uint64{}}
 		for _, cfg := range initial {
 			s.cfgs[cfg.Name] = cfg
 		}
@@ -77,13 +82,27 @@ func (s *supervisor) Receive(c *actor.Context) {
 		}
 		r := c.SendRepeat(c.PID(), pruneTick{}, pruneInterval)
 		s.pruner = &r
+		interval := s.deps.reconcile
+		if interval <= 0 {
+			interval = DefaultReconcileInterval
+		}
+		rr := c.SendRepeat(c.PID(), reconcileAll{}, interval)
+		s.reconciler = &rr
 		s.watch(c)
 	case actor.Stopped:
 		if s.pruner != nil {
 			s.pruner.Stop()
 			s.pruner = nil
 		}
+		if s.reconciler != nil {
+			s.reconciler.Stop()
+			s.reconciler = nil
+		}
 		s.unwatch()
+	case reconcileAll:
+		s.onReconcileAll(c)
+	case listedAll:
+		s.onListedAll(c, msg)
 	case pruneTick:
 		if !s.pruning && !s.paused {
 			s.pruning = true
@@ -119,7 +138,9 @@ func (s *supervisor) Receive(c *actor.Context) {
 	case resume:
 		s.resume(c)
 	case containerEvent:
-		if pid := s.apps[msg.ev.Labels[LabelApp]]; pid != nil {
+		app := msg.ev.Labels[LabelApp]
+		if pid := s.apps[app]; pid != nil {
+			s.events[app]++
 			c.Send(pid, msg)
 		}
 	case dockerResync:
@@ -321,6 +342,7 @@ func (s *supervisor) remove(c *actor.Context, name string) {
 	}
 	delete(s.apps, name)
 	delete(s.cfgs, name)
+	delete(s.events, name)
 	s.deps.metrics.Remove(name) // gone from /metrics now; its stopping actor counts into nothing
 }
 

@@ -11,7 +11,8 @@
 // timeouts.
 //
 // The app actor is split by concept: app.go (the actor and its Receive),
-// adopt.go (adoption at start and the reconcile of each tick), request.go
+// adopt.go (adoption at start and the reconcile by inspect), reconcile.go
+// (the supervisor's reconcile list, routed to the app actors), request.go
 // (deploy, rollback and switch requests), run.go (a deployment as a state
 // machine: its phases and the one method that moves them), phases.go (the
 // work of each phase), status.go (the app's status, derived), monitor.go

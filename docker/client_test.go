@@ -157,6 +157,7 @@ func TestClient_unavailable(t *testing.T) {
 		"Remove":      func() error { return c.Remove(ctx, "web-blue") },
 		"Inspect":     func() error { _, err := c.Inspect(ctx, "web-blue"); return err },
 		"List":        func() error { _, err := c.List(ctx, map[string]string{"a": "b"}); return err },
+		"Summaries":   func() error { _, err := c.Summaries(ctx, map[string]string{"a": "b"}); return err },
 		"Logs":        func() error { _, err := c.Logs(ctx, "web-blue", 10); return err },
 	}
 	for name, call := range calls {
@@ -168,7 +169,7 @@ func TestClient_unavailable(t *testing.T) {
 			if !strings.Contains(err.Error(), host) {
 				t.Fatalf("%s: %q does not name %s", name, err, host)
 			}
-			if name != "List" && !strings.Contains(err.Error(), "web") {
+			if name != "List" && name != "Summaries" && !strings.Contains(err.Error(), "web") {
 				t.Fatalf("%s: %q does not name the image or container", name, err)
 			}
 			t.Log(err)

@@ -179,6 +179,30 @@ func (c *Client) List(ctx context.Context, labels map[string]string) ([]Containe
 	return out, nil
 }
 
+// Summaries lists the containers in any state carrying all the given labels
+// (k=v) as Docker's list reports them, in one call: ID, Name, Image, State,
+// Running and Labels are set; the rest (an exit code, the published port)
+// takes an Inspect.
+func (c *Client) Summaries(ctx context.Context, labels map[string]string) ([]Container, error) {
+	filters := map[string][]string{}
+	for k, v := range labels {
+		filters["label"] = append(filters["label"], k+"="+v)
+	}
+	list, err := c.dc.ListContainers(dockerclient.ListContainersOptions{All: true, Filters: filters, Context: ctx})
+	if err != nil {
+		return nil, fmt.Errorf("list containers %s: %w", labelString(labels), c.cause(err))
+	}
+	out := make([]Container, 0, len(list))
+	for _, l := range list {
+		ct := Container{ID: l.ID, Image: l.Image, State: l.State, Running: l.State == "running", Labels: l.Labels}
+		if len(l.Names) > 0 {
+			ct.Name = strings.TrimPrefix(l.Names[0], "/")
+		}
+		out = append(out, ct)
+	}
+	return out, nil
+}
+
 // start calls the daemon. go-dockerclient learns the server's API version
 // on its first container start, writing client fields without a lock, so
 // starts are serialized until a start has reached the daemon once.

@@ -353,6 +353,30 @@ func TestClient_List(t *testing.T) {
 			t.Fatalf("got %+v, %v; want none", got, err)
 		}
 	})
+	t.Run("summaries agree with the inspects", func(t *testing.T) {
+		full, err := c.List(ctx, map[string]string{"bluegreen.app": app})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := c.Summaries(ctx, map[string]string{"bluegreen.app": app})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != len(full) {
+			t.Fatalf("%d summaries, %d containers", len(got), len(full))
+		}
+		byID := map[string]Container{}
+		for _, ct := range got {
+			byID[ct.ID] = ct
+		}
+		for _, want := range full {
+			ct := byID[want.ID]
+			if ct.Name != want.Name || ct.Image != want.Image || ct.State != want.State || ct.Running != want.Running ||
+				ct.Labels["bluegreen.color"] != want.Labels["bluegreen.color"] {
+				t.Fatalf("summary %+v, inspect %+v", ct, want)
+			}
+		}
+	})
 }
 
 func TestParseRestartPolicy(t *testing.T) {

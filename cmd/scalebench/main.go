@@ -38,6 +38,7 @@ type config struct {
 	logWindow   time.Duration
 	keep        bool
 	bin         string
+	idleOnly    bool
 }
 
 func main() {
@@ -53,6 +54,7 @@ func main() {
 	flag.DurationVar(&c.stopTimeout, "stop-timeout", 5*time.Second, "deployment.stop_timeout of every app")
 	flag.DurationVar(&c.logWindow, "log-window", 20*time.Second, "how long a dead container's app gets traffic")
 	flag.StringVar(&c.bin, "bin", "", "bluegreen binary to measure (default: built from the working tree)")
+	flag.BoolVar(&c.idleOnly, "idle-only", false, "measure only the time to stable and the idle CPU and memory, then stop")
 	flag.BoolVar(&c.keep, "keep", false, "leave the temporary folder (configs, database, log) in place")
 	flag.Parse()
 	if c.apps < c.deploys+3 {
@@ -90,6 +92,9 @@ func (b *bench) run(ctx context.Context) error {
 		{"memory after the burst", b.measureAfterBurst},
 		{"dead container's logs", b.measureLogs},
 		{"concurrent deployments", b.measureDeploys},
+	}
+	if b.c.idleOnly {
+		steps = steps[:2]
 	}
 	for _, s := range steps {
 		b.logf("%s ...", s.name)

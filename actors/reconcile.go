@@ -1,0 +1,118 @@
+package actors
+
+import (
+	"context"
+	"time"
+
+	"github.com/anthdm/hollywood/actor"
+
+	"github.com/bluegreen/bluegreen/deploy"
+	"github.com/bluegreen/bluegreen/docker"
+)
+
+// The reconcile: every reconcile interval the supervisor lists bluegreen's
+// containers in one Docker call (Summaries: no inspect) and sends each app
+// actor the entries of its own (listed), as it routes the event stream by
+// the bluegreen.app label. The app actor alone decides: when every entry
+// agrees with what it knows (the same container, in the same state), it
+// takes them as they are; when one does not, or an event of the app came
+// while the list was read, it reads both colors again by inspect
+// (onReconcileTick), as an event of an unknown container makes it do.
+// So a hundred quiet apps cost one list every few seconds, not two
+// inspects each.
+
+// reconcileAll is the supervisor's reconcile tick.
+type reconcileAll struct{}
+
+// listedAll is what the supervisor's list found.
+type listedAll struct {
+	containers []docker.Container
+	err        error
+	events     map[string]uint64 // the events forwarded per app when the list began
+}
+
+// listed carries an app's entries of the supervisor's list.
+type listed struct {
+	containers []docker.Container
+	err        error
+	fresh      bool // no event of the app was forwarded while the list was read
+}
+
+// onReconcileAll lists the containers in the background, unless a list
+// runs. Paused (pause.go), the supervisor does no Docker work: each app
+// actor gets its tick, which it ignores once quiet.
+func (s *supervisor) onReconcileAll(c *actor.Context) {
+	if s.paused {
+		for _, pid := range s.apps {
+			c.Send(pid, reconcileTick{})
+		}
+		return
+	}
+	if s.listing {
+		return
+	}
+	s.listing = true
+	eng, self, rt := c.Engine(), c.PID(), s.deps.rt
+	events := make(map[string]uint64, len(s.events))
+	for app, n := range s.events {
+		events[app] = n
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		cs, err := rt.Summaries(ctx, map[string]string{LabelManaged: "true"})
+		eng.Send(self, listedAll{containers: cs, err: err, events: events})
+	}()
+}
+
+// onListedAll sends each app actor its entries.
+func (s *supervisor) onListedAll(c *actor.Context, msg listedAll) {
+	s.listing = false
+	if s.paused {
+		return
+	}
+	byApp := map[string][]docker.Container{}
+	for _, ct := range msg.containers {
+		app := ct.Labels[LabelApp]
+		byApp[app] = append(byApp[app], ct)
+	}
+	for app, pid := range s.apps {
+		c.Send(pid, listed{containers: byApp[app], err: msg.err, fresh: s.events[app] == msg.events[app]})
+	}
+}
+
+// onListed takes the app's entries of the supervisor's list.
+func (a *appActor) onListed(c *actor.Context, msg listed) {
+	if !a.adoptTried {
+		return // the first adoption has not answered: it reads them
+	}
+	if msg.err == nil && msg.fresh && a.proxy != nil && a.adopted && a.run == nil && !a.reconciling {
+		if res, ok := a.agrees(msg.containers); ok {
+			a.onReconcile(c, res)
+			return
+		}
+	}
+	// A retry (the proxy's listener, the adoption), a deployment's own
+	// view, or a change: as the app actor's own tick.
+	a.onReconcileTick()
+}
+
+// agrees returns the listed containers of both colors when each is the one
+// the actor knows, in the state it knows (or neither has one).
+func (a *appActor) agrees(cs []docker.Container) (reconcileResult, bool) {
+	res := reconcileResult{containers: map[deploy.Color]*docker.Container{}, seen: a.seen}
+	for _, ct := range cs {
+		if color := deploy.Color(ct.Labels[LabelColor]); color.Valid() && ct.Name == a.containerName(color) {
+			res.containers[color] = &ct
+		}
+	}
+	for _, color := range deploy.Colors {
+		s, ct := a.slots[color], res.containers[color]
+		switch {
+		case s == nil && ct == nil:
+		case s == nil || ct == nil || s.id != ct.ID || s.state != ct.State:
+			return res, false
+		}
+	}
+	return res, true
+}
