@@ -240,6 +240,12 @@ func (p *cdpPage) event(m cdpMessage) {
 			} `json:"entry"`
 		}
 		json.Unmarshal(m.Params, &e)
+		if e.Entry.Source == "network" && strings.Contains(e.Entry.Text, "ERR_NETWORK_CHANGED") {
+			// The host's network changed under the browser (Docker tests
+			// creating containers meanwhile): the environment, not the
+			// page, which reads again (api in app.js).
+			return
+		}
 		if e.Entry.Level == "error" || e.Entry.Source == "security" {
 			problem = "log " + e.Entry.Source + "/" + e.Entry.Level + ": " + e.Entry.Text + " " + e.Entry.URL
 		}

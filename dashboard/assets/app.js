@@ -171,12 +171,20 @@
     }
   }
 
+  // A read that failed in the network (the browser saw the host's network
+  // change, a tunnel hiccup) is tried once more; a POST never is.
   async function api(path, opts) {
+    const init = Object.assign({ cache: 'no-store', headers: { Accept: 'application/json' } }, opts);
+    const retry = !init.method || init.method === 'GET';
     let resp;
-    try {
-      resp = await fetch(path, Object.assign({ cache: 'no-store', headers: { Accept: 'application/json' } }, opts));
-    } catch (e) {
-      throw new APIError(0, 'unreachable', 'cannot reach bluegreen serve: ' + e.message);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        resp = await fetch(path, init);
+        break;
+      } catch (e) {
+        if (!retry || attempt > 0) throw new APIError(0, 'unreachable', 'cannot reach bluegreen serve: ' + e.message);
+        await new Promise((r) => setTimeout(r, 250));
+      }
     }
     noteServerDate(resp.headers.get('Date'));
     const text = await resp.text();
