@@ -156,13 +156,9 @@ func (c *Client) Inspect(ctx context.Context, nameOrID string) (Container, error
 // List returns the containers in any state carrying all the given labels
 // (k=v), sorted by name.
 func (c *Client) List(ctx context.Context, labels map[string]string) ([]Container, error) {
-	filters := map[string][]string{}
-	for k, v := range labels {
-		filters["label"] = append(filters["label"], k+"="+v)
-	}
-	list, err := c.dc.ListContainers(dockerclient.ListContainersOptions{All: true, Filters: filters, Context: ctx})
+	list, err := c.listLabelled(ctx, labels)
 	if err != nil {
-		return nil, fmt.Errorf("list containers %s: %w", labelString(labels), c.cause(err))
+		return nil, err
 	}
 	out := make([]Container, 0, len(list))
 	for _, l := range list {
@@ -184,13 +180,9 @@ func (c *Client) List(ctx context.Context, labels map[string]string) ([]Containe
 // Running and Labels are set; the rest (an exit code, the published port)
 // takes an Inspect.
 func (c *Client) Summaries(ctx context.Context, labels map[string]string) ([]Container, error) {
-	filters := map[string][]string{}
-	for k, v := range labels {
-		filters["label"] = append(filters["label"], k+"="+v)
-	}
-	list, err := c.dc.ListContainers(dockerclient.ListContainersOptions{All: true, Filters: filters, Context: ctx})
+	list, err := c.listLabelled(ctx, labels)
 	if err != nil {
-		return nil, fmt.Errorf("list containers %s: %w", labelString(labels), c.cause(err))
+		return nil, err
 	}
 	out := make([]Container, 0, len(list))
 	for _, l := range list {
@@ -201,6 +193,20 @@ func (c *Client) Summaries(ctx context.Context, labels map[string]string) ([]Con
 		out = append(out, ct)
 	}
 	return out, nil
+}
+
+// listLabelled is Docker's list of the containers in any state carrying all
+// the given labels (k=v).
+func (c *Client) listLabelled(ctx context.Context, labels map[string]string) ([]dockerclient.APIContainers, error) {
+	filters := map[string][]string{}
+	for k, v := range labels {
+		filters["label"] = append(filters["label"], k+"="+v)
+	}
+	list, err := c.dc.ListContainers(dockerclient.ListContainersOptions{All: true, Filters: filters, Context: ctx})
+	if err != nil {
+		return nil, fmt.Errorf("list containers %s: %w", labelString(labels), c.cause(err))
+	}
+	return list, nil
 }
 
 // start calls the daemon. go-dockerclient learns the server's API version
