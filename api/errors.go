@@ -21,9 +21,10 @@ type ErrorDetail struct {
 	Details []string `json:"details,omitempty"`
 }
 
-// Error is an error answer of the API: its HTTP status, code and message.
-// The server answers its own refusals (a foreign Host, a body too large)
-// with one; the client returns one for every answer of 300 or more.
+// Error is an error answer of the server with its HTTP status, code and
+// message: its own refusals (a foreign Host, a body too large), and what a
+// Backend returns when it picks a status itself. The Client returns a
+// *ResponseError instead, which holds the *deploy.Error rebuilt from the wire.
 type Error struct {
 	Status  int
 	Code    string

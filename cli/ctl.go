@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/bluegreen/bluegreen/api"
+	"github.com/bluegreen/bluegreen/deploy"
 )
 
 // EnvAPI names the environment variable that sets ctl's default API address.
@@ -148,20 +149,25 @@ func (c *ctl) run(f func(ctx context.Context, cmd *cobra.Command, args []string)
 	}
 }
 
-// fail prints an operation error and returns ExitFailed.
+// fail prints why an operation failed (printFailure) and returns ExitFailed.
 func (c *ctl) fail(err error) int {
+	return printFailure(c.stderr, err)
+}
+
+// printFailure is ctl's one printer of a failed operation, for every
+// subcommand: "error: " and what happened, which says what to do (the
+// server's message, with its details one per line; "cannot reach bluegreen
+// at ADDR: is "bluegreen serve" running?" when the API does not answer). A
+// command stopped by Ctrl-C (its context canceled) prints nothing more. It
+// returns ExitFailed: bad usage is printed by Run or usageErr, with ExitUsage.
+func printFailure(w io.Writer, err error) int {
 	if errors.Is(err, context.Canceled) {
 		return ExitFailed
 	}
-	var ae *api.Error
-	if errors.As(err, &ae) {
-		fmt.Fprintf(c.stderr, "error: %s\n", ae.Message)
-		for _, d := range ae.Details {
-			fmt.Fprintf(c.stderr, "  %s\n", d)
-		}
-		return ExitFailed
+	fmt.Fprintf(w, "error: %v\n", err)
+	for _, d := range deploy.ErrorDetails(err) {
+		fmt.Fprintf(w, "  %s\n", d)
 	}
-	fmt.Fprintf(c.stderr, "error: %v\n", err)
 	return ExitFailed
 }
 
