@@ -39,16 +39,26 @@ type ctl struct {
 	progressEvery time.Duration
 }
 
-// ctlCommands build the ctl subcommands: each ctl_*.go file adds its own in
-// an init function with addCtl, so a new subcommand is one file.
-var ctlCommands []func(c *ctl) *cobra.Command
-
-// addCtl registers the builder of a ctl subcommand. build returns the
-// subcommand with its Use ("name ARGS [--flag X]"), Short, Args (usually
-// argsBetween) and flags; its RunE is c.run(...) so that its exit status
-// (0 ok, 1 failed operation, 2 bad usage) is the process's.
-func addCtl(build func(c *ctl) *cobra.Command) {
-	ctlCommands = append(ctlCommands, build)
+// subcommands are ctl's subcommands, all of them: a new one is a method
+// xxxCmd in its own ctl_xxx.go, added here (help lists them by name). Each
+// returns the subcommand with its Use ("name ARGS [--flag X]"), Short, Args
+// (usually argsBetween) and flags; its RunE is c.run(...) so that its exit
+// status (0 ok, 1 failed operation, 2 bad usage) is the process's.
+func (c *ctl) subcommands() []*cobra.Command {
+	return []*cobra.Command{
+		c.deployCmd(),
+		c.eventsCmd(),
+		c.healthCmd(),
+		c.historyCmd(),
+		c.imagesCmd(),
+		c.logsCmd(),
+		c.reloadCmd(),
+		c.rollbackCmd(),
+		c.statusCmd(),
+		c.switchCmd(),
+		c.upgradeCmd(),
+		c.watchCmd(),
+	}
 }
 
 // newCtlCmd builds `bluegreen ctl` and its subcommands.
@@ -99,9 +109,7 @@ Exit status: 0 ok, 1 failed operation, 2 bad usage.`, api.DefaultAddr, EnvAPI),
 	pf := cmd.PersistentFlags()
 	pf.StringVar(&c.addr, "api", "", fmt.Sprintf("`ADDR` of the API: host:port or unix:/path (default %s, or $%s)", api.DefaultAddr, EnvAPI))
 	pf.BoolVar(&c.json, "json", false, "print the API's JSON answers")
-	for _, build := range ctlCommands {
-		cmd.AddCommand(build(c))
-	}
+	cmd.AddCommand(c.subcommands()...)
 	return cmd
 }
 

@@ -14,23 +14,22 @@ import (
 	"github.com/bluegreen/bluegreen/deploy"
 )
 
-func init() {
-	addCtl(func(c *ctl) *cobra.Command {
-		var wait bool
-		var timeout time.Duration
-		cmd := &cobra.Command{
-			Use:   "upgrade [--wait] [--timeout D]",
-			Short: "restart serve onto the binary at its path without dropping a request (as SIGUSR2)",
-			Args:  argsBetween(0, 0),
-			RunE: c.run(func(ctx context.Context, cmd *cobra.Command, args []string) int {
-				return upgradeCommand(ctx, c.client, upgradeOptions{wait: wait, timeout: timeout, json: c.json,
-					poll: 200 * time.Millisecond}, c.stdout, c.stderr)
-			}),
-		}
-		cmd.Flags().BoolVar(&wait, "wait", false, "follow the upgrade; exit 0 only if the new process took over")
-		cmd.Flags().Var(newDuration(&timeout, DefaultDeployTimeout), "timeout", "how long --wait waits (a running deployment finishes first)")
-		return cmd
-	})
+// upgradeCmd builds `bluegreen ctl upgrade`.
+func (c *ctl) upgradeCmd() *cobra.Command {
+	var wait bool
+	var timeout time.Duration
+	cmd := &cobra.Command{
+		Use:   "upgrade [--wait] [--timeout D]",
+		Short: "restart serve onto the binary at its path without dropping a request (as SIGUSR2)",
+		Args:  argsBetween(0, 0),
+		RunE: c.run(func(ctx context.Context, cmd *cobra.Command, args []string) int {
+			return upgradeCommand(ctx, c.client, upgradeOptions{wait: wait, timeout: timeout, json: c.json,
+				poll: 200 * time.Millisecond}, c.stdout, c.stderr)
+		}),
+	}
+	cmd.Flags().BoolVar(&wait, "wait", false, "follow the upgrade; exit 0 only if the new process took over")
+	cmd.Flags().Var(newDuration(&timeout, DefaultDeployTimeout), "timeout", "how long --wait waits (a running deployment finishes first)")
+	return cmd
 }
 
 // upgradeOptions are what `ctl upgrade` is asked.
