@@ -60,9 +60,6 @@ var architecture = []row{
 
 	// Test support: only tests import these.
 	{pkg: "internal/testsupport/...", floor: testsOnly, why: "helpers for tests: Docker images, a registry, scraping, promtool"},
-	{pkg: "internal/testimage", floor: testsOnly, why: "test support (before its move under internal/testsupport)"},
-	{pkg: "internal/scrape", floor: testsOnly, why: "test support (before its move under internal/testsupport)"},
-	{pkg: "internal/promtool", floor: testsOnly, why: "test support (before its move under internal/testsupport)"},
 	{pkg: "internal/e2e", floor: testsOnly, why: "the built binary's process-level tests; no code of its own"},
 	{pkg: "internal/release", floor: testsOnly, why: "the release binary's tests (systemd, Ansible, s3dock); no code of its own"},
 	{pkg: "examples", floor: testsOnly, why: "tests of the examples beside it; no code of its own"},

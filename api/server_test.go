@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/bluegreen/bluegreen/deploy"
-	"github.com/bluegreen/bluegreen/internal/scrape"
+	"github.com/bluegreen/bluegreen/internal/testsupport/scrape"
 	"github.com/bluegreen/bluegreen/metrics"
 )
 
