@@ -59,10 +59,10 @@ func TestClient_Errors(t *testing.T) {
 		if deploy.ErrorCode(err) != deploy.ECONFLICT || HTTPStatus(err) != http.StatusConflict || !strings.Contains(err.Error(), "no green container") {
 			t.Fatalf("error %#v", err)
 		}
-		b.reloadErr = &deploy.Error{Code: deploy.ECONFIG, Message: "2 config errors",
+		b.reloadErr = &deploy.Error{Code: deploy.EINVALIDCONFIG, Message: "2 config errors",
 			Details: []string{"web.yaml:1:1: name: required", "api.yaml:2:3: ports.proxy: required"}}
 		_, err = c.Reload(t.Context())
-		if deploy.ErrorCode(err) != deploy.ECONFIG || HTTPStatus(err) != http.StatusBadRequest ||
+		if deploy.ErrorCode(err) != deploy.EINVALIDCONFIG || HTTPStatus(err) != http.StatusBadRequest ||
 			err.Error() != "2 config errors" || len(deploy.ErrorDetails(err)) != 2 {
 			t.Fatalf("error %#v", err)
 		}
@@ -76,7 +76,7 @@ func TestClient_Errors(t *testing.T) {
 			msg    string
 		}{
 			{"text from a proxy in front", http.StatusBadGateway, "upstream went away\n", deploy.EINTERNAL, "upstream went away"},
-			{"empty", http.StatusServiceUnavailable, "", deploy.EUNAVAILABLE, "503 Service Unavailable"},
+			{"empty", http.StatusServiceUnavailable, "", deploy.EDOCKERUNAVAILABLE, "503 Service Unavailable"},
 			{"json without a message", http.StatusNotFound, `{"error":{"code":"not_found"}}`, deploy.ENOTFOUND, `{"error":{"code":"not_found"}}`},
 			{"a code of the server's own", http.StatusForbidden, `{"error":{"code":"forbidden","message":"no"}}`, "forbidden", "no"},
 			{"a message without a code", http.StatusConflict, `{"error":{"message":"busy"}}`, deploy.ECONFLICT, "busy"},

@@ -79,13 +79,13 @@ func toAPIError(err error) *Error {
 // kind of error becomes an HTTP status.
 func statusOf(code deploy.Code) int {
 	switch code {
-	case deploy.EINVALID, deploy.ECONFIG:
+	case deploy.EINVALID, deploy.EINVALIDCONFIG:
 		return http.StatusBadRequest
 	case deploy.ENOTFOUND:
 		return http.StatusNotFound
 	case deploy.ECONFLICT:
 		return http.StatusConflict
-	case deploy.EUNAVAILABLE, deploy.EBUSY, deploy.ETIMEOUT:
+	case deploy.EDOCKERUNAVAILABLE, deploy.EUNAVAILABLE, deploy.ETIMEOUT:
 		return http.StatusServiceUnavailable
 	}
 	return http.StatusInternalServerError
@@ -108,7 +108,7 @@ func codeFor(status int) string {
 	case http.StatusUnsupportedMediaType:
 		return "unsupported_media_type"
 	case http.StatusServiceUnavailable:
-		return string(deploy.EUNAVAILABLE)
+		return string(deploy.EDOCKERUNAVAILABLE)
 	case http.StatusGatewayTimeout:
 		return string(deploy.ETIMEOUT)
 	}

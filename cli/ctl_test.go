@@ -643,7 +643,7 @@ func TestPrintFailure(t *testing.T) {
 		want string
 	}{
 		{"the server's error with its details",
-			&api.ResponseError{Status: http.StatusBadRequest, Err: &deploy.Error{Code: deploy.ECONFIG, Message: "the app configs are invalid: 2 problems",
+			&api.ResponseError{Status: http.StatusBadRequest, Err: &deploy.Error{Code: deploy.EINVALIDCONFIG, Message: "the app configs are invalid: 2 problems",
 				Details: []string{"web.yaml:3:1: bogus: unknown key", "api.yaml:1:1: name: required"}}},
 			"error: the app configs are invalid: 2 problems\n  web.yaml:3:1: bogus: unknown key\n  api.yaml:1:1: name: required\n"},
 		{"wrapped", fmt.Errorf("open event stream: %w", &api.ResponseError{Status: http.StatusConflict, Err: deploy.Errorf(deploy.ECONFLICT, "busy")}),

@@ -19,7 +19,7 @@ import (
 //
 //  1. The old process records supervisor.upgrading and stops driving
 //     Docker (actors.System.Pause: a running deployment finishes first, new
-//     requests get a retryable EBUSY; then no event stream, no reconcile,
+//     requests get a retryable EUNAVAILABLE; then no event stream, no reconcile,
 //     no health checks, no state writes). Its proxies keep routing.
 //  2. It starts the executable at os.Executable(), resolved now, with its
 //     own arguments, handing over every listening socket (each app's proxy
