@@ -88,7 +88,7 @@ func TestAppActor_DockerDown(t *testing.T) {
 	ctx := context.Background()
 
 	u.rt.setDown(true)
-	if _, err := u.sys.Deploy(ctx, cfg.Name, deploy.Request{DesiredImage: "web:v2"}); deploy.ErrorCode(err) != deploy.EUNAVAILABLE {
+	if _, err := u.sys.Deploy(ctx, cfg.Name, deploy.Request{DesiredImage: "web:v2"}); deploy.ErrorCode(err) != deploy.EDOCKERUNAVAILABLE {
 		t.Fatalf("deploy with Docker down: %v", err)
 	}
 	u.tick(cfg.Name)

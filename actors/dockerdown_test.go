@@ -11,7 +11,7 @@ import (
 	"github.com/bluegreen/bluegreen/api"
 	"github.com/bluegreen/bluegreen/deploy"
 	"github.com/bluegreen/bluegreen/docker"
-	"github.com/bluegreen/bluegreen/internal/testimage"
+	"github.com/bluegreen/bluegreen/internal/testsupport/testimage"
 )
 
 // TestSystem_DockerUnreachable runs the supervisor against a Docker endpoint

@@ -272,7 +272,7 @@ func (s *System) Images(ctx context.Context, app string) ([]deploy.Image, error)
 // imagesError gives a failure to list an app's images its code.
 func imagesError(app string, err error) error {
 	if errors.Is(err, docker.ErrUnavailable) {
-		return &deploy.Error{Code: deploy.EUNAVAILABLE, Message: fmt.Sprintf("images of %s: Docker unreachable: %v", app, err)}
+		return &deploy.Error{Code: deploy.EDOCKERUNAVAILABLE, Message: fmt.Sprintf("images of %s: Docker unreachable: %v", app, err)}
 	}
 	return fmt.Errorf("images of %s: %w", app, err)
 }

@@ -217,7 +217,7 @@ func TestAppActor_ImageRetention(t *testing.T) {
 	t.Run("docker down", func(t *testing.T) {
 		u.rt.setDown(true)
 		defer u.rt.setDown(false)
-		if _, err := u.sys.Images(ctx, cfg.Name); deploy.ErrorCode(err) != deploy.EUNAVAILABLE {
+		if _, err := u.sys.Images(ctx, cfg.Name); deploy.ErrorCode(err) != deploy.EDOCKERUNAVAILABLE {
 			t.Fatalf("err %v, want docker_unavailable", err)
 		}
 	})

@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/bluegreen/bluegreen/deploy"
-	"github.com/bluegreen/bluegreen/internal/promtool"
-	"github.com/bluegreen/bluegreen/internal/scrape"
+	"github.com/bluegreen/bluegreen/internal/testsupport/promtool"
+	"github.com/bluegreen/bluegreen/internal/testsupport/scrape"
 )
 
 // TestSystem_Metrics scrapes GET /metrics of a System on the real Docker

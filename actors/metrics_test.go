@@ -11,9 +11,9 @@ import (
 
 	"github.com/bluegreen/bluegreen/api"
 	"github.com/bluegreen/bluegreen/deploy"
-	"github.com/bluegreen/bluegreen/internal/promtool"
-	"github.com/bluegreen/bluegreen/internal/scrape"
-	"github.com/bluegreen/bluegreen/internal/testimage"
+	"github.com/bluegreen/bluegreen/internal/testsupport/promtool"
+	"github.com/bluegreen/bluegreen/internal/testsupport/scrape"
+	"github.com/bluegreen/bluegreen/internal/testsupport/testimage"
 )
 
 // scrapeOf scrapes GET /metrics of sys through the management API.

@@ -18,7 +18,7 @@ import (
 // side on the same sockets and share the SQLite file, but only one of them
 // drives Docker and writes deployment state and health at a time. The old
 // one gives that up first (Pause): it refuses new deploy, rollback, switch
-// and reload requests with a retryable EBUSY, lets the deployments that run
+// and reload requests with a retryable EUNAVAILABLE, lets the deployments that run
 // (and one queued behind each) finish, bounded by their timeouts, then stops
 // its Docker event stream, its reconcile ticks and health checks, and writes
 // nothing more, while its proxies keep routing to the same containers. Only
@@ -28,7 +28,7 @@ import (
 
 // errBusy answers requests that would change an app while an upgrade hands
 // the driving over.
-var errBusy = deploy.Errorf(deploy.EBUSY, "an upgrade of bluegreen is in progress: retry in a few seconds")
+var errBusy = deploy.Errorf(deploy.EUNAVAILABLE, "an upgrade of bluegreen is in progress: retry in a few seconds")
 
 // pullAllowance is what a pause allows a pull, which has no timeout of its own.
 const pullAllowance = 10 * time.Minute

@@ -36,14 +36,14 @@ func TestAppActor_PauseAndResume(t *testing.T) {
 		"switch":   second(u.sys.Switch(ctx, cfg.Name, deploy.Blue)),
 		"reload":   second(u.sys.Reload(ctx)),
 	} {
-		if deploy.ErrorCode(err) != deploy.EBUSY || !strings.Contains(err.Error(), "retry in a few seconds") {
+		if deploy.ErrorCode(err) != deploy.EUNAVAILABLE || !strings.Contains(err.Error(), "retry in a few seconds") {
 			t.Errorf("%s during a pause: %v", what, err)
 		}
 	}
 	// Through the actor too: a request that passed the System's check
 	// before the pause began.
 	if v, err := u.sys.ask(Deploy{App: cfg.Name, Image: "web:v3", Trigger: deploy.TriggerAPI}); err != nil ||
-		deploy.ErrorCode(v.(DeployReply).Err) != deploy.EBUSY {
+		deploy.ErrorCode(v.(DeployReply).Err) != deploy.EUNAVAILABLE {
 		t.Fatalf("deploy message during a pause: %+v %v", v, err)
 	}
 	select {

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/bluegreen/bluegreen/deploy"
-	"github.com/bluegreen/bluegreen/internal/testimage"
+	"github.com/bluegreen/bluegreen/internal/testsupport/testimage"
 )
 
 func TestSystem_Reload(t *testing.T) {
@@ -39,7 +39,7 @@ func TestSystem_Reload(t *testing.T) {
 	}
 	_, err = h.sys.Reload(context.Background())
 	var de *deploy.Error
-	if !errors.As(err, &de) || de.Code != deploy.ECONFIG || len(de.Details) < 2 || !strings.Contains(strings.Join(de.Details, "\n"), "bad.yaml:4:1") {
+	if !errors.As(err, &de) || de.Code != deploy.EINVALIDCONFIG || len(de.Details) < 2 || !strings.Contains(strings.Join(de.Details, "\n"), "bad.yaml:4:1") {
 		t.Fatalf("reload with a bad file: %v %+v", err, de)
 	}
 	if got, err := body(http.DefaultClient, b.url("/")); err != nil || got != "v2" {

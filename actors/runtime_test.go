@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"github.com/bluegreen/bluegreen/docker"
-	"github.com/bluegreen/bluegreen/internal/testimage"
+	"github.com/bluegreen/bluegreen/internal/testsupport/testimage"
 )
 
 // fakeRuntime is the Docker of the actors' unit tests, in memory: images and

@@ -271,7 +271,7 @@ func (s *supervisor) onChildFailed(c *actor.Context, msg childFailed) {
 }
 
 // reload applies the app configs as they are now. Invalid ones change
-// nothing and are answered as ECONFIG, for the asker to report.
+// nothing and are answered as EINVALIDCONFIG, for the asker to report.
 func (s *supervisor) reload(c *actor.Context) ReloadReply {
 	cfgs, err := s.load()
 	if err != nil {
@@ -316,10 +316,10 @@ func (s *supervisor) reload(c *actor.Context) ReloadReply {
 	return ReloadReply{Result: res}
 }
 
-// invalidConfigs is the answer to a reload of invalid configs: ECONFIG with
+// invalidConfigs is the answer to a reload of invalid configs: EINVALIDCONFIG with
 // one detail per problem.
 func invalidConfigs(err error) *deploy.Error {
-	e := deploy.Errorf(deploy.ECONFIG, "configs are invalid; the running config stays: %v", err)
+	e := deploy.Errorf(deploy.EINVALIDCONFIG, "configs are invalid; the running config stays: %v", err)
 	if errs, ok := err.(config.Errors); ok {
 		e.Message = fmt.Sprintf("%d problem(s) in the app configs; the running config stays", len(errs))
 		for _, x := range errs {

@@ -29,7 +29,7 @@ func TestSupervisor_Reload(t *testing.T) {
 	u.configs(bad, a, b)
 	_, err = u.sys.Reload(ctx)
 	var de *deploy.Error
-	if !errors.As(err, &de) || de.Code != deploy.ECONFIG || len(de.Details) != 2 || !strings.HasPrefix(de.Details[0], "bad.yaml:4:1: what:") {
+	if !errors.As(err, &de) || de.Code != deploy.EINVALIDCONFIG || len(de.Details) != 2 || !strings.HasPrefix(de.Details[0], "bad.yaml:4:1: what:") {
 		t.Fatalf("reload of invalid configs: %v %+v", err, de)
 	}
 

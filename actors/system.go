@@ -189,12 +189,12 @@ func (s *System) ask(msg any) (any, error) {
 	return v, nil
 }
 
-// pingDocker fails with EUNAVAILABLE when Docker is unreachable.
+// pingDocker fails with EDOCKERUNAVAILABLE when Docker is unreachable.
 func (s *System) pingDocker(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if err := s.rt.Ping(ctx); err != nil {
-		return deploy.Errorf(deploy.EUNAVAILABLE, "%s", err.Error())
+		return deploy.Errorf(deploy.EDOCKERUNAVAILABLE, "%s", err.Error())
 	}
 	return nil
 }

@@ -217,7 +217,7 @@ func (c *Client) StreamEvents(ctx context.Context, app string) (<-chan deploy.Ev
 	conn, resp, err := websocket.Dial(ctx, u, &websocket.DialOptions{HTTPClient: c.http})
 	if err != nil {
 		if resp != nil && resp.StatusCode >= 400 {
-			return nil, nil, fmt.Errorf("open event stream: %s", resp.Status)
+			return nil, nil, fmt.Errorf("open event stream: %w", readError(resp))
 		}
 		return nil, nil, c.connErr(err)
 	}
@@ -347,16 +347,49 @@ func (e *ConnError) Error() string {
 // Unwrap returns the transport error.
 func (e *ConnError) Unwrap() error { return e.Err }
 
-// readError turns an error answer into an *Error carrying the server's message.
+// ResponseError is an error answer of the API as the Client returns it: the
+// domain error rebuilt from the body (code, message, details), so that
+// deploy.ErrorCode and errors.As with a *deploy.Error work on what a client
+// gets back as they do on the server's side, and the answer's HTTP status
+// beside it (HTTPStatus).
+type ResponseError struct {
+	Status int           // the answer's HTTP status
+	Err    *deploy.Error // the error the server sent
+}
+
+// Error returns the server's message.
+func (e *ResponseError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the domain error.
+func (e *ResponseError) Unwrap() error { return e.Err }
+
+// HTTPStatus returns the HTTP status of the error answer in err's chain: 0
+// when there is none (the API was not reached, a context ended).
+func HTTPStatus(err error) int {
+	var re *ResponseError
+	if errors.As(err, &re) {
+		return re.Status
+	}
+	return 0
+}
+
+// readError rebuilds the server's error from an error answer: the JSON
+// error body (docs/api.md, "Errors"), or for an answer without one (a
+// proxy in front, an old server) the body's text under the status's code.
 func readError(resp *http.Response) error {
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, MaxBodyBytes))
 	var eb ErrorBody
 	if err := json.Unmarshal(body, &eb); err == nil && eb.Error.Message != "" {
-		return &Error{Status: resp.StatusCode, Code: eb.Error.Code, Message: eb.Error.Message, Details: eb.Error.Details}
+		code := eb.Error.Code
+		if code == "" {
+			code = codeFor(resp.StatusCode)
+		}
+		return &ResponseError{Status: resp.StatusCode,
+			Err: &deploy.Error{Code: deploy.Code(code), Message: eb.Error.Message, Details: eb.Error.Details}}
 	}
 	msg := strings.TrimSpace(string(body))
 	if msg == "" {
 		msg = resp.Status
 	}
-	return &Error{Status: resp.StatusCode, Code: codeFor(resp.StatusCode), Message: msg}
+	return &ResponseError{Status: resp.StatusCode, Err: &deploy.Error{Code: deploy.Code(codeFor(resp.StatusCode)), Message: msg}}
 }

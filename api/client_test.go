@@ -44,17 +44,74 @@ func TestClient_Errors(t *testing.T) {
 			t.Fatalf("error %v", err)
 		}
 	})
-	t.Run("api errors carry the server's message", func(t *testing.T) {
-		srv := httptest.NewServer(NewServer(newFakeBackend(), nil))
+	t.Run("api errors come back as the server's *deploy.Error", func(t *testing.T) {
+		b := newFakeBackend()
+		srv := httptest.NewServer(NewServer(b, nil))
 		t.Cleanup(srv.Close)
 		c := NewClient(strings.TrimPrefix(srv.URL, "http://"))
 		_, err := c.App(t.Context(), "nope")
-		var ae *Error
-		if !errors.As(err, &ae) || ae.Status != http.StatusNotFound || ae.Code != "not_found" || !strings.Contains(ae.Message, `"nope"`) {
+		var de *deploy.Error
+		if !errors.As(err, &de) || deploy.ErrorCode(err) != deploy.ENOTFOUND || HTTPStatus(err) != http.StatusNotFound ||
+			!strings.Contains(de.Message, `"nope"`) || err.Error() != de.Message {
 			t.Fatalf("error %#v", err)
 		}
 		_, err = c.Switch(t.Context(), "web", "green")
-		if !errors.As(err, &ae) || ae.Status != http.StatusConflict || !strings.Contains(err.Error(), "no green container") {
+		if deploy.ErrorCode(err) != deploy.ECONFLICT || HTTPStatus(err) != http.StatusConflict || !strings.Contains(err.Error(), "no green container") {
+			t.Fatalf("error %#v", err)
+		}
+		b.reloadErr = &deploy.Error{Code: deploy.EINVALIDCONFIG, Message: "2 config errors",
+			Details: []string{"web.yaml:1:1: name: required", "api.yaml:2:3: ports.proxy: required"}}
+		_, err = c.Reload(t.Context())
+		if deploy.ErrorCode(err) != deploy.EINVALIDCONFIG || HTTPStatus(err) != http.StatusBadRequest ||
+			err.Error() != "2 config errors" || len(deploy.ErrorDetails(err)) != 2 {
+			t.Fatalf("error %#v", err)
+		}
+	})
+	t.Run("answers without an error body", func(t *testing.T) {
+		tests := []struct {
+			name   string
+			status int
+			body   string
+			code   deploy.Code
+			msg    string
+		}{
+			{"text from a proxy in front", http.StatusBadGateway, "upstream went away\n", deploy.EINTERNAL, "upstream went away"},
+			{"empty", http.StatusServiceUnavailable, "", deploy.EDOCKERUNAVAILABLE, "503 Service Unavailable"},
+			{"json without a message", http.StatusNotFound, `{"error":{"code":"not_found"}}`, deploy.ENOTFOUND, `{"error":{"code":"not_found"}}`},
+			{"a code of the server's own", http.StatusForbidden, `{"error":{"code":"forbidden","message":"no"}}`, "forbidden", "no"},
+			{"a message without a code", http.StatusConflict, `{"error":{"message":"busy"}}`, deploy.ECONFLICT, "busy"},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					w.WriteHeader(tt.status)
+					w.Write([]byte(tt.body))
+				}))
+				t.Cleanup(srv.Close)
+				_, err := NewClient(srv.URL).Apps(t.Context())
+				if deploy.ErrorCode(err) != tt.code || HTTPStatus(err) != tt.status || err.Error() != tt.msg {
+					t.Fatalf("error %q code %q status %d, want %q %q %d", err, deploy.ErrorCode(err), HTTPStatus(err), tt.msg, tt.code, tt.status)
+				}
+			})
+		}
+	})
+	t.Run("a refused event stream", func(t *testing.T) {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusForbidden)
+			w.Write([]byte(`{"error":{"code":"forbidden","message":"the Host is not this API's"}}`))
+		}))
+		t.Cleanup(srv.Close)
+		_, _, err := NewClient(srv.URL).StreamEvents(t.Context(), "")
+		if deploy.ErrorCode(err) != "forbidden" || HTTPStatus(err) != http.StatusForbidden ||
+			err.Error() != "open event stream: the Host is not this API's" {
+			t.Fatalf("error %v", err)
+		}
+	})
+	t.Run("not reached: no status, no domain error", func(t *testing.T) {
+		_, err := NewClient(freeAddr(t)).Apps(t.Context())
+		var de *deploy.Error
+		if HTTPStatus(err) != 0 || errors.As(err, &de) {
 			t.Fatalf("error %#v", err)
 		}
 	})

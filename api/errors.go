@@ -21,9 +21,10 @@ type ErrorDetail struct {
 	Details []string `json:"details,omitempty"`
 }
 
-// Error is an error answer of the API: its HTTP status, code and message.
-// The server answers its own refusals (a foreign Host, a body too large)
-// with one; the client returns one for every answer of 300 or more.
+// Error is an error answer of the server with its HTTP status, code and
+// message: its own refusals (a foreign Host, a body too large), and what a
+// Backend returns when it picks a status itself. The Client returns a
+// *ResponseError instead, which holds the *deploy.Error rebuilt from the wire.
 type Error struct {
 	Status  int
 	Code    string
@@ -78,13 +79,13 @@ func toAPIError(err error) *Error {
 // kind of error becomes an HTTP status.
 func statusOf(code deploy.Code) int {
 	switch code {
-	case deploy.EINVALID, deploy.ECONFIG:
+	case deploy.EINVALID, deploy.EINVALIDCONFIG:
 		return http.StatusBadRequest
 	case deploy.ENOTFOUND:
 		return http.StatusNotFound
 	case deploy.ECONFLICT:
 		return http.StatusConflict
-	case deploy.EUNAVAILABLE, deploy.EBUSY, deploy.ETIMEOUT:
+	case deploy.EDOCKERUNAVAILABLE, deploy.EUNAVAILABLE, deploy.ETIMEOUT:
 		return http.StatusServiceUnavailable
 	}
 	return http.StatusInternalServerError
@@ -107,7 +108,7 @@ func codeFor(status int) string {
 	case http.StatusUnsupportedMediaType:
 		return "unsupported_media_type"
 	case http.StatusServiceUnavailable:
-		return string(deploy.EUNAVAILABLE)
+		return string(deploy.EDOCKERUNAVAILABLE)
 	case http.StatusGatewayTimeout:
 		return string(deploy.ETIMEOUT)
 	}

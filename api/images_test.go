@@ -63,7 +63,7 @@ func TestServer_Images(t *testing.T) {
 	})
 	t.Run("docker unreachable", func(t *testing.T) {
 		b := newFakeBackend()
-		b.err = fmt.Errorf("images of web: %w", deploy.Errorf(deploy.EUNAVAILABLE, "cannot reach Docker"))
+		b.err = fmt.Errorf("images of web: %w", deploy.Errorf(deploy.EDOCKERUNAVAILABLE, "cannot reach Docker"))
 		rec := serve(t, b, jsonRequest("GET", "/api/apps/web/images", ""))
 		if eb := decode[ErrorBody](t, rec); rec.Code != http.StatusServiceUnavailable || eb.Error.Code != "docker_unavailable" {
 			t.Fatalf("status %d, body %s", rec.Code, rec.Body)

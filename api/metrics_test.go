@@ -12,8 +12,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/bluegreen/bluegreen/deploy"
-	"github.com/bluegreen/bluegreen/internal/promtool"
-	"github.com/bluegreen/bluegreen/internal/scrape"
+	"github.com/bluegreen/bluegreen/internal/testsupport/promtool"
+	"github.com/bluegreen/bluegreen/internal/testsupport/scrape"
 	"github.com/bluegreen/bluegreen/metrics"
 	"github.com/bluegreen/bluegreen/proxy"
 )

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/bluegreen/bluegreen/deploy"
-	"github.com/bluegreen/bluegreen/internal/scrape"
+	"github.com/bluegreen/bluegreen/internal/testsupport/scrape"
 	"github.com/bluegreen/bluegreen/metrics"
 )
 
@@ -523,7 +523,7 @@ func TestServer_Errors(t *testing.T) {
 			return jsonRequest("POST", "/api/apps/web/switch", `{"color":"green"}`)
 		}},
 		{name: "docker unavailable", status: 503, code: "docker_unavailable",
-			err: fmt.Errorf("list containers: %w", deploy.Errorf(deploy.EUNAVAILABLE, "cannot reach Docker")),
+			err: fmt.Errorf("list containers: %w", deploy.Errorf(deploy.EDOCKERUNAVAILABLE, "cannot reach Docker")),
 			req: func() *http.Request { return jsonRequest("GET", "/api/apps", "") }},
 		{name: "invalid code", status: 400, code: "invalid",
 			err: fmt.Errorf("deploy: %w", deploy.Errorf(deploy.EINVALID, "bad image")),

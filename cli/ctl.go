@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/bluegreen/bluegreen/api"
+	"github.com/bluegreen/bluegreen/deploy"
 )
 
 // EnvAPI names the environment variable that sets ctl's default API address.
@@ -38,16 +39,26 @@ type ctl struct {
 	progressEvery time.Duration
 }
 
-// ctlCommands build the ctl subcommands: each ctl_*.go file adds its own in
-// an init function with addCtl, so a new subcommand is one file.
-var ctlCommands []func(c *ctl) *cobra.Command
-
-// addCtl registers the builder of a ctl subcommand. build returns the
-// subcommand with its Use ("name ARGS [--flag X]"), Short, Args (usually
-// argsBetween) and flags; its RunE is c.run(...) so that its exit status
-// (0 ok, 1 failed operation, 2 bad usage) is the process's.
-func addCtl(build func(c *ctl) *cobra.Command) {
-	ctlCommands = append(ctlCommands, build)
+// subcommands are ctl's subcommands, all of them: a new one is a method
+// xxxCmd in its own ctl_xxx.go, added here (help lists them by name). Each
+// returns the subcommand with its Use ("name ARGS [--flag X]"), Short, Args
+// (usually argsBetween) and flags; its RunE is c.run(...) so that its exit
+// status (0 ok, 1 failed operation, 2 bad usage) is the process's.
+func (c *ctl) subcommands() []*cobra.Command {
+	return []*cobra.Command{
+		c.deployCmd(),
+		c.eventsCmd(),
+		c.healthCmd(),
+		c.historyCmd(),
+		c.imagesCmd(),
+		c.logsCmd(),
+		c.reloadCmd(),
+		c.rollbackCmd(),
+		c.statusCmd(),
+		c.switchCmd(),
+		c.upgradeCmd(),
+		c.watchCmd(),
+	}
 }
 
 // newCtlCmd builds `bluegreen ctl` and its subcommands.
@@ -98,9 +109,7 @@ Exit status: 0 ok, 1 failed operation, 2 bad usage.`, api.DefaultAddr, EnvAPI),
 	pf := cmd.PersistentFlags()
 	pf.StringVar(&c.addr, "api", "", fmt.Sprintf("`ADDR` of the API: host:port or unix:/path (default %s, or $%s)", api.DefaultAddr, EnvAPI))
 	pf.BoolVar(&c.json, "json", false, "print the API's JSON answers")
-	for _, build := range ctlCommands {
-		cmd.AddCommand(build(c))
-	}
+	cmd.AddCommand(c.subcommands()...)
 	return cmd
 }
 
@@ -148,20 +157,25 @@ func (c *ctl) run(f func(ctx context.Context, cmd *cobra.Command, args []string)
 	}
 }
 
-// fail prints an operation error and returns ExitFailed.
+// fail prints why an operation failed (printFailure) and returns ExitFailed.
 func (c *ctl) fail(err error) int {
+	return printFailure(c.stderr, err)
+}
+
+// printFailure is ctl's one printer of a failed operation, for every
+// subcommand: "error: " and what happened, which says what to do (the
+// server's message, with its details one per line; "cannot reach bluegreen
+// at ADDR: is "bluegreen serve" running?" when the API does not answer). A
+// command stopped by Ctrl-C (its context canceled) prints nothing more. It
+// returns ExitFailed: bad usage is printed by Run or usageErr, with ExitUsage.
+func printFailure(w io.Writer, err error) int {
 	if errors.Is(err, context.Canceled) {
 		return ExitFailed
 	}
-	var ae *api.Error
-	if errors.As(err, &ae) {
-		fmt.Fprintf(c.stderr, "error: %s\n", ae.Message)
-		for _, d := range ae.Details {
-			fmt.Fprintf(c.stderr, "  %s\n", d)
-		}
-		return ExitFailed
+	fmt.Fprintf(w, "error: %v\n", err)
+	for _, d := range deploy.ErrorDetails(err) {
+		fmt.Fprintf(w, "  %s\n", d)
 	}
-	fmt.Fprintf(c.stderr, "error: %v\n", err)
 	return ExitFailed
 }
 

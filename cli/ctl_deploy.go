@@ -13,31 +13,30 @@ import (
 // poster posts a deploy or rollback request.
 type poster func(context.Context) (deploy.Response, error)
 
-func init() {
-	addCtl(func(c *ctl) *cobra.Command {
-		var wait bool
-		var timeout time.Duration
-		cmd := &cobra.Command{
-			Use:               "deploy APP [IMAGE] [--wait] [--timeout D]",
-			Short:             "set the desired image and deploy it (no IMAGE: redeploy the current one)",
-			Args:              argsBetween(1, 2),
-			ValidArgsFunction: c.completeApp,
-			RunE: c.run(func(ctx context.Context, cmd *cobra.Command, args []string) int {
-				app := args[0]
-				req := deploy.Request{TriggerSource: deploy.TriggerManual}
-				if len(args) == 2 {
-					req.DesiredImage = args[1]
-				}
-				post := poster(func(ctx context.Context) (deploy.Response, error) { return c.client.Deploy(ctx, app, req) })
-				if wait {
-					return c.follow(ctx, app, post, timeout)
-				}
-				return c.started(ctx, app, post)
-			}),
-		}
-		waitFlags(cmd, &wait, &timeout)
-		return cmd
-	})
+// deployCmd builds `bluegreen ctl deploy`.
+func (c *ctl) deployCmd() *cobra.Command {
+	var wait bool
+	var timeout time.Duration
+	cmd := &cobra.Command{
+		Use:               "deploy APP [IMAGE] [--wait] [--timeout D]",
+		Short:             "set the desired image and deploy it (no IMAGE: redeploy the current one)",
+		Args:              argsBetween(1, 2),
+		ValidArgsFunction: c.completeApp,
+		RunE: c.run(func(ctx context.Context, cmd *cobra.Command, args []string) int {
+			app := args[0]
+			req := deploy.Request{TriggerSource: deploy.TriggerManual}
+			if len(args) == 2 {
+				req.DesiredImage = args[1]
+			}
+			post := poster(func(ctx context.Context) (deploy.Response, error) { return c.client.Deploy(ctx, app, req) })
+			if wait {
+				return c.follow(ctx, app, post, timeout)
+			}
+			return c.started(ctx, app, post)
+		}),
+	}
+	waitFlags(cmd, &wait, &timeout)
+	return cmd
 }
 
 // waitFlags are the flags of deploy and rollback.

@@ -15,25 +15,24 @@ const eventsPage = 1000
 // DefaultEventsShown is how many of the latest events `ctl events` prints.
 const DefaultEventsShown = 50
 
-func init() {
-	addCtl(func(c *ctl) *cobra.Command {
-		var o eventsOptions
-		cmd := &cobra.Command{
-			Use:   "events [--app APP] [--limit N] [--follow]",
-			Short: "the audit trail; --follow streams live",
-			Args:  argsBetween(0, 0),
-			RunE: c.run(func(ctx context.Context, cmd *cobra.Command, args []string) int {
-				return c.events(ctx, o)
-			}),
-		}
-		cmd.Flags().StringVar(&o.app, "app", "", "only the events of `APP`")
-		cmd.Flags().Var(newCount(&o.limit, DefaultEventsShown), "limit", "how many of the latest events")
-		cmd.Flags().BoolVar(&o.follow, "follow", false, "then stream live events")
-		_ = cmd.RegisterFlagCompletionFunc("app", func(cmd *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
-			return c.appNames(cmd), cobra.ShellCompDirectiveNoFileComp
-		})
-		return cmd
+// eventsCmd builds `bluegreen ctl events`.
+func (c *ctl) eventsCmd() *cobra.Command {
+	var o eventsOptions
+	cmd := &cobra.Command{
+		Use:   "events [--app APP] [--limit N] [--follow]",
+		Short: "the audit trail; --follow streams live",
+		Args:  argsBetween(0, 0),
+		RunE: c.run(func(ctx context.Context, cmd *cobra.Command, args []string) int {
+			return c.events(ctx, o)
+		}),
+	}
+	cmd.Flags().StringVar(&o.app, "app", "", "only the events of `APP`")
+	cmd.Flags().Var(newCount(&o.limit, DefaultEventsShown), "limit", "how many of the latest events")
+	cmd.Flags().BoolVar(&o.follow, "follow", false, "then stream live events")
+	_ = cmd.RegisterFlagCompletionFunc("app", func(cmd *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
+		return c.appNames(cmd), cobra.ShellCompDirectiveNoFileComp
 	})
+	return cmd
 }
 
 // eventsOptions are the flags of ctl events.

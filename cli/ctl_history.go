@@ -7,21 +7,20 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func init() {
-	addCtl(func(c *ctl) *cobra.Command {
-		var limit, offset int
-		cmd := &cobra.Command{
-			Use:               "history APP [--limit N]",
-			Short:             "deployments, newest first",
-			Args:              argsBetween(1, 1),
-			ValidArgsFunction: c.completeApp,
-			RunE: c.run(func(ctx context.Context, cmd *cobra.Command, args []string) int {
-				ds, err := c.client.History(ctx, args[0], limit, offset)
-				return c.answer(orEmpty(ds), err, func(w io.Writer) { c.fmt.historyTable(w, ds) })
-			}),
-		}
-		cmd.Flags().Var(newCount(&limit, 0), "limit", "how many deployments (default 10)")
-		cmd.Flags().Var(newCount(&offset, 0), "offset", "skip the newest N")
-		return cmd
-	})
+// historyCmd builds `bluegreen ctl history`.
+func (c *ctl) historyCmd() *cobra.Command {
+	var limit, offset int
+	cmd := &cobra.Command{
+		Use:               "history APP [--limit N]",
+		Short:             "deployments, newest first",
+		Args:              argsBetween(1, 1),
+		ValidArgsFunction: c.completeApp,
+		RunE: c.run(func(ctx context.Context, cmd *cobra.Command, args []string) int {
+			ds, err := c.client.History(ctx, args[0], limit, offset)
+			return c.answer(orEmpty(ds), err, func(w io.Writer) { c.fmt.historyTable(w, ds) })
+		}),
+	}
+	cmd.Flags().Var(newCount(&limit, 0), "limit", "how many deployments (default 10)")
+	cmd.Flags().Var(newCount(&offset, 0), "offset", "skip the newest N")
+	return cmd
 }

@@ -11,19 +11,18 @@ import (
 	"github.com/bluegreen/bluegreen/deploy"
 )
 
-func init() {
-	addCtl(func(c *ctl) *cobra.Command {
-		return &cobra.Command{
-			Use:               "images APP",
-			Short:             "the app's images that bluegreen keeps (docker.keep_images), newest first",
-			Args:              argsBetween(1, 1),
-			ValidArgsFunction: c.completeApp,
-			RunE: c.run(func(ctx context.Context, cmd *cobra.Command, args []string) int {
-				images, err := c.client.Images(ctx, args[0])
-				return c.answer(orEmpty(images), err, func(w io.Writer) { c.fmt.imagesTable(w, images) })
-			}),
-		}
-	})
+// imagesCmd builds `bluegreen ctl images`.
+func (c *ctl) imagesCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:               "images APP",
+		Short:             "the app's images that bluegreen keeps (docker.keep_images), newest first",
+		Args:              argsBetween(1, 1),
+		ValidArgsFunction: c.completeApp,
+		RunE: c.run(func(ctx context.Context, cmd *cobra.Command, args []string) int {
+			images, err := c.client.Images(ctx, args[0])
+			return c.answer(orEmpty(images), err, func(w io.Writer) { c.fmt.imagesTable(w, images) })
+		}),
+	}
 }
 
 // imagesTable writes one row per image.

@@ -7,16 +7,15 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func init() {
-	addCtl(func(c *ctl) *cobra.Command {
-		return &cobra.Command{
-			Use:               "status [APP]",
-			Short:             "table of apps, or one app in detail",
-			Args:              argsBetween(0, 1),
-			ValidArgsFunction: c.completeApp,
-			RunE:              c.run(c.status),
-		}
-	})
+// statusCmd builds `bluegreen ctl status`.
+func (c *ctl) statusCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:               "status [APP]",
+		Short:             "table of apps, or one app in detail",
+		Args:              argsBetween(0, 1),
+		ValidArgsFunction: c.completeApp,
+		RunE:              c.run(c.status),
+	}
 }
 
 // status runs `ctl status [APP]`: the table of apps, or one app in detail.

@@ -10,21 +10,20 @@ import (
 	"github.com/bluegreen/bluegreen/deploy"
 )
 
-func init() {
-	addCtl(func(c *ctl) *cobra.Command {
-		return &cobra.Command{
-			Use:   "switch APP COLOR",
-			Short: "move traffic to the other color's container (blue or green)",
-			Args:  argsBetween(2, 2),
-			ValidArgsFunction: func(cmd *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
-				if len(args) == 1 {
-					return []string{string(deploy.Blue), string(deploy.Green)}, cobra.ShellCompDirectiveNoFileComp
-				}
-				return c.completeApp(cmd, args, "")
-			},
-			RunE: c.run(c.switchColor),
-		}
-	})
+// switchCmd builds `bluegreen ctl switch`.
+func (c *ctl) switchCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "switch APP COLOR",
+		Short: "move traffic to the other color's container (blue or green)",
+		Args:  argsBetween(2, 2),
+		ValidArgsFunction: func(cmd *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
+			if len(args) == 1 {
+				return []string{string(deploy.Blue), string(deploy.Green)}, cobra.ShellCompDirectiveNoFileComp
+			}
+			return c.completeApp(cmd, args, "")
+		},
+		RunE: c.run(c.switchColor),
+	}
 }
 
 // switchColor runs `ctl switch APP COLOR`: traffic to the other color, once it is healthy.

@@ -635,3 +635,30 @@ func TestCtl_EventsFollow(t *testing.T) {
 		t.Fatalf("exit %d stderr %q", code, errb.String())
 	}
 }
+
+func TestPrintFailure(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"the server's error with its details",
+			&api.ResponseError{Status: http.StatusBadRequest, Err: &deploy.Error{Code: deploy.EINVALIDCONFIG, Message: "the app configs are invalid: 2 problems",
+				Details: []string{"web.yaml:3:1: bogus: unknown key", "api.yaml:1:1: name: required"}}},
+			"error: the app configs are invalid: 2 problems\n  web.yaml:3:1: bogus: unknown key\n  api.yaml:1:1: name: required\n"},
+		{"wrapped", fmt.Errorf("open event stream: %w", &api.ResponseError{Status: http.StatusConflict, Err: deploy.Errorf(deploy.ECONFLICT, "busy")}),
+			"error: open event stream: busy\n"},
+		{"not reached", &api.ConnError{Addr: "127.0.0.1:7070", Err: fmt.Errorf("connection refused")},
+			"error: cannot reach bluegreen at 127.0.0.1:7070: is \"bluegreen serve\" running?\n"},
+		{"any other", fmt.Errorf("decode answer: unexpected EOF"), "error: decode answer: unexpected EOF\n"},
+		{"Ctrl-C", fmt.Errorf("read: %w", context.Canceled), ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var b bytes.Buffer
+			if code := printFailure(&b, tt.err); code != ExitFailed || b.String() != tt.want {
+				t.Fatalf("exit %d printed %q, want %q", code, b.String(), tt.want)
+			}
+		})
+	}
+}

@@ -14,23 +14,22 @@ import (
 	"github.com/bluegreen/bluegreen/deploy"
 )
 
-func init() {
-	addCtl(func(c *ctl) *cobra.Command {
-		var wait bool
-		var timeout time.Duration
-		cmd := &cobra.Command{
-			Use:   "upgrade [--wait] [--timeout D]",
-			Short: "restart serve onto the binary at its path without dropping a request (as SIGUSR2)",
-			Args:  argsBetween(0, 0),
-			RunE: c.run(func(ctx context.Context, cmd *cobra.Command, args []string) int {
-				return upgradeCommand(ctx, c.client, upgradeOptions{wait: wait, timeout: timeout, json: c.json,
-					poll: 200 * time.Millisecond}, c.stdout, c.stderr)
-			}),
-		}
-		cmd.Flags().BoolVar(&wait, "wait", false, "follow the upgrade; exit 0 only if the new process took over")
-		cmd.Flags().Var(newDuration(&timeout, DefaultDeployTimeout), "timeout", "how long --wait waits (a running deployment finishes first)")
-		return cmd
-	})
+// upgradeCmd builds `bluegreen ctl upgrade`.
+func (c *ctl) upgradeCmd() *cobra.Command {
+	var wait bool
+	var timeout time.Duration
+	cmd := &cobra.Command{
+		Use:   "upgrade [--wait] [--timeout D]",
+		Short: "restart serve onto the binary at its path without dropping a request (as SIGUSR2)",
+		Args:  argsBetween(0, 0),
+		RunE: c.run(func(ctx context.Context, cmd *cobra.Command, args []string) int {
+			return upgradeCommand(ctx, c.client, upgradeOptions{wait: wait, timeout: timeout, json: c.json,
+				poll: 200 * time.Millisecond}, c.stdout, c.stderr)
+		}),
+	}
+	cmd.Flags().BoolVar(&wait, "wait", false, "follow the upgrade; exit 0 only if the new process took over")
+	cmd.Flags().Var(newDuration(&timeout, DefaultDeployTimeout), "timeout", "how long --wait waits (a running deployment finishes first)")
+	return cmd
 }
 
 // upgradeOptions are what `ctl upgrade` is asked.
@@ -76,10 +75,13 @@ func upgradeCommand(ctx context.Context, client *api.Client, o upgradeOptions, s
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
 	res, err := followUpgrade(ctx, client, st, o.poll)
-	if err != nil {
-		if errors.Is(err, context.DeadlineExceeded) {
-			err = fmt.Errorf("no outcome of the upgrade of pid %d within %s: see bluegreen ctl events", st.OldPID, o.timeout)
-		}
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return printFailure(stderr, fmt.Errorf("no outcome of the upgrade of pid %d within %s: see bluegreen ctl events", st.OldPID, o.timeout))
+	case errors.Is(err, context.Canceled): // Ctrl-C, as deploy --wait says it
+		fmt.Fprintf(stderr, "stopped waiting: the upgrade of pid %d goes on: follow it with bluegreen ctl events --follow\n", st.OldPID)
+		return ExitFailed
+	case err != nil:
 		return printFailure(stderr, err)
 	}
 	if res.Status == "upgraded" {
@@ -113,8 +115,9 @@ func followUpgrade(ctx context.Context, client *api.Client, st deploy.UpgradeSta
 				}
 			}
 		} else if last = err; ctx.Err() == nil {
-			var ae *api.Error
-			if errors.As(err, &ae) && ae.Status < 500 {
+			// The server refused (4xx): final. Not reached or 5xx: the
+			// processes may be switching, try again.
+			if s := api.HTTPStatus(err); s != 0 && s < 500 {
 				return upgradeResult{}, err
 			}
 		}
@@ -165,15 +168,4 @@ func servedBy(ctx context.Context, client *api.Client, pid int, poll time.Durati
 		case <-time.After(poll):
 		}
 	}
-}
-
-// printFailure prints an error as ctl does and returns ExitFailed.
-func printFailure(stderr io.Writer, err error) int {
-	var ae *api.Error
-	if errors.As(err, &ae) {
-		fmt.Fprintf(stderr, "error: %s\n", ae.Message)
-		return ExitFailed
-	}
-	fmt.Fprintf(stderr, "error: %v\n", err)
-	return ExitFailed
 }

@@ -102,6 +102,55 @@ func TestUpgradeCommand(t *testing.T) {
 			t.Fatalf("exit %d: %s", code, errOut)
 		}
 	})
+	t.Run("wait: a refused read of the events is final, an unavailable one is retried", func(t *testing.T) {
+		for _, tt := range []struct {
+			status int
+			code   int
+			want   string
+		}{
+			{http.StatusForbidden, ExitFailed, "error: not this API's Host\n"},
+			{http.StatusServiceUnavailable, ExitFailed, "no outcome of the upgrade of pid 100 within 100ms"},
+		} {
+			var reads atomic.Int32
+			mux := http.NewServeMux()
+			mux.HandleFunc("POST /api/upgrade", func(w http.ResponseWriter, r *http.Request) {
+				w.WriteHeader(http.StatusAccepted)
+				json.NewEncoder(w).Encode(deploy.UpgradeStatus{Status: deploy.UpgradeStarted, OldPID: 100, EventID: 5})
+			})
+			mux.HandleFunc("GET /api/events", func(w http.ResponseWriter, r *http.Request) {
+				reads.Add(1)
+				w.WriteHeader(tt.status)
+				json.NewEncoder(w).Encode(api.ErrorBody{Error: api.ErrorDetail{Code: "forbidden", Message: "not this API's Host"}})
+			})
+			srv := httptest.NewServer(mux)
+			var out, errOut bytes.Buffer
+			code := upgradeCommand(context.Background(), api.NewClient(srv.URL),
+				upgradeOptions{wait: true, poll: time.Millisecond, timeout: 100 * time.Millisecond}, &out, &errOut)
+			srv.Close()
+			if code != tt.code || !strings.Contains(errOut.String(), tt.want) {
+				t.Fatalf("%d: exit %d: %q", tt.status, code, errOut.String())
+			}
+			if n := reads.Load(); (tt.status < 500) != (n == 1) {
+				t.Fatalf("%d: %d reads of the events", tt.status, n)
+			}
+		}
+	})
+	t.Run("wait: Ctrl-C says the upgrade goes on", func(t *testing.T) {
+		srv := upgradeAPI(t, http.StatusAccepted, "", "")
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		var out, errOut syncBuffer
+		go func() { // the outcome never comes: cancel once it follows the upgrade
+			for ctx.Err() == nil && !strings.Contains(out.String(), "upgrading") {
+				time.Sleep(time.Millisecond)
+			}
+			cancel()
+		}()
+		code := upgradeCommand(ctx, api.NewClient(srv.URL), upgradeOptions{wait: true, poll: time.Millisecond, timeout: time.Minute}, &out, &errOut)
+		if code != ExitFailed || !strings.Contains(errOut.String(), "stopped waiting: the upgrade of pid 100 goes on") {
+			t.Fatalf("exit %d: %q", code, errOut.String())
+		}
+	})
 	t.Run("through ctl", func(t *testing.T) {
 		srv := upgradeAPI(t, http.StatusAccepted, "", "")
 		var out, errOut bytes.Buffer

@@ -22,18 +22,17 @@ const watchReconnect = 5 * time.Second
 // watchRecentEvents is how many recent events watch shows under the table.
 const watchRecentEvents = 5
 
-func init() {
-	addCtl(func(c *ctl) *cobra.Command {
-		return &cobra.Command{
-			Use:   "watch",
-			Short: "live, self-refreshing status of all apps (Ctrl-C quits)",
-			Args:  argsBetween(0, 0),
-			RunE: c.run(func(ctx context.Context, cmd *cobra.Command, args []string) int {
-				w := &watcher{c: c, tty: c.tty(c.stdout)}
-				return w.run(ctx)
-			}),
-		}
-	})
+// watchCmd builds `bluegreen ctl watch`.
+func (c *ctl) watchCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "watch",
+		Short: "live, self-refreshing status of all apps (Ctrl-C quits)",
+		Args:  argsBetween(0, 0),
+		RunE: c.run(func(ctx context.Context, cmd *cobra.Command, args []string) int {
+			w := &watcher{c: c, tty: c.tty(c.stdout)}
+			return w.run(ctx)
+		}),
+	}
 }
 
 // watcher redraws the apps table on each event of the live stream.

@@ -18,7 +18,7 @@ import (
 	"github.com/bluegreen/bluegreen/cli"
 	"github.com/bluegreen/bluegreen/dashboard"
 	"github.com/bluegreen/bluegreen/deploy"
-	"github.com/bluegreen/bluegreen/internal/testimage"
+	"github.com/bluegreen/bluegreen/internal/testsupport/testimage"
 )
 
 // TestDashboard_Browser runs `bluegreen serve` with two apps in real

@@ -11,14 +11,14 @@ type Code string
 
 // Error codes.
 const (
-	EINVALID     Code = "invalid"            // a request or a value in it is wrong
-	ECONFIG      Code = "invalid_config"     // the app configs are invalid
-	ENOTFOUND    Code = "not_found"          // no such app or deployment
-	ECONFLICT    Code = "conflict"           // the request does not fit what the app does now
-	EUNAVAILABLE Code = "docker_unavailable" // the Docker daemon cannot be reached
-	EBUSY        Code = "unavailable"        // the supervisor cannot take it now (an upgrade hands over): retry
-	ETIMEOUT     Code = "timeout"            // the supervisor did not answer in time
-	EINTERNAL    Code = "internal"           // anything else
+	EINVALID           Code = "invalid"            // a request or a value in it is wrong
+	EINVALIDCONFIG     Code = "invalid_config"     // the app configs are invalid
+	ENOTFOUND          Code = "not_found"          // no such app or deployment
+	ECONFLICT          Code = "conflict"           // the request does not fit what the app does now
+	EDOCKERUNAVAILABLE Code = "docker_unavailable" // the Docker daemon cannot be reached
+	EUNAVAILABLE       Code = "unavailable"        // the supervisor cannot take it now (an upgrade hands over): retry
+	ETIMEOUT           Code = "timeout"            // the supervisor did not answer in time
+	EINTERNAL          Code = "internal"           // anything else
 )
 
 // Error is a problem the supervisor reports to whoever asked: what kind

@@ -7,15 +7,15 @@ import (
 )
 
 func TestErrorCode(t *testing.T) {
-	e := &Error{Code: ECONFIG, Message: "2 problems", Details: []string{"a", "b"}}
+	e := &Error{Code: EINVALIDCONFIG, Message: "2 problems", Details: []string{"a", "b"}}
 	for _, tt := range []struct {
 		err  error
 		code Code
 	}{
 		{nil, ""},
 		{Errorf(ENOTFOUND, "no app named %q", "web"), ENOTFOUND},
-		{fmt.Errorf("read: %w", Errorf(EUNAVAILABLE, "docker down")), EUNAVAILABLE},
-		{e, ECONFIG},
+		{fmt.Errorf("read: %w", Errorf(EDOCKERUNAVAILABLE, "docker down")), EDOCKERUNAVAILABLE},
+		{e, EINVALIDCONFIG},
 		{&Error{Message: "no code"}, EINTERNAL},
 		{errors.New("disk on fire"), EINTERNAL},
 	} {

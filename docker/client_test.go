@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bluegreen/bluegreen/internal/testimage"
+	"github.com/bluegreen/bluegreen/internal/testsupport/testimage"
 )
 
 // testTimeout bounds each Docker call of these tests.

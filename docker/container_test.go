@@ -13,7 +13,7 @@ import (
 
 	dockerclient "github.com/fsouza/go-dockerclient"
 
-	"github.com/bluegreen/bluegreen/internal/testimage"
+	"github.com/bluegreen/bluegreen/internal/testsupport/testimage"
 )
 
 // appSpec returns a Spec for a test app container of app and color,

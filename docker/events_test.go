@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bluegreen/bluegreen/internal/testimage"
+	"github.com/bluegreen/bluegreen/internal/testsupport/testimage"
 )
 
 func TestClient_Events(t *testing.T) {

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bluegreen/bluegreen/internal/testimage"
+	"github.com/bluegreen/bluegreen/internal/testsupport/testimage"
 )
 
 // syncBuffer is a bytes.Buffer safe to read while StreamLogs writes.

@@ -14,7 +14,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/bluegreen/bluegreen/deploy"
-	"github.com/bluegreen/bluegreen/internal/promtool"
+	"github.com/bluegreen/bluegreen/internal/testsupport/promtool"
 	"github.com/bluegreen/bluegreen/metrics"
 	"github.com/bluegreen/bluegreen/proxy"
 )

@@ -16,8 +16,8 @@ import (
 	"github.com/prometheus/common/expfmt"
 
 	"github.com/bluegreen/bluegreen/deploy"
-	"github.com/bluegreen/bluegreen/internal/promtool"
-	"github.com/bluegreen/bluegreen/internal/scrape"
+	"github.com/bluegreen/bluegreen/internal/testsupport/promtool"
+	"github.com/bluegreen/bluegreen/internal/testsupport/scrape"
 	"github.com/bluegreen/bluegreen/proxy"
 )
 

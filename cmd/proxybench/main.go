@@ -63,15 +63,7 @@ type config struct {
 }
 
 func run() error {
-	var c config
-	flag.DurationVar(&c.duration, "d", 5*time.Second, "duration of one wrk run")
-	flag.IntVar(&c.rounds, "rounds", 3, "interleaved rounds")
-	flag.StringVar(&c.gomaxprocs, "gomaxprocs", "", "GOMAXPROCS of the bluegreen proxy process (empty: Go's default)")
-	flag.IntVar(&c.threads, "t", 1, "wrk threads")
-	flag.IntVar(&c.wsTrips, "ws", 2000, "WebSocket echo round trips per target and round")
-	flag.StringVar(&c.only, "only", "", "comma-separated targets to run (direct,bluegreen,baseline,nginx,haproxy)")
-	flag.StringVar(&c.baseline, "baseline", "", "a proxybench binary of another checkout whose proxy runs as the target \"baseline\"")
-	flag.Parse()
+	c := parseFlags()
 	if _, err := exec.LookPath("wrk"); err != nil {
 		return errors.New("wrk is not installed (apt-get install wrk)")
 	}
@@ -83,59 +75,10 @@ func run() error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	self, err := os.Executable()
+	targets, stopTargets, err := startTargets(ctx, c, dir)
+	defer stopTargets()
 	if err != nil {
 		return err
-	}
-
-	backendAddr := freeAddr()
-	backend, err := startProc(ctx, dir, "backend", nil, self, "backend", backendAddr)
-	if err != nil {
-		return err
-	}
-	defer backend.stop()
-	targets := []*target{{name: "direct", addr: backendAddr, proc: backend, direct: true}}
-
-	env := []string{}
-	if c.gomaxprocs != "" {
-		env = append(env, "GOMAXPROCS="+c.gomaxprocs)
-	}
-	bgAddr := freeAddr()
-	bg, err := startProc(ctx, dir, "bluegreen", env, self, "bluegreen", bgAddr, backendAddr)
-	if err != nil {
-		return err
-	}
-	defer bg.stop()
-	targets = append(targets, &target{name: "bluegreen", addr: bgAddr, proc: bg})
-	if c.baseline != "" {
-		addr := freeAddr()
-		base, err := startProc(ctx, dir, "baseline", env, c.baseline, "bluegreen", addr, backendAddr)
-		if err != nil {
-			return err
-		}
-		defer base.stop()
-		targets = append(targets, &target{name: "baseline", addr: addr, proc: base})
-	}
-
-	if path, err := exec.LookPath("nginx"); err == nil {
-		t, err := startNginx(ctx, dir, path, backendAddr)
-		if err != nil {
-			return err
-		}
-		defer t.proc.stop()
-		targets = append(targets, t)
-	} else {
-		fmt.Fprintln(os.Stderr, "nginx not installed: skipped")
-	}
-	if path, err := exec.LookPath("haproxy"); err == nil {
-		t, err := startHAProxy(ctx, dir, path, backendAddr)
-		if err != nil {
-			return err
-		}
-		defer t.proc.stop()
-		targets = append(targets, t)
-	} else {
-		fmt.Fprintln(os.Stderr, "haproxy not installed: skipped")
 	}
 	if c.only != "" {
 		keep := strings.Split(c.only, ",")
@@ -146,7 +89,95 @@ func run() error {
 			return fmt.Errorf("%s: %w", t.name, err)
 		}
 	}
+	if err := measureRounds(ctx, c, targets); err != nil {
+		return err
+	}
+	printTable(os.Stdout, targets)
+	return nil
+}
 
+// parseFlags reads the command's flags.
+func parseFlags() config {
+	var c config
+	flag.DurationVar(&c.duration, "d", 5*time.Second, "duration of one wrk run")
+	flag.IntVar(&c.rounds, "rounds", 3, "interleaved rounds")
+	flag.StringVar(&c.gomaxprocs, "gomaxprocs", "", "GOMAXPROCS of the bluegreen proxy process (empty: Go's default)")
+	flag.IntVar(&c.threads, "t", 1, "wrk threads")
+	flag.IntVar(&c.wsTrips, "ws", 2000, "WebSocket echo round trips per target and round")
+	flag.StringVar(&c.only, "only", "", "comma-separated targets to run (direct,bluegreen,baseline,nginx,haproxy)")
+	flag.StringVar(&c.baseline, "baseline", "", "a proxybench binary of another checkout whose proxy runs as the target \"baseline\"")
+	flag.Parse()
+	return c
+}
+
+// startTargets starts the backend and every proxy in front of it: this
+// bluegreen proxy, the baseline's with -baseline, nginx and HAProxy when
+// installed. stop ends every process started, also when err is not nil.
+func startTargets(ctx context.Context, c config, dir string) (targets []*target, stop func(), err error) {
+	var procs []*proc
+	stop = func() {
+		for i := len(procs) - 1; i >= 0; i-- {
+			procs[i].stop()
+		}
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return nil, stop, err
+	}
+	add := func(t *target, err error) error {
+		if err == nil {
+			procs = append(procs, t.proc)
+			targets = append(targets, t)
+		}
+		return err
+	}
+	backendAddr := freeAddr()
+	if err := add(startTarget(ctx, dir, "backend", nil, self, "backend", backendAddr)); err != nil {
+		return nil, stop, err
+	}
+	targets[0].name, targets[0].direct = "direct", true // the backend without a proxy in front
+	env := []string{}
+	if c.gomaxprocs != "" {
+		env = append(env, "GOMAXPROCS="+c.gomaxprocs)
+	}
+	if err := add(startTarget(ctx, dir, "bluegreen", env, self, "bluegreen", freeAddr(), backendAddr)); err != nil {
+		return nil, stop, err
+	}
+	if c.baseline != "" {
+		if err := add(startTarget(ctx, dir, "baseline", env, c.baseline, "bluegreen", freeAddr(), backendAddr)); err != nil {
+			return nil, stop, err
+		}
+	}
+	for _, other := range []struct {
+		name  string
+		start func(ctx context.Context, dir, path, backend string) (*target, error)
+	}{{"nginx", startNginx}, {"haproxy", startHAProxy}} {
+		path, err := exec.LookPath(other.name)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, other.name+" not installed: skipped")
+			continue
+		}
+		if err := add(other.start(ctx, dir, path, backendAddr)); err != nil {
+			return nil, stop, err
+		}
+	}
+	return targets, stop, nil
+}
+
+// startTarget starts a process of this binary (or another's) in the role
+// args[0] that listens on args[1], and returns it as the target name.
+func startTarget(ctx context.Context, dir, name string, env []string, path string, args ...string) (*target, error) {
+	p, err := startProc(ctx, dir, name, env, path, args...)
+	if err != nil {
+		return nil, err
+	}
+	return &target{name: name, addr: args[1], proc: p}, nil
+}
+
+// measureRounds runs wrk at 1 and 50 connections and the WebSocket round
+// trips against every target, c.rounds times, and keeps the results in
+// each target.
+func measureRounds(ctx context.Context, c config, targets []*target) error {
 	fmt.Fprintf(os.Stderr, "%d rounds of %s per load, targets %d, gomaxprocs %q\n", c.rounds, c.duration, len(targets), c.gomaxprocs)
 	for round := range c.rounds {
 		// Rotate the order each round so no target always runs first.
@@ -174,7 +205,6 @@ func run() error {
 			t.ws = append(t.ws, ws)
 		}
 	}
-	printTable(os.Stdout, targets)
 	return nil
 }
 

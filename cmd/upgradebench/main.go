@@ -217,32 +217,11 @@ func (b *bench) upgrades(n, clients, sockets int) error {
 	time.Sleep(time.Second) // traffic before the first upgrade
 	var took []float64
 	for i := range n {
-		h, err := b.health()
+		ms, err := b.upgradeOnce(i)
 		if err != nil {
 			return err
 		}
-		if err := b.install(b.builds[(i+1)%2]); err != nil {
-			return err
-		}
-		start := time.Now()
-		if err := syscall.Kill(h.PID, syscall.SIGUSR2); err != nil {
-			return err
-		}
-		for {
-			nh, err := b.health()
-			if err == nil && nh.PID != h.PID {
-				break
-			}
-			if time.Since(start) > 40*time.Second {
-				return fmt.Errorf("upgrade %d: no new process within 40s (serve log: %s)", i+1, b.log.Name())
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-		took = append(took, float64(time.Since(start).Milliseconds()))
-		// The old process drains its WebSockets, then exits.
-		if p, err := os.FindProcess(h.PID); err == nil {
-			p.Wait()
-		}
+		took = append(took, ms)
 		if err := open(); err != nil {
 			return err
 		}
@@ -250,8 +229,52 @@ func (b *bench) upgrades(n, clients, sockets int) error {
 	}
 	time.Sleep(time.Second)
 	l.halt()
-	var going, other int
-	var otherErr []string
+	going, other, otherErr := socketEnds(ws)
+	fmt.Printf("%d upgrades (SIGUSR2) under %d keep-alive clients and %d WebSockets:\n", n, clients, sockets)
+	fmt.Printf("  requests answered %d, failed %d %v (%.0f requests/s)\n", l.ok.Load(), l.failed.Load(), l.errs, l.rate())
+	fmt.Printf("  new process on /health after: median %.0f ms, p95 %.0f ms\n", pct(took, 50), pct(took, 95))
+	fmt.Printf("  old WebSockets closed with 1001 at websocket_drain_timeout: %d, ended otherwise: %d %v\n\n", going, other, otherErr)
+	return nil
+}
+
+// upgradeOnce installs the other build, sends serve SIGUSR2 and returns
+// the milliseconds until /health answers from a new process; then it waits
+// for the old one to drain its WebSockets and exit. i counts the upgrades
+// from 0.
+func (b *bench) upgradeOnce(i int) (float64, error) {
+	h, err := b.health()
+	if err != nil {
+		return 0, err
+	}
+	if err := b.install(b.builds[(i+1)%2]); err != nil {
+		return 0, err
+	}
+	start := time.Now()
+	if err := syscall.Kill(h.PID, syscall.SIGUSR2); err != nil {
+		return 0, err
+	}
+	for {
+		nh, err := b.health()
+		if err == nil && nh.PID != h.PID {
+			break
+		}
+		if time.Since(start) > 40*time.Second {
+			return 0, fmt.Errorf("upgrade %d: no new process within 40s (serve log: %s)", i+1, b.log.Name())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	took := float64(time.Since(start).Milliseconds())
+	// The old process drains its WebSockets, then exits.
+	if p, err := os.FindProcess(h.PID); err == nil {
+		p.Wait()
+	}
+	return took, nil
+}
+
+// socketEnds counts the WebSockets that ended with 1001 (going away) and
+// those that ended otherwise, with their errors; the ones still open are
+// the last process's.
+func socketEnds(ws []*socket) (going, other int, otherErr []string) {
 	for _, s := range ws {
 		select {
 		case <-s.done:
@@ -264,11 +287,7 @@ func (b *bench) upgrades(n, clients, sockets int) error {
 		default: // still open: the last ones
 		}
 	}
-	fmt.Printf("%d upgrades (SIGUSR2) under %d keep-alive clients and %d WebSockets:\n", n, clients, sockets)
-	fmt.Printf("  requests answered %d, failed %d %v (%.0f requests/s)\n", l.ok.Load(), l.failed.Load(), l.errs, l.rate())
-	fmt.Printf("  new process on /health after: median %.0f ms, p95 %.0f ms\n", pct(took, 50), pct(took, 95))
-	fmt.Printf("  old WebSockets closed with 1001 at websocket_drain_timeout: %d, ended otherwise: %d %v\n\n", going, other, otherErr)
-	return nil
+	return going, other, otherErr
 }
 
 // kills kills serve with SIGKILL n times and times the restart to the

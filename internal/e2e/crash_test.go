@@ -19,7 +19,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/registry"
 
 	"github.com/bluegreen/bluegreen/deploy"
-	"github.com/bluegreen/bluegreen/internal/testimage"
+	"github.com/bluegreen/bluegreen/internal/testsupport/testimage"
 	"github.com/bluegreen/bluegreen/store"
 )
 

@@ -21,7 +21,7 @@ import (
 
 	"github.com/bluegreen/bluegreen/api"
 	"github.com/bluegreen/bluegreen/deploy"
-	"github.com/bluegreen/bluegreen/internal/testimage"
+	"github.com/bluegreen/bluegreen/internal/testsupport/testimage"
 )
 
 // Versions the two builds of the binary report (GET /health): an upgrade

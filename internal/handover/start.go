@@ -82,6 +82,28 @@ func Start(ctx context.Context, s Spec) (*Child, error) {
 		return nil, &FailedError{Reason: fmt.Sprintf("ready pipe: %v", err)}
 	}
 	defer pr.Close()
+	cmd, err := command(s, pw)
+	if err != nil {
+		pw.Close()
+		return nil, &FailedError{Reason: fmt.Sprintf("handover state: %v", err)}
+	}
+	err = cmd.Start()
+	pw.Close() // the child holds the write end now: EOF when it closes or exits
+	if err != nil {
+		return nil, &FailedError{Reason: fmt.Sprintf("start %s: %v", s.Path, err)}
+	}
+	child := &Child{Pid: cmd.Process.Pid, done: make(chan struct{})}
+	go func() {
+		child.err = cmd.Wait()
+		close(child.done)
+	}()
+	return child.awaitReady(ctx, cmd, pipeLines(pr), timeout)
+}
+
+// command is the new process of s, not started: the ready pipe's write end
+// pw on descriptor 3, the listeners after it in the order of their keys,
+// and Env naming them.
+func command(s Spec, pw *os.File) (*exec.Cmd, error) {
 	st := state{Ready: 3, Listeners: map[string]int{}, ParentPID: os.Getpid(), ParentVersion: s.ParentVersion}
 	files := []*os.File{pw}
 	keys := make([]string, 0, len(s.Listeners))
@@ -95,24 +117,18 @@ func Start(ctx context.Context, s Spec) (*Child, error) {
 	}
 	js, err := json.Marshal(st)
 	if err != nil {
-		pw.Close()
-		return nil, &FailedError{Reason: fmt.Sprintf("handover state: %v", err)}
+		return nil, err
 	}
 	cmd := exec.Command(s.Path, s.Args...)
 	cmd.Stdout, cmd.Stderr = orFile(s.Stdout, os.Stdout), orFile(s.Stderr, os.Stderr)
 	cmd.ExtraFiles = files
 	cmd.Env = append(withoutEnv(s.Env), Env+"="+string(js))
-	err = cmd.Start()
-	pw.Close() // the child holds the write end now: EOF when it closes or exits
-	if err != nil {
-		return nil, &FailedError{Reason: fmt.Sprintf("start %s: %v", s.Path, err)}
-	}
-	child := &Child{Pid: cmd.Process.Pid, done: make(chan struct{})}
-	go func() {
-		child.err = cmd.Wait()
-		close(child.done)
-	}()
+	return cmd, nil
+}
 
+// pipeLines sends each line the new process writes to the ready pipe, and
+// closes the channel at the pipe's end.
+func pipeLines(pr *os.File) <-chan string {
 	lines := make(chan string)
 	go func() {
 		defer close(lines)
@@ -125,27 +141,35 @@ func Start(ctx context.Context, s Spec) (*Child, error) {
 			lines <- line
 		}
 	}()
+	return lines
+}
+
+// awaitReady reads the new process's lines until it says "ready" (c is
+// returned) or fails: it closes the pipe or exits, says "fail", is not ready
+// within timeout, or ctx ends. It keeps its last keepLogs log lines for the
+// *FailedError.
+func (c *Child) awaitReady(ctx context.Context, cmd *exec.Cmd, lines <-chan string, timeout time.Duration) (*Child, error) {
 	timer := time.NewTimer(timeout)
 	defer timer.Stop()
 	var logs []string
 	fail := func(reason string) error {
-		return &FailedError{Pid: child.Pid, Reason: reason, Logs: logs}
+		return &FailedError{Pid: c.Pid, Reason: reason, Logs: logs}
 	}
 	for {
 		select {
 		case line, ok := <-lines:
 			switch {
 			case !ok:
-				if status, killed := child.ended(cmd); !killed {
+				if status, killed := c.ended(cmd); !killed {
 					return nil, fail("it exited before it was ready: " + status)
 				}
 				return nil, fail("it closed its ready pipe without being ready: killed it")
 			case line == msgReady:
 				go drain(lines)
-				return child, nil
+				return c, nil
 			case strings.HasPrefix(line, msgFail):
 				go drain(lines)
-				child.ended(cmd)
+				c.ended(cmd)
 				return nil, fail(strings.TrimPrefix(line, msgFail))
 			case strings.HasPrefix(line, msgLog):
 				logs = append(logs, strings.TrimPrefix(line, msgLog))
@@ -156,12 +180,12 @@ func Start(ctx context.Context, s Spec) (*Child, error) {
 		case <-timer.C:
 			go drain(lines)
 			kill(cmd)
-			<-child.done
+			<-c.done
 			return nil, fail(fmt.Sprintf("not ready within %s: killed it", timeout))
 		case <-ctx.Done():
 			go drain(lines)
 			kill(cmd)
-			<-child.done
+			<-c.done
 			return nil, fail(fmt.Sprintf("upgrade canceled (%v): killed it", context.Cause(ctx)))
 		}
 	}

@@ -18,7 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bluegreen/bluegreen/internal/testimage"
+	"github.com/bluegreen/bluegreen/internal/testsupport/testimage"
 )
 
 func TestRelease_StaticBinary(t *testing.T) {

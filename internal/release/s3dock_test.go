@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bluegreen/bluegreen/internal/testimage"
+	"github.com/bluegreen/bluegreen/internal/testsupport/testimage"
 )
 
 // fakeS3dock is an s3dock executable for the poller: it logs its arguments

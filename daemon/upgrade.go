@@ -1,4 +1,4 @@
-package cli
+package daemon
 
 import (
 	"context"
@@ -13,13 +13,13 @@ import (
 	"github.com/bluegreen/bluegreen/internal/handover"
 )
 
-// The upgrade of serve onto the binary now at its path (CONTRACT §6.3), as
-// nginx's binary upgrade does it: SIGUSR2, POST /api/upgrade and
-// `ctl upgrade` start it.
+// The upgrade of serve onto the binary now at its path (docs/upgrades.md,
+// "Step by step"), as nginx's binary upgrade does it: SIGUSR2, POST
+// /api/upgrade and `ctl upgrade` start it.
 //
 //  1. The old process records supervisor.upgrading and stops driving
 //     Docker (actors.System.Pause: a running deployment finishes first, new
-//     requests get a retryable EBUSY; then no event stream, no reconcile,
+//     requests get a retryable EUNAVAILABLE; then no event stream, no reconcile,
 //     no health checks, no state writes). Its proxies keep routing.
 //  2. It starts the executable at os.Executable(), resolved now, with its
 //     own arguments, handing over every listening socket (each app's proxy
@@ -48,6 +48,14 @@ type upgradeState struct {
 	child   *handover.Child // the new process, once it reported ready
 	wg      sync.WaitGroup
 	done    chan error // the outcome, for run: nil when handed over
+}
+
+// setReady records that this process reported ready: from now on it may
+// hand over.
+func (u *upgradeState) setReady() {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.ready = true
 }
 
 // backend is what the management API serves: the supervisor, and the
@@ -86,8 +94,8 @@ func (sv *serving) startUpgrade(trigger string) (deploy.UpgradeStatus, error) {
 	}
 	pid := os.Getpid()
 	id := sv.sys.Record(deploy.EventSupervisorUpgrading,
-		fmt.Sprintf("upgrading: pid %d (%s) starts %s (asked by %s)", pid, Version, exe, trigger),
-		map[string]any{"old_pid": pid, "old_version": Version, "executable": exe, "trigger": trigger})
+		fmt.Sprintf("upgrading: pid %d (%s) starts %s (asked by %s)", pid, sv.version, exe, trigger),
+		map[string]any{"old_pid": pid, "old_version": sv.version, "executable": exe, "trigger": trigger})
 	sv.log.Info("upgrading", "executable", exe, "trigger", trigger)
 	u.running = true
 	u.wg.Add(1)
@@ -128,7 +136,7 @@ func (sv *serving) runUpgrade(exe string) (*handover.Child, error) {
 	}
 	sv.log.Info("upgrade: starting the new process", "executable", exe, "sockets", sv.lns.Keys())
 	child, err := handover.Start(sv.ctx, handover.Spec{Path: exe, Args: sv.argv[:len(sv.argv):len(sv.argv)],
-		Env: os.Environ(), Listeners: files, ParentVersion: Version, Timeout: handover.DefaultReadyTimeout})
+		Env: os.Environ(), Listeners: files, ParentVersion: sv.version, Timeout: handover.DefaultReadyTimeout})
 	for _, f := range files {
 		f.Close()
 	}

@@ -1,0 +1,134 @@
+// Package daemon is the serving process of `bluegreen serve`, beside the
+// supervisor it runs: it opens the store and the sockets (or takes them
+// over from the process it replaces), starts the supervisor (actors) and
+// the management API (api), tells systemd and an old process that it is
+// ready, reloads the configs on SIGHUP, upgrades itself onto a new binary
+// on SIGUSR2 or POST /api/upgrade (upgrade.go, internal/handover), and stops
+// when its context ends. The command line (cli) parses serve's flags into
+// Options and calls Run.
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/bluegreen/bluegreen/actors"
+	"github.com/bluegreen/bluegreen/api"
+	"github.com/bluegreen/bluegreen/internal/handover"
+)
+
+// The supervisor serves the management API.
+var _ api.Backend = (*actors.System)(nil)
+
+// DefaultReconcileInterval is how often each app re-reads its containers
+// from Docker unless Options say otherwise.
+const DefaultReconcileInterval = actors.DefaultReconcileInterval
+
+// Options are what serve runs with: its flags, its version and its output.
+type Options struct {
+	AppsDir           string        // the app configs (--apps)
+	DB                string        // the SQLite file (--db)
+	API               string        // the management API's address: host:port or unix:/path (--api)
+	LogFormat         string        // text or json (--log-format)
+	LogLevel          string        // debug, info, warn or error (--log-level)
+	ReconcileInterval time.Duration // how often each app re-reads its containers (--reconcile-interval); 0: DefaultReconcileInterval
+	Args              []string      // the process's arguments ("serve" and its flags), for the process an upgrade starts
+	Version           string        // this build's version, in the log and the upgrade's events
+	Stderr            io.Writer     // the log, and what stops serve before there is one
+}
+
+// Result is how Run ended; the command line makes it the exit status
+// (docs/cli.md, "Exit codes").
+type Result int
+
+const (
+	// Stopped: the context ended (SIGINT, SIGTERM) and serve stopped, or it
+	// handed over to the process an upgrade started.
+	Stopped Result = iota
+	// Failed: serve did not start (said on Stderr, and to the old process
+	// after an upgrade), or its management API stopped (said in the log).
+	Failed
+	// BadOption: a log format or level that does not exist (said on Stderr).
+	BadOption
+)
+
+// Bounds of serve's start and stop.
+const (
+	// readyTimeout bounds the wait, at start, for every app's first adoption
+	// before serve reports ready anyway: a dead Docker never holds it up.
+	readyTimeout = 10 * time.Second
+	// apiShutdownTimeout is how long API calls in flight may finish at a stop.
+	apiShutdownTimeout = 5 * time.Second
+	// stopTimeout is the outer bound of a stop; each app's proxy drains
+	// within its drain_timeout and websocket_drain_timeout.
+	stopTimeout = 10 * time.Minute
+)
+
+// Run runs the supervisor until ctx ends (SIGINT/SIGTERM). SIGHUP reloads
+// the configs; SIGUSR2 upgrades it (upgrade.go).
+//
+// Readiness (systemd's READY=1, and an upgrade's ready): every app's proxy
+// listens and its first adoption of the containers answered, or
+// readyTimeout passed.
+func Run(ctx context.Context, o Options) Result {
+	// SIGUSR2 would kill the process by default: it is caught first thing.
+	usr2 := make(chan os.Signal, 1)
+	signal.Notify(usr2, syscall.SIGUSR2)
+	defer signal.Stop(usr2)
+	// A process started by an upgrade inherits the old one's sockets.
+	inh, err := handover.FromEnv()
+	if err != nil {
+		fmt.Fprintf(o.Stderr, "bluegreen: %v\n", err)
+		return Failed
+	}
+	logger, err := newLogger(inh.LogWriter(o.Stderr), o.LogFormat, o.LogLevel)
+	if err != nil {
+		fmt.Fprintln(o.Stderr, err)
+		inh.Fail(err)
+		return BadOption
+	}
+	slog.SetDefault(logger) // hollywood logs through the default logger
+
+	sv, err := start(ctx, o, logger, inh)
+	if err != nil {
+		fmt.Fprintf(o.Stderr, "bluegreen: %v\n", err)
+		inh.Fail(err)
+		return Failed
+	}
+	defer sv.st.Close()
+	// SIGHUP is caught before systemd hears READY: a reload sent right
+	// after it must not end the process.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	sv.ready(ctx)
+	for len(usr2) > 0 { // a SIGUSR2 that reached this process while it started was the old one's
+		<-usr2
+	}
+	res := sv.run(ctx, hup, usr2)
+	sv.stop()
+	return res
+}
+
+// newLogger builds the slog logger of serve.
+func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(strings.ToLower(level))); err != nil {
+		return nil, fmt.Errorf("--log-level %q: use debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: use text or json", format)
+}
