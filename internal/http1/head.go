@@ -13,6 +13,10 @@
 // input is linear in the input's size, and a head's buffers come from pools
 // and go back when the message is done, so that an idle connection holds
 // nothing of what it sent before.
+//
+// A health check reads an answer as net/http's client would, never more
+// leniently (ReadAnswerHead, answer.go): it only judges a status, and an
+// endpoint that any HTTP client reads must pass.
 package http1
 
 import (

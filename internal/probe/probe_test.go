@@ -1,4 +1,4 @@
-package actors
+package probe
 
 import (
 	"bufio"
@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -64,15 +65,15 @@ func newRawUpstream(t *testing.T, serve func(c net.Conn, n int, br *bufio.Reader
 
 func (u *rawUpstream) port() int { return u.ln.Addr().(*net.TCPAddr).Port }
 
-func testProber(t *testing.T, port int, timeout time.Duration) *prober {
+func testProber(t *testing.T, port int, timeout time.Duration) *Prober {
 	t.Helper()
-	p := newProber(port, config.HealthCheck{Path: "/health", Method: http.MethodGet, Timeout: timeout,
+	p := New(port, config.HealthCheck{Path: "/health", Method: http.MethodGet, Timeout: timeout,
 		Interval: time.Second, ExpectedStatus: []int{200}})
-	t.Cleanup(p.close)
+	t.Cleanup(p.Close)
 	return p
 }
 
-func TestProber_check(t *testing.T) {
+func TestProber_Check(t *testing.T) {
 	const ok = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 	tests := []struct {
 		name    string
@@ -86,6 +87,26 @@ func TestProber_check(t *testing.T) {
 		{name: "chunked body kept", success: true, conns: 1,
 			serve: func(c net.Conn, _ int, _ *bufio.Reader) bool {
 				io.WriteString(c, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n")
+				return true
+			}},
+		{name: "chunked body with a trailer kept", success: true, conns: 1,
+			serve: func(c net.Conn, _ int, _ *bufio.Reader) bool {
+				io.WriteString(c, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2;x=1\r\nok\r\n0\r\nX-Sum: 1\r\n\r\n")
+				return true
+			}},
+		{name: "HTTP/1.0 keep-alive kept", success: true, conns: 1,
+			serve: func(c net.Conn, _ int, _ *bufio.Reader) bool {
+				io.WriteString(c, "HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\nok")
+				return true
+			}},
+		{name: "HTTP/1.0 closes", success: true, conns: 3,
+			serve: func(c net.Conn, _ int, _ *bufio.Reader) bool {
+				io.WriteString(c, "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok")
+				return true
+			}},
+		{name: "bare LF answer passes", success: true, conns: 1,
+			serve: func(c net.Conn, _ int, _ *bufio.Reader) bool {
+				io.WriteString(c, "HTTP/1.1 200 OK\nContent-Length: 2\n\nok")
 				return true
 			}},
 		{name: "connection close", success: true, conns: 3,
@@ -166,11 +187,11 @@ func TestProber_check(t *testing.T) {
 			u := newRawUpstream(t, tt.serve)
 			p := testProber(t, u.port(), 100*time.Millisecond)
 			for i := range 3 {
-				c := p.check(context.Background())
+				c := p.Check(context.Background())
 				if c.Success != tt.success || (!tt.success && !strings.Contains(c.Error, tt.errText)) {
 					t.Fatalf("check %d: %+v; want success %v, error with %q", i, c, tt.success, tt.errText)
 				}
-				if len(c.Error) > maxHealthError+3 {
+				if len(c.Error) > maxError+3 {
 					t.Errorf("check %d: error of %d bytes", i, len(c.Error))
 				}
 			}
@@ -181,19 +202,45 @@ func TestProber_check(t *testing.T) {
 	}
 }
 
-func TestProber_close(t *testing.T) {
+// A POST is not sent again when the kept connection fails under it: the
+// check fails, and the next one dials anew.
+func TestProber_Check_noResend(t *testing.T) {
+	const ok = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+	u := newRawUpstream(t, func(c net.Conn, n int, _ *bufio.Reader) bool {
+		if n == 1 {
+			return false // closed on the second request before answering
+		}
+		io.WriteString(c, ok)
+		return true
+	})
+	p := New(u.port(), config.HealthCheck{Path: "/health", Method: http.MethodPost, Timeout: time.Second,
+		Interval: time.Second, ExpectedStatus: []int{200}})
+	t.Cleanup(p.Close)
+	var got []bool
+	for range 3 {
+		got = append(got, p.Check(context.Background()).Success)
+	}
+	if !slices.Equal(got, []bool{true, false, true}) {
+		t.Fatalf("checks passed: %v, want [true false true]", got)
+	}
+	if n := u.accepted.Load(); n != 2 {
+		t.Errorf("three checks took %d connections, want 2", n)
+	}
+}
+
+func TestProber_Close(t *testing.T) {
 	u := newRawUpstream(t, func(c net.Conn, _ int, _ *bufio.Reader) bool {
 		time.Sleep(time.Second) // hang past the close
 		return false
 	})
 	p := testProber(t, u.port(), 5*time.Second)
 	done := make(chan string, 1)
-	go func() { done <- p.check(context.Background()).Error }()
+	go func() { done <- p.Check(context.Background()).Error }()
 	deadline := time.Now().Add(5 * time.Second)
 	for u.accepted.Load() == 0 && time.Now().Before(deadline) {
 		time.Sleep(time.Millisecond)
 	}
-	p.close()
+	p.Close()
 	select {
 	case e := <-done:
 		if e == "" {
@@ -202,25 +249,25 @@ func TestProber_close(t *testing.T) {
 	case <-time.After(3 * time.Second):
 		t.Fatal("close did not end the running check")
 	}
-	if e := p.check(context.Background()).Error; !strings.Contains(e, "health checks stopped") {
+	if e := p.Check(context.Background()).Error; !strings.Contains(e, "health checks stopped") {
 		t.Errorf("check after close: %q", e)
 	}
 }
 
-// BenchmarkProber_check is one health check against a local server, over
+// BenchmarkProber_Check is one health check against a local server, over
 // the kept connection.
-func BenchmarkProber_check(b *testing.B) {
+func BenchmarkProber_Check(b *testing.B) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("ok"))
 	}))
 	defer srv.Close()
 	port, _ := strconv.Atoi(srv.URL[strings.LastIndex(srv.URL, ":")+1:])
-	p := newProber(port, config.HealthCheck{Path: "/health", Method: http.MethodGet, Timeout: time.Second,
+	p := New(port, config.HealthCheck{Path: "/health", Method: http.MethodGet, Timeout: time.Second,
 		Interval: time.Second, ExpectedStatus: []int{200}})
-	defer p.close()
+	defer p.Close()
 	b.ReportAllocs()
 	for b.Loop() {
-		if c := p.check(context.Background()); !c.Success {
+		if c := p.Check(context.Background()); !c.Success {
 			b.Fatal(c.Error)
 		}
 	}
