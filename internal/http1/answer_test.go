@@ -17,59 +17,63 @@ func readHeadOf(answer []byte, method string) (AnswerHead, error) {
 	return ReadAnswerHead(bufio.NewReaderSize(lr, 4<<10), method, &line)
 }
 
-func TestReadAnswerHead(t *testing.T) {
-	long := strings.Repeat("v", 10<<10) // longer than the reader's buffer
-	tests := []struct {
-		name, answer string
-		method       string // default GET
-		want         AnswerHead
-		err          string // part of the error; "" for none
-	}{
-		{name: "length", answer: "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", want: AnswerHead{Status: 200, ContentLength: 2}},
-		{name: "LF only, odd case", answer: "HTTP/1.1 204 No Content\nCONTENT-length:  0 \n\n", want: AnswerHead{Status: 204}},
-		{name: "chunked", answer: "HTTP/1.1 200 OK\r\nTransfer-Encoding: Chunked\r\nContent-Length: 9\r\n\r\n", want: AnswerHead{Status: 200, ContentLength: -1, Chunked: true}},
-		{name: "no length: until close", answer: "HTTP/1.1 200 OK\r\n\r\n", want: AnswerHead{Status: 200, ContentLength: -1, Close: true}},
-		{name: "connection close among tokens", answer: "HTTP/1.1 200 OK\r\nConnection: upgrade, Close\r\nContent-Length: 0\r\n\r\n", want: AnswerHead{Status: 200, Close: true}},
-		{name: "HTTP/1.0 closes", answer: "HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n", want: AnswerHead{Status: 200, Close: true}},
-		{name: "HTTP/1.0 keep-alive", answer: "HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 0\r\n\r\n", want: AnswerHead{Status: 200}},
-		{name: "HTTP/1.0 ignores chunked", answer: "HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: keep-alive\r\n\r\n", want: AnswerHead{Status: 200, ContentLength: -1, Close: true}},
-		{name: "HEAD has no body", method: http.MethodHead, answer: "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n", want: AnswerHead{Status: 200}},
-		{name: "1xx has no body", answer: "HTTP/1.1 100 Continue\r\n\r\n", want: AnswerHead{Status: 100}},
-		{name: "304 has no body", answer: "HTTP/1.1 304 Not Modified\r\nContent-Length: 7\r\n\r\n", want: AnswerHead{Status: 304}},
-		{name: "same length twice", answer: "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\n", want: AnswerHead{Status: 200, ContentLength: 2}},
-		{name: "a long other field", answer: "HTTP/1.1 200 OK\r\nX-Long: " + long + "\r\nContent-Length: 1\r\n\r\n", want: AnswerHead{Status: 200, ContentLength: 1}},
-		{name: "folded other field", answer: "HTTP/1.1 200 OK\r\nX-A: a\r\n b\r\nContent-Length: 1\r\n\r\n", want: AnswerHead{Status: 200, ContentLength: 1}},
-		{name: "status without reason", answer: "HTTP/1.1 503\r\nContent-Length: 0\r\n\r\n", want: AnswerHead{Status: 503}},
-		{name: "spaces before the status", answer: "HTTP/1.1   200 OK\r\nContent-Length: 0\r\n\r\n", want: AnswerHead{Status: 200}},
-		{name: "HTTP/2.0 status line, read as HTTP/1.1", answer: "HTTP/2.0 200 OK\r\nContent-Length: 0\r\n\r\n", want: AnswerHead{Status: 200}},
-		{name: "HTTP/0.9 closes", answer: "HTTP/0.9 200 OK\r\nContent-Length: 0\r\n\r\n", want: AnswerHead{Status: 200, Close: true}},
-		{name: "no body on 204, chunked or not", answer: "HTTP/1.1 204 No Content\r\nTransfer-Encoding: chunked\r\n\r\n", want: AnswerHead{Status: 204}},
-		{name: "largest length", answer: "HTTP/1.1 200 OK\r\nContent-Length: 9223372036854775807\r\n\r\n", want: AnswerHead{Status: 200, ContentLength: 1<<63 - 1}},
-		{name: "empty Connection tokens", answer: "HTTP/1.1 200 OK\r\nConnection: ,, close ,\r\nContent-Length: 0\r\n\r\n", want: AnswerHead{Status: 200, Close: true}},
+// longValue is a field value longer than the reader's buffer.
+var longValue = strings.Repeat("v", 10<<10)
 
-		{name: "two lengths", answer: "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n", err: "multiple Content-Length"},
-		{name: "bad length", answer: "HTTP/1.1 200 OK\r\nContent-Length: +2\r\n\r\n", err: "bad Content-Length"},
-		{name: "huge length", answer: "HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999\r\n\r\n", err: "bad Content-Length"},
-		{name: "empty length", answer: "HTTP/1.1 200 OK\r\nContent-Length:\r\n\r\n", err: "empty Content-Length"},
-		{name: "gzip encoding", answer: "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", err: "unsupported transfer encoding"},
-		{name: "two encodings", answer: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n", err: "too many transfer encodings"},
-		{name: "folded length", answer: "HTTP/1.1 200 OK\r\nContent-Length:\r\n 2\r\n\r\n", err: "folded"},
-		{name: "folded first line", answer: "HTTP/1.1 200 OK\r\n X: 1\r\n\r\n", err: "folded"},
-		{name: "space before colon", answer: "HTTP/1.1 200 OK\r\nContent-Length : 2\r\n\r\n", err: "malformed"},
-		{name: "no colon", answer: "HTTP/1.1 200 OK\r\nContent-Length 2\r\n\r\n", err: "malformed"},
-		{name: "control byte in a value", answer: "HTTP/1.1 200 OK\r\nX: a\x00b\r\n\r\n", err: "malformed"},
-		{name: "garbage", answer: "SSH-2.0-OpenSSH\r\n\r\n", err: "malformed HTTP response"},
-		{name: "bad status", answer: "HTTP/1.1 2x0 OK\r\n\r\n", err: "malformed HTTP status code"},
-		{name: "status below 100", answer: "HTTP/1.1 099 Odd\r\nContent-Length: 0\r\n\r\n", err: "malformed HTTP status code"},
-		{name: "HTTP/1.0 names an unknown encoding", answer: "HTTP/1.0 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n", err: "unsupported transfer encoding"},
-		{name: "folded encoding", answer: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\tgzip\r\n\r\n", err: "folded"},
-		{name: "length longer than a number", answer: "HTTP/1.1 200 OK\r\nContent-Length: " + strings.Repeat("1", 25) + "\r\n\r\n", err: "bad Content-Length"},
-		{name: "bad version", answer: "HTTP/x 200 OK\r\n\r\n", err: "malformed HTTP version"},
-		{name: "cut head", answer: "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n", err: "unexpected EOF"},
-		{name: "nothing", answer: "", err: "unexpected EOF"},
-		{name: "head over the limit", answer: "HTTP/1.1 200 OK\r\nX: " + strings.Repeat("p", MaxHeadBytes) + "\r\n\r\n", err: "unexpected EOF"},
-	}
-	for _, tt := range tests {
+// answerTests are answer heads and what ReadAnswerHead makes of them.
+var answerTests = []struct {
+	name, answer string
+	method       string // default GET
+	want         AnswerHead
+	err          string // part of the error; "" for none
+}{
+	{name: "length", answer: "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", want: AnswerHead{Status: 200, ContentLength: 2}},
+	{name: "LF only, odd case", answer: "HTTP/1.1 204 No Content\nCONTENT-length:  0 \n\n", want: AnswerHead{Status: 204}},
+	{name: "chunked", answer: "HTTP/1.1 200 OK\r\nTransfer-Encoding: Chunked\r\nContent-Length: 9\r\n\r\n", want: AnswerHead{Status: 200, ContentLength: -1, Chunked: true}},
+	{name: "no length: until close", answer: "HTTP/1.1 200 OK\r\n\r\n", want: AnswerHead{Status: 200, ContentLength: -1, Close: true}},
+	{name: "connection close among tokens", answer: "HTTP/1.1 200 OK\r\nConnection: upgrade, Close\r\nContent-Length: 0\r\n\r\n", want: AnswerHead{Status: 200, Close: true}},
+	{name: "HTTP/1.0 closes", answer: "HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n", want: AnswerHead{Status: 200, Close: true}},
+	{name: "HTTP/1.0 keep-alive", answer: "HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 0\r\n\r\n", want: AnswerHead{Status: 200}},
+	{name: "HTTP/1.0 ignores chunked", answer: "HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: keep-alive\r\n\r\n", want: AnswerHead{Status: 200, ContentLength: -1, Close: true}},
+	{name: "HEAD has no body", method: http.MethodHead, answer: "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n", want: AnswerHead{Status: 200}},
+	{name: "1xx has no body", answer: "HTTP/1.1 100 Continue\r\n\r\n", want: AnswerHead{Status: 100}},
+	{name: "304 has no body", answer: "HTTP/1.1 304 Not Modified\r\nContent-Length: 7\r\n\r\n", want: AnswerHead{Status: 304}},
+	{name: "same length twice", answer: "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\n", want: AnswerHead{Status: 200, ContentLength: 2}},
+	{name: "a long other field", answer: "HTTP/1.1 200 OK\r\nX-Long: " + longValue + "\r\nContent-Length: 1\r\n\r\n", want: AnswerHead{Status: 200, ContentLength: 1}},
+	{name: "folded other field", answer: "HTTP/1.1 200 OK\r\nX-A: a\r\n b\r\nContent-Length: 1\r\n\r\n", want: AnswerHead{Status: 200, ContentLength: 1}},
+	{name: "status without reason", answer: "HTTP/1.1 503\r\nContent-Length: 0\r\n\r\n", want: AnswerHead{Status: 503}},
+	{name: "spaces before the status", answer: "HTTP/1.1   200 OK\r\nContent-Length: 0\r\n\r\n", want: AnswerHead{Status: 200}},
+	{name: "HTTP/2.0 status line, read as HTTP/1.1", answer: "HTTP/2.0 200 OK\r\nContent-Length: 0\r\n\r\n", want: AnswerHead{Status: 200}},
+	{name: "HTTP/0.9 closes", answer: "HTTP/0.9 200 OK\r\nContent-Length: 0\r\n\r\n", want: AnswerHead{Status: 200, Close: true}},
+	{name: "no body on 204, chunked or not", answer: "HTTP/1.1 204 No Content\r\nTransfer-Encoding: chunked\r\n\r\n", want: AnswerHead{Status: 204}},
+	{name: "largest length", answer: "HTTP/1.1 200 OK\r\nContent-Length: 9223372036854775807\r\n\r\n", want: AnswerHead{Status: 200, ContentLength: 1<<63 - 1}},
+	{name: "empty Connection tokens", answer: "HTTP/1.1 200 OK\r\nConnection: ,, close ,\r\nContent-Length: 0\r\n\r\n", want: AnswerHead{Status: 200, Close: true}},
+
+	{name: "two lengths", answer: "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n", err: "multiple Content-Length"},
+	{name: "bad length", answer: "HTTP/1.1 200 OK\r\nContent-Length: +2\r\n\r\n", err: "bad Content-Length"},
+	{name: "huge length", answer: "HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999\r\n\r\n", err: "bad Content-Length"},
+	{name: "empty length", answer: "HTTP/1.1 200 OK\r\nContent-Length:\r\n\r\n", err: "empty Content-Length"},
+	{name: "gzip encoding", answer: "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", err: "unsupported transfer encoding"},
+	{name: "two encodings", answer: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n", err: "too many transfer encodings"},
+	{name: "folded length", answer: "HTTP/1.1 200 OK\r\nContent-Length:\r\n 2\r\n\r\n", err: "folded"},
+	{name: "folded first line", answer: "HTTP/1.1 200 OK\r\n X: 1\r\n\r\n", err: "folded"},
+	{name: "space before colon", answer: "HTTP/1.1 200 OK\r\nContent-Length : 2\r\n\r\n", err: "malformed"},
+	{name: "no colon", answer: "HTTP/1.1 200 OK\r\nContent-Length 2\r\n\r\n", err: "malformed"},
+	{name: "control byte in a value", answer: "HTTP/1.1 200 OK\r\nX: a\x00b\r\n\r\n", err: "malformed"},
+	{name: "garbage", answer: "SSH-2.0-OpenSSH\r\n\r\n", err: "malformed HTTP response"},
+	{name: "bad status", answer: "HTTP/1.1 2x0 OK\r\n\r\n", err: "malformed HTTP status code"},
+	{name: "status below 100", answer: "HTTP/1.1 099 Odd\r\nContent-Length: 0\r\n\r\n", err: "malformed HTTP status code"},
+	{name: "HTTP/1.0 names an unknown encoding", answer: "HTTP/1.0 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n", err: "unsupported transfer encoding"},
+	{name: "folded encoding", answer: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\tgzip\r\n\r\n", err: "folded"},
+	{name: "length longer than a number", answer: "HTTP/1.1 200 OK\r\nContent-Length: " + strings.Repeat("1", 25) + "\r\n\r\n", err: "bad Content-Length"},
+	{name: "bad version", answer: "HTTP/x 200 OK\r\n\r\n", err: "malformed HTTP version"},
+	{name: "cut head", answer: "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n", err: "unexpected EOF"},
+	{name: "nothing", answer: "", err: "unexpected EOF"},
+	{name: "head over the limit", answer: "HTTP/1.1 200 OK\r\nX: " + strings.Repeat("p", MaxHeadBytes) + "\r\n\r\n", err: "unexpected EOF"},
+}
+
+func TestReadAnswerHead(t *testing.T) {
+	for _, tt := range answerTests {
 		t.Run(tt.name, func(t *testing.T) {
 			method := tt.method
 			if method == "" {

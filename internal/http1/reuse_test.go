@@ -140,7 +140,7 @@ func TestConnectionLost(t *testing.T) {
 			t.Errorf("%v: not a lost connection", err)
 		}
 	}
-	for _, err := range []error{nil, errors.New("malformed HTTP response"), syscall.ECONNREFUSED, ErrMalformed} {
+	for _, err := range []error{nil, errors.New("malformed HTTP response"), syscall.ECONNREFUSED, ErrMalformedAnswer} {
 		if ConnectionLost(err) {
 			t.Errorf("%v: a lost connection", err)
 		}

@@ -73,116 +73,121 @@ func testProber(t *testing.T, port int, timeout time.Duration) *Prober {
 	return p
 }
 
-func TestProber_Check(t *testing.T) {
-	const ok = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
-	tests := []struct {
-		name    string
-		serve   func(c net.Conn, n int, br *bufio.Reader) bool
-		success bool
-		errText string // part of the error, when !success
-		conns   int    // connections three checks take
-	}{
-		{name: "keep-alive", success: true, conns: 1,
-			serve: func(c net.Conn, _ int, _ *bufio.Reader) bool { io.WriteString(c, ok); return true }},
-		{name: "chunked body kept", success: true, conns: 1,
-			serve: func(c net.Conn, _ int, _ *bufio.Reader) bool {
-				io.WriteString(c, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n")
-				return true
-			}},
-		{name: "chunked body with a trailer kept", success: true, conns: 1,
-			serve: func(c net.Conn, _ int, _ *bufio.Reader) bool {
-				io.WriteString(c, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2;x=1\r\nok\r\n0\r\nX-Sum: 1\r\n\r\n")
-				return true
-			}},
-		{name: "HTTP/1.0 keep-alive kept", success: true, conns: 1,
-			serve: func(c net.Conn, _ int, _ *bufio.Reader) bool {
-				io.WriteString(c, "HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\nok")
-				return true
-			}},
-		{name: "HTTP/1.0 closes", success: true, conns: 3,
-			serve: func(c net.Conn, _ int, _ *bufio.Reader) bool {
-				io.WriteString(c, "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok")
-				return true
-			}},
-		{name: "bare LF answer passes", success: true, conns: 1,
-			serve: func(c net.Conn, _ int, _ *bufio.Reader) bool {
-				io.WriteString(c, "HTTP/1.1 200 OK\nContent-Length: 2\n\nok")
-				return true
-			}},
-		{name: "connection close", success: true, conns: 3,
-			serve: func(c net.Conn, _ int, _ *bufio.Reader) bool {
-				io.WriteString(c, "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok")
+// okAnswer is a whole, framed answer that passes.
+const okAnswer = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+
+// checkTests are containers' ways of answering, and what three checks of
+// each make of them.
+var checkTests = []struct {
+	name    string
+	serve   func(c net.Conn, n int, br *bufio.Reader) bool
+	success bool
+	errText string // part of the error, when !success
+	conns   int    // connections three checks take
+}{
+	{name: "keep-alive", success: true, conns: 1,
+		serve: func(c net.Conn, _ int, _ *bufio.Reader) bool { io.WriteString(c, okAnswer); return true }},
+	{name: "chunked body kept", success: true, conns: 1,
+		serve: func(c net.Conn, _ int, _ *bufio.Reader) bool {
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n")
+			return true
+		}},
+	{name: "chunked body with a trailer kept", success: true, conns: 1,
+		serve: func(c net.Conn, _ int, _ *bufio.Reader) bool {
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2;x=1\r\nok\r\n0\r\nX-Sum: 1\r\n\r\n")
+			return true
+		}},
+	{name: "HTTP/1.0 keep-alive kept", success: true, conns: 1,
+		serve: func(c net.Conn, _ int, _ *bufio.Reader) bool {
+			io.WriteString(c, "HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\nok")
+			return true
+		}},
+	{name: "HTTP/1.0 closes", success: true, conns: 3,
+		serve: func(c net.Conn, _ int, _ *bufio.Reader) bool {
+			io.WriteString(c, "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok")
+			return true
+		}},
+	{name: "bare LF answer passes", success: true, conns: 1,
+		serve: func(c net.Conn, _ int, _ *bufio.Reader) bool {
+			io.WriteString(c, "HTTP/1.1 200 OK\nContent-Length: 2\n\nok")
+			return true
+		}},
+	{name: "connection close", success: true, conns: 3,
+		serve: func(c net.Conn, _ int, _ *bufio.Reader) bool {
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok")
+			return false
+		}},
+	{name: "closed after each answer, unannounced", success: true, conns: 3,
+		serve: func(c net.Conn, _ int, _ *bufio.Reader) bool { io.WriteString(c, okAnswer); return false }},
+	{name: "closed on the second request before answering: retried once", success: true, conns: 3,
+		serve: func(c net.Conn, n int, _ *bufio.Reader) bool {
+			if n == 1 {
 				return false
-			}},
-		{name: "closed after each answer, unannounced", success: true, conns: 3,
-			serve: func(c net.Conn, _ int, _ *bufio.Reader) bool { io.WriteString(c, ok); return false }},
-		{name: "closed on the second request before answering: retried once", success: true, conns: 3,
-			serve: func(c net.Conn, n int, _ *bufio.Reader) bool {
-				if n == 1 {
+			}
+			io.WriteString(c, okAnswer)
+			return true
+		}},
+	{name: "body without a length is not read, connection not kept", success: true, conns: 3,
+		serve: func(c net.Conn, _ int, _ *bufio.Reader) bool {
+			io.WriteString(c, "HTTP/1.1 200 OK\r\n\r\nstreaming on and on")
+			return true // and never closes
+		}},
+	{name: "stray bytes after the answer", success: true, conns: 3,
+		serve: func(c net.Conn, _ int, _ *bufio.Reader) bool {
+			io.WriteString(c, okAnswer+"HTTP/1.1 200 OK\r\n")
+			return true
+		}},
+	{name: "huge body not read", success: true, conns: 3,
+		serve: func(c net.Conn, _ int, _ *bufio.Reader) bool {
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 1000000000\r\n\r\n")
+			c.Write(make([]byte, 256<<10))
+			return true
+		}},
+	{name: "endless chunked body", success: true, conns: 3,
+		serve: func(c net.Conn, _ int, _ *bufio.Reader) bool {
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+			chunk := "1000\r\n" + strings.Repeat("x", 0x1000) + "\r\n"
+			for range 64 {
+				if _, err := io.WriteString(c, chunk); err != nil {
 					return false
 				}
-				io.WriteString(c, ok)
-				return true
-			}},
-		{name: "body without a length is not read, connection not kept", success: true, conns: 3,
-			serve: func(c net.Conn, _ int, _ *bufio.Reader) bool {
-				io.WriteString(c, "HTTP/1.1 200 OK\r\n\r\nstreaming on and on")
-				return true // and never closes
-			}},
-		{name: "stray bytes after the answer", success: true, conns: 3,
-			serve: func(c net.Conn, _ int, _ *bufio.Reader) bool {
-				io.WriteString(c, ok+"HTTP/1.1 200 OK\r\n")
-				return true
-			}},
-		{name: "huge body not read", success: true, conns: 3,
-			serve: func(c net.Conn, _ int, _ *bufio.Reader) bool {
-				io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 1000000000\r\n\r\n")
-				c.Write(make([]byte, 256<<10))
-				return true
-			}},
-		{name: "endless chunked body", success: true, conns: 3,
-			serve: func(c net.Conn, _ int, _ *bufio.Reader) bool {
-				io.WriteString(c, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
-				chunk := "1000\r\n" + strings.Repeat("x", 0x1000) + "\r\n"
-				for range 64 {
-					if _, err := io.WriteString(c, chunk); err != nil {
-						return false
-					}
+			}
+			return true
+		}},
+	{name: "huge head", success: false, errText: "answer head larger than 64 KiB", conns: 3,
+		serve: func(c net.Conn, _ int, _ *bufio.Reader) bool {
+			io.WriteString(c, "HTTP/1.1 200 OK\r\n")
+			for range 2000 {
+				if _, err := io.WriteString(c, "X-Pad: "+strings.Repeat("p", 100)+"\r\n"); err != nil {
+					return false
 				}
-				return true
-			}},
-		{name: "huge head", success: false, errText: "answer head larger than 64 KiB", conns: 3,
-			serve: func(c net.Conn, _ int, _ *bufio.Reader) bool {
-				io.WriteString(c, "HTTP/1.1 200 OK\r\n")
-				for range 2000 {
-					if _, err := io.WriteString(c, "X-Pad: "+strings.Repeat("p", 100)+"\r\n"); err != nil {
-						return false
-					}
+			}
+			return true
+		}},
+	{name: "slow bytes", success: false, errText: "no answer within 100ms", conns: 3,
+		serve: func(c net.Conn, _ int, _ *bufio.Reader) bool {
+			for _, b := range []byte("HTTP/1.1 200 OK\r\n") {
+				if _, err := c.Write([]byte{b}); err != nil {
+					return false
 				}
-				return true
-			}},
-		{name: "slow bytes", success: false, errText: "no answer within 100ms", conns: 3,
-			serve: func(c net.Conn, _ int, _ *bufio.Reader) bool {
-				for _, b := range []byte("HTTP/1.1 200 OK\r\n") {
-					if _, err := c.Write([]byte{b}); err != nil {
-						return false
-					}
-					time.Sleep(20 * time.Millisecond)
-				}
-				return true
-			}},
-		{name: "garbage", success: false, errText: "malformed HTTP", conns: 3,
-			serve: func(c net.Conn, _ int, _ *bufio.Reader) bool {
-				io.WriteString(c, "SSH-2.0-OpenSSH\r\n"+strings.Repeat("\x00\xff", 2000)+"\r\n\r\n")
-				return true
-			}},
-		{name: "bad status", success: false, errText: "status 503", conns: 1,
-			serve: func(c net.Conn, _ int, _ *bufio.Reader) bool {
-				io.WriteString(c, "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n")
-				return true
-			}},
-	}
-	for _, tt := range tests {
+				time.Sleep(20 * time.Millisecond)
+			}
+			return true
+		}},
+	{name: "garbage", success: false, errText: "malformed HTTP", conns: 3,
+		serve: func(c net.Conn, _ int, _ *bufio.Reader) bool {
+			io.WriteString(c, "SSH-2.0-OpenSSH\r\n"+strings.Repeat("\x00\xff", 2000)+"\r\n\r\n")
+			return true
+		}},
+	{name: "bad status", success: false, errText: "status 503", conns: 1,
+		serve: func(c net.Conn, _ int, _ *bufio.Reader) bool {
+			io.WriteString(c, "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n")
+			return true
+		}},
+}
+
+func TestProber_Check(t *testing.T) {
+	for _, tt := range checkTests {
 		t.Run(tt.name, func(t *testing.T) {
 			u := newRawUpstream(t, tt.serve)
 			p := testProber(t, u.port(), 100*time.Millisecond)
@@ -205,12 +210,11 @@ func TestProber_Check(t *testing.T) {
 // A POST is not sent again when the kept connection fails under it: the
 // check fails, and the next one dials anew.
 func TestProber_Check_noResend(t *testing.T) {
-	const ok = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 	u := newRawUpstream(t, func(c net.Conn, n int, _ *bufio.Reader) bool {
 		if n == 1 {
 			return false // closed on the second request before answering
 		}
-		io.WriteString(c, ok)
+		io.WriteString(c, okAnswer)
 		return true
 	})
 	p := New(u.port(), config.HealthCheck{Path: "/health", Method: http.MethodPost, Timeout: time.Second,
