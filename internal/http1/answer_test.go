@@ -146,6 +146,10 @@ func FuzzReadAnswerHead(f *testing.F) {
 		"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n\r\n",
 		"HTTP/1.1 200 OK\r\nX-A: a\r\n b\r\nContent-Length: 1\r\n\r\n",
 		"HTTP/2.0 301 Moved\r\nLocation: /\r\n\r\n",
+		// The corpus's two inputs that found Transfer-Encoding read before
+		// HTTP/1.1, with a status the reader takes (they had 000).
+		"HTTP/1.0 200 OK\nTrAnsfer-EnCoding:Chunked\n\n",
+		"HTTP/0.1 200\nTransfer-Encoding: chunked\n\n",
 	} {
 		f.Add([]byte(s), false)
 	}
