@@ -8,7 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/bluegreen/bluegreen/proxy/internal/http1"
+	"github.com/bluegreen/bluegreen/internal/http1"
 )
 
 // Client connections are served without net/http's server: one goroutine

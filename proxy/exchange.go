@@ -8,7 +8,7 @@ import (
 	"net"
 	"syscall"
 
-	"github.com/bluegreen/bluegreen/proxy/internal/http1"
+	"github.com/bluegreen/bluegreen/internal/http1"
 )
 
 // One request's exchange with the upstream: reading and checking the

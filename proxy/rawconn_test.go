@@ -1,12 +1,13 @@
 package proxy
 
 import (
-	"bufio"
 	"bytes"
 	"io"
 	"net"
 	"testing"
 	"time"
+
+	"github.com/bluegreen/bluegreen/internal/http1"
 )
 
 // rawPair returns a rawConn dialed to a listener on 127.0.0.1 and the
@@ -96,7 +97,7 @@ func TestRawConn_deferWrite(t *testing.T) {
 
 // readable reports whether c has bytes to read, without reading them.
 func readable(c *rawConn) bool {
-	u := &upConn{Conn: c, br: bufio.NewReader(c), rc: c.rc}
-	u.peekFn = u.peek
-	return !alive(u)
+	var l http1.Liveness
+	l.Watch(c)
+	return !l.Alive()
 }

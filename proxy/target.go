@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"net"
 	"sync/atomic"
-	"syscall"
 	"time"
-	"unsafe"
+
+	"github.com/bluegreen/bluegreen/internal/http1"
 )
 
 // Pool and buffer sizes of the upstream side.
@@ -88,10 +88,8 @@ type upConn struct {
 	br *bufio.Reader
 	bw *bufio.Writer
 
-	raw    *rawConn         // the connection, when it can defer a write (nil: not a socket)
-	rc     syscall.RawConn  // nil: not a socket
-	peekFn func(fd uintptr) // c.peek, bound once
-	quiet  bool             // peek's result
+	raw  *rawConn       // the connection, when it can defer a write (nil: not a socket)
+	live http1.Liveness // whether it may carry the next request, when idle
 }
 
 // pool keeps idle keep-alive connections to one upstream address.
@@ -104,15 +102,15 @@ type pool struct {
 
 // get returns an idle connection, or dials a new one. An idle connection
 // the upstream closed, or that has bytes no request asked for, is closed
-// instead: with probe, get checks with a system call of its own (alive);
-// without, the caller checks as it sends the request (rawConn.deferWrite),
-// or get probes when the connection cannot. reused reports whether the
-// connection served an earlier request.
+// instead: with probe, get checks with a system call of its own
+// (http1.Liveness); without, the caller checks as it sends the request
+// (rawConn.deferWrite), or get probes when the connection cannot. reused
+// reports whether the connection served an earlier request.
 func (p *pool) get(ctx context.Context, probe bool) (c *upConn, reused bool, err error) {
 	for {
 		select {
 		case c = <-p.idle:
-			if !probe && c.raw != nil || alive(c) {
+			if !probe && c.raw != nil || c.live.Alive() {
 				return c, true, nil
 			}
 			c.Close()
@@ -132,11 +130,8 @@ func (p *pool) dial(ctx context.Context) (*upConn, error) {
 	}
 	nc = newRawConn(nc)
 	c := &upConn{Conn: nc}
-	if sc, ok := nc.(syscall.Conn); ok {
-		c.rc, _ = sc.SyscallConn()
-	}
 	c.raw, _ = nc.(*rawConn)
-	c.peekFn = c.peek
+	c.live.Watch(nc)
 	return c, nil
 }
 
@@ -174,25 +169,4 @@ func (p *pool) closeIdle() {
 			return
 		}
 	}
-}
-
-// alive reports whether an idle upstream connection is still open and
-// quiet: a non-blocking peek must find nothing (EAGAIN). An upstream that
-// closed its end (keep-alive timeout) shows EOF; bytes it sent after its
-// last answer (a body on HEAD, more than its Content-Length) belong to no
-// request and disqualify the connection too.
-func alive(c *upConn) bool {
-	if c.rc == nil {
-		return false
-	}
-	c.quiet = false
-	return c.rc.Control(c.peekFn) == nil && c.quiet
-}
-
-// peek sets c.quiet when the socket fd has nothing to read.
-func (c *upConn) peek(fd uintptr) {
-	var b [1]byte
-	_, _, e := syscall.RawSyscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&b[0])), 1,
-		syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
-	c.quiet = e == syscall.EAGAIN
 }

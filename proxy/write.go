@@ -5,7 +5,7 @@ import (
 	"net/netip"
 	"strconv"
 
-	"github.com/bluegreen/bluegreen/proxy/internal/http1"
+	"github.com/bluegreen/bluegreen/internal/http1"
 )
 
 // The heads the proxy writes. End-to-end fields pass unchanged and in

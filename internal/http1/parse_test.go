@@ -104,28 +104,32 @@ func TestHead_ParseRequest(t *testing.T) {
 	}
 }
 
+// requestSeeds are FuzzParseRequest's seeds: requests the proxy takes, and
+// ones it refuses for ambiguous framing or form.
+var requestSeeds = []string{
+	"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+	"GET /a%20b?c=d&e HTTP/1.1\r\nHost: example.com:8080\r\nUser-Agent: wrk\r\nCookie: a=1\r\nCookie: b=2\r\n\r\n",
+	"POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello",
+	"POST /up HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+	"POST /up HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n0\r\nX-Sum: 1\r\n\r\n",
+	"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+	"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc",
+	"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, identity\r\n\r\n",
+	"GET / HTTP/1.1\r\nHost: x\r\nX-A: a\r\n b\r\n\r\n",
+	"GET / HTTP/1.1\nHost: x\n\n",
+	"GET http://h/p HTTP/1.1\r\nHost: h\r\n\r\n",
+	"OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n",
+	"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+	"GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: x\r\n\r\n",
+	"GET / HTTP/1.1\r\nHost: h\r\nX-Forwarded-For: 1.2.3.4\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\nx",
+	"PUT / HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n",
+}
+
 // FuzzParseRequest checks the parser against net/http's: every request the
 // proxy accepts, http.ReadRequest accepts too, with the same method, target,
 // Host, header fields and body framing, and the same body bytes.
 func FuzzParseRequest(f *testing.F) {
-	for _, s := range []string{
-		"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
-		"GET /a%20b?c=d&e HTTP/1.1\r\nHost: example.com:8080\r\nUser-Agent: wrk\r\nCookie: a=1\r\nCookie: b=2\r\n\r\n",
-		"POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello",
-		"POST /up HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
-		"POST /up HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n0\r\nX-Sum: 1\r\n\r\n",
-		"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
-		"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc",
-		"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, identity\r\n\r\n",
-		"GET / HTTP/1.1\r\nHost: x\r\nX-A: a\r\n b\r\n\r\n",
-		"GET / HTTP/1.1\nHost: x\n\n",
-		"GET http://h/p HTTP/1.1\r\nHost: h\r\n\r\n",
-		"OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n",
-		"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
-		"GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: x\r\n\r\n",
-		"GET / HTTP/1.1\r\nHost: h\r\nX-Forwarded-For: 1.2.3.4\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\nx",
-		"PUT / HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n",
-	} {
+	for _, s := range requestSeeds {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -137,53 +141,8 @@ func FuzzParseRequest(f *testing.F) {
 		if err != nil {
 			t.Fatalf("accepted what net/http refuses (%v): %q", err, data)
 		}
-		if req.Method != string(h.Method()) || req.RequestURI != string(h.Target()) {
-			t.Fatalf("request line: net/http %q %q, proxy %q %q", req.Method, req.RequestURI, h.Method(), h.Target())
-		}
-		host := string(h.Host())
-		if IsAbsolute(h.Target()) {
-			a, _ := SplitAbsolute(h.Target())
-			host = string(a)
-		}
-		if req.Host != host {
-			t.Fatalf("Host: net/http %q, proxy %q", req.Host, host)
-		}
-		mine := http.Header{}
-		for i := range h.NumFields() {
-			fl := h.Field(i)
-			k := textproto.CanonicalMIMEHeaderKey(string(h.Name(fl)))
-			if k == "Host" {
-				continue
-			}
-			mine[k] = append(mine[k], string(h.Value(fl)))
-		}
-		for k, v := range req.Header {
-			if k == "Transfer-Encoding" || k == "Content-Length" {
-				continue // compared as framing below (net/http moves them)
-			}
-			if !slices.Equal(mine[k], v) {
-				t.Fatalf("field %s: net/http %q, proxy %q", k, v, mine[k])
-			}
-		}
-		for k := range mine {
-			if _, ok := req.Header[k]; !ok && k != "Transfer-Encoding" && k != "Content-Length" {
-				t.Fatalf("field %s: only the proxy saw it", k)
-			}
-		}
-		switch {
-		case h.Chunked:
-			if req.ContentLength != -1 || strings.Join(req.TransferEncoding, ",") != "chunked" {
-				t.Fatalf("framing: net/http %d %q, proxy chunked", req.ContentLength, req.TransferEncoding)
-			}
-		case h.ContentLength >= 0:
-			if req.ContentLength != h.ContentLength || len(req.TransferEncoding) > 0 {
-				t.Fatalf("framing: net/http %d %q, proxy %d", req.ContentLength, req.TransferEncoding, h.ContentLength)
-			}
-		default:
-			if req.ContentLength != 0 || len(req.TransferEncoding) > 0 {
-				t.Fatalf("framing: net/http %d %q, proxy none", req.ContentLength, req.TransferEncoding)
-			}
-		}
+		sameRequestHead(t, h, req)
+		sameFraming(t, h, req)
 		if bodyErr != nil {
 			return
 		}
@@ -195,4 +154,63 @@ func FuzzParseRequest(f *testing.F) {
 			t.Fatalf("body: net/http %q, proxy %q", got, body)
 		}
 	})
+}
+
+// sameRequestHead fails t when net/http read another request line, Host or
+// header fields than the proxy's parser.
+func sameRequestHead(t *testing.T, h *Head, req *http.Request) {
+	t.Helper()
+	if req.Method != string(h.Method()) || req.RequestURI != string(h.Target()) {
+		t.Fatalf("request line: net/http %q %q, proxy %q %q", req.Method, req.RequestURI, h.Method(), h.Target())
+	}
+	host := string(h.Host())
+	if IsAbsolute(h.Target()) {
+		a, _ := SplitAbsolute(h.Target())
+		host = string(a)
+	}
+	if req.Host != host {
+		t.Fatalf("Host: net/http %q, proxy %q", req.Host, host)
+	}
+	mine := http.Header{}
+	for i := range h.NumFields() {
+		fl := h.Field(i)
+		k := textproto.CanonicalMIMEHeaderKey(string(h.Name(fl)))
+		if k == "Host" {
+			continue
+		}
+		mine[k] = append(mine[k], string(h.Value(fl)))
+	}
+	for k, v := range req.Header {
+		if k == "Transfer-Encoding" || k == "Content-Length" {
+			continue // compared as framing (net/http moves them)
+		}
+		if !slices.Equal(mine[k], v) {
+			t.Fatalf("field %s: net/http %q, proxy %q", k, v, mine[k])
+		}
+	}
+	for k := range mine {
+		if _, ok := req.Header[k]; !ok && k != "Transfer-Encoding" && k != "Content-Length" {
+			t.Fatalf("field %s: only the proxy saw it", k)
+		}
+	}
+}
+
+// sameFraming fails t when net/http framed the body otherwise than the
+// proxy's parser.
+func sameFraming(t *testing.T, h *Head, req *http.Request) {
+	t.Helper()
+	switch {
+	case h.Chunked:
+		if req.ContentLength != -1 || strings.Join(req.TransferEncoding, ",") != "chunked" {
+			t.Fatalf("framing: net/http %d %q, proxy chunked", req.ContentLength, req.TransferEncoding)
+		}
+	case h.ContentLength >= 0:
+		if req.ContentLength != h.ContentLength || len(req.TransferEncoding) > 0 {
+			t.Fatalf("framing: net/http %d %q, proxy %d", req.ContentLength, req.TransferEncoding, h.ContentLength)
+		}
+	default:
+		if req.ContentLength != 0 || len(req.TransferEncoding) > 0 {
+			t.Fatalf("framing: net/http %d %q, proxy none", req.ContentLength, req.TransferEncoding)
+		}
+	}
 }

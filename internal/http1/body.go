@@ -214,7 +214,8 @@ func validFieldLine(line []byte) bool {
 	return validValue(line[colon+1:])
 }
 
-// scanners are the readers and writers CheckChunked runs CopyChunked with.
+// scanners are the readers and writers CheckChunked and DiscardChunked run
+// CopyChunked with.
 var scanners = sync.Pool{New: func() any {
 	return &scanner{br: bufio.NewReaderSize(nil, 8<<10), bw: bufio.NewWriterSize(io.Discard, 512)}
 }}
@@ -223,6 +224,18 @@ type scanner struct {
 	r  bytes.Reader
 	br *bufio.Reader
 	bw *bufio.Writer
+}
+
+// DiscardChunked reads a chunked body from src to its end by the rules of
+// CopyChunked, trailer included, and drops it: a health check's way to
+// reuse its connection after an answer whose body it does not need. The
+// caller bounds src.
+func DiscardChunked(src *bufio.Reader) error {
+	s := scanners.Get().(*scanner)
+	defer scanners.Put(s)
+	s.bw.Reset(io.Discard)
+	rerr, _ := CopyChunked(s.bw, src, true)
+	return rerr
 }
 
 // CheckChunked checks the start of a chunked body, b (what has arrived so

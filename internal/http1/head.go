@@ -1,15 +1,22 @@
-// Package http1 is the proxy's HTTP/1.1 codec: it reads and parses request
-// and response heads, decides their framing, classifies header fields
-// (framing, routing, hop-by-hop, forwarding) and copies bodies. It is the
-// security-critical part of the proxy: everything a client or an upstream
-// sends is read here, and nothing else in the proxy looks at raw bytes.
+// Package http1 is the module's one HTTP/1.1 codec, shared by the proxy and
+// the health prober: it reads and parses request and response heads,
+// decides their framing, classifies header fields (framing, routing,
+// hop-by-hop, forwarding), copies bodies, and tells whether an idle
+// keep-alive connection may carry the next request. It is security-critical:
+// everything a client, an upstream or a container's health endpoint sends is
+// read here, and nothing else in the module looks at raw HTTP bytes.
 //
-// The codec is strict. A message whose framing could be read two ways
-// (RFC 9112 §6.3, §11.2) is refused rather than repaired, so that the
-// proxy, the client and the upstream can never disagree on where a message
-// ends. Every loop over input is linear in the input's size, and a head's
-// buffers come from pools and go back when the message is done, so that an
-// idle connection holds nothing of what it sent before.
+// The proxy's parse (ReadHead, ParseRequest, ParseResponse) is strict. A
+// message whose framing could be read two ways (RFC 9112 §6.3, §11.2) is
+// refused rather than repaired, so that the proxy, the client and the
+// upstream can never disagree on where a message ends. Every loop over
+// input is linear in the input's size, and a head's buffers come from pools
+// and go back when the message is done, so that an idle connection holds
+// nothing of what it sent before.
+//
+// A health check reads an answer as net/http's client would, never more
+// leniently (ReadAnswerHead, answer.go): it only judges a status, and an
+// endpoint that any HTTP client reads must pass.
 package http1
 
 import (
@@ -21,7 +28,7 @@ import (
 // Limits.
 const (
 	// MaxHeadBytes bounds a head: the start line, the fields and the empty
-	// line that ends them (CONTRACT §6.6: larger request heads get 431).
+	// line that ends them (docs/proxy.md, "Limits and timeouts": larger request heads get 431).
 	MaxHeadBytes = 64 << 10
 	// MaxChunkLine bounds a chunk-size line and a whole trailer section.
 	MaxChunkLine = 4096
