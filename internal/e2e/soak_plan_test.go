@@ -2,7 +2,9 @@ package e2e
 
 import (
 	"math/rand/v2"
+	"reflect"
 	"slices"
+	"testing"
 	"time"
 )
 
@@ -87,4 +89,46 @@ func (p *plan) next() step {
 // upTo draws a duration in [0, d), in whole milliseconds.
 func (p *plan) upTo(d time.Duration) time.Duration {
 	return time.Duration(p.r.Int64N(d.Milliseconds())) * time.Millisecond
+}
+
+// TestSoakPlan_SeedAlone: the schedule is the seed's alone (a seed replays
+// it), seeds differ, and each round deals every kind once.
+func TestSoakPlan_SeedAlone(t *testing.T) {
+	steps := func(seed int64, n int, restart bool) []step {
+		p := newPlan(seed, soakApps, restart)
+		var out []step
+		for range n {
+			out = append(out, p.next())
+		}
+		return out
+	}
+	a, b := steps(42, 60, false), steps(42, 60, false)
+	if !reflect.DeepEqual(a, b) {
+		t.Fatal("two plans of seed 42 differ")
+	}
+	if reflect.DeepEqual(a, steps(43, 60, false)) {
+		t.Fatal("the plans of seeds 42 and 43 are the same")
+	}
+	for _, restart := range []bool{false, true} {
+		kinds := len(allFaultKinds) - 1
+		if restart {
+			kinds++
+		}
+		s := steps(7, 3*kinds, restart)
+		for r := range 3 {
+			seen := map[faultKind]int{}
+			for _, st := range s[r*kinds : (r+1)*kinds] {
+				seen[st.kind]++
+				if st.app < 0 || st.app >= soakApps || st.pause < 2*time.Second || st.pause >= 6*time.Second {
+					t.Fatalf("step %+v", st)
+				}
+				if st.kind == faultDeployBurst && (len(st.burst) < 2 || len(st.gaps) != len(st.burst)-1) {
+					t.Fatalf("burst %+v", st)
+				}
+			}
+			if len(seen) != kinds || seen[faultDockerRestart] != map[bool]int{true: 1}[restart] {
+				t.Fatalf("round %d (docker restart %v) dealt %v", r, restart, seen)
+			}
+		}
+	}
 }

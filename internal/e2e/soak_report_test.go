@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"testing"
 	"time"
 )
 
@@ -230,4 +231,39 @@ func (k *soak) outsideList(s *summary, n int) string {
 		fmt.Fprintf(&b, "  ... and %d more\n", len(idx)-n)
 	}
 	return b.String()
+}
+
+// TestSoakJudge_Windows: a window excuses only the failures of its kinds,
+// of its app, that overlap it; a 4xx or a wrong body never.
+func TestSoakJudge_Windows(t *testing.T) {
+	t0 := time.Now()
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	k := &soak{
+		faults: []injected{{kind: faultDockerKill, at: at(100)}, {kind: faultUpgrade, at: at(1000)}},
+		windows: []window{
+			{fault: 0, app: 1, excuse: excuseHTTP | excuseWebSocket, from: at(100), to: at(500)},
+			{fault: 1, app: -1, excuse: excuseGoingAway, from: at(1000), to: at(2000)},
+		},
+	}
+	for _, tc := range []struct {
+		name string
+		f    failure
+		want verdict
+	}{
+		{"a 502 in the window", failure{app: 1, op: opGet, from: at(200), to: at(201), class: classOutage}, verdict{0, true}},
+		{"begun before, seen inside", failure{app: 1, op: opGet, from: at(50), to: at(120), class: classOutage}, verdict{0, true}},
+		{"begun inside, seen after", failure{app: 1, op: opGet, from: at(450), to: at(700), class: classOutage}, verdict{0, true}},
+		{"before the first fault", failure{app: 1, op: opGet, from: at(10), to: at(20), class: classOutage}, verdict{-1, false}},
+		{"after the window", failure{app: 1, op: opGet, from: at(600), to: at(601), class: classOutage}, verdict{0, false}},
+		{"another app", failure{app: 0, op: opGet, from: at(200), to: at(201), class: classOutage}, verdict{0, false}},
+		{"a 400 in the window", failure{app: 1, op: opGet, from: at(200), to: at(201), class: classWrong}, verdict{0, false}},
+		{"a WebSocket dropped", failure{app: 1, op: opWebSocket, from: at(200), to: at(300), class: classOutage}, verdict{0, true}},
+		{"1001 in a drain", failure{app: 2, op: opWebSocket, from: at(1500), to: at(1600), class: classGoingAway}, verdict{1, true}},
+		{"1001 outside a drain", failure{app: 1, op: opWebSocket, from: at(300), to: at(310), class: classGoingAway}, verdict{0, false}},
+		{"a request cut at an upgrade", failure{app: 2, op: opPostLength, from: at(1500), to: at(1501), class: classOutage}, verdict{1, false}},
+	} {
+		if got := k.judge(tc.f); got != tc.want {
+			t.Errorf("%s: %+v, want %+v", tc.name, got, tc.want)
+		}
+	}
 }

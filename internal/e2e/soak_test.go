@@ -105,7 +105,10 @@ func newSoak(t *testing.T, seed int64) *soak {
 	k := &soak{t: t, relay: newDockerRelay(t), reloads: make([]int, soakApps), procs: map[int]*proc{}}
 	for range soakApps {
 		a := newApp(t, imgV1)
-		a.drain, a.websocketDrain, a.healthTimeout = "3s", "1s", "5s"
+		// Short drains, so that a stop or an upgrade ends soon; a bad image
+		// is rolled back at health_check_timeout, which a good one passes
+		// well within on a loaded machine.
+		a.drain, a.websocketDrain, a.healthTimeout = "3s", "1s", "10s"
 		k.apps = append(k.apps, a)
 	}
 	k.s = newServe(t, "", k.apps...)
