@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
@@ -166,11 +167,13 @@ type serve struct {
 	client  *api.Client
 	log     *os.File // serve's stdout and stderr; upgraded processes inherit it
 
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-	done chan struct{} // closed when cmd exited
-	pids []int         // every serve process seen, to kill at the end
-	apps []string
+	env []string // added to serve's environment (e.g. DOCKER_HOST)
+
+	mu    sync.Mutex
+	cmd   *exec.Cmd
+	done  chan struct{}       // closed when cmd exited
+	procs map[int]*os.Process // every serve process seen, to kill at the end
+	apps  []string
 }
 
 // newServe prepares a serve of apps with the first build at dir/bluegreen;
@@ -179,7 +182,7 @@ func newServe(t *testing.T, apiAddr string, apps ...*app) *serve {
 	t.Helper()
 	binaries(t)
 	dir := t.TempDir()
-	s := &serve{t: t, dir: dir, bin: filepath.Join(dir, "bluegreen")}
+	s := &serve{t: t, dir: dir, bin: filepath.Join(dir, "bluegreen"), procs: map[int]*os.Process{}}
 	switch apiAddr {
 	case "":
 		s.apiAddr = fmt.Sprintf("127.0.0.1:%d", testimage.FreePort(t))
@@ -241,6 +244,9 @@ func (s *serve) start() time.Time {
 	cmd := exec.Command(s.bin, "serve", "--apps", filepath.Join(s.dir, "apps.d"), "--db", filepath.Join(s.dir, "bluegreen.db"),
 		"--api", s.apiAddr, "--reconcile-interval", "1s")
 	cmd.Stdout, cmd.Stderr = s.log, s.log
+	if len(s.env) > 0 {
+		cmd.Env = append(os.Environ(), s.env...)
+	}
 	started := time.Now()
 	if err := cmd.Start(); err != nil {
 		s.t.Fatal(err)
@@ -252,7 +258,7 @@ func (s *serve) start() time.Time {
 	}()
 	s.mu.Lock()
 	s.cmd, s.done = cmd, done
-	s.pids = append(s.pids, cmd.Process.Pid)
+	s.procs[cmd.Process.Pid] = cmd.Process
 	s.mu.Unlock()
 	return started
 }
@@ -271,13 +277,26 @@ func (s *serve) health() (deploy.Overall, error) {
 	defer cancel()
 	h, err := s.client.Overall(ctx)
 	if err == nil && h.PID != 0 {
-		s.mu.Lock()
-		if !slices.Contains(s.pids, h.PID) {
-			s.pids = append(s.pids, h.PID)
-		}
-		s.mu.Unlock()
+		s.process(h.PID)
 	}
 	return h, err
+}
+
+// process returns the serve process pid, which answered a moment ago. Its
+// handle is taken once, while it runs (a pidfd on Linux), so that a signal
+// sent through it never reaches another process that reuses the pid.
+func (s *serve) process(pid int) *os.Process {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p, ok := s.procs[pid]; ok {
+		return p
+	}
+	p, err := os.FindProcess(pid)
+	if err != nil {
+		return nil
+	}
+	s.procs[pid] = p
+	return p
 }
 
 // kill9 kills the serve process started last and waits for it.
@@ -315,14 +334,12 @@ func (s *serve) exited(timeout time.Duration) (int, bool) {
 }
 
 func (s *serve) cleanup() {
+	s.health() // the process serving now, if one is not known yet
 	s.mu.Lock()
-	pids := slices.Clone(s.pids)
+	procs := slices.Collect(maps.Values(s.procs))
 	s.mu.Unlock()
-	if h, err := s.client.Overall(context.Background()); err == nil && !slices.Contains(pids, h.PID) {
-		pids = append(pids, h.PID)
-	}
-	for _, pid := range pids {
-		if p, err := os.FindProcess(pid); err == nil {
+	for _, p := range procs {
+		if p != nil {
 			p.Kill()
 			p.Wait() // reaps it: a child, or an orphan this process adopted (subreaper)
 		}
