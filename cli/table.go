@@ -34,63 +34,15 @@ const (
 // to minCut, then each line is cut. With width 0 nothing is dropped or
 // cut.
 func fitTable(w io.Writer, cols []column, rows [][]string, width int) {
-	widths := make([]int, len(cols))
-	for i, c := range cols {
-		widths[i] = utf8.RuneCountInString(c.head)
-		for _, r := range rows {
-			widths[i] = max(widths[i], utf8.RuneCountInString(r[i]))
-		}
-	}
-	keep := make([]bool, len(cols))
-	for i := range keep {
-		keep[i] = true
-	}
-	total := func() int {
-		n, shown := 0, 0
-		for i, k := range keep {
-			if k {
-				n += widths[i]
-				shown++
-			}
-		}
-		return n + 2*max(shown-1, 0)
-	}
-	full := slices.Clone(widths)
-	if width > 0 && total() > width {
-		for i, c := range cols {
-			if c.cut {
-				widths[i] = min(widths[i], comfortCut)
-			}
-		}
-	}
-	for width > 0 && total() > width {
-		next := -1
-		for i, c := range cols {
-			if keep[i] && c.drop > 0 && (next < 0 || c.drop < cols[next].drop) {
-				next = i
-			}
-		}
-		if next < 0 {
-			break
-		}
-		keep[next] = false
-	}
-	for i, c := range cols {
-		if room := width - total(); width > 0 && room > 0 && keep[i] && c.cut {
-			widths[i] = min(full[i], widths[i]+room)
-		}
-		if over := total() - width; width > 0 && over > 0 && keep[i] && c.cut {
-			widths[i] = max(widths[i]-over, minCut)
+	keep, widths := layout(cols, rows, width)
+	last := -1
+	for i := range cols {
+		if keep[i] {
+			last = i
 		}
 	}
 	line := func(cells []string) {
 		var b strings.Builder
-		last := -1
-		for i := range cols {
-			if keep[i] {
-				last = i
-			}
-		}
 		for i, cell := range cells {
 			if !keep[i] {
 				continue
@@ -119,6 +71,61 @@ func fitTable(w io.Writer, cols []column, rows [][]string, width int) {
 	for _, r := range rows {
 		line(r)
 	}
+}
+
+// layout decides which columns fitTable shows (keep) and how wide each is.
+func layout(cols []column, rows [][]string, width int) (keep []bool, widths []int) {
+	widths = make([]int, len(cols))
+	keep = make([]bool, len(cols))
+	for i, c := range cols {
+		keep[i] = true
+		widths[i] = utf8.RuneCountInString(c.head)
+		for _, r := range rows {
+			widths[i] = max(widths[i], utf8.RuneCountInString(r[i]))
+		}
+	}
+	if width <= 0 {
+		return keep, widths
+	}
+	total := func() int {
+		n, shown := 0, 0
+		for i, k := range keep {
+			if k {
+				n += widths[i]
+				shown++
+			}
+		}
+		return n + 2*max(shown-1, 0)
+	}
+	full := slices.Clone(widths)
+	if total() > width {
+		for i, c := range cols {
+			if c.cut {
+				widths[i] = min(widths[i], comfortCut)
+			}
+		}
+	}
+	for total() > width {
+		next := -1
+		for i, c := range cols {
+			if keep[i] && c.drop > 0 && (next < 0 || c.drop < cols[next].drop) {
+				next = i
+			}
+		}
+		if next < 0 {
+			break
+		}
+		keep[next] = false
+	}
+	for i, c := range cols {
+		if room := width - total(); room > 0 && keep[i] && c.cut {
+			widths[i] = min(full[i], widths[i]+room)
+		}
+		if over := total() - width; over > 0 && keep[i] && c.cut {
+			widths[i] = max(widths[i]-over, minCut)
+		}
+	}
+	return keep, widths
 }
 
 // cutRunes cuts s to at most n runes, the last one "…" when it cut.
