@@ -83,7 +83,7 @@ const (
 // Its log goes to o.Stderr through a logsink.Sink: a log output that is
 // closed (SIGPIPE is caught: a write fails with EPIPE) or stuck (a pipe
 // nobody reads) costs log lines, never the process or its stop
-// (docs/cli.md, "bluegreen serve").
+// (docs/cli.md, "The log output").
 //
 // Without a service manager, the process the user started stays after its
 // first upgrade as the stand-in of the serving processes (standin.go): Run

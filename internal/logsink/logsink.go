@@ -1,5 +1,5 @@
 // Package logsink is a log output that never stops or stalls the code that
-// logs (docs/operations.md, "Logs"). A Sink copies each record written to
+// logs (docs/cli.md, "The log output"). A Sink copies each record written to
 // it into a bounded buffer and returns at once; a goroutine of its own
 // writes the buffer to the real output. When the output is slow or stuck
 // (a pipe nobody reads) the buffer fills and further records are dropped;
