@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strconv"
 	"syscall"
 	"time"
@@ -94,6 +95,7 @@ func (s *standIn) active() bool { return s != nil && s.done != nil }
 // It does not return.
 func (s *standIn) stand(flush func()) {
 	s.log.Info("standing in: signals go to the serving process; this process exits as it does", "pid", os.Getpid())
+	debug.FreeOSMemory() // what served is garbage now
 	ws := <-s.done
 	s.log.Info("the serving process ended without a successor: the stand-in exits", "status", describe(ws))
 	flush()
