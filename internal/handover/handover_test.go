@@ -47,6 +47,8 @@ func child(mode string) int {
 	case "hang":
 		time.Sleep(time.Minute)
 		return 0
+	case "standin":
+		return standInChild(in)
 	}
 	lns := in.Listeners()
 	key := os.Getenv("HANDOVER_TEST_KEY")
@@ -250,7 +252,7 @@ func TestFromEnv(t *testing.T) {
 	}
 	// A nil *Inherited does nothing.
 	var none *Inherited
-	if none.Ready() != nil || none.Fail(errors.New("x")) != nil || none.LogWriter(io.Discard) != io.Discard {
+	if none.Ready() != nil || none.Fail(errors.New("x")) != nil || none.LogWriter(io.Discard) != io.Discard || none.StandIn() != nil {
 		t.Fatal("nil Inherited")
 	}
 	for _, bad := range []string{"{", `{"listeners": {"tcp:x": 1}}`} {
