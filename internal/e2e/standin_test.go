@@ -252,7 +252,7 @@ func (s *serve) startPiped(flags ...string) *os.File {
 	}()
 	s.mu.Lock()
 	s.cmd, s.done = cmd, done
-	s.pids = append(s.pids, cmd.Process.Pid)
+	s.procs[cmd.Process.Pid] = cmd.Process
 	s.mu.Unlock()
 	return r
 }
