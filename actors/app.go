@@ -137,6 +137,8 @@ func (a *appActor) Receive(c *actor.Context) {
 		c.Respond(a.request(func() DeployReply { return a.onRollback(c, msg.Trigger) }))
 	case Switch:
 		c.Respond(a.request(func() DeployReply { return a.onSwitch(c, msg.Color) }))
+	case Promote:
+		c.Respond(a.onPromote())
 	case GetStatus:
 		c.Respond(StatusReply{Status: a.status()})
 	case GetActiveContainer:
