@@ -52,6 +52,7 @@ func (c *ctl) subcommands() []*cobra.Command {
 		c.historyCmd(),
 		c.imagesCmd(),
 		c.logsCmd(),
+		c.promoteCmd(),
 		c.reloadCmd(),
 		c.rollbackCmd(),
 		c.statusCmd(),
