@@ -97,7 +97,7 @@ func (a *appActor) adopt() {
 // what it should run: the active container started and routed, a first
 // deployment, or the deployment a stop interrupted.
 func (a *appActor) onAdopt(c *actor.Context, msg adoptResult) {
-	defer a.adoptAnswered()
+	defer a.gate.markReady()
 	if msg.err != nil {
 		// Route to the last known active color anyway; the tick retries.
 		a.dockerDown(msg.err, "docker unreachable: serving from the last known state")

@@ -208,7 +208,7 @@ func (a *appActor) protection() protection {
 // not; a failure never touches a deployment.
 func (a *appActor) onImagesPruned(msg imagesPruned) {
 	a.pruning, a.stopPruning = nil, nil
-	if a.quiet || a.closing { // cut short by a pause or the stop (pause.go): the next completed deployment prunes
+	if !a.gate.drives() { // cut short by a pause or the stop (pause.go): the next completed deployment prunes
 		a.pruneAgain = 0
 		return
 	}

@@ -2,6 +2,7 @@ package actors
 
 import (
 	"github.com/anthdm/hollywood/actor"
+
 	"github.com/bluegreen/bluegreen/config"
 	"github.com/bluegreen/bluegreen/deploy"
 	"github.com/bluegreen/bluegreen/docker"

@@ -21,7 +21,7 @@ func (a *appActor) ensureMonitors(c *actor.Context) {
 			continue
 		}
 		want := s.running() && (color == a.state.ActiveColor || a.run.gating(color)) &&
-			!a.quiet && !a.closing // no health checks once another process drives (pause.go)
+			a.gate.drives() // no health checks once another process drives (pause.go)
 		if s.monitor != nil && (!want || s.monitorOfID != s.id || !reflect.DeepEqual(s.monitorOfCfg, a.cfg.HealthCheck)) {
 			a.stopMonitor(c, s)
 		}

@@ -83,7 +83,7 @@ func (s *supervisor) onListedAll(c *actor.Context, msg listedAll) {
 
 // onListed takes the app's entries of the supervisor's list.
 func (a *appActor) onListed(c *actor.Context, msg listed) {
-	if !a.adoptTried {
+	if !a.gate.isReady() {
 		return // the first adoption has not answered: it reads them
 	}
 	if msg.err == nil && msg.fresh && a.proxy != nil && a.adopted && a.run == nil && !a.reconciling {

@@ -180,6 +180,17 @@ func (s *System) Version() string { return s.version }
 // PID is the process's ID, which GET /health shows.
 func (s *System) PID() int { return os.Getpid() }
 
+// appPIDs asks the supervisor for the app actors; none when it does not
+// answer.
+func (s *System) appPIDs() map[string]*actor.PID {
+	v, err := s.eng.Request(s.root, listPIDs{}, s.timeout).Result()
+	if err != nil {
+		s.log.Error("list the app actors", keyErr, err)
+		return nil
+	}
+	return v.(pidsReply).apps
+}
+
 // ask sends msg through the bridge and waits for the answer.
 func (s *System) ask(msg any) (any, error) {
 	v, err := s.eng.Request(s.bridge, msg, s.timeout).Result()
