@@ -7,6 +7,7 @@ import (
 
 	"github.com/bluegreen/bluegreen/config"
 	"github.com/bluegreen/bluegreen/deploy"
+	"github.com/bluegreen/bluegreen/docker"
 	"github.com/bluegreen/bluegreen/proxy"
 	"github.com/bluegreen/bluegreen/store"
 )
@@ -39,9 +40,7 @@ type appActor struct {
 	gen           uint64             // generation of runs and health actors
 	lastCompleted int64              // the ID of the app's last completed deployment
 
-	pruning     chan struct{}      // closed when the running retention pass ends (images.go); nil when none runs
-	stopPruning context.CancelFunc // cancels it
-	pruneAgain  int64              // a deployment that completed during the pass: run another after it
+	images retention // image retention (images.go)
 
 	retired bool // removed from the configs: stopping for good
 
@@ -53,7 +52,7 @@ type appActor struct {
 func newAppActor(cfg *config.App, d deps) actor.Producer {
 	return func() actor.Receiver {
 		e := &env{cfg: cfg, deps: d, log: d.log.With(keyApp, cfg.Name)}
-		return &appActor{env: e, gate: gate{env: e}}
+		return &appActor{env: e, gate: gate{env: e}, images: retention{env: e}}
 	}
 }
 
@@ -90,9 +89,7 @@ func (a *appActor) stopDriving(c *actor.Context) {
 		}
 	}
 	a.cancelRevive()
-	if a.stopPruning != nil {
-		a.stopPruning()
-	}
+	a.images.cancel()
 }
 
 // resync reads the containers again (adopting them if that never worked):
@@ -109,4 +106,38 @@ func (a *appActor) resync(c *actor.Context) {
 	}
 	a.ensureMonitors(c)
 	a.onReconcileTick()
+}
+
+// pruneImages starts a retention pass after deployment id completed
+// (images.go).
+func (a *appActor) pruneImages(id int64) { a.images.start(id, a.protection()) }
+
+// onImagesPruned records a retention pass, and runs the one a deployment
+// that completed meanwhile asked for.
+func (a *appActor) onImagesPruned(msg imagesPruned) {
+	if again := a.images.ended(msg, !a.gate.drives()); again != 0 {
+		a.pruneImages(again)
+	}
+}
+
+// protection is what no retention pass may remove now.
+func (a *appActor) protection() protection {
+	p := protection{refs: map[string]bool{}}
+	add := func(ref string) {
+		if ref != "" {
+			p.refs[docker.NormalizeRef(ref)] = true
+		}
+	}
+	for _, s := range a.slots {
+		add(s.image)
+	}
+	add(a.state.CurrentImage)
+	add(a.state.DesiredImage)
+	if a.queued != nil {
+		add(a.queued.ToImage)
+	}
+	if a.run != nil {
+		add(a.run.dep.ToImage)
+	}
+	return p
 }

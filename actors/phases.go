@@ -20,7 +20,7 @@ import (
 func (a *appActor) pull(r *run) {
 	eng, self, rt, gen, ctx := a.eng, a.self, a.deps.rt, r.gen, r.ctx
 	image, policy := r.dep.ToImage, a.cfg.Docker.PullPolicy
-	pruning := a.pruning
+	pruning := a.images.running()
 	go func() {
 		if pruning != nil { // a retention pass must not remove the image under this deployment
 			select {

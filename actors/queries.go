@@ -205,3 +205,28 @@ func (s *System) Overall(ctx context.Context) (deploy.Overall, error) {
 	}
 	return h, nil
 }
+
+// Images implements api.Backend: the app's images that bluegreen keeps,
+// those its deployments used that are still present in Docker, newest first.
+func (s *System) Images(ctx context.Context, app string) ([]deploy.Image, error) {
+	if err := s.known(app); err != nil {
+		return nil, err
+	}
+	images, err := appImages(ctx, s.store, s.rt, app)
+	if err != nil {
+		return nil, imagesError(app, err)
+	}
+	inUse, err := s.rt.ImagesInUse(ctx)
+	if err != nil {
+		return nil, imagesError(app, err)
+	}
+	out := []deploy.Image{}
+	for _, im := range images {
+		if !im.present {
+			continue
+		}
+		out = append(out, deploy.Image{Image: im.ref, ID: im.image.ID, SizeBytes: im.image.SizeBytes,
+			CreatedAt: im.image.Created, InUse: inUse[im.image.ID], LastDeploymentID: im.lastDeploymentID})
+	}
+	return out, nil
+}

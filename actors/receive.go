@@ -144,9 +144,7 @@ func (a *appActor) stopped() {
 	// A running or queued deployment stays as it is in the store: the next
 	// start finds it, marks it interrupted and resumes the newest request.
 	// An app removed from the configs has no next start: end them now.
-	if a.stopPruning != nil {
-		a.stopPruning()
-	}
+	a.images.cancel()
 	if r := a.run; r != nil && !a.gate.closed() {
 		r.halt()
 		a.log.Warn("stopping in the middle of a deployment", keyDeploymentID, r.dep.DeploymentID, keyStatus, r.dep.Status)

@@ -284,7 +284,7 @@ func (a *appActor) end(c *actor.Context, r *run, status deploy.Status, why strin
 	a.refreshStatus()
 	a.beginQueued(c)
 	if status == deploy.StatusCompleted {
-		a.pruneImages(d) // after the queued deployment began, so that its image is protected too
+		a.pruneImages(d.DeploymentID) // after the queued deployment began, so that its image is protected too
 	}
 	a.quietIfIdle(c) // a pause waited for this deployment (pause.go)
 }
