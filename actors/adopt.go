@@ -2,14 +2,12 @@ package actors
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/anthdm/hollywood/actor"
 
 	"github.com/bluegreen/bluegreen/deploy"
-	"github.com/bluegreen/bluegreen/docker"
 )
 
 // boot is what an app actor's start found in the store: the deployments the
@@ -82,17 +80,6 @@ func (a *appActor) finishSwitched(c *actor.Context, d deploy.Deployment) {
 	a.enter(c, r, phaseStopping, "the supervisor stopped during this phase")
 }
 
-// adopt lists the app's containers in the background (adoptResult).
-func (a *appActor) adopt() {
-	eng, self, rt, name := a.eng, a.self, a.deps.rt, a.cfg.Name
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		cs, err := rt.List(ctx, map[string]string{LabelApp: name})
-		eng.Send(self, adoptResult{containers: cs, err: err})
-	}()
-}
-
 // onAdopt takes over the containers Docker listed, then brings the app to
 // what it should run: the active container started and routed, a first
 // deployment, or the deployment a stop interrupted.
@@ -100,21 +87,16 @@ func (a *appActor) onAdopt(c *actor.Context, msg adoptResult) {
 	defer a.gate.markReady()
 	if msg.err != nil {
 		// Route to the last known active color anyway; the tick retries.
-		a.dockerDown(msg.err, "docker unreachable: serving from the last known state")
+		a.containers.dockerDown(msg.err, "docker unreachable: serving from the last known state")
+		a.refreshStatus()
 		return
 	}
-	a.dockErr = nil
-	a.adopted = true
 	b := a.boot
 	a.boot = nil
 	if a.run != nil {
 		// A deployment began before adoption answered: it owns its color and
 		// its decisions; take only the other color's container.
-		for _, ct := range msg.containers {
-			if color := deploy.Color(ct.Labels[LabelColor]); color != a.run.color && ct.Name == a.containerName(color) && a.slots[color] == nil {
-				a.slots[color] = &slot{id: ct.ID, image: ct.Image, port: ct.HostPort, state: ct.State}
-			}
-		}
+		a.containers.adoptBeside(msg.containers, a.run.color)
 		if b != nil && b.finish != nil {
 			ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 			a.endFound(ctx, b.finish, deploy.StatusInterrupted, "a new deployment began before it could be finished")
@@ -122,13 +104,13 @@ func (a *appActor) onAdopt(c *actor.Context, msg adoptResult) {
 		}
 		return
 	}
-	a.adoptAll(msg.containers)
+	a.containers.adoptAll(msg.containers)
 	active := a.state.ActiveColor
 	if b != nil {
 		a.interrupted = b.interrupted
 	}
 	a.removeInterruptedCandidate()
-	a.log.Info("adopted containers", "count", len(a.slots), "active_color", active, keyImage, a.state.CurrentImage)
+	a.log.Info("adopted containers", "count", a.containers.count(), "active_color", active, keyImage, a.state.CurrentImage)
 	if b == nil {
 		b = &boot{}
 	}
@@ -145,22 +127,8 @@ func (a *appActor) removeInterruptedCandidate() {
 		return
 	}
 	other := active.Other()
-	if s := a.slots[other]; s != nil && a.interrupted[s.deploymentID] {
-		a.removeSlot(other, "left by an interrupted deployment")
-	}
-}
-
-// adoptAll makes the app's slots the containers listed (those named and
-// labelled as bluegreen names them).
-func (a *appActor) adoptAll(cs []docker.Container) {
-	a.slots = map[deploy.Color]*slot{}
-	for _, ct := range cs {
-		color := deploy.Color(ct.Labels[LabelColor])
-		if !color.Valid() || ct.Name != a.containerName(color) {
-			continue
-		}
-		a.slots[color] = a.slotOf(color, ct)
-		a.saveContainer(color)
+	if s, ok := a.containers.get(other); ok && a.interrupted[s.deploymentID] {
+		a.containers.remove(other, "left by an interrupted deployment")
 	}
 }
 
@@ -176,23 +144,24 @@ func (a *appActor) bringUp(c *actor.Context, b *boot) {
 	if b.resume != nil { // what the operator asked for last
 		image, trigger = b.resume.ToImage, b.resume.TriggerSource
 	}
-	if b.finish != nil && a.slots[active] == nil {
+	s, found := a.containers.get(active)
+	if b.finish != nil && !found {
 		ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 		a.endFound(ctx, b.finish, deploy.StatusInterrupted, "the container it switched to is gone")
 		cancel()
 		b.finish = nil
 	}
-	switch s := a.slots[active]; {
+	switch {
 	case active == "":
 		a.startDeployment(c, image, trigger, "")
 		return
-	case s == nil:
+	case !found:
 		a.log.Warn("active container is gone: deploying again", keyColor, active, keyImage, image)
 		a.startDeployment(c, image, trigger, "")
 		return
 	case !s.running():
 		a.log.Warn("active container is not running: starting it", keyColor, active, "state", s.state)
-		a.startContainerOp(active)
+		a.containers.startOp(active)
 	default:
 		a.routeActive()
 	}
@@ -208,139 +177,5 @@ func (a *appActor) bringUp(c *actor.Context, b *boot) {
 		}
 	}
 	a.ensureMonitors(c)
-	a.refreshStatus()
-}
-
-// onReconcileTick retries what failed (the proxy listener, adoption) and,
-// when no deployment runs, re-reads both colors' containers.
-func (a *appActor) onReconcileTick() {
-	if a.proxy == nil {
-		a.startProxy()
-	}
-	if !a.adopted {
-		a.adopt()
-		return
-	}
-	if a.run != nil || a.reconciling {
-		return
-	}
-	a.reconciling = true
-	eng, self, rt, seen := a.eng, a.self, a.deps.rt, a.seen
-	names := map[deploy.Color]string{deploy.Blue: a.containerName(deploy.Blue), deploy.Green: a.containerName(deploy.Green)}
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		res := inspectColors(ctx, rt, names)
-		res.seen = seen
-		eng.Send(self, res)
-	}()
-}
-
-// inspectColors reads the container of each color by its name.
-func inspectColors(ctx context.Context, rt Runtime, names map[deploy.Color]string) reconcileResult {
-	res := reconcileResult{containers: map[deploy.Color]*docker.Container{}}
-	for color, name := range names {
-		ct, err := rt.Inspect(ctx, name)
-		switch {
-		case errors.Is(err, docker.ErrNotFound):
-			res.containers[color] = nil
-		case err != nil:
-			res.err = err
-		default:
-			res.containers[color] = &ct
-		}
-	}
-	return res
-}
-
-func (a *appActor) onReconcile(c *actor.Context, msg reconcileResult) {
-	a.reconciling = false
-	if msg.err != nil {
-		a.dockerDown(msg.err, "docker unreachable")
-		return
-	}
-	if a.dockErr != nil {
-		a.log.Info("docker reachable again")
-		a.dockErr = nil
-	}
-	if a.run != nil { // a deployment started meanwhile: its view wins
-		return
-	}
-	stale := false
-	for _, color := range deploy.Colors {
-		if a.seen[colorIndex(color)] != msg.seen[colorIndex(color)] {
-			// An event of this color came while Docker was read: the read
-			// may be older than what the actor knows. Read again.
-			stale = true
-			continue
-		}
-		a.reconcileColor(color, msg.containers[color])
-	}
-	a.removeInterruptedCandidate()
-	a.ensureMonitors(c)
-	a.refreshStatus()
-	if stale {
-		a.onReconcileTick()
-	}
-}
-
-// colorIndex numbers the two colors (appActor.seen).
-func colorIndex(color deploy.Color) int {
-	if color == deploy.Green {
-		return 1
-	}
-	return 0
-}
-
-// reconcileColor takes what Docker says of one color's container (nil: there
-// is none) over what the actor knew.
-func (a *appActor) reconcileColor(color deploy.Color, ct *docker.Container) {
-	s := a.slots[color]
-	switch {
-	case ct == nil && s != nil:
-		a.log.Warn("container gone", keyColor, color, keyContainer, short(s.id))
-		a.deps.rec.event(a.cfg.Name, 0, deploy.EventContainerRemoved,
-			fmt.Sprintf("%s container %s is gone", color, short(s.id)), map[string]any{"color": color})
-		delete(a.slots, color)
-		a.deleteContainer(color)
-	case ct != nil && (s == nil || s.id != ct.ID):
-		a.slots[color] = a.slotOf(color, *ct)
-		a.saveContainer(color)
-		if color == a.state.ActiveColor {
-			a.routeActive()
-		}
-	case ct != nil && s.state != ct.State:
-		// An event missed (the stream was down): Docker's word wins.
-		a.log.Info("container state changed", keyColor, color, keyFrom, s.state, keyTo, ct.State)
-		if ct.Running {
-			// As its start event would: read before it, or instead of it.
-			a.tookStart(color, s)
-			return
-		}
-		was := s.running()
-		s.state = ct.State
-		switch {
-		case was:
-			s.resetHealth()
-			if color == a.state.ActiveColor && !s.stopping {
-				a.activeDied(color, s, ct.ExitCode)
-			}
-		}
-		a.saveContainer(color)
-	case ct != nil && color == a.state.ActiveColor && !ct.Running && !s.starting && a.revive.stop == nil &&
-		a.cfg.Docker.RestartPolicy != "no" && a.run == nil:
-		// Known to be down, and nothing will start it (a restart that failed
-		// long ago, a pause that ended): try again.
-		s.recovering = true
-		a.scheduleRevive(color)
-	}
-}
-
-// dockerDown records that Docker did not answer; a change is logged once.
-func (a *appActor) dockerDown(err error, msg string) {
-	if a.dockErr == nil {
-		a.log.Error(msg, keyErr, err)
-	}
-	a.dockErr = err
 	a.refreshStatus()
 }

@@ -21,7 +21,8 @@ import (
 // env whose actor is a host that runs the functions a test sends it (so the
 // part runs inside a Receive, with its actor.Context, as in the app actor)
 // and keeps every other message, which is what the part sent its actor.
-// Docker is the fake runtime, the store a SQLite file, time the fake clock.
+// Docker is the fake runtime (with web:v1, v2 and v3 present), the store a
+// SQLite file, time the fake clock.
 
 // partEnv is the world of a part under test.
 type partEnv struct {
@@ -51,6 +52,9 @@ func newPartEnv(t *testing.T, cfg *config.App) *partEnv {
 	}
 	log := slog.New(slog.NewTextHandler(newTestWriter(t), &slog.HandlerOptions{Level: slog.LevelDebug}))
 	p := &partEnv{t: t, rt: newFakeRuntime(t), st: st, clock: &fakeClock{}, inbox: make(chan any, 1000)}
+	for _, ref := range []string{"web:v1", "web:v2", "web:v3"} {
+		p.rt.image(ref, fakeImage{}, true)
+	}
 	reg := metrics.New()
 	d := deps{store: st, rt: p.rt, rec: &recorder{store: st, hub: newHub(), log: log, metrics: reg}, log: log, metrics: reg,
 		timers: timers{after: p.clock.after, crashPoll: time.Hour, runPoll: 5 * time.Millisecond}.withDefaults()}

@@ -3,9 +3,13 @@ package actors
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
+	"github.com/anthdm/hollywood/actor"
+
+	"github.com/bluegreen/bluegreen/deploy"
 	"github.com/bluegreen/bluegreen/docker"
 )
 
@@ -94,4 +98,205 @@ func pingFor(ctx context.Context, rt Runtime) error {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	return rt.Ping(ctx)
+}
+
+// What the app actor does with what Docker says of its containers: an event
+// from the stream, one color's container as the reconcile read it, the end
+// of its own start or removal, and the revival of a dead active container
+// (exits.go).
+
+// onContainerEvent takes a Docker event of one of the app's containers.
+func (a *appActor) onContainerEvent(c *actor.Context, ev docker.Event) {
+	color := deploy.Color(ev.Labels[LabelColor])
+	if !color.Valid() || (ev.Name != "" && ev.Name != a.containers.name(color)) {
+		return
+	}
+	a.containers.sawEvent(color)
+	if s, ok := a.containers.get(color); !ok || s.id != ev.ID {
+		// A container the actor does not know (made or removed behind its
+		// back, or by a step still running): read both colors again.
+		if ev.Action != docker.ActionKill && ev.Action != docker.ActionStop {
+			a.onReconcileTick()
+		}
+		return
+	}
+	switch ev.Action {
+	case docker.ActionOOM:
+		a.containers.setOOM(color)
+	case docker.ActionDie:
+		a.onDie(c, color, ev.ExitCode)
+	case docker.ActionStart, docker.ActionRestart:
+		a.onStart(c, color)
+	case docker.ActionDestroy:
+		a.reconcileColor(color, nil)
+		a.ensureMonitors(c)
+		a.refreshStatus()
+	}
+}
+
+// onDie takes the exit of a known container.
+func (a *appActor) onDie(c *actor.Context, color deploy.Color, code int) {
+	s, _ := a.containers.get(color)
+	if r := a.run; r.gating(color) && r.candidate == s.id {
+		a.onStep(c, stepDone{gen: r.gen, phase: phaseHealthChecking,
+			err: &exitError{docker.Container{ID: s.id, State: "exited", ExitCode: code, OOMKilled: s.oom}}})
+		return
+	}
+	byItself := a.containers.died(color)
+	a.ensureMonitors(c)
+	if byItself && color == a.state.ActiveColor {
+		a.containers.activeDied(color, code)
+	}
+	a.refreshStatus()
+	if r := a.run; r != nil && r.phase == phaseStopping && color == r.from && s.stopping {
+		// The old container's process ended: the deployment is done. The
+		// stop call returns only after Docker's clean-up of the container
+		// (its network and published ports), which takes seconds when
+		// many stop at once and which Docker serialises; it goes on in the
+		// background and its answer is stale by then.
+		a.onStep(c, stepDone{gen: r.gen, phase: phaseStopping})
+	}
+}
+
+// onStart takes a start of a known container: by Docker's restart policy,
+// an operator, or the actor itself (then the opDone records it).
+func (a *appActor) onStart(c *actor.Context, color deploy.Color) {
+	if a.containers.running(color) {
+		return // the reconcile saw it running first, and took it then
+	}
+	a.tookStart(color)
+	a.ensureMonitors(c)
+	a.refreshStatus()
+}
+
+// tookStart takes a start of a known container that was not running.
+func (a *appActor) tookStart(color deploy.Color) {
+	if a.containers.tookStart(color) {
+		a.revival.cancel() // Docker started it: no need to
+	}
+	if color == a.state.ActiveColor {
+		a.routeActive()
+	}
+}
+
+// reconcileColor takes what Docker says of one color's container (nil: there
+// is none) over what the actor knew.
+func (a *appActor) reconcileColor(color deploy.Color, ct *docker.Container) {
+	s, known := a.containers.get(color)
+	active := color == a.state.ActiveColor
+	switch {
+	case ct == nil && known:
+		a.containers.gone(color)
+	case ct != nil && (!known || s.id != ct.ID):
+		a.containers.replace(color, *ct)
+		if active {
+			a.routeActive()
+		}
+	case ct != nil && s.state != ct.State:
+		// An event missed (the stream was down): Docker's word wins.
+		a.log.Info("container state changed", keyColor, color, keyFrom, s.state, keyTo, ct.State)
+		if ct.Running {
+			// As its start event would: read before it, or instead of it.
+			a.tookStart(color)
+			return
+		}
+		if a.containers.stateChanged(color, ct.State) && active {
+			a.containers.activeDied(color, ct.ExitCode)
+		}
+	case ct != nil && active && !ct.Running && !s.starting && !a.revival.pending() &&
+		a.cfg.Docker.RestartPolicy != "no" && a.run == nil:
+		// Known to be down, and nothing will start it (a restart that failed
+		// long ago, a pause that ended): try again.
+		a.containers.markRecovering(color)
+		a.revival.schedule(color)
+	}
+}
+
+// onExitDue records an exit Docker's inspect has not answered for yet.
+func (a *appActor) onExitDue(c *actor.Context, msg exitDue) {
+	a.onExitInspected(c, exitInspected{color: msg.color, id: msg.id, exitCode: msg.exitCode, err: errNoInspect})
+}
+
+// onExitInspected records the exit (the first of its inspect and exitDue
+// does) and gives Docker's restart policy its turn.
+func (a *appActor) onExitInspected(c *actor.Context, msg exitInspected) {
+	if !a.containers.exitRecorded(msg) {
+		return
+	}
+	if msg.err == nil && msg.ct.Running {
+		a.onStart(c, msg.color) // Docker already started it again
+		return
+	}
+	a.revival.schedule(msg.color)
+}
+
+// onReviveDue asks Docker how the dead active container is, unless the
+// actor knows it runs again.
+func (a *appActor) onReviveDue(msg reviveDue) {
+	if !a.revival.due(msg) {
+		return
+	}
+	color := a.state.ActiveColor
+	s, ok := a.containers.get(color)
+	if !ok || s.running() || s.starting {
+		return
+	}
+	if a.containers.dockerErr() != nil { // Docker does not answer: try again later, no step of the backoff
+		a.revival.schedule(color)
+		return
+	}
+	if s.exitState != "" && s.exitState != "restarting" {
+		// Docker said, right after the exit, that it will not start it.
+		a.revive(reviveInspected{ct: docker.Container{ID: s.id, State: s.exitState}})
+		return
+	}
+	a.revival.inspect(s.id)
+}
+
+// onReviveInspected takes Docker's answer on the dead active container.
+func (a *appActor) onReviveInspected(msg reviveInspected) {
+	if a.revival.current(msg) {
+		a.revive(msg)
+	}
+}
+
+// revive starts the dead active container, unless Docker runs it or is
+// about to (its restart policy waits out a backoff of its own in the state
+// "restarting": its turn again).
+func (a *appActor) revive(msg reviveInspected) {
+	color := a.state.ActiveColor
+	s, ok := a.containers.get(color)
+	if !ok || s.running() || s.starting || (msg.err == nil && s.id != msg.ct.ID) {
+		return
+	}
+	switch {
+	case msg.err == nil && msg.ct.Running:
+		return // started meanwhile: its start event (or the reconcile) tells
+	case msg.err == nil && msg.ct.State == "restarting":
+		a.log.Info("Docker restarts the active container itself", keyColor, color, keyContainer, short(s.id))
+		a.revival.schedule(color)
+		return
+	}
+	n := a.revival.attempt()
+	a.log.Warn("starting the dead active container", keyColor, color, keyContainer, short(s.id), "attempt", n)
+	a.deps.rec.event(a.cfg.Name, 0, deploy.EventContainerRestarting,
+		fmt.Sprintf("starting the active %s container %s again (attempt %d)", color, short(s.id), n),
+		map[string]any{"color": color, "container": s.id, "attempt": n})
+	a.containers.startOp(color)
+}
+
+// onOpDone takes the end of a start or removal outside a deployment.
+func (a *appActor) onOpDone(c *actor.Context, msg opDone) {
+	switch a.containers.opDone(msg, a.state.ActiveColor) {
+	case opFailed:
+		return
+	case opActiveFailed:
+		a.revival.schedule(msg.color) // try again, later
+	case opStarted:
+		if msg.color == a.state.ActiveColor {
+			a.routeActive()
+		}
+		a.ensureMonitors(c)
+	}
+	a.refreshStatus()
 }

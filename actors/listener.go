@@ -56,21 +56,3 @@ func (a *appActor) startProxy() {
 	a.routeActive()
 	a.refreshStatus()
 }
-
-// routeActive points the proxy at the active color's container.
-func (a *appActor) routeActive() {
-	if a.proxy == nil {
-		return
-	}
-	color := a.state.ActiveColor
-	s := a.slots[color]
-	if color == "" || s == nil {
-		return
-	}
-	port := s.port
-	if port == 0 {
-		port = a.colorPort(color)
-	}
-	// The proxy names colors by their strings; it knows no other vocabulary.
-	a.proxy.SetTarget(string(color), net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
-}

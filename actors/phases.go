@@ -42,9 +42,7 @@ func (a *appActor) startCandidate(c *actor.Context, r *run) {
 		eng.Send(self, stepDone{gen: gen, phase: phaseStarting, container: id, port: port, err: err})
 	}
 	if r.existing {
-		s := a.slots[r.color]
-		s.starting, s.stopping = true, false
-		id, port := s.id, s.port
+		id, port := a.containers.startExisting(r.color)
 		go func() {
 			ctx, cancel := context.WithTimeout(r.ctx, startup)
 			defer cancel()
@@ -56,13 +54,10 @@ func (a *appActor) startCandidate(c *actor.Context, r *run) {
 		}()
 		return
 	}
-	spec := a.spec(r.dep)
-	if old := a.slots[r.color]; old != nil {
-		if old.monitor != nil {
-			a.stopMonitor(c, old)
-		}
-		delete(a.slots, r.color)
-		a.deleteContainer(r.color)
+	spec := a.containers.spec(r.dep)
+	if _, ok := a.containers.get(r.color); ok {
+		a.monitors.stop(c, r.color)
+		a.containers.clear(r.color)
 	}
 	go func() {
 		ctx, cancel := context.WithTimeout(r.ctx, startup)
@@ -101,18 +96,7 @@ func (a *appActor) startCandidate(c *actor.Context, r *run) {
 // color's slot.
 func (a *appActor) candidateCreated(r *run, res stepDone) {
 	r.candidate = res.container
-	s := &slot{id: res.container, image: r.dep.ToImage, port: res.port, state: "running", deploymentID: r.dep.DeploymentID}
-	if old := a.slots[r.color]; old != nil && old.id == res.container {
-		s.monitor, s.monitorOfID, s.monitorOfCfg = old.monitor, old.monitorOfID, old.monitorOfCfg // a manual switch's container
-	}
-	if r.existing {
-		s.deploymentID = 0
-	}
-	if res.err != nil {
-		s.state = "exited"
-	}
-	a.slots[r.color] = s
-	a.saveContainer(r.color)
+	a.containers.putCandidate(r.color, res.container, r.dep.ToImage, res.port, r.dep.DeploymentID, r.existing, res.err != nil)
 	if res.err == nil {
 		a.deps.rec.event(a.cfg.Name, r.dep.DeploymentID, deploy.EventContainerStarted,
 			fmt.Sprintf("%s container %s started from %s on 127.0.0.1:%d", r.color, short(res.container), r.dep.ToImage, res.port),
@@ -130,6 +114,21 @@ func (a *appActor) openGate(c *actor.Context, r *run) {
 	go watchCrash(ctx, rt, id, a.deps.timers.crashPoll, failed)
 }
 
+// gateCheck counts a check of the candidate: healthy_threshold passes in a
+// row end the gate.
+func (a *appActor) gateCheck(c *actor.Context, r *run, check deploy.HealthCheck) {
+	if !check.Success {
+		r.lastCheckErr = check.Error
+	}
+	if !a.containers.passedGate(r.color) {
+		return
+	}
+	s, _ := a.containers.get(r.color)
+	a.deps.rec.event(a.cfg.Name, r.dep.DeploymentID, deploy.EventContainerHealthy,
+		fmt.Sprintf("%s container passed %d health checks", r.color, s.passes), map[string]any{"color": r.color})
+	a.advance(c, r, stepDone{gen: r.gen, phase: phaseHealthChecking})
+}
+
 // gateFailure says why the gate failed, recording a crash in the audit trail.
 func (a *appActor) gateFailure(r *run, err error) string {
 	var exited *exitError
@@ -139,7 +138,7 @@ func (a *appActor) gateFailure(r *run, err error) string {
 		if r.lastCheckErr != "" {
 			why += ": last health check: " + r.lastCheckErr
 		}
-		if s := a.slots[r.color]; s != nil && !s.checked {
+		if s, ok := a.containers.get(r.color); ok && !s.checked {
 			why += ": no health check answered"
 		}
 		return why
@@ -205,12 +204,12 @@ func (a *appActor) drained(r *run, res proxy.DrainResult) {
 
 // stopOld stops the old color's container, which stays for a switch back.
 func (a *appActor) stopOld(c *actor.Context, r *run) {
-	old := a.slots[r.from]
-	if old == nil || old.id == "" {
+	old, ok := a.containers.get(r.from)
+	if !ok || old.id == "" {
 		a.advance(c, r, stepDone{gen: r.gen, phase: phaseStopping})
 		return
 	}
-	old.stopping = true
+	a.containers.stopping(r.from, old.id)
 	eng, self, rt, gen, id, grace := a.eng, a.self, a.deps.rt, r.gen, old.id, a.cfg.Deployment.StopTimeout
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), grace+30*time.Second)
@@ -220,15 +219,13 @@ func (a *appActor) stopOld(c *actor.Context, r *run) {
 }
 
 func (a *appActor) oldStopped(r *run, err error) {
-	old := a.slots[r.from]
+	old, ok := a.containers.get(r.from)
 	switch {
-	case old == nil:
+	case !ok:
 	case err != nil:
 		a.log.Error("stop old container", keyColor, r.from, keyErr, err)
 	default:
-		old.state = "exited"
-		old.resetHealth()
-		a.saveContainer(r.from)
+		a.containers.stopped(r.from)
 		a.deps.rec.event(a.cfg.Name, r.dep.DeploymentID, deploy.EventContainerStopped,
 			fmt.Sprintf("old %s container %s stopped (kept for switch back)", r.from, short(old.id)),
 			map[string]any{"color": r.from})
@@ -241,9 +238,7 @@ func (a *appActor) rollBack(c *actor.Context, r *run, why string) {
 	r.why = why
 	r.closeGate()
 	a.log.Warn("rolling back", keyDeploymentID, r.dep.DeploymentID, "reason", why)
-	if s := a.slots[r.color]; s != nil && s.id == r.candidate {
-		s.stopping = true
-	}
+	a.containers.stopping(r.color, r.candidate)
 	a.ensureMonitors(c)
 	eng, self, rt, gen, id, existing, grace := a.eng, a.self, a.deps.rt, r.gen, r.candidate, r.existing, a.cfg.Deployment.StopTimeout
 	go func() {
@@ -266,13 +261,9 @@ func (a *appActor) candidateRemoved(r *run, err error) {
 	}
 	switch {
 	case r.existing:
-		if s := a.slots[r.color]; s != nil {
-			s.state = "exited"
-			a.saveContainer(r.color)
-		}
+		a.containers.rolledBack(r.color)
 	case err == nil:
-		delete(a.slots, r.color)
-		a.deleteContainer(r.color)
+		a.containers.clear(r.color)
 		a.deps.rec.event(a.cfg.Name, r.dep.DeploymentID, deploy.EventContainerRemoved,
 			fmt.Sprintf("failed %s container %s removed", r.color, short(r.candidate)), map[string]any{"color": r.color})
 	}
@@ -283,4 +274,75 @@ func orNone(color deploy.Color) deploy.Color {
 		return "none"
 	}
 	return color
+}
+
+// logLines is how many of a failed container's last log lines a deployment keeps.
+const logLines = 50
+
+// waitRunning waits until the container runs, inspecting it every poll. A
+// container that already exited is reported at once; ctx carries
+// startup_timeout.
+func waitRunning(ctx context.Context, rt Runtime, id string, poll time.Duration) error {
+	for {
+		ct, err := rt.Inspect(ctx, id)
+		if err == nil && ct.Running {
+			return nil
+		}
+		if err == nil && (ct.State == "exited" || ct.State == "dead") {
+			return fmt.Errorf("container exited with code %d right after start", ct.ExitCode)
+		}
+		if err == nil && (ct.State == "restarting" || ct.RestartCount > 0) {
+			return fmt.Errorf("container exited right after start (Docker restarted it %d time(s))", ct.RestartCount)
+		}
+		select {
+		case <-ctx.Done():
+			if err != nil {
+				return err
+			}
+			return fmt.Errorf("container not running within startup_timeout (state %s)", ct.State)
+		case <-time.After(poll):
+		}
+	}
+}
+
+// watchCrash inspects the container every poll until ctx ends, and reports
+// once, as an *exitError, when it stops running, restarts or disappears.
+func watchCrash(ctx context.Context, rt Runtime, id string, poll time.Duration, report func(error)) {
+	t := time.NewTicker(poll)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		ct, err := rt.Inspect(ctx, id)
+		if errors.Is(err, docker.ErrNotFound) {
+			report(&exitError{docker.Container{ID: id, State: "removed"}})
+			return
+		}
+		if err != nil {
+			continue
+		}
+		if !ct.Running || ct.RestartCount > 0 {
+			report(&exitError{ct})
+			return
+		}
+	}
+}
+
+// exitError says how a container under health checks stopped running.
+type exitError struct{ ct docker.Container }
+
+func (e *exitError) Error() string {
+	id := short(e.ct.ID)
+	switch {
+	case e.ct.State == "removed":
+		return "container " + id + " disappeared during health checks"
+	case e.ct.RestartCount > 0:
+		return fmt.Sprintf("container %s exited during health checks (Docker restarted it %d time(s))", id, e.ct.RestartCount)
+	case e.ct.OOMKilled:
+		return fmt.Sprintf("container %s was killed for exceeding its memory limit during health checks", id)
+	}
+	return fmt.Sprintf("container %s exited with code %d during health checks", id, e.ct.ExitCode)
 }

@@ -116,7 +116,6 @@ func (a *appActor) driving(c *actor.Context, msg any) {
 func (a *appActor) started(c *actor.Context) {
 	a.eng, a.self = c.Engine(), c.PID()
 	a.metrics = a.deps.metrics.App(a.cfg.Name)
-	a.slots = map[deploy.Color]*slot{}
 	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 	defer cancel()
 	st, err := a.deps.store.GetApp(ctx, a.cfg.Name)
@@ -134,10 +133,10 @@ func (a *appActor) started(c *actor.Context) {
 	a.boot = a.markInterrupted(ctx, "the supervisor stopped during this deployment", true)
 
 	if a.state.ActiveColor != "" {
-		a.slots[a.state.ActiveColor] = &slot{image: a.state.CurrentImage, port: a.colorPort(a.state.ActiveColor), state: "unknown"}
+		a.containers.assume(a.state.ActiveColor, a.state.CurrentImage)
 	}
 	a.startProxy()
-	a.adopt() // then the supervisor's reconcile (reconcile.go)
+	a.containers.list() // adoption (adopt.go), then the supervisor's reconcile (reconcile.go)
 }
 
 func (a *appActor) stopped() {
@@ -154,7 +153,7 @@ func (a *appActor) stopped() {
 		a.markInterrupted(ctx, "the app was removed from the configs", false)
 		cancel()
 	}
-	a.cancelRevive()
+	a.revival.cancel()
 	a.gate.answer(errors.New("the app actor stopped"))
 	switch {
 	case a.proxy == nil || a.gate.closed(): // the shutdown drains it (pause.go)
@@ -234,7 +233,7 @@ func (a *appActor) onShutdown(c *actor.Context, ctx context.Context) {
 		a.log.Warn("stopping in the middle of a deployment", keyDeploymentID, r.dep.DeploymentID, keyStatus, r.dep.Status)
 	}
 	a.stopDriving(c)
-	a.waitMonitorsGone()
+	a.monitors.waitGone()
 	a.gate.answer(errors.New("the supervisor is stopping"))
 	done := make(chan struct{})
 	p, dc := a.proxy, a.cfg.Deployment
@@ -245,4 +244,33 @@ func (a *appActor) onShutdown(c *actor.Context, ctx context.Context) {
 		}
 	}()
 	c.Respond(shutdownStarted{done: done})
+}
+
+// Health checks (monitor.go).
+
+// onHealth counts a health check (the health actor recorded it): toward
+// the gate of the running deployment, or toward the active container's
+// health. The health actor sends every check that can change a decision
+// (healthActor), with its counts in a row.
+func (a *appActor) onHealth(c *actor.Context, msg healthResult) {
+	if !a.containers.checked(msg.color, msg.containerID, msg.passes, msg.failures) {
+		return // a result for a container that is gone
+	}
+	if r := a.run; r.gating(msg.color) {
+		a.gateCheck(c, r, msg.check)
+		return
+	}
+	if msg.color == a.state.ActiveColor {
+		if a.containers.activeCheck(msg.color, msg.check, a.cfg.HealthCheck) {
+			a.revival.reset() // back since it died: the next death starts the backoff over
+		}
+		a.refreshStatus()
+	}
+}
+
+// onMonitorFailed restarts the monitoring of a health actor that panicked.
+func (a *appActor) onMonitorFailed(c *actor.Context, msg childFailed) {
+	a.log.Error("health actor failed", "reason", msg.Reason)
+	a.monitors.failed(c, msg.PID)
+	a.ensureMonitors(c)
 }

@@ -86,8 +86,9 @@ func (a *appActor) onListed(c *actor.Context, msg listed) {
 	if !a.gate.isReady() {
 		return // the first adoption has not answered: it reads them
 	}
-	if msg.err == nil && msg.fresh && a.proxy != nil && a.adopted && a.run == nil && !a.reconciling {
-		if res, ok := a.agrees(msg.containers); ok {
+	ct := &a.containers
+	if msg.err == nil && msg.fresh && a.proxy != nil && ct.isAdopted() && a.run == nil && !ct.isReading() {
+		if res, ok := ct.agrees(msg.containers); ok {
 			a.onReconcile(c, res)
 			return
 		}
@@ -97,22 +98,32 @@ func (a *appActor) onListed(c *actor.Context, msg listed) {
 	a.onReconcileTick()
 }
 
-// agrees returns the listed containers of both colors when each is the one
-// the actor knows, in the state it knows (or neither has one).
-func (a *appActor) agrees(cs []docker.Container) (reconcileResult, bool) {
-	res := reconcileResult{containers: map[deploy.Color]*docker.Container{}, seen: a.seen}
-	for _, ct := range cs {
-		if color := deploy.Color(ct.Labels[LabelColor]); color.Valid() && ct.Name == a.containerName(color) {
-			res.containers[color] = &ct
-		}
+// onReconcile takes what Docker says of both colors' containers.
+func (a *appActor) onReconcile(c *actor.Context, msg reconcileResult) {
+	a.containers.readDone()
+	if msg.err != nil {
+		a.containers.dockerDown(msg.err, "docker unreachable")
+		a.refreshStatus()
+		return
 	}
+	a.containers.dockerUp()
+	if a.run != nil { // a deployment started meanwhile: its view wins
+		return
+	}
+	stale := false
 	for _, color := range deploy.Colors {
-		s, ct := a.slots[color], res.containers[color]
-		switch {
-		case s == nil && ct == nil:
-		case s == nil || ct == nil || s.id != ct.ID || s.state != ct.State:
-			return res, false
+		if !a.containers.fresh(color, msg.seen) {
+			// An event of this color came while Docker was read: the read
+			// may be older than what the actor knows. Read again.
+			stale = true
+			continue
 		}
+		a.reconcileColor(color, msg.containers[color])
 	}
-	return res, true
+	a.removeInterruptedCandidate()
+	a.ensureMonitors(c)
+	a.refreshStatus()
+	if stale {
+		a.onReconcileTick()
+	}
 }

@@ -46,9 +46,8 @@ func started(id int64) DeployReply {
 
 // serving reports whether the active container runs and is not failing checks.
 func (a *appActor) serving() bool {
-	s := a.slots[a.state.ActiveColor]
 	st, _ := a.appStatus()
-	return s.running() && st == deploy.AppStable
+	return a.containers.running(a.state.ActiveColor) && st == deploy.AppStable
 }
 
 // enqueue records a deployment to run after the running one; it replaces
@@ -136,11 +135,13 @@ func (a *appActor) onSwitch(c *actor.Context, color deploy.Color) DeployReply {
 			"deployment %d of %s is running: wait for it to end, then switch", a.run.dep.DeploymentID, a.cfg.Name)}
 	case color == a.state.ActiveColor:
 		return DeployReply{Err: deploy.Errorf(deploy.ECONFLICT, "%s is already the active color of %s", color, a.cfg.Name)}
-	case a.slots[color] == nil || a.slots[color].id == "":
+	}
+	s, ok := a.containers.get(color)
+	if !ok || s.id == "" {
 		return DeployReply{Err: deploy.Errorf(deploy.ECONFLICT,
 			"%s has no %s container to switch to: deploy an image instead", a.cfg.Name, color)}
 	}
-	id, err := a.startDeployment(c, a.slots[color].image, deploy.TriggerManual, color)
+	id, err := a.startDeployment(c, s.image, deploy.TriggerManual, color)
 	if err != nil {
 		return DeployReply{Err: err}
 	}

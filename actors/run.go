@@ -178,7 +178,7 @@ func (a *appActor) advance(c *actor.Context, r *run, res stepDone) {
 		}
 		a.enter(c, r, phaseSwitching, "")
 	case phaseSwitching: // 5. traffic moved; 6. the old color drains, if there is one
-		if old := a.slots[r.from]; r.from == "" || r.from == r.color || old == nil {
+		if _, old := a.containers.get(r.from); r.from == "" || r.from == r.color || !old {
 			a.end(c, r, deploy.StatusCompleted, "", nil)
 			return
 		}

@@ -11,20 +11,21 @@ import (
 // what the actor knows: its proxy listener, its deployment, Docker and the
 // active container.
 func (a *appActor) appStatus() (deploy.State, string) {
-	active := a.slots[a.state.ActiveColor]
+	active, found := a.containers.get(a.state.ActiveColor)
+	dockErr := a.containers.dockerErr()
 	switch {
 	case a.proxyErr != nil:
 		return deploy.AppFailed, a.proxyErr.Error()
 	case a.run != nil:
 		return deploy.AppDeploying, ""
 	case a.state.ActiveColor == "":
-		if a.dockErr != nil {
-			return deploy.AppFailed, "Docker unreachable: " + a.dockErr.Error()
+		if dockErr != nil {
+			return deploy.AppFailed, "Docker unreachable: " + dockErr.Error()
 		}
 		return deploy.AppFailed, "no container serves this app: deploy an image"
-	case a.dockErr != nil:
-		return deploy.AppDegraded, "Docker unreachable: " + a.dockErr.Error()
-	case active == nil:
+	case dockErr != nil:
+		return deploy.AppDegraded, "Docker unreachable: " + dockErr.Error()
+	case !found:
 		return deploy.AppDegraded, fmt.Sprintf("the active %s container is gone", a.state.ActiveColor)
 	case !active.running():
 		return deploy.AppDegraded, fmt.Sprintf("the active %s container is %s", a.state.ActiveColor, active.state)
@@ -39,7 +40,9 @@ func (a *appActor) appStatus() (deploy.State, string) {
 
 // known reports whether the actor knows enough to derive a status: Docker
 // answered once (or failed to), or the proxy cannot listen.
-func (a *appActor) known() bool { return a.adopted || a.dockErr != nil || a.proxyErr != nil }
+func (a *appActor) known() bool {
+	return a.containers.isAdopted() || a.containers.dockerErr() != nil || a.proxyErr != nil
+}
 
 // refreshStatus records a change of the derived status: in the store, the
 // log and the audit trail.
@@ -103,10 +106,14 @@ func (a *appActor) status() deploy.AppStatus {
 		Ports:        deploy.Ports{Proxy: a.cfg.Ports.Proxy, Blue: a.cfg.Ports.Blue, Green: a.cfg.Ports.Green},
 		Connections:  map[deploy.Color]deploy.Connections{deploy.Blue: {}, deploy.Green: {}},
 	}
-	for color, s := range a.slots {
-		out.Containers.Set(color, &deploy.Container{ID: s.id, Image: s.image, State: s.state, Health: s.health(),
-			HealthPasses: s.shownPasses(), HealthyThreshold: a.cfg.HealthCheck.HealthyThreshold})
-	}
+	a.containers.each(func(color deploy.Color, s slot) {
+		passes := s.passes // the health actor's own count once a check reached the actor
+		if n, ok := a.monitors.tally(color); ok && s.checked {
+			passes = n
+		}
+		out.Containers.Set(color, &deploy.Container{ID: s.id, Image: s.image, State: s.state, Health: s.health(a.monitors.watching(color)),
+			HealthPasses: passes, HealthyThreshold: a.cfg.HealthCheck.HealthyThreshold})
+	})
 	if a.run != nil {
 		d := a.run.dep
 		d.Phases = append([]deploy.Phase(nil), d.Phases...)
