@@ -339,13 +339,9 @@ func (cs *containers) clear(color deploy.Color) {
 }
 
 // putCandidate takes a deployment's candidate into its color: running, or
-// exited when it did not stay up (failed). A manual switch's candidate is
-// the color's existing container (existing), of no deployment.
-func (cs *containers) putCandidate(color deploy.Color, id, image string, port int, deploymentID int64, existing, failed bool) {
+// exited when it did not stay up (failed).
+func (cs *containers) putCandidate(color deploy.Color, id, image string, port int, deploymentID int64, failed bool) {
 	s := &slot{id: id, image: image, port: port, state: "running", deploymentID: deploymentID}
-	if existing {
-		s.deploymentID = 0
-	}
 	if failed {
 		s.state = "exited"
 	}

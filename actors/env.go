@@ -70,6 +70,7 @@ type env struct {
 	metrics *metrics.App // what the app counts (metrics.go)
 	eng     *actor.Engine
 	self    *actor.PID
+	home    *actor.Context // the actor's own Context, to spawn its children: from its Receive only
 }
 
 // send sends msg to the app actor; safe from any goroutine once the actor

@@ -68,6 +68,7 @@ func newPartEnv(t *testing.T, cfg *config.App) *partEnv {
 		}
 	}, "part", actor.WithID(fmt.Sprint(partHosts.Add(1))))
 	p.env = &env{cfg: cfg, deps: d, log: log, metrics: reg.App(cfg.Name), eng: eng, self: pid}
+	p.do(func(c *actor.Context) { p.env.home = c })
 	t.Cleanup(func() {
 		<-eng.Poison(pid).Done()
 		st.Close()

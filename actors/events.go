@@ -7,8 +7,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/anthdm/hollywood/actor"
-
 	"github.com/bluegreen/bluegreen/deploy"
 	"github.com/bluegreen/bluegreen/docker"
 )
@@ -106,7 +104,7 @@ func pingFor(ctx context.Context, rt Runtime) error {
 // (exits.go).
 
 // onContainerEvent takes a Docker event of one of the app's containers.
-func (a *appActor) onContainerEvent(c *actor.Context, ev docker.Event) {
+func (a *appActor) onContainerEvent(ev docker.Event) {
 	color := deploy.Color(ev.Labels[LabelColor])
 	if !color.Valid() || (ev.Name != "" && ev.Name != a.containers.name(color)) {
 		return
@@ -124,48 +122,42 @@ func (a *appActor) onContainerEvent(c *actor.Context, ev docker.Event) {
 	case docker.ActionOOM:
 		a.containers.setOOM(color)
 	case docker.ActionDie:
-		a.onDie(c, color, ev.ExitCode)
+		a.onDie(color, ev.ExitCode)
 	case docker.ActionStart, docker.ActionRestart:
-		a.onStart(c, color)
+		a.onStart(color)
 	case docker.ActionDestroy:
 		a.reconcileColor(color, nil)
-		a.ensureMonitors(c)
+		a.ensureMonitors()
 		a.refreshStatus()
 	}
 }
 
 // onDie takes the exit of a known container.
-func (a *appActor) onDie(c *actor.Context, color deploy.Color, code int) {
+func (a *appActor) onDie(color deploy.Color, code int) {
 	s, _ := a.containers.get(color)
-	if r := a.run; r.gating(color) && r.candidate == s.id {
-		a.onStep(c, stepDone{gen: r.gen, phase: phaseHealthChecking,
-			err: &exitError{docker.Container{ID: s.id, State: "exited", ExitCode: code, OOMKilled: s.oom}}})
-		return
+	r := a.deployments.running()
+	if r != nil && r.crashed(color, s.id, code, s.oom) {
+		return // the candidate crashed in its gate
 	}
 	byItself := a.containers.died(color)
-	a.ensureMonitors(c)
+	a.ensureMonitors()
 	if byItself && color == a.state.ActiveColor {
 		a.containers.activeDied(color, code)
 	}
 	a.refreshStatus()
-	if r := a.run; r != nil && r.phase == phaseStopping && color == r.from && s.stopping {
-		// The old container's process ended: the deployment is done. The
-		// stop call returns only after Docker's clean-up of the container
-		// (its network and published ports), which takes seconds when
-		// many stop at once and which Docker serialises; it goes on in the
-		// background and its answer is stale by then.
-		a.onStep(c, stepDone{gen: r.gen, phase: phaseStopping})
+	if r != nil && s.stopping {
+		r.oldExited(color)
 	}
 }
 
 // onStart takes a start of a known container: by Docker's restart policy,
 // an operator, or the actor itself (then the opDone records it).
-func (a *appActor) onStart(c *actor.Context, color deploy.Color) {
+func (a *appActor) onStart(color deploy.Color) {
 	if a.containers.running(color) {
 		return // the reconcile saw it running first, and took it then
 	}
 	a.tookStart(color)
-	a.ensureMonitors(c)
+	a.ensureMonitors()
 	a.refreshStatus()
 }
 
@@ -204,7 +196,7 @@ func (a *appActor) reconcileColor(color deploy.Color, ct *docker.Container) {
 			a.containers.activeDied(color, ct.ExitCode)
 		}
 	case ct != nil && active && !ct.Running && !s.starting && !a.revival.pending() &&
-		a.cfg.Docker.RestartPolicy != "no" && a.run == nil:
+		a.cfg.Docker.RestartPolicy != "no" && a.deployments.running() == nil:
 		// Known to be down, and nothing will start it (a restart that failed
 		// long ago, a pause that ended): try again.
 		a.containers.markRecovering(color)
@@ -213,18 +205,18 @@ func (a *appActor) reconcileColor(color deploy.Color, ct *docker.Container) {
 }
 
 // onExitDue records an exit Docker's inspect has not answered for yet.
-func (a *appActor) onExitDue(c *actor.Context, msg exitDue) {
-	a.onExitInspected(c, exitInspected{color: msg.color, id: msg.id, exitCode: msg.exitCode, err: errNoInspect})
+func (a *appActor) onExitDue(msg exitDue) {
+	a.onExitInspected(exitInspected{color: msg.color, id: msg.id, exitCode: msg.exitCode, err: errNoInspect})
 }
 
 // onExitInspected records the exit (the first of its inspect and exitDue
 // does) and gives Docker's restart policy its turn.
-func (a *appActor) onExitInspected(c *actor.Context, msg exitInspected) {
+func (a *appActor) onExitInspected(msg exitInspected) {
 	if !a.containers.exitRecorded(msg) {
 		return
 	}
 	if msg.err == nil && msg.ct.Running {
-		a.onStart(c, msg.color) // Docker already started it again
+		a.onStart(msg.color) // Docker already started it again
 		return
 	}
 	a.revival.schedule(msg.color)
@@ -286,7 +278,7 @@ func (a *appActor) revive(msg reviveInspected) {
 }
 
 // onOpDone takes the end of a start or removal outside a deployment.
-func (a *appActor) onOpDone(c *actor.Context, msg opDone) {
+func (a *appActor) onOpDone(msg opDone) {
 	switch a.containers.opDone(msg, a.state.ActiveColor) {
 	case opFailed:
 		return
@@ -296,7 +288,7 @@ func (a *appActor) onOpDone(c *actor.Context, msg opDone) {
 		if msg.color == a.state.ActiveColor {
 			a.routeActive()
 		}
-		a.ensureMonitors(c)
+		a.ensureMonitors()
 	}
 	a.refreshStatus()
 }

@@ -4,8 +4,6 @@ import (
 	"net"
 	"strconv"
 
-	"github.com/anthdm/hollywood/actor"
-
 	"github.com/bluegreen/bluegreen/deploy"
 	"github.com/bluegreen/bluegreen/docker"
 )
@@ -18,16 +16,16 @@ import (
 // ensureMonitors runs a health actor for each color that needs one: the
 // active color while it runs, and a deployment's candidate during its gate;
 // none once another process drives (pause.go).
-func (a *appActor) ensureMonitors(c *actor.Context) {
+func (a *appActor) ensureMonitors() {
 	want := map[deploy.Color]target{}
 	if a.gate.drives() {
 		a.containers.each(func(color deploy.Color, s slot) {
-			if s.running() && (color == a.state.ActiveColor || a.run.gating(color)) {
+			if s.running() && (color == a.state.ActiveColor || a.deployments.running().gating(color)) {
 				want[color] = target{id: s.id, port: s.port}
 			}
 		})
 	}
-	a.monitors.ensure(c, want)
+	a.monitors.ensure(want)
 }
 
 // routeActive points the proxy at the active color's container.
@@ -58,7 +56,7 @@ func (a *appActor) onReconcileTick() {
 		a.containers.list()
 		return
 	}
-	if a.run == nil {
+	if a.deployments.running() == nil {
 		a.containers.read()
 	}
 }
@@ -68,32 +66,32 @@ func (a *appActor) onReconcileTick() {
 // again: a restart of a dead active container that waited out a backoff of
 // failed starts is scheduled anew, as for a fresh death (the reconcile
 // finds it down), so it runs again within seconds.
-func (a *appActor) resync(c *actor.Context) {
+func (a *appActor) resync() {
 	a.revival.cancel()
 	a.revival.reset()
 	if !a.containers.isAdopted() {
 		a.containers.list()
 		return
 	}
-	a.ensureMonitors(c)
+	a.ensureMonitors()
 	a.onReconcileTick()
 }
 
 // quietIfIdle stops the app's Docker work once a paused app has no
 // deployment running or queued.
-func (a *appActor) quietIfIdle(c *actor.Context) {
-	if a.run != nil || a.queued != nil || !a.gate.quieten() {
+func (a *appActor) quietIfIdle() {
+	if !a.deployments.idle() || !a.gate.quieten() {
 		return
 	}
-	a.stopDriving(c)
+	a.stopDriving()
 	a.gate.answer(nil)
 }
 
 // stopDriving stops what drives Docker or writes health: the health
 // actors, a pending restart of the active container and a retention pass
 // (images.go).
-func (a *appActor) stopDriving(c *actor.Context) {
-	a.monitors.stopAll(c)
+func (a *appActor) stopDriving() {
+	a.monitors.stopAll()
 	a.revival.cancel()
 	a.images.cancel()
 }
@@ -121,11 +119,8 @@ func (a *appActor) protection() protection {
 	a.containers.each(func(_ deploy.Color, s slot) { add(s.image) })
 	add(a.state.CurrentImage)
 	add(a.state.DesiredImage)
-	if a.queued != nil {
-		add(a.queued.ToImage)
-	}
-	if a.run != nil {
-		add(a.run.dep.ToImage)
+	for _, image := range a.deployments.images() {
+		add(image)
 	}
 	return p
 }

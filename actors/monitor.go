@@ -44,20 +44,20 @@ func newMonitors(e *env) monitors {
 
 // ensure runs a health actor for each color of want, checking its target
 // with the app's health_check, and stops every other.
-func (m *monitors) ensure(c *actor.Context, want map[deploy.Color]target) {
+func (m *monitors) ensure(want map[deploy.Color]target) {
 	e := m.env
 	for _, color := range deploy.Colors {
 		w, t := m.watches[color], want[color]
 		wanted := t.id != ""
 		if w != nil && (!wanted || w.ofID != t.id || !reflect.DeepEqual(w.ofCfg, e.cfg.HealthCheck)) {
-			m.stop(c, color)
+			m.stop(color)
 			w = nil
 		}
 		if wanted && w == nil {
 			rec := healthRecorder{app: e.cfg.Name, metrics: e.metrics, store: e.deps.store, log: e.log}
 			w = &watch{ofID: t.id, ofCfg: e.cfg.HealthCheck, tally: new(atomic.Int64)}
 			m.gen++
-			w.pid = c.SpawnChild(newHealthActor(color, t.id, t.port, e.cfg.HealthCheck, rec, w.tally), "health",
+			w.pid = e.home.SpawnChild(newHealthActor(color, t.id, t.port, e.cfg.HealthCheck, rec, w.tally), "health",
 				actor.WithID(string(color)+"-"+strconv.FormatUint(m.gen, 10)),
 				actor.WithMiddleware(recoverMiddleware(e.cfg.Name+"/health")))
 			m.watches[color] = w
@@ -79,13 +79,13 @@ func (m *monitors) tally(color deploy.Color) (int, bool) {
 
 // stop stops color's health actor and remembers it until it is gone
 // (waitGone).
-func (m *monitors) stop(c *actor.Context, color deploy.Color) {
+func (m *monitors) stop(color deploy.Color) {
 	w := m.watches[color]
 	if w == nil {
 		return
 	}
 	delete(m.watches, color)
-	m.dying = append(m.dying, c.Engine().Poison(w.pid))
+	m.dying = append(m.dying, m.env.eng.Poison(w.pid))
 	live := m.dying[:0]
 	for _, ctx := range m.dying {
 		if ctx.Err() == nil {
@@ -96,18 +96,18 @@ func (m *monitors) stop(c *actor.Context, color deploy.Color) {
 }
 
 // stopAll stops every health actor.
-func (m *monitors) stopAll(c *actor.Context) {
+func (m *monitors) stopAll() {
 	for _, color := range deploy.Colors {
-		m.stop(c, color)
+		m.stop(color)
 	}
 }
 
 // failed stops the health actor pid, which panicked; the next ensure
 // spawns a new one.
-func (m *monitors) failed(c *actor.Context, pid *actor.PID) {
+func (m *monitors) failed(pid *actor.PID) {
 	for color, w := range m.watches {
 		if w.pid.Equals(pid) {
-			m.stop(c, color)
+			m.stop(color)
 		}
 	}
 }

@@ -41,7 +41,7 @@ func TestMonitors_Ensure(t *testing.T) {
 	id := p.runContainer(&cs, deploy.Blue, "web:v1", 1, true)
 	m := newMonitors(p.env)
 	want := map[deploy.Color]target{deploy.Blue: {id: id, port: cfg.Ports.Blue}}
-	ensure := func(want map[deploy.Color]target) { p.do(func(c *actor.Context) { m.ensure(c, want) }) }
+	ensure := func(want map[deploy.Color]target) { p.do(func(*actor.Context) { m.ensure(want) }) }
 
 	ensure(want)
 	if !m.watching(deploy.Blue) || m.watching(deploy.Green) {
@@ -66,7 +66,7 @@ func TestMonitors_Ensure(t *testing.T) {
 		t.Fatal("no tally of a checked color")
 	}
 
-	p.do(func(c *actor.Context) { m.failed(c, m.watches[deploy.Blue].pid) })
+	p.do(func(*actor.Context) { m.failed(m.watches[deploy.Blue].pid) })
 	if m.watching(deploy.Blue) {
 		t.Fatal("a failed health actor is kept")
 	}

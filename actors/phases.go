@@ -6,43 +6,48 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/anthdm/hollywood/actor"
-
 	"github.com/bluegreen/bluegreen/deploy"
 	"github.com/bluegreen/bluegreen/docker"
 	"github.com/bluegreen/bluegreen/proxy"
 )
 
 // The work of each phase of a run: enter starts it, and what it found comes
-// back to advance as a stepDone. Slow work runs in a goroutine.
+// back to advance as a stepDone. Slow work runs in a goroutine, which
+// reports to the app actor; what belongs to the app's other parts the run
+// asks of the actor (runHost).
 
-// pull makes the image present according to the pull policy.
-func (a *appActor) pull(r *run) {
-	eng, self, rt, gen, ctx := a.eng, a.self, a.deps.rt, r.gen, r.ctx
-	image, policy := r.dep.ToImage, a.cfg.Docker.PullPolicy
-	pruning := a.images.running()
+// done sends the app actor the end of the run's phase p.
+func (r *run) done(res stepDone) {
+	res.gen = r.gen
+	r.env.send(res)
+}
+
+// pull makes the image present according to the pull policy, once the
+// running image retention pass ended (it must not remove this image).
+func (r *run) pull() {
+	rt, ctx, pruning := r.env.deps.rt, r.ctx, r.host.retentionPass()
+	image, policy := r.dep.ToImage, r.env.cfg.Docker.PullPolicy
 	go func() {
-		if pruning != nil { // a retention pass must not remove the image under this deployment
+		if pruning != nil {
 			select {
 			case <-pruning:
 			case <-ctx.Done():
 			}
 		}
 		pulled, err := rt.EnsureImage(ctx, image, policy)
-		eng.Send(self, stepDone{gen: gen, phase: phasePulling, pulled: pulled, err: err})
+		r.done(stepDone{phase: phasePulling, pulled: pulled, err: err})
 	}()
 }
 
 // startCandidate replaces the color's container with a new one and starts
 // it; a manual switch starts the color's existing container instead.
-func (a *appActor) startCandidate(c *actor.Context, r *run) {
-	eng, self, rt, gen := a.eng, a.self, a.deps.rt, r.gen
-	startup, poll := a.cfg.Deployment.StartupTimeout, a.deps.timers.runPoll
+func (r *run) startCandidate() {
+	rt, startup, poll := r.env.deps.rt, r.env.cfg.Deployment.StartupTimeout, r.env.deps.timers.runPoll
 	done := func(id string, port int, err error) {
-		eng.Send(self, stepDone{gen: gen, phase: phaseStarting, container: id, port: port, err: err})
+		r.done(stepDone{phase: phaseStarting, container: id, port: port, err: err})
 	}
 	if r.existing {
-		id, port := a.containers.startExisting(r.color)
+		id, port := r.host.startExisting(r.color)
 		go func() {
 			ctx, cancel := context.WithTimeout(r.ctx, startup)
 			defer cancel()
@@ -54,37 +59,12 @@ func (a *appActor) startCandidate(c *actor.Context, r *run) {
 		}()
 		return
 	}
-	spec := a.containers.spec(r.dep)
-	if _, ok := a.containers.get(r.color); ok {
-		a.monitors.stop(c, r.color)
-		a.containers.clear(r.color)
-	}
+	spec := r.host.newContainer(r.dep)
 	go func() {
 		ctx, cancel := context.WithTimeout(r.ctx, startup)
 		defer cancel()
-		// The inactive color's old container (by name, whatever bluegreen knows) goes first.
-		// Remove returns once the name is free (also when another removal of it runs).
-		if err := rt.Remove(ctx, spec.Name); err != nil {
-			done("", 0, fmt.Errorf("remove old %s: %w", spec.Name, err))
-			return
-		}
-		id, err := rt.Create(ctx, spec)
-		if errors.Is(err, docker.ErrNameInUse) {
-			// A container of that name appeared after the removal: one a
-			// supervisor killed in the middle of its creation left, which
-			// Docker finished since. It never served: remove it, once.
-			if err = rt.Remove(ctx, spec.Name); err == nil {
-				id, err = rt.Create(ctx, spec)
-			}
-		}
+		id, err := createAndStart(ctx, rt, spec)
 		if err != nil {
-			done("", 0, err)
-			return
-		}
-		if err := rt.Start(ctx, id); err != nil {
-			rctx, rcancel := context.WithTimeout(context.Background(), 30*time.Second)
-			_ = rt.Remove(rctx, id)
-			rcancel()
 			done("", 0, err)
 			return
 		}
@@ -92,13 +72,46 @@ func (a *appActor) startCandidate(c *actor.Context, r *run) {
 	}()
 }
 
+// createAndStart creates and starts the container of spec, after removing
+// the one of its name (whatever bluegreen knows of it). A container that
+// could not start is removed again.
+func createAndStart(ctx context.Context, rt Runtime, spec docker.Spec) (string, error) {
+	// Remove returns once the name is free (also when another removal of it runs).
+	if err := rt.Remove(ctx, spec.Name); err != nil {
+		return "", fmt.Errorf("remove old %s: %w", spec.Name, err)
+	}
+	id, err := rt.Create(ctx, spec)
+	if errors.Is(err, docker.ErrNameInUse) {
+		// A container of that name appeared after the removal: one a
+		// supervisor killed in the middle of its creation left, which
+		// Docker finished since. It never served: remove it, once.
+		if err = rt.Remove(ctx, spec.Name); err == nil {
+			id, err = rt.Create(ctx, spec)
+		}
+	}
+	if err != nil {
+		return "", err
+	}
+	if err := rt.Start(ctx, id); err != nil {
+		rctx, rcancel := context.WithTimeout(context.Background(), 30*time.Second)
+		_ = rt.Remove(rctx, id)
+		rcancel()
+		return "", err
+	}
+	return id, nil
+}
+
 // candidateCreated takes the started (or failed to run) candidate into its
-// color's slot.
-func (a *appActor) candidateCreated(r *run, res stepDone) {
+// color.
+func (r *run) candidateCreated(res stepDone) {
 	r.candidate = res.container
-	a.containers.putCandidate(r.color, res.container, r.dep.ToImage, res.port, r.dep.DeploymentID, r.existing, res.err != nil)
+	id := r.dep.DeploymentID
+	if r.existing {
+		id = 0 // the color's container from before, of no deployment
+	}
+	r.host.candidateStarted(r.color, res.container, r.dep.ToImage, res.port, id, res.err != nil)
 	if res.err == nil {
-		a.deps.rec.event(a.cfg.Name, r.dep.DeploymentID, deploy.EventContainerStarted,
+		r.env.event(r.dep.DeploymentID, deploy.EventContainerStarted,
 			fmt.Sprintf("%s container %s started from %s on 127.0.0.1:%d", r.color, short(res.container), r.dep.ToImage, res.port),
 			map[string]any{"color": r.color, "container": res.container, "port": res.port})
 	}
@@ -106,44 +119,29 @@ func (a *appActor) candidateCreated(r *run, res stepDone) {
 
 // openGate health-checks the candidate until healthy_threshold passes (see
 // gateCheck), health_check_timeout, or a crash.
-func (a *appActor) openGate(c *actor.Context, r *run) {
-	a.ensureMonitors(c)
-	eng, self, gen, rt, id, ctx := a.eng, a.self, r.gen, a.deps.rt, r.candidate, r.ctx
-	failed := func(err error) { eng.Send(self, stepDone{gen: gen, phase: phaseHealthChecking, err: err}) }
-	r.stopGate = a.deps.timers.after(a.cfg.Deployment.HealthCheckTimeout, func() { failed(errGateTimeout) })
-	go watchCrash(ctx, rt, id, a.deps.timers.crashPoll, failed)
-}
-
-// gateCheck counts a check of the candidate: healthy_threshold passes in a
-// row end the gate.
-func (a *appActor) gateCheck(c *actor.Context, r *run, check deploy.HealthCheck) {
-	if !check.Success {
-		r.lastCheckErr = check.Error
-	}
-	if !a.containers.passedGate(r.color) {
-		return
-	}
-	s, _ := a.containers.get(r.color)
-	a.deps.rec.event(a.cfg.Name, r.dep.DeploymentID, deploy.EventContainerHealthy,
-		fmt.Sprintf("%s container passed %d health checks", r.color, s.passes), map[string]any{"color": r.color})
-	a.advance(c, r, stepDone{gen: r.gen, phase: phaseHealthChecking})
+func (r *run) openGate() {
+	r.host.watchHealth()
+	e := r.env
+	r.stopGate = e.after(e.cfg.Deployment.HealthCheckTimeout, stepDone{gen: r.gen, phase: phaseHealthChecking, err: errGateTimeout})
+	failed := func(err error) { r.done(stepDone{phase: phaseHealthChecking, err: err}) }
+	go watchCrash(r.ctx, e.deps.rt, r.candidate, e.deps.timers.crashPoll, failed)
 }
 
 // gateFailure says why the gate failed, recording a crash in the audit trail.
-func (a *appActor) gateFailure(r *run, err error) string {
+func (r *run) gateFailure(err error) string {
 	var exited *exitError
 	switch {
 	case errors.Is(err, errGateTimeout):
-		why := fmt.Sprintf("not healthy within health_check_timeout (%s)", a.cfg.Deployment.HealthCheckTimeout)
+		why := fmt.Sprintf("not healthy within health_check_timeout (%s)", r.env.cfg.Deployment.HealthCheckTimeout)
 		if r.lastCheckErr != "" {
 			why += ": last health check: " + r.lastCheckErr
 		}
-		if s, ok := a.containers.get(r.color); ok && !s.checked {
+		if r.host.has(r.color) && !r.host.checked(r.color) {
 			why += ": no health check answered"
 		}
 		return why
 	case errors.As(err, &exited):
-		a.deps.rec.event(a.cfg.Name, r.dep.DeploymentID, deploy.EventContainerExited, err.Error(),
+		r.env.event(r.dep.DeploymentID, deploy.EventContainerExited, err.Error(),
 			map[string]any{"color": r.color, "exit_code": exited.ct.ExitCode})
 	}
 	return err.Error()
@@ -155,47 +153,40 @@ func (a *appActor) gateFailure(r *run, err error) string {
 // after never routes back to the old color at its next start (and finishes
 // this deployment: adopt.go). A switch the store cannot record does not
 // happen: the candidate is rolled back.
-func (a *appActor) switchTraffic(c *actor.Context, r *run) {
+func (r *run) switchTraffic() {
 	r.closeGate()
-	from, fromImage := a.state.ActiveColor, a.state.CurrentImage
-	a.state.ActiveColor = r.color
-	a.state.CurrentImage = r.dep.ToImage
-	if err := a.putState(); err != nil {
-		a.state.ActiveColor, a.state.CurrentImage = from, fromImage
-		a.enter(c, r, phaseRollingBack, fmt.Sprintf("could not record the switch in the store (%v): traffic stays on %s", err, orNone(from)))
+	from, err := r.host.switchTo(r.color, r.dep.ToImage)
+	if err != nil {
+		r.enter(phaseRollingBack, fmt.Sprintf("could not record the switch in the store (%v): traffic stays on %s", err, orNone(from)))
 		return
 	}
-	a.routeActive()
-	a.log.Info("traffic switched", keyFrom, from, keyTo, r.color, keyImage, r.dep.ToImage)
-	a.deps.rec.event(a.cfg.Name, r.dep.DeploymentID, deploy.EventProxySwitched,
+	e := r.env
+	e.log.Info("traffic switched", keyFrom, from, keyTo, r.color, keyImage, r.dep.ToImage)
+	e.event(r.dep.DeploymentID, deploy.EventProxySwitched,
 		fmt.Sprintf("traffic switched from %s to %s (%s)", orNone(from), r.color, r.dep.ToImage),
 		map[string]any{"from": from, "to": r.color, "image": r.dep.ToImage})
-	a.ensureMonitors(c) // the old color is no longer monitored
-	a.advance(c, r, stepDone{gen: r.gen, phase: phaseSwitching})
+	r.host.watchHealth() // the old color is no longer monitored
+	r.advance(stepDone{gen: r.gen, phase: phaseSwitching})
 }
 
 // drain lets the old color's requests finish and closes its WebSockets.
-func (a *appActor) drain(r *run) {
-	dc := a.cfg.Deployment
-	a.deps.rec.event(a.cfg.Name, r.dep.DeploymentID, deploy.EventDrainStarted,
+func (r *run) drain() {
+	dc := r.env.cfg.Deployment
+	r.env.event(r.dep.DeploymentID, deploy.EventDrainStarted,
 		fmt.Sprintf("draining %s (HTTP up to %s, WebSockets up to %s)", r.from, dc.DrainTimeout, dc.WebSocketDrainTimeout),
 		map[string]any{"color": r.from})
-	eng, self, gen, p := a.eng, a.self, r.gen, a.proxy
-	if p == nil {
-		eng.Send(self, stepDone{gen: gen, phase: phaseDraining})
+	drain := r.host.drainer(r.from)
+	if drain == nil {
+		r.done(stepDone{phase: phaseDraining})
 		return
 	}
-	color := string(r.from)
-	go func() {
-		// Not the run's context: a stop of the actor in the middle lets the
-		// old color's requests finish all the same (bounded by the timeouts).
-		res := p.Drain(context.Background(), color, dc.DrainTimeout, dc.WebSocketDrainTimeout)
-		eng.Send(self, stepDone{gen: gen, phase: phaseDraining, drained: res})
-	}()
+	// Not the run's context: a stop of the actor in the middle lets the
+	// old color's requests finish all the same (bounded by the timeouts).
+	go func() { r.done(stepDone{phase: phaseDraining, drained: drain()}) }()
 }
 
-func (a *appActor) drained(r *run, res proxy.DrainResult) {
-	a.deps.rec.event(a.cfg.Name, r.dep.DeploymentID, deploy.EventDrainCompleted,
+func (r *run) drained(res proxy.DrainResult) {
+	r.env.event(r.dep.DeploymentID, deploy.EventDrainCompleted,
 		fmt.Sprintf("%s drained in %s (%d requests cut, %d WebSockets closed)", r.from,
 			res.Duration.Round(time.Millisecond), res.HTTPCut, res.WebSocketsClosed),
 		map[string]any{"color": r.from, "duration_ms": res.Duration.Milliseconds(),
@@ -203,44 +194,42 @@ func (a *appActor) drained(r *run, res proxy.DrainResult) {
 }
 
 // stopOld stops the old color's container, which stays for a switch back.
-func (a *appActor) stopOld(c *actor.Context, r *run) {
-	old, ok := a.containers.get(r.from)
-	if !ok || old.id == "" {
-		a.advance(c, r, stepDone{gen: r.gen, phase: phaseStopping})
+func (r *run) stopOld() {
+	id := r.host.stopping(r.from)
+	r.old = id
+	if id == "" {
+		r.advance(stepDone{gen: r.gen, phase: phaseStopping})
 		return
 	}
-	a.containers.stopping(r.from, old.id)
-	eng, self, rt, gen, id, grace := a.eng, a.self, a.deps.rt, r.gen, old.id, a.cfg.Deployment.StopTimeout
+	rt, grace := r.env.deps.rt, r.env.cfg.Deployment.StopTimeout
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), grace+30*time.Second)
 		defer cancel()
-		eng.Send(self, stepDone{gen: gen, phase: phaseStopping, err: rt.Stop(ctx, id, grace)})
+		r.done(stepDone{phase: phaseStopping, err: rt.Stop(ctx, id, grace)})
 	}()
 }
 
-func (a *appActor) oldStopped(r *run, err error) {
-	old, ok := a.containers.get(r.from)
+func (r *run) oldStopped(err error) {
 	switch {
-	case !ok:
+	case !r.host.has(r.from):
 	case err != nil:
-		a.log.Error("stop old container", keyColor, r.from, keyErr, err)
+		r.env.log.Error("stop old container", keyColor, r.from, keyErr, err)
 	default:
-		a.containers.stopped(r.from)
-		a.deps.rec.event(a.cfg.Name, r.dep.DeploymentID, deploy.EventContainerStopped,
-			fmt.Sprintf("old %s container %s stopped (kept for switch back)", r.from, short(old.id)),
+		r.host.containerStopped(r.from)
+		r.env.event(r.dep.DeploymentID, deploy.EventContainerStopped,
+			fmt.Sprintf("old %s container %s stopped (kept for switch back)", r.from, short(r.old)),
 			map[string]any{"color": r.from})
 	}
 }
 
 // rollBack keeps the failed candidate's last log lines and removes it (a
 // manual switch only stops it: it was there before).
-func (a *appActor) rollBack(c *actor.Context, r *run, why string) {
+func (r *run) rollBack(why string) {
 	r.why = why
 	r.closeGate()
-	a.log.Warn("rolling back", keyDeploymentID, r.dep.DeploymentID, "reason", why)
-	a.containers.stopping(r.color, r.candidate)
-	a.ensureMonitors(c)
-	eng, self, rt, gen, id, existing, grace := a.eng, a.self, a.deps.rt, r.gen, r.candidate, r.existing, a.cfg.Deployment.StopTimeout
+	r.env.log.Warn("rolling back", keyDeploymentID, r.dep.DeploymentID, "reason", why)
+	r.host.rollingBack(r.color, r.candidate)
+	rt, id, existing, grace := r.env.deps.rt, r.candidate, r.existing, r.env.cfg.Deployment.StopTimeout
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), grace+30*time.Second)
 		defer cancel()
@@ -251,20 +240,20 @@ func (a *appActor) rollBack(c *actor.Context, r *run, why string) {
 		} else {
 			err = rt.Remove(ctx, id)
 		}
-		eng.Send(self, stepDone{gen: gen, phase: phaseRollingBack, logs: logs, err: err})
+		r.done(stepDone{phase: phaseRollingBack, logs: logs, err: err})
 	}()
 }
 
-func (a *appActor) candidateRemoved(r *run, err error) {
+func (r *run) candidateRemoved(err error) {
 	if err != nil {
-		a.log.Error("clean up failed container", keyColor, r.color, keyErr, err)
+		r.env.log.Error("clean up failed container", keyColor, r.color, keyErr, err)
 	}
-	switch {
-	case r.existing:
-		a.containers.rolledBack(r.color)
-	case err == nil:
-		a.containers.clear(r.color)
-		a.deps.rec.event(a.cfg.Name, r.dep.DeploymentID, deploy.EventContainerRemoved,
+	if !r.existing && err != nil {
+		return
+	}
+	r.host.candidateRemoved(r.color, r.existing)
+	if !r.existing {
+		r.env.event(r.dep.DeploymentID, deploy.EventContainerRemoved,
 			fmt.Sprintf("failed %s container %s removed", r.color, short(r.candidate)), map[string]any{"color": r.color})
 	}
 }

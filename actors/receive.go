@@ -14,7 +14,8 @@ import (
 	"github.com/bluegreen/bluegreen/store"
 )
 
-// Receive handles every message of the app actor.
+// Receive handles every message of the app actor: it hands each to the
+// part, or the flow across parts, that it concerns.
 func (a *appActor) Receive(c *actor.Context) {
 	switch msg := c.Message().(type) {
 	case actor.Started:
@@ -22,25 +23,25 @@ func (a *appActor) Receive(c *actor.Context) {
 	case actor.Stopped:
 		a.stopped()
 
-	// Requests, through the bridge; each is answered once.
+	// Requests, through the bridge; each is answered once (request.go).
 	case Deploy:
-		c.Respond(a.request(func() DeployReply { return a.onDeploy(c, msg.Image, msg.Trigger) }))
+		c.Respond(a.request(func() DeployReply { return a.onDeploy(msg.Image, msg.Trigger) }))
 	case Rollback:
-		c.Respond(a.request(func() DeployReply { return a.onRollback(c, msg.Trigger) }))
+		c.Respond(a.request(func() DeployReply { return a.onRollback(msg.Trigger) }))
 	case Switch:
-		c.Respond(a.request(func() DeployReply { return a.onSwitch(c, msg.Color) }))
+		c.Respond(a.request(func() DeployReply { return a.onSwitch(msg.Color) }))
 	case GetStatus:
 		c.Respond(StatusReply{Status: a.status()})
 	case GetActiveContainer:
 		c.Respond(a.activeContainer())
 
-	// From the supervisor and the System (pause.go).
+	// From the supervisor and the System.
 	case updateConfig:
-		a.onUpdateConfig(c, msg.cfg)
+		a.onUpdateConfig(msg.cfg)
 	case retire:
 		a.retired = true
-	case setPaused:
-		a.onSetPaused(c, msg.on)
+	case setPaused: // the single-driver rule (pause.go)
+		a.onSetPaused(msg.on)
 	case awaitQuiet:
 		a.onAwaitQuiet(c)
 	case quietTimeout:
@@ -58,7 +59,7 @@ func (a *appActor) Receive(c *actor.Context) {
 		if !a.gate.drives() {
 			return // Docker work and health checks are another process's now, or over
 		}
-		a.driving(c, msg)
+		a.driving(msg)
 	}
 }
 
@@ -73,27 +74,28 @@ func (a *appActor) request(f func() DeployReply) DeployReply {
 
 // driving handles what Docker, the health checks and the deployment's steps
 // report: the messages of the driving process.
-func (a *appActor) driving(c *actor.Context, msg any) {
+func (a *appActor) driving(msg any) {
 	switch msg := msg.(type) {
-	// What Docker says (adopt.go, exits.go, container.go).
+	// What Docker says: adoption (adopt.go), the reconcile (reconcile.go),
+	// events and exits (events.go).
 	case adoptResult:
-		a.onAdopt(c, msg)
+		a.onAdopt(msg)
 	case reconcileTick:
 		a.onReconcileTick()
 	case listed:
-		a.onListed(c, msg)
+		a.onListed(msg)
 	case reconcileResult:
-		a.onReconcile(c, msg)
-	case opDone:
-		a.onOpDone(c, msg)
+		a.onReconcile(msg)
 	case containerEvent:
-		a.onContainerEvent(c, msg.ev)
+		a.onContainerEvent(msg.ev)
 	case dockerResync:
-		a.resync(c)
+		a.resync()
+	case opDone:
+		a.onOpDone(msg)
 	case exitInspected:
-		a.onExitInspected(c, msg)
+		a.onExitInspected(msg)
 	case exitDue:
-		a.onExitDue(c, msg)
+		a.onExitDue(msg)
 	case reviveDue:
 		a.onReviveDue(msg)
 	case reviveInspected:
@@ -101,20 +103,22 @@ func (a *appActor) driving(c *actor.Context, msg any) {
 
 	// Health checks (monitor.go).
 	case healthResult:
-		a.onHealth(c, msg)
+		a.onHealth(msg)
 	case childFailed:
-		a.onMonitorFailed(c, msg)
+		a.log.Error("health actor failed", "reason", msg.Reason)
+		a.monitors.failed(msg.PID)
+		a.ensureMonitors()
 
-	// The running deployment (run.go).
+	// The running deployment (deploying.go, run.go).
 	case stepDone:
-		a.onStep(c, msg)
+		a.onStep(msg)
 	}
 }
 
 // started reads the app's state from the store, serves from it at once and
 // asks Docker for the containers (adoption corrects what the store said).
 func (a *appActor) started(c *actor.Context) {
-	a.eng, a.self = c.Engine(), c.PID()
+	a.eng, a.self, a.home = c.Engine(), c.PID(), c
 	a.metrics = a.deps.metrics.App(a.cfg.Name)
 	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 	defer cancel()
@@ -127,11 +131,7 @@ func (a *appActor) started(c *actor.Context) {
 		st = store.AppState{Name: a.cfg.Name}
 	}
 	a.state = st
-	if last, err := a.deps.store.DeploymentsByStatus(ctx, a.cfg.Name, []deploy.Status{deploy.StatusCompleted}, 1); err == nil && len(last) > 0 {
-		a.lastCompleted = last[0].DeploymentID
-	}
-	a.boot = a.markInterrupted(ctx, "the supervisor stopped during this deployment", true)
-
+	a.deployments.load(ctx, a.state.ActiveColor, a.state.CurrentImage)
 	if a.state.ActiveColor != "" {
 		a.containers.assume(a.state.ActiveColor, a.state.CurrentImage)
 	}
@@ -144,13 +144,12 @@ func (a *appActor) stopped() {
 	// start finds it, marks it interrupted and resumes the newest request.
 	// An app removed from the configs has no next start: end them now.
 	a.images.cancel()
-	if r := a.run; r != nil && !a.gate.closed() {
-		r.halt()
-		a.log.Warn("stopping in the middle of a deployment", keyDeploymentID, r.dep.DeploymentID, keyStatus, r.dep.Status)
+	if r := a.deployments.running(); r != nil && !a.gate.closed() {
+		a.halt(r)
 	}
 	if a.retired {
 		ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
-		a.markInterrupted(ctx, "the app was removed from the configs", false)
+		a.deployments.retire(ctx)
 		cancel()
 	}
 	a.revival.cancel()
@@ -169,7 +168,14 @@ func (a *appActor) stopped() {
 	}
 }
 
-func (a *appActor) onUpdateConfig(c *actor.Context, cfg *config.App) {
+// halt stops the running deployment where it is, for the next start to find.
+func (a *appActor) halt(r *run) {
+	r.halt()
+	d := r.deployment()
+	a.log.Warn("stopping in the middle of a deployment", keyDeploymentID, d.DeploymentID, keyStatus, d.Status)
+}
+
+func (a *appActor) onUpdateConfig(cfg *config.App) {
 	old := a.cfg
 	a.cfg = cfg
 	a.log.Info("config updated")
@@ -179,23 +185,23 @@ func (a *appActor) onUpdateConfig(c *actor.Context, cfg *config.App) {
 		a.startProxy()
 	}
 	if !reflect.DeepEqual(old.HealthCheck, cfg.HealthCheck) {
-		a.ensureMonitors(c)
+		a.ensureMonitors()
 	}
 }
 
 // The single-driver rule's messages (pause.go).
 
 // onSetPaused starts or ends a pause of the app's driving.
-func (a *appActor) onSetPaused(c *actor.Context, on bool) {
-	if !a.gate.setPaused(on, a.run != nil) {
+func (a *appActor) onSetPaused(on bool) {
+	if !a.gate.setPaused(on, a.deployments.running() != nil) {
 		return
 	}
 	if on {
-		a.quietIfIdle(c)
+		a.quietIfIdle()
 		return
 	}
 	if a.gate.wake() {
-		a.resync(c)
+		a.resync()
 	}
 	a.gate.answer(fmt.Errorf("the pause of %s was lifted", a.cfg.Name))
 }
@@ -204,7 +210,7 @@ func (a *appActor) onSetPaused(c *actor.Context, on bool) {
 // deployments ended, or with an error when they overrun their bound.
 func (a *appActor) onAwaitQuiet(c *actor.Context) {
 	bound := deploymentBound(a.cfg)
-	if a.queued != nil {
+	if a.deployments.hasQueued() {
 		bound *= 2
 	}
 	a.gate.awaitQuiet(c, bound)
@@ -215,8 +221,8 @@ func (a *appActor) onQuietTimeout(msg quietTimeout) {
 		return
 	}
 	id := int64(0)
-	if a.run != nil {
-		id = a.run.dep.DeploymentID
+	if r := a.deployments.running(); r != nil {
+		id = r.id()
 	}
 	a.gate.answer(fmt.Errorf("deployment %d of %s is still running after %s: retry the upgrade once it ended",
 		id, a.cfg.Name, deploymentBound(a.cfg)))
@@ -228,11 +234,10 @@ func (a *appActor) onQuietTimeout(msg quietTimeout) {
 // websocket_drain_timeout, then a 1001 close.
 func (a *appActor) onShutdown(c *actor.Context, ctx context.Context) {
 	a.gate.close()
-	if r := a.run; r != nil {
-		r.halt()
-		a.log.Warn("stopping in the middle of a deployment", keyDeploymentID, r.dep.DeploymentID, keyStatus, r.dep.Status)
+	if r := a.deployments.running(); r != nil {
+		a.halt(r)
 	}
-	a.stopDriving(c)
+	a.stopDriving()
 	a.monitors.waitGone()
 	a.gate.answer(errors.New("the supervisor is stopping"))
 	done := make(chan struct{})
@@ -246,18 +251,16 @@ func (a *appActor) onShutdown(c *actor.Context, ctx context.Context) {
 	c.Respond(shutdownStarted{done: done})
 }
 
-// Health checks (monitor.go).
-
 // onHealth counts a health check (the health actor recorded it): toward
 // the gate of the running deployment, or toward the active container's
 // health. The health actor sends every check that can change a decision
 // (healthActor), with its counts in a row.
-func (a *appActor) onHealth(c *actor.Context, msg healthResult) {
+func (a *appActor) onHealth(msg healthResult) {
 	if !a.containers.checked(msg.color, msg.containerID, msg.passes, msg.failures) {
 		return // a result for a container that is gone
 	}
-	if r := a.run; r.gating(msg.color) {
-		a.gateCheck(c, r, msg.check)
+	if r := a.deployments.running(); r.gating(msg.color) {
+		r.gateCheck(msg.check)
 		return
 	}
 	if msg.color == a.state.ActiveColor {
@@ -266,11 +269,4 @@ func (a *appActor) onHealth(c *actor.Context, msg healthResult) {
 		}
 		a.refreshStatus()
 	}
-}
-
-// onMonitorFailed restarts the monitoring of a health actor that panicked.
-func (a *appActor) onMonitorFailed(c *actor.Context, msg childFailed) {
-	a.log.Error("health actor failed", "reason", msg.Reason)
-	a.monitors.failed(c, msg.PID)
-	a.ensureMonitors(c)
 }

@@ -82,14 +82,14 @@ func (s *supervisor) onListedAll(c *actor.Context, msg listedAll) {
 }
 
 // onListed takes the app's entries of the supervisor's list.
-func (a *appActor) onListed(c *actor.Context, msg listed) {
+func (a *appActor) onListed(msg listed) {
 	if !a.gate.isReady() {
 		return // the first adoption has not answered: it reads them
 	}
 	ct := &a.containers
-	if msg.err == nil && msg.fresh && a.proxy != nil && ct.isAdopted() && a.run == nil && !ct.isReading() {
+	if msg.err == nil && msg.fresh && a.proxy != nil && ct.isAdopted() && a.deployments.running() == nil && !ct.isReading() {
 		if res, ok := ct.agrees(msg.containers); ok {
-			a.onReconcile(c, res)
+			a.onReconcile(res)
 			return
 		}
 	}
@@ -99,7 +99,7 @@ func (a *appActor) onListed(c *actor.Context, msg listed) {
 }
 
 // onReconcile takes what Docker says of both colors' containers.
-func (a *appActor) onReconcile(c *actor.Context, msg reconcileResult) {
+func (a *appActor) onReconcile(msg reconcileResult) {
 	a.containers.readDone()
 	if msg.err != nil {
 		a.containers.dockerDown(msg.err, "docker unreachable")
@@ -107,7 +107,7 @@ func (a *appActor) onReconcile(c *actor.Context, msg reconcileResult) {
 		return
 	}
 	a.containers.dockerUp()
-	if a.run != nil { // a deployment started meanwhile: its view wins
+	if a.deployments.running() != nil { // a deployment started meanwhile: its view wins
 		return
 	}
 	stale := false
@@ -121,9 +121,24 @@ func (a *appActor) onReconcile(c *actor.Context, msg reconcileResult) {
 		a.reconcileColor(color, msg.containers[color])
 	}
 	a.removeInterruptedCandidate()
-	a.ensureMonitors(c)
+	a.ensureMonitors()
 	a.refreshStatus()
 	if stale {
 		a.onReconcileTick()
+	}
+}
+
+// removeInterruptedCandidate removes the inactive color's container when a
+// deployment that the start found interrupted made it: it never took
+// traffic. It also catches one that Docker finished creating after the
+// adoption (a supervisor killed in the middle of a create), at a reconcile.
+func (a *appActor) removeInterruptedCandidate() {
+	active := a.state.ActiveColor
+	if active == "" || a.deployments.running() != nil {
+		return
+	}
+	other := active.Other()
+	if s, ok := a.containers.get(other); ok && a.deployments.leftBy(s.deploymentID) {
+		a.containers.remove(other, "left by an interrupted deployment")
 	}
 }

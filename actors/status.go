@@ -16,7 +16,7 @@ func (a *appActor) appStatus() (deploy.State, string) {
 	switch {
 	case a.proxyErr != nil:
 		return deploy.AppFailed, a.proxyErr.Error()
-	case a.run != nil:
+	case a.deployments.running() != nil:
 		return deploy.AppDeploying, ""
 	case a.state.ActiveColor == "":
 		if dockErr != nil {
@@ -84,7 +84,7 @@ func (a *appActor) putState() error {
 // or before Docker first answered, the status last recorded.
 func (a *appActor) shownStatus() (deploy.State, string) {
 	st, why := a.appStatus()
-	if !a.known() && a.run == nil {
+	if !a.known() && a.deployments.running() == nil {
 		st, why = a.state.Status, "reading the containers from Docker"
 		if st == "" {
 			st = deploy.AppStopped
@@ -114,9 +114,8 @@ func (a *appActor) status() deploy.AppStatus {
 		out.Containers.Set(color, &deploy.Container{ID: s.id, Image: s.image, State: s.state, Health: s.health(a.monitors.watching(color)),
 			HealthPasses: passes, HealthyThreshold: a.cfg.HealthCheck.HealthyThreshold})
 	})
-	if a.run != nil {
-		d := a.run.dep
-		d.Phases = append([]deploy.Phase(nil), d.Phases...)
+	if r := a.deployments.running(); r != nil {
+		d := r.deployment()
 		out.Deployment = &d
 	}
 	if a.proxy != nil {
@@ -125,4 +124,13 @@ func (a *appActor) status() deploy.AppStatus {
 		}
 	}
 	return out
+}
+
+// activeContainer answers GetActiveContainer: the active container's ID.
+func (a *appActor) activeContainer() ContainerReply {
+	s, ok := a.containers.get(a.state.ActiveColor)
+	if !ok || s.id == "" {
+		return ContainerReply{Err: deploy.Errorf(deploy.ECONFLICT, "%s has no active container", a.cfg.Name)}
+	}
+	return ContainerReply{ID: s.id}
 }
