@@ -36,7 +36,7 @@ func (a *appActor) onAdopt(msg adoptResult) {
 	}
 	a.containers.adoptAll(msg.containers)
 	a.removeInterruptedCandidate()
-	a.log.Info("adopted containers", "count", a.containers.count(), "active_color", a.state.ActiveColor, keyImage, a.state.CurrentImage)
+	a.log.Info("adopted containers", "count", a.containers.count(), "active_color", a.record.active(), keyImage, a.record.current())
 	if b == nil {
 		b = &boot{}
 	}
@@ -47,10 +47,10 @@ func (a *appActor) onAdopt(msg adoptResult) {
 // starts a stopped active container, finishes the deployment a stop left
 // after its switch, and deploys again what a stop interrupted (resume).
 func (a *appActor) bringUp(b *boot) {
-	active := a.state.ActiveColor
+	active := a.record.active()
 	image, trigger := a.cfg.Image, deploy.TriggerConfig // first start: the config's image
-	if a.state.CurrentImage != "" {
-		image = a.state.CurrentImage
+	if a.record.current() != "" {
+		image = a.record.current()
 	}
 	if b.resume != nil { // what the operator asked for last
 		image, trigger = b.resume.ToImage, b.resume.TriggerSource
@@ -79,10 +79,10 @@ func (a *appActor) bringUp(b *boot) {
 	if b.finish != nil {
 		a.finishSwitched(*b.finish)
 	}
-	if b.resume != nil && image != a.state.CurrentImage {
+	if b.resume != nil && image != a.record.current() {
 		a.log.Info("resuming the deployment the stop interrupted", keyImage, image)
 		if a.deployments.running() != nil {
-			a.deployments.enqueue(image, a.state.CurrentImage, trigger)
+			a.deployments.enqueue(image, a.record.current(), trigger)
 		} else {
 			a.startDeployment(image, trigger, "")
 		}

@@ -4,8 +4,6 @@ import (
 	"github.com/anthdm/hollywood/actor"
 
 	"github.com/bluegreen/bluegreen/config"
-	"github.com/bluegreen/bluegreen/proxy"
-	"github.com/bluegreen/bluegreen/store"
 )
 
 // appActor owns one app: its blue and green containers, its health actors,
@@ -28,9 +26,8 @@ type appActor struct {
 	images      retention   // image retention (images.go)
 	gate        gate        // the single-driver rule of an upgrade (pause.go)
 
-	state    store.AppState // the active color and images, and the status last recorded
-	proxy    *proxy.Proxy
-	proxyErr error // the proxy cannot listen
+	record   record   // the app's row in the store: active color, images, status (state.go)
+	listener listener // the app's proxy (listener.go)
 
 	retired bool // removed from the configs: stopping for good (receive.go)
 }
@@ -39,6 +36,7 @@ func newAppActor(cfg *config.App, d deps) actor.Producer {
 	return func() actor.Receiver {
 		e := &env{cfg: cfg, deps: d, log: d.log.With(keyApp, cfg.Name)}
 		return &appActor{env: e, containers: newContainers(e), revival: revival{env: e}, monitors: newMonitors(e),
-			deployments: deployments{env: e}, images: retention{env: e}, gate: gate{env: e}}
+			deployments: deployments{env: e}, images: retention{env: e}, gate: gate{env: e}, record: record{env: e},
+			listener: listener{env: e}}
 	}
 }

@@ -1,7 +1,6 @@
 package actors
 
 import (
-	"context"
 	"time"
 
 	"github.com/bluegreen/bluegreen/deploy"
@@ -16,10 +15,9 @@ import (
 // begin runs a recorded deployment: existing names a manual switch to the
 // color's existing container.
 func (a *appActor) begin(d deploy.Deployment, existing bool) {
-	r := a.deployments.start(a, d, a.state.ActiveColor, existing)
-	a.state.DesiredImage = d.ToImage
+	r := a.deployments.start(a, d, a.record.active(), existing)
+	a.record.desire(d.ToImage)
 	a.refreshStatus()
-	a.saveState()
 	r.begin()
 }
 
@@ -29,8 +27,8 @@ func (a *appActor) beginQueued() {
 	if q == nil {
 		return
 	}
-	q.Color = a.state.ActiveColor.Other()
-	q.FromImage = a.state.CurrentImage
+	q.Color = a.record.active().Other()
+	q.FromImage = a.record.current()
 	q.Status = deploy.StatusPulling
 	q.StartedAt = time.Now().UTC()
 	a.begin(*q, false)
@@ -99,11 +97,8 @@ func (a *appActor) checked(color deploy.Color) bool {
 }
 
 func (a *appActor) switchTo(color deploy.Color, image string) (deploy.Color, error) {
-	from, fromImage := a.state.ActiveColor, a.state.CurrentImage
-	a.state.ActiveColor = color
-	a.state.CurrentImage = image
-	if err := a.putState(); err != nil {
-		a.state.ActiveColor, a.state.CurrentImage = from, fromImage
+	from, err := a.record.switchTo(color, image)
+	if err != nil {
 		return from, err
 	}
 	a.routeActive()
@@ -116,13 +111,7 @@ func (a *appActor) has(color deploy.Color) bool {
 }
 
 func (a *appActor) drainer(color deploy.Color) func() proxy.DrainResult {
-	p, dc := a.proxy, a.cfg.Deployment
-	if p == nil {
-		return nil
-	}
-	return func() proxy.DrainResult {
-		return p.Drain(context.Background(), string(color), dc.DrainTimeout, dc.WebSocketDrainTimeout)
-	}
+	return a.listener.drainer(color)
 }
 
 func (a *appActor) stopping(color deploy.Color) string {
@@ -155,10 +144,7 @@ func (a *appActor) candidateRemoved(color deploy.Color, existing bool) {
 func (a *appActor) ended(d deploy.Deployment) {
 	a.deployments.finished(d)
 	if d.Status != deploy.StatusCompleted && !a.deployments.hasQueued() {
-		// What was asked for did not happen: the desired image is what serves,
-		// so a restart does not try the failed image again.
-		a.state.DesiredImage = a.state.CurrentImage
-		a.saveState()
+		a.record.settle() // what was asked for did not happen
 	}
 	a.ensureMonitors()
 	a.refreshStatus()

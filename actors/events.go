@@ -141,7 +141,7 @@ func (a *appActor) onDie(color deploy.Color, code int) {
 	}
 	byItself := a.containers.died(color)
 	a.ensureMonitors()
-	if byItself && color == a.state.ActiveColor {
+	if byItself && color == a.record.active() {
 		a.containers.activeDied(color, code)
 	}
 	a.refreshStatus()
@@ -166,7 +166,7 @@ func (a *appActor) tookStart(color deploy.Color) {
 	if a.containers.tookStart(color) {
 		a.revival.cancel() // Docker started it: no need to
 	}
-	if color == a.state.ActiveColor {
+	if color == a.record.active() {
 		a.routeActive()
 	}
 }
@@ -175,7 +175,7 @@ func (a *appActor) tookStart(color deploy.Color) {
 // is none) over what the actor knew.
 func (a *appActor) reconcileColor(color deploy.Color, ct *docker.Container) {
 	s, known := a.containers.get(color)
-	active := color == a.state.ActiveColor
+	active := color == a.record.active()
 	switch {
 	case ct == nil && known:
 		a.containers.gone(color)
@@ -228,7 +228,7 @@ func (a *appActor) onReviveDue(msg reviveDue) {
 	if !a.revival.due(msg) {
 		return
 	}
-	color := a.state.ActiveColor
+	color := a.record.active()
 	s, ok := a.containers.get(color)
 	if !ok || s.running() || s.starting {
 		return
@@ -256,7 +256,7 @@ func (a *appActor) onReviveInspected(msg reviveInspected) {
 // about to (its restart policy waits out a backoff of its own in the state
 // "restarting": its turn again).
 func (a *appActor) revive(msg reviveInspected) {
-	color := a.state.ActiveColor
+	color := a.record.active()
 	s, ok := a.containers.get(color)
 	if !ok || s.running() || s.starting || (msg.err == nil && s.id != msg.ct.ID) {
 		return
@@ -279,13 +279,13 @@ func (a *appActor) revive(msg reviveInspected) {
 
 // onOpDone takes the end of a start or removal outside a deployment.
 func (a *appActor) onOpDone(msg opDone) {
-	switch a.containers.opDone(msg, a.state.ActiveColor) {
+	switch a.containers.opDone(msg, a.record.active()) {
 	case opFailed:
 		return
 	case opActiveFailed:
 		a.revival.schedule(msg.color) // try again, later
 	case opStarted:
-		if msg.color == a.state.ActiveColor {
+		if msg.color == a.record.active() {
 			a.routeActive()
 		}
 		a.ensureMonitors()

@@ -1,9 +1,6 @@
 package actors
 
 import (
-	"net"
-	"strconv"
-
 	"github.com/bluegreen/bluegreen/deploy"
 	"github.com/bluegreen/bluegreen/docker"
 )
@@ -20,7 +17,7 @@ func (a *appActor) ensureMonitors() {
 	want := map[deploy.Color]target{}
 	if a.gate.drives() {
 		a.containers.each(func(color deploy.Color, s slot) {
-			if s.running() && (color == a.state.ActiveColor || a.deployments.running().gating(color)) {
+			if s.running() && (color == a.record.active() || a.deployments.running().gating(color)) {
 				want[color] = target{id: s.id, port: s.port}
 			}
 		})
@@ -28,12 +25,18 @@ func (a *appActor) ensureMonitors() {
 	a.monitors.ensure(want)
 }
 
+// startProxy starts the app's proxy (listener.go) and points it at the
+// active container.
+func (a *appActor) startProxy() {
+	if a.listener.start() {
+		a.routeActive()
+	}
+	a.refreshStatus()
+}
+
 // routeActive points the proxy at the active color's container.
 func (a *appActor) routeActive() {
-	if a.proxy == nil {
-		return
-	}
-	color := a.state.ActiveColor
+	color := a.record.active()
 	s, ok := a.containers.get(color)
 	if color == "" || !ok {
 		return
@@ -42,14 +45,13 @@ func (a *appActor) routeActive() {
 	if port == 0 {
 		port = a.containers.port(color)
 	}
-	// The proxy names colors by their strings; it knows no other vocabulary.
-	a.proxy.SetTarget(string(color), net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	a.listener.route(color, port)
 }
 
 // onReconcileTick retries what failed (the proxy listener, adoption) and,
 // when no deployment runs, reads both colors' containers again.
 func (a *appActor) onReconcileTick() {
-	if a.proxy == nil {
+	if !a.listener.listening() {
 		a.startProxy()
 	}
 	if !a.containers.isAdopted() {
@@ -117,8 +119,8 @@ func (a *appActor) protection() protection {
 		}
 	}
 	a.containers.each(func(_ deploy.Color, s slot) { add(s.image) })
-	add(a.state.CurrentImage)
-	add(a.state.DesiredImage)
+	add(a.record.current())
+	add(a.record.desired())
 	for _, image := range a.deployments.images() {
 		add(image)
 	}

@@ -5,13 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
-	"time"
 
 	"github.com/anthdm/hollywood/actor"
 
 	"github.com/bluegreen/bluegreen/config"
 	"github.com/bluegreen/bluegreen/deploy"
-	"github.com/bluegreen/bluegreen/store"
 )
 
 // Receive handles every message of the app actor: it hands each to the
@@ -122,18 +120,11 @@ func (a *appActor) started(c *actor.Context) {
 	a.metrics = a.deps.metrics.App(a.cfg.Name)
 	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 	defer cancel()
-	st, err := a.deps.store.GetApp(ctx, a.cfg.Name)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		st = store.AppState{Name: a.cfg.Name}
-	case err != nil:
-		a.log.Error("read app state", keyErr, err)
-		st = store.AppState{Name: a.cfg.Name}
-	}
-	a.state = st
-	a.deployments.load(ctx, a.state.ActiveColor, a.state.CurrentImage)
-	if a.state.ActiveColor != "" {
-		a.containers.assume(a.state.ActiveColor, a.state.CurrentImage)
+	a.record.load(ctx)
+	active := a.record.active()
+	a.deployments.load(ctx, active, a.record.current())
+	if active != "" {
+		a.containers.assume(active, a.record.current())
 	}
 	a.startProxy()
 	a.containers.list() // adoption (adopt.go), then the supervisor's reconcile (reconcile.go)
@@ -154,17 +145,8 @@ func (a *appActor) stopped() {
 	}
 	a.revival.cancel()
 	a.gate.answer(errors.New("the app actor stopped"))
-	switch {
-	case a.proxy == nil || a.gate.closed(): // the shutdown drains it (pause.go)
-	case a.retired: // removed from the configs: its requests finish as on a stop
-		dc := a.cfg.Deployment
-		pctx, pcancel := context.WithTimeout(context.Background(), max(dc.DrainTimeout, dc.WebSocketDrainTimeout)+5*time.Second)
-		_ = a.proxy.Shutdown(pctx, dc.DrainTimeout, dc.WebSocketDrainTimeout)
-		pcancel()
-	default: // replaced after a failure: free the port for the next actor soon
-		pctx, pcancel := context.WithTimeout(context.Background(), 5*time.Second)
-		_ = a.proxy.Stop(pctx)
-		pcancel()
+	if !a.gate.closed() { // else the shutdown drains it
+		a.listener.close(a.retired)
 	}
 }
 
@@ -240,15 +222,7 @@ func (a *appActor) onShutdown(c *actor.Context, ctx context.Context) {
 	a.stopDriving()
 	a.monitors.waitGone()
 	a.gate.answer(errors.New("the supervisor is stopping"))
-	done := make(chan struct{})
-	p, dc := a.proxy, a.cfg.Deployment
-	go func() {
-		defer close(done)
-		if p != nil {
-			_ = p.Shutdown(ctx, dc.DrainTimeout, dc.WebSocketDrainTimeout)
-		}
-	}()
-	c.Respond(shutdownStarted{done: done})
+	c.Respond(shutdownStarted{done: a.listener.shutdown(ctx)})
 }
 
 // onHealth counts a health check (the health actor recorded it): toward
@@ -263,7 +237,7 @@ func (a *appActor) onHealth(msg healthResult) {
 		r.gateCheck(msg.check)
 		return
 	}
-	if msg.color == a.state.ActiveColor {
+	if msg.color == a.record.active() {
 		if a.containers.activeCheck(msg.color, msg.check, a.cfg.HealthCheck) {
 			a.revival.reset() // back since it died: the next death starts the backoff over
 		}

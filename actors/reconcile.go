@@ -87,7 +87,7 @@ func (a *appActor) onListed(msg listed) {
 		return // the first adoption has not answered: it reads them
 	}
 	ct := &a.containers
-	if msg.err == nil && msg.fresh && a.proxy != nil && ct.isAdopted() && a.deployments.running() == nil && !ct.isReading() {
+	if msg.err == nil && msg.fresh && a.listener.listening() && ct.isAdopted() && a.deployments.running() == nil && !ct.isReading() {
 		if res, ok := ct.agrees(msg.containers); ok {
 			a.onReconcile(res)
 			return
@@ -133,7 +133,7 @@ func (a *appActor) onReconcile(msg reconcileResult) {
 // traffic. It also catches one that Docker finished creating after the
 // adoption (a supervisor killed in the middle of a create), at a reconcile.
 func (a *appActor) removeInterruptedCandidate() {
-	active := a.state.ActiveColor
+	active := a.record.active()
 	if active == "" || a.deployments.running() != nil {
 		return
 	}

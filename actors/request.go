@@ -17,22 +17,21 @@ import (
 func (a *appActor) onDeploy(image string, trigger deploy.Trigger) DeployReply {
 	redeploy := image == ""
 	if redeploy {
-		image = a.state.CurrentImage
+		image = a.record.current()
 		if image == "" {
 			image = a.cfg.Image
 		}
 	}
-	if a.state.DesiredImage != image {
-		a.state.DesiredImage = image
-		a.saveState()
+	if a.record.desired() != image {
+		a.record.desire(image)
 	}
 	if r := a.deployments.running(); r != nil {
 		if !redeploy && r.deploys(image) {
 			return started(r.id())
 		}
-		return a.deployments.enqueue(image, a.state.CurrentImage, trigger)
+		return a.deployments.enqueue(image, a.record.current(), trigger)
 	}
-	if !redeploy && image == a.state.CurrentImage && a.serving() {
+	if !redeploy && image == a.record.current() && a.serving() {
 		return DeployReply{Response: deploy.Response{DeploymentID: a.deployments.last(), Status: deploy.AnswerUnchanged}}
 	}
 	id, err := a.startDeployment(image, trigger, "")
@@ -49,7 +48,7 @@ func started(id int64) DeployReply {
 // serving reports whether the active container runs and is not failing checks.
 func (a *appActor) serving() bool {
 	st, _ := a.appStatus()
-	return a.containers.running(a.state.ActiveColor) && st == deploy.AppStable
+	return a.containers.running(a.record.active()) && st == deploy.AppStable
 }
 
 // onRollback deploys the image of the last completed deployment before the
@@ -63,10 +62,10 @@ func (a *appActor) onRollback(trigger deploy.Trigger) DeployReply {
 	}
 	target := ""
 	for i, d := range done {
-		if i == 0 && d.ToImage == a.state.CurrentImage {
+		if i == 0 && d.ToImage == a.record.current() {
 			continue // the current one
 		}
-		if d.ToImage != a.state.CurrentImage {
+		if d.ToImage != a.record.current() {
 			target = d.ToImage
 			break
 		}
@@ -88,7 +87,7 @@ func (a *appActor) onSwitch(color deploy.Color) DeployReply {
 	case r != nil:
 		return DeployReply{Err: deploy.Errorf(deploy.ECONFLICT,
 			"deployment %d of %s is running: wait for it to end, then switch", r.id(), a.cfg.Name)}
-	case color == a.state.ActiveColor:
+	case color == a.record.active():
 		return DeployReply{Err: deploy.Errorf(deploy.ECONFLICT, "%s is already the active color of %s", color, a.cfg.Name)}
 	}
 	s, ok := a.containers.get(color)
@@ -107,7 +106,7 @@ func (a *appActor) onSwitch(color deploy.Color) DeployReply {
 // color of an existing container to switch to (a manual switch); otherwise the
 // image goes into the inactive color. It returns the deployment's ID.
 func (a *appActor) startDeployment(image string, trigger deploy.Trigger, switchTo deploy.Color) (int64, error) {
-	d := deploy.Deployment{App: a.cfg.Name, FromImage: a.state.CurrentImage, ToImage: image, Color: a.state.ActiveColor.Other(),
+	d := deploy.Deployment{App: a.cfg.Name, FromImage: a.record.current(), ToImage: image, Color: a.record.active().Other(),
 		TriggerSource: trigger, Status: deploy.StatusPulling, StartedAt: time.Now().UTC()}
 	if switchTo != "" {
 		d.Color, d.Status = switchTo, deploy.StatusStarting
