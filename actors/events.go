@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/anthdm/hollywood/actor"
+
 	"github.com/bluegreen/bluegreen/deploy"
 	"github.com/bluegreen/bluegreen/docker"
 )
@@ -24,13 +26,6 @@ import (
 // to read its containers again, since a restart of the daemon may have
 // stopped them without an event reaching us.
 
-// containerEvent is a Docker event of one of an app's containers.
-type containerEvent struct{ ev docker.Event }
-
-// dockerResync tells an app actor that the event stream was down: its view
-// of the containers may be stale.
-type dockerResync struct{}
-
 // Backoff of watchEvents while Docker does not answer. Its cap bounds how
 // long after Docker answers again the apps resync.
 const (
@@ -40,6 +35,34 @@ const (
 	// start over after it breaks.
 	eventsSteady = 10 * time.Second
 )
+
+// eventStream is the supervisor's Docker event stream while it drives:
+// only its methods start and stop it.
+type eventStream struct {
+	rt    Runtime
+	log   *slog.Logger
+	close context.CancelFunc // ends the stream; nil when none runs
+}
+
+// start streams the events to the supervisor (watchEvents), unless they
+// stream already.
+func (w *eventStream) start(c *actor.Context) {
+	if w.close != nil {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	w.close = cancel
+	eng, self := c.Engine(), c.PID()
+	go watchEvents(ctx, w.rt, func(m any) { eng.Send(self, m) }, w.log)
+}
+
+// stop ends the stream.
+func (w *eventStream) stop() {
+	if w.close != nil {
+		w.close()
+		w.close = nil
+	}
+}
 
 // watchEvents streams the events of bluegreen's containers to send until ctx
 // ends, reconnecting and resyncing as described above.

@@ -34,22 +34,6 @@ const (
 	exitGrace = 100 * time.Millisecond
 )
 
-// exitInspected carries what Docker says of a container that died.
-type exitInspected struct {
-	color    deploy.Color
-	id       string
-	exitCode int
-	ct       docker.Container
-	err      error
-}
-
-// exitDue records an exit that Docker's inspect did not answer within exitGrace.
-type exitDue struct {
-	color    deploy.Color
-	id       string
-	exitCode int
-}
-
 // errNoInspect stands for an inspect that did not answer within exitGrace.
 var errNoInspect = errors.New("no answer yet")
 
@@ -238,18 +222,6 @@ type revival struct {
 	gen      uint64      // tags its timer and inspect; another generation's message is stale
 	attempts int         // restarts the actor made since the container was last healthy
 	stop     func() bool // the timer of the next one
-}
-
-// reviveDue asks the app actor to start its dead active container, unless
-// Docker did meanwhile.
-type reviveDue struct{ gen uint64 }
-
-// reviveInspected carries Docker's view of a dead active container when its
-// restart is due.
-type reviveInspected struct {
-	gen uint64
-	ct  docker.Container
-	err error
 }
 
 // schedule sends reviveDue once the wait for color's next restart passed,

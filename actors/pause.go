@@ -1,7 +1,6 @@
 package actors
 
 import (
-	"context"
 	"fmt"
 	"time"
 
@@ -36,40 +35,6 @@ func deploymentBound(cfg *config.App) time.Duration {
 	d := cfg.Deployment
 	return pullAllowance + d.StartupTimeout + d.HealthCheckTimeout + max(d.DrainTimeout, d.WebSocketDrainTimeout) + d.StopTimeout + 30*time.Second
 }
-
-// Messages of the rule.
-type (
-	// pause tells the supervisor to stop driving; it answers pauseReply.
-	pause struct{}
-	// pauseReply names the app actors and how long each may take to go quiet.
-	pauseReply struct{ apps map[string]pausedApp }
-	pausedApp  struct {
-		pid   *actor.PID
-		bound time.Duration
-	}
-	// resume tells the supervisor to drive again.
-	resume struct{}
-	// setPaused tells an app actor to stop (or resume) driving.
-	setPaused struct{ on bool }
-	// awaitQuiet asks a paused app actor to answer (quietReply) once it no
-	// longer drives: its deployments ended and its Docker work stopped.
-	awaitQuiet struct{}
-	quietReply struct{ err error }
-	// quietTimeout ends a wait for deployments that overran their bound.
-	quietTimeout struct{ gen uint64 }
-	// awaitReady asks an app actor to answer (readyReply) once its first
-	// adoption answered (or failed): its proxy routes to what runs.
-	awaitReady struct{}
-	readyReply struct{}
-	// listPIDs asks the supervisor for its app actors.
-	listPIDs   struct{}
-	pidsReply  struct{ apps map[string]*actor.PID }
-	shutdownTo struct {
-		ctx context.Context
-	}
-	// shutdownStarted answers shutdownTo: done is closed once the proxy drained.
-	shutdownStarted struct{ done <-chan struct{} }
-)
 
 // gate is an app actor's side of the rule: it alone says whether the actor
 // takes requests and drives Docker, and it answers those who wait for the

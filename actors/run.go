@@ -19,52 +19,9 @@ import (
 // containers, the health checks, the proxy, the app's record) it asks the
 // app actor through runHost.
 //
-// A new phase is a constant here, a case in advance (what ends it, and
-// what comes next), a case in enter and its work in phases.go; what it
+// A new phase is a constant in phase.go, a case in advance (what ends it,
+// and what comes next), a case in enter and its work in phases.go; what it
 // needs of the other parts becomes a method of runHost.
-
-// phase is where a deployment run stands. A run goes through the phases in
-// the order of CONTRACT §4, and only advance moves it from one to the next.
-type phase int
-
-const (
-	phaseNone           phase = iota // not begun
-	phasePulling                     // §4.2: the image is made present
-	phaseStarting                    // §4.3: the color's old container is replaced by a new one, started
-	phaseHealthChecking              // §4.4: the gate, health checks until healthy_threshold passes
-	phaseSwitching                   // §4.5: the proxy moves to the new container
-	phaseDraining                    // §4.6: the old color's requests and WebSockets finish
-	phaseStopping                    // §4.7: the old container is stopped, kept for a switch back
-	phaseRollingBack                 // §4.4: the new container, not healthy, is stopped and removed
-)
-
-var phaseNames = [...]string{"none", "pulling", "starting", "health_checking", "switching", "draining", "stopping", "rollback"}
-
-// String is the phase's name in Deployment.Phases.
-func (p phase) String() string {
-	if p < 0 || int(p) >= len(phaseNames) {
-		return fmt.Sprintf("phase(%d)", int(p))
-	}
-	return phaseNames[p]
-}
-
-// status is the deployment status a run shows in phase p; false for the
-// phases that keep the status of the one before (stopping, rollback).
-func (p phase) status() (deploy.Status, bool) {
-	switch p {
-	case phasePulling:
-		return deploy.StatusPulling, true
-	case phaseStarting:
-		return deploy.StatusStarting, true
-	case phaseHealthChecking:
-		return deploy.StatusHealthChecking, true
-	case phaseSwitching:
-		return deploy.StatusSwitching, true
-	case phaseDraining:
-		return deploy.StatusDraining, true
-	}
-	return "", false
-}
 
 // errGateTimeout ends a gate that health_check_timeout cut short.
 var errGateTimeout = errors.New("health_check_timeout")
