@@ -19,15 +19,15 @@ import (
 type appActor struct {
 	*env // the config and shared resources every part reads (env.go)
 
-	containers  containers  // the two colors' containers (containers.go, exits.go)
-	revival     revival     // the restart of a dead active container (exits.go)
-	monitors    monitors    // the health actors (monitor.go)
-	deployments deployments // the running and the queued deployment (deployments.go; a run: run.go, phases.go)
-	images      retention   // image retention (images.go)
-	gate        gate        // the single-driver rule of an upgrade (pause.go)
+	containers  appContainers  // the two colors' containers (containers.go, exits.go)
+	revival     activeRevival  // the restart of a dead active container (exits.go)
+	monitors    appMonitors    // the health actors (monitor.go)
+	deployments appDeployments // the running and the queued deployment (deployments.go; a run: run.go, phases.go)
+	images      imageRetention // image retention (images.go)
+	gate        driverGate     // the single-driver rule of an upgrade (pause.go)
 
-	record   record   // the app's row in the store: active color, images, status (state.go)
-	listener listener // the app's proxy (listener.go)
+	record   appRecord     // the app's row in the store: active color, images, status (state.go)
+	listener proxyListener // the app's proxy (listener.go)
 
 	retired bool // removed from the configs: stopping for good (receive.go)
 }
@@ -35,8 +35,8 @@ type appActor struct {
 func newAppActor(cfg *config.App, d deps) actor.Producer {
 	return func() actor.Receiver {
 		e := &env{cfg: cfg, deps: d, log: d.log.With(keyApp, cfg.Name)}
-		return &appActor{env: e, containers: newContainers(e), revival: revival{env: e}, monitors: newMonitors(e),
-			deployments: deployments{env: e}, images: retention{env: e}, gate: gate{env: e}, record: record{env: e},
-			listener: listener{env: e}}
+		return &appActor{env: e, containers: newAppContainers(e), revival: activeRevival{env: e}, monitors: newAppMonitors(e),
+			deployments: appDeployments{env: e}, images: imageRetention{env: e}, gate: driverGate{env: e}, record: appRecord{env: e},
+			listener: proxyListener{env: e}}
 	}
 }

@@ -19,12 +19,12 @@ const (
 	LabelDeployment = "bluegreen.deployment"
 )
 
-// containers are an app's two colors' containers as its actor knows them,
+// appContainers are an app's two colors' containers as its actor knows them,
 // kept in the store as they change: adoption, the reconcile, Docker's
 // events, the actor's own starts and removals, a deployment and the health
 // checks change them, each through a method here or in exits.go; no other
 // file writes a slot. It also knows whether Docker answered its last read.
-type containers struct {
+type appContainers struct {
 	env   *env
 	slots map[deploy.Color]*slot
 	seen  [2]uint64 // the events of each color taken (reconcileResult.seen)
@@ -56,8 +56,8 @@ type slot struct {
 	recovering  bool   // the active container died: degraded until healthy again
 }
 
-func newContainers(e *env) containers {
-	return containers{env: e, slots: map[deploy.Color]*slot{}}
+func newAppContainers(e *env) appContainers {
+	return appContainers{env: e, slots: map[deploy.Color]*slot{}}
 }
 
 func (s *slot) running() bool { return s != nil && s.state == "running" }
@@ -70,7 +70,7 @@ func (s *slot) resetHealth() {
 // Reads. A slot read is a copy: it changes only here.
 
 // get returns color's container; false when there is none.
-func (cs *containers) get(color deploy.Color) (slot, bool) {
+func (cs *appContainers) get(color deploy.Color) (slot, bool) {
 	if s := cs.slots[color]; s != nil {
 		return *s, true
 	}
@@ -78,13 +78,13 @@ func (cs *containers) get(color deploy.Color) (slot, bool) {
 }
 
 // running reports whether color's container runs.
-func (cs *containers) running(color deploy.Color) bool { return cs.slots[color].running() }
+func (cs *appContainers) running(color deploy.Color) bool { return cs.slots[color].running() }
 
 // count is how many colors have a container.
-func (cs *containers) count() int { return len(cs.slots) }
+func (cs *appContainers) count() int { return len(cs.slots) }
 
 // each calls f with each color's container, blue first.
-func (cs *containers) each(f func(color deploy.Color, s slot)) {
+func (cs *appContainers) each(f func(color deploy.Color, s slot)) {
 	for _, color := range deploy.Colors {
 		if s := cs.slots[color]; s != nil {
 			f(color, *s)
@@ -93,16 +93,18 @@ func (cs *containers) each(f func(color deploy.Color, s slot)) {
 }
 
 // isAdopted reports whether Docker listed the containers once.
-func (cs *containers) isAdopted() bool { return cs.adopted }
+func (cs *appContainers) isAdopted() bool { return cs.adopted }
 
 // dockerErr is why Docker did not answer the last read; nil when it did.
-func (cs *containers) dockerErr() error { return cs.dockErr }
+func (cs *appContainers) dockerErr() error { return cs.dockErr }
 
 // name is the name of color's container.
-func (cs *containers) name(color deploy.Color) string { return cs.env.cfg.Name + "-" + string(color) }
+func (cs *appContainers) name(color deploy.Color) string {
+	return cs.env.cfg.Name + "-" + string(color)
+}
 
 // port is the host port color's containers publish.
-func (cs *containers) port(color deploy.Color) int {
+func (cs *appContainers) port(color deploy.Color) int {
 	if color == deploy.Green {
 		return cs.env.cfg.Ports.Green
 	}
@@ -111,13 +113,13 @@ func (cs *containers) port(color deploy.Color) int {
 
 // colorOf names the color of a container Docker reported, when it is one
 // of this app's, named and labelled as bluegreen names them.
-func (cs *containers) colorOf(ct docker.Container) (deploy.Color, bool) {
+func (cs *appContainers) colorOf(ct docker.Container) (deploy.Color, bool) {
 	color := deploy.Color(ct.Labels[LabelColor])
 	return color, color.Valid() && ct.Name == cs.name(color)
 }
 
 // spec is the container deployment d creates in its color.
-func (cs *containers) spec(d deploy.Deployment) docker.Spec {
+func (cs *appContainers) spec(d deploy.Deployment) docker.Spec {
 	cfg := cs.env.cfg
 	c := cfg.Docker
 	return docker.Spec{
@@ -146,21 +148,21 @@ func (cs *containers) spec(d deploy.Deployment) docker.Spec {
 
 // startExisting marks color's existing container as started by the actor (a
 // manual switch) and returns it.
-func (cs *containers) startExisting(color deploy.Color) (id string, port int) {
+func (cs *appContainers) startExisting(color deploy.Color) (id string, port int) {
 	s := cs.slots[color]
 	s.starting, s.stopping = true, false
 	return s.id, s.port
 }
 
 // clear forgets color's container: a deployment replaces it, or removed it.
-func (cs *containers) clear(color deploy.Color) {
+func (cs *appContainers) clear(color deploy.Color) {
 	delete(cs.slots, color)
 	cs.delete(color)
 }
 
 // putCandidate takes a deployment's candidate into its color: running, or
 // exited when it did not stay up (failed).
-func (cs *containers) putCandidate(color deploy.Color, id, image string, port int, deploymentID int64, failed bool) {
+func (cs *appContainers) putCandidate(color deploy.Color, id, image string, port int, deploymentID int64, failed bool) {
 	s := &slot{id: id, image: image, port: port, state: "running", deploymentID: deploymentID}
 	if failed {
 		s.state = "exited"
@@ -171,7 +173,7 @@ func (cs *containers) putCandidate(color deploy.Color, id, image string, port in
 
 // stopping marks color's container id as stopped or removed by the actor:
 // its exit is no crash. It reports whether id is color's container.
-func (cs *containers) stopping(color deploy.Color, id string) bool {
+func (cs *appContainers) stopping(color deploy.Color, id string) bool {
 	s := cs.slots[color]
 	if s == nil || s.id != id {
 		return false
@@ -182,7 +184,7 @@ func (cs *containers) stopping(color deploy.Color, id string) bool {
 
 // stopped records that the actor stopped color's container (the old color
 // after a switch): it stays, exited, for a switch back.
-func (cs *containers) stopped(color deploy.Color) {
+func (cs *appContainers) stopped(color deploy.Color) {
 	s := cs.slots[color]
 	s.state = "exited"
 	s.resetHealth()
@@ -191,7 +193,7 @@ func (cs *containers) stopped(color deploy.Color) {
 
 // rolledBack records that a manual switch's candidate, color's existing
 // container, is stopped again.
-func (cs *containers) rolledBack(color deploy.Color) {
+func (cs *appContainers) rolledBack(color deploy.Color) {
 	if s := cs.slots[color]; s != nil {
 		s.state = "exited"
 		cs.save(color)
@@ -202,7 +204,7 @@ func (cs *containers) rolledBack(color deploy.Color) {
 
 // checked takes the counts of a check of color's container id; false when
 // the check is of a container that is gone.
-func (cs *containers) checked(color deploy.Color, id string, passes, failures int) bool {
+func (cs *appContainers) checked(color deploy.Color, id string, passes, failures int) bool {
 	s := cs.slots[color]
 	if s == nil || s.id != id {
 		return false
@@ -214,7 +216,7 @@ func (cs *containers) checked(color deploy.Color, id string, passes, failures in
 
 // passedGate marks color's candidate healthy once its checks reached
 // healthy_threshold; it reports whether they did.
-func (cs *containers) passedGate(color deploy.Color) bool {
+func (cs *appContainers) passedGate(color deploy.Color) bool {
 	s := cs.slots[color]
 	if s == nil || s.passes < cs.env.cfg.HealthCheck.HealthyThreshold {
 		return false
@@ -227,7 +229,7 @@ func (cs *containers) passedGate(color deploy.Color) bool {
 // unhealthy_threshold failures in a row, healthy again after
 // healthy_threshold passes. It reports whether that ended a recovery
 // (exits.go): the container is back since it died.
-func (cs *containers) activeCheck(color deploy.Color, check deploy.HealthCheck, hc config.HealthCheck) (recovered bool) {
+func (cs *appContainers) activeCheck(color deploy.Color, check deploy.HealthCheck, hc config.HealthCheck) (recovered bool) {
 	s, e := cs.slots[color], cs.env
 	switch {
 	case !check.Success && s.failures == hc.UnhealthyThreshold:
@@ -261,7 +263,7 @@ func (s slot) health(monitored bool) deploy.Health {
 
 // The store's copy.
 
-func (cs *containers) save(color deploy.Color) {
+func (cs *appContainers) save(color deploy.Color) {
 	s := cs.slots[color]
 	if s == nil {
 		return
@@ -275,7 +277,7 @@ func (cs *containers) save(color deploy.Color) {
 	}
 }
 
-func (cs *containers) delete(color deploy.Color) {
+func (cs *appContainers) delete(color deploy.Color) {
 	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 	defer cancel()
 	if err := cs.env.deps.store.DeleteContainer(ctx, cs.env.cfg.Name, color); err != nil {

@@ -12,7 +12,7 @@ import (
 
 // runContainer creates (and, with run, starts) the container deployment id
 // of image makes in color, as a deployment would.
-func (p *partEnv) runContainer(cs *containers, color deploy.Color, image string, id int64, run bool) string {
+func (p *partEnv) runContainer(cs *appContainers, color deploy.Color, image string, id int64, run bool) string {
 	p.t.Helper()
 	ctx := context.Background()
 	ctID, err := p.rt.Create(ctx, cs.spec(deploy.Deployment{App: p.env.cfg.Name, Color: color, ToImage: image, DeploymentID: id}))
@@ -28,7 +28,7 @@ func (p *partEnv) runContainer(cs *containers, color deploy.Color, image string,
 }
 
 // adopted lists the containers and adopts them, as the app actor does at start.
-func (p *partEnv) adopted(cs *containers) {
+func (p *partEnv) adopted(cs *appContainers) {
 	p.t.Helper()
 	cs.list()
 	res := sent[adoptResult](p)
@@ -41,7 +41,7 @@ func (p *partEnv) adopted(cs *containers) {
 func TestContainers_Adopt(t *testing.T) {
 	cfg := unitApp(t, "web:v1")
 	p := newPartEnv(t, cfg)
-	cs := newContainers(p.env)
+	cs := newAppContainers(p.env)
 	blue := p.runContainer(&cs, deploy.Blue, "web:v1", 7, true)
 	green := p.runContainer(&cs, deploy.Green, "web:v2", 8, false)
 	if _, err := p.rt.Create(context.Background(), docker.Spec{Name: "stray", Image: "web:v1",
@@ -71,7 +71,7 @@ func TestContainers_Adopt(t *testing.T) {
 	}
 
 	// A deployment that began before adoption answered owns its color.
-	cs2 := newContainers(p.env)
+	cs2 := newAppContainers(p.env)
 	cs2.list()
 	cs2.adoptBeside(sent[adoptResult](p).containers, deploy.Green)
 	if _, ok := cs2.get(deploy.Green); ok || cs2.count() != 1 || !cs2.isAdopted() {
@@ -82,7 +82,7 @@ func TestContainers_Adopt(t *testing.T) {
 func TestContainers_Reconcile(t *testing.T) {
 	cfg := unitApp(t, "web:v1")
 	p := newPartEnv(t, cfg)
-	cs := newContainers(p.env)
+	cs := newAppContainers(p.env)
 	blue := p.runContainer(&cs, deploy.Blue, "web:v1", 1, true)
 	p.adopted(&cs)
 
@@ -152,7 +152,7 @@ func TestContainers_Reconcile(t *testing.T) {
 func TestContainers_ExitsAndStarts(t *testing.T) {
 	cfg := unitApp(t, "web:v1")
 	p := newPartEnv(t, cfg)
-	cs := newContainers(p.env)
+	cs := newAppContainers(p.env)
 	blue := p.runContainer(&cs, deploy.Blue, "web:v1", 1, true)
 	p.adopted(&cs)
 
@@ -217,7 +217,7 @@ func TestContainers_ExitsAndStarts(t *testing.T) {
 func TestContainers_Health(t *testing.T) {
 	cfg := unitApp(t, "web:v1")
 	p := newPartEnv(t, cfg)
-	cs := newContainers(p.env)
+	cs := newAppContainers(p.env)
 	blue := p.runContainer(&cs, deploy.Blue, "web:v1", 1, true)
 	p.adopted(&cs)
 	hc := cfg.HealthCheck // healthy_threshold 2, unhealthy_threshold 2
@@ -263,7 +263,7 @@ func TestContainers_Health(t *testing.T) {
 func TestContainers_Deployment(t *testing.T) {
 	cfg := unitApp(t, "web:v1")
 	p := newPartEnv(t, cfg)
-	cs := newContainers(p.env)
+	cs := newAppContainers(p.env)
 	p.adopted(&cs)
 	green := p.runContainer(&cs, deploy.Green, "web:v2", 4, true)
 	cs.putCandidate(deploy.Green, green, "web:v2", cfg.Ports.Green, 4, false)

@@ -8,13 +8,13 @@ import (
 	"github.com/bluegreen/bluegreen/deploy"
 )
 
-// deployments are an app's deployments as its actor keeps them: the one
+// appDeployments are an app's deployments as its actor keeps them: the one
 // that runs, the newest request queued behind it, the last that completed,
 // and what the start found unfinished in the store. Only its methods change
 // them; the running deployment's own state is its run's (run.go).
-type deployments struct {
+type appDeployments struct {
 	env           *env
-	current       *run               // the running deployment; nil when none
+	current       *deploymentRun     // the running deployment; nil when none
 	queued        *deploy.Deployment // the newest request behind it
 	lastCompleted int64              // the ID of the app's last completed deployment
 	gen           uint64             // numbers the runs
@@ -33,7 +33,7 @@ type boot struct {
 // load reads the last completed deployment and ends the unfinished ones as
 // interrupted (boot), but for one that had switched traffic to active
 // (serving image): it is finished after adoption.
-func (ds *deployments) load(ctx context.Context, active deploy.Color, image string) {
+func (ds *appDeployments) load(ctx context.Context, active deploy.Color, image string) {
 	e := ds.env
 	last, err := e.deps.store.DeploymentsByStatus(ctx, e.cfg.Name, []deploy.Status{deploy.StatusCompleted}, 1)
 	if err == nil && len(last) > 0 {
@@ -45,14 +45,14 @@ func (ds *deployments) load(ctx context.Context, active deploy.Color, image stri
 
 // retire ends the unfinished deployments of an app removed from the configs:
 // it has no next start to find them.
-func (ds *deployments) retire(ctx context.Context) {
+func (ds *appDeployments) retire(ctx context.Context) {
 	ds.markInterrupted(ctx, "the app was removed from the configs", nil)
 }
 
 // markInterrupted ends every unfinished deployment of this app found in the
 // store as interrupted, and says which they were; one that had switched
 // traffic (finish) is kept to be finished instead (CONTRACT §6.8).
-func (ds *deployments) markInterrupted(ctx context.Context, why string, finish func(deploy.Deployment) bool) *boot {
+func (ds *appDeployments) markInterrupted(ctx context.Context, why string, finish func(deploy.Deployment) bool) *boot {
 	e := ds.env
 	found, err := e.deps.store.DeploymentsByStatus(ctx, e.cfg.Name, deploy.RunningStatuses, 100)
 	if err != nil {
@@ -83,7 +83,7 @@ func switchedTo(d deploy.Deployment, active deploy.Color, image string) bool {
 }
 
 // endFound ends a deployment found unfinished in the store.
-func (ds *deployments) endFound(ctx context.Context, d *deploy.Deployment, status deploy.Status, why string) {
+func (ds *appDeployments) endFound(ctx context.Context, d *deploy.Deployment, status deploy.Status, why string) {
 	e := ds.env
 	d.End(status, why, time.Now().UTC())
 	if err := e.deps.store.UpdateDeployment(ctx, d); err != nil {
@@ -97,7 +97,7 @@ func (ds *deployments) endFound(ctx context.Context, d *deploy.Deployment, statu
 // takeBoot hands what the start found to the first adoption, once. When no
 // deployment began before it (running), the containers the interrupted
 // ones left are removed from now on (leftBy).
-func (ds *deployments) takeBoot(running bool) *boot {
+func (ds *appDeployments) takeBoot(running bool) *boot {
 	b := ds.boot
 	ds.boot = nil
 	if b != nil && !running {
@@ -107,19 +107,19 @@ func (ds *deployments) takeBoot(running bool) *boot {
 }
 
 // leftBy reports whether deployment id was found interrupted at the start.
-func (ds *deployments) leftBy(id int64) bool { return ds.interrupted[id] }
+func (ds *appDeployments) leftBy(id int64) bool { return ds.interrupted[id] }
 
 // running is the running deployment; nil when none runs.
-func (ds *deployments) running() *run { return ds.current }
+func (ds *appDeployments) running() *deploymentRun { return ds.current }
 
 // idle reports whether no deployment runs or waits.
-func (ds *deployments) idle() bool { return ds.current == nil && ds.queued == nil }
+func (ds *appDeployments) idle() bool { return ds.current == nil && ds.queued == nil }
 
 // hasQueued reports whether a request waits behind the running deployment.
-func (ds *deployments) hasQueued() bool { return ds.queued != nil }
+func (ds *appDeployments) hasQueued() bool { return ds.queued != nil }
 
 // images are the images of the running and the queued deployment.
-func (ds *deployments) images() []string {
+func (ds *appDeployments) images() []string {
 	var out []string
 	if ds.queued != nil {
 		out = append(out, ds.queued.ToImage)
@@ -131,10 +131,10 @@ func (ds *deployments) images() []string {
 }
 
 // last is the ID of the app's last completed deployment.
-func (ds *deployments) last() int64 { return ds.lastCompleted }
+func (ds *appDeployments) last() int64 { return ds.lastCompleted }
 
 // record records a new deployment in the store.
-func (ds *deployments) record(d *deploy.Deployment) error {
+func (ds *appDeployments) record(d *deploy.Deployment) error {
 	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 	defer cancel()
 	if err := ds.env.deps.store.CreateDeployment(ctx, d); err != nil {
@@ -145,14 +145,14 @@ func (ds *deployments) record(d *deploy.Deployment) error {
 
 // start makes the run of the recorded deployment d the running one (see
 // newRun); the caller begins it.
-func (ds *deployments) start(h runHost, d deploy.Deployment, from deploy.Color, existing bool) *run {
+func (ds *appDeployments) start(h runHost, d deploy.Deployment, from deploy.Color, existing bool) *deploymentRun {
 	ds.gen++
-	ds.current = newRun(ds.env, h, d, ds.gen, from, existing)
+	ds.current = newDeploymentRun(ds.env, h, d, ds.gen, from, existing)
 	return ds.current
 }
 
 // finished takes the end of the running deployment d.
-func (ds *deployments) finished(d deploy.Deployment) {
+func (ds *appDeployments) finished(d deploy.Deployment) {
 	ds.current = nil
 	if d.Status == deploy.StatusCompleted {
 		ds.lastCompleted = d.DeploymentID
@@ -161,7 +161,7 @@ func (ds *deployments) finished(d deploy.Deployment) {
 
 // enqueue records a deployment of image (from fromImage) to run after the
 // running one; it replaces (supersedes) the one queued before.
-func (ds *deployments) enqueue(image, fromImage string, trigger deploy.Trigger) DeployReply {
+func (ds *appDeployments) enqueue(image, fromImage string, trigger deploy.Trigger) DeployReply {
 	e := ds.env
 	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 	defer cancel()
@@ -182,7 +182,7 @@ func (ds *deployments) enqueue(image, fromImage string, trigger deploy.Trigger) 
 }
 
 // endQueued ends the queued deployment with a final status.
-func (ds *deployments) endQueued(ctx context.Context, status deploy.Status, why string) {
+func (ds *appDeployments) endQueued(ctx context.Context, status deploy.Status, why string) {
 	e, q := ds.env, ds.queued
 	ds.queued = nil
 	q.End(status, why, time.Now().UTC())
@@ -194,7 +194,7 @@ func (ds *deployments) endQueued(ctx context.Context, status deploy.Status, why 
 }
 
 // takeQueued takes the queued request, if any, to begin it.
-func (ds *deployments) takeQueued() *deploy.Deployment {
+func (ds *appDeployments) takeQueued() *deploy.Deployment {
 	q := ds.queued
 	ds.queued = nil
 	return q

@@ -24,7 +24,7 @@ func TestDeployments_Load(t *testing.T) {
 	done := p.completedDeployment("web:v1")
 	pulling := p.unfinished("web:v3", deploy.Blue, deploy.StatusPulling)
 	switched := p.unfinished("web:v2", deploy.Green, deploy.StatusDraining)
-	ds := &deployments{env: p.env}
+	ds := &appDeployments{env: p.env}
 	ds.load(context.Background(), deploy.Green, "web:v2") // the store says green serves web:v2: switched
 
 	if ds.last() != done || !ds.idle() {
@@ -56,7 +56,7 @@ func TestDeployments_Load(t *testing.T) {
 
 func TestDeployments_Queue(t *testing.T) {
 	p := newPartEnv(t, unitApp(t, "web:v1"))
-	ds := &deployments{env: p.env}
+	ds := &appDeployments{env: p.env}
 	d := deploy.Deployment{App: p.env.cfg.Name, ToImage: "web:v2", Color: deploy.Green, TriggerSource: deploy.TriggerAPI,
 		Status: deploy.StatusPulling, StartedAt: time.Now().UTC()}
 	if err := ds.record(&d); err != nil {

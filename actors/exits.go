@@ -39,11 +39,11 @@ var errNoInspect = errors.New("no answer yet")
 
 // setOOM records Docker's word that color's container was killed for its
 // memory.
-func (cs *containers) setOOM(color deploy.Color) { cs.slots[color].oom = true }
+func (cs *appContainers) setOOM(color deploy.Color) { cs.slots[color].oom = true }
 
 // died takes the exit of color's container; it reports whether it stopped
 // running by itself (not stopped or removed by the actor).
-func (cs *containers) died(color deploy.Color) bool {
+func (cs *appContainers) died(color deploy.Color) bool {
 	s := cs.slots[color]
 	was := s.running()
 	s.state = "exited"
@@ -56,7 +56,7 @@ func (cs *containers) died(color deploy.Color) bool {
 // the app is degraded until it is back and healthy. Docker is asked how it
 // ended (an OOM kill) and whether it restarts it (exitInspected, or
 // exitDue when it takes longer than exitGrace).
-func (cs *containers) activeDied(color deploy.Color, code int) {
+func (cs *appContainers) activeDied(color deploy.Color, code int) {
 	s, e := cs.slots[color], cs.env
 	s.recovering, s.exitPending = true, true
 	e.log.Warn("active container exited", keyColor, color, keyContainer, short(s.id), "exit_code", code)
@@ -73,7 +73,7 @@ func (cs *containers) activeDied(color deploy.Color, code int) {
 // exitRecorded records the exit of the active container once (the first of
 // its inspect and exitDue does) as container.exited; false when it was
 // recorded already, or the container is another by now.
-func (cs *containers) exitRecorded(msg exitInspected) bool {
+func (cs *appContainers) exitRecorded(msg exitInspected) bool {
 	s, e := cs.slots[msg.color], cs.env
 	if s == nil || s.id != msg.id {
 		return false
@@ -110,7 +110,7 @@ func (cs *containers) exitRecorded(msg exitInspected) bool {
 // its event or from a reconcile that read it running first: whichever comes
 // first records a start that bluegreen did not make (byDocker), the other
 // finds it running and does nothing.
-func (cs *containers) tookStart(color deploy.Color) (byDocker bool) {
+func (cs *appContainers) tookStart(color deploy.Color) (byDocker bool) {
 	s, e := cs.slots[color], cs.env
 	s.state = "running"
 	s.stopping, s.exitState = false, ""
@@ -129,7 +129,7 @@ func (cs *containers) tookStart(color deploy.Color) (byDocker bool) {
 
 // markRecovering marks the active container as down until it is healthy
 // again: nothing will start it but the revival.
-func (cs *containers) markRecovering(color deploy.Color) { cs.slots[color].recovering = true }
+func (cs *appContainers) markRecovering(color deploy.Color) { cs.slots[color].recovering = true }
 
 // Container operations outside a deployment (opDone.what).
 const (
@@ -139,7 +139,7 @@ const (
 
 // startOp starts color's existing container in the background (opDone): an
 // active container found stopped at adoption, or dead.
-func (cs *containers) startOp(color deploy.Color) {
+func (cs *appContainers) startOp(color deploy.Color) {
 	s, e := cs.slots[color], cs.env
 	s.starting, s.stopping = true, false
 	send, rt, id := e.send, e.deps.rt, s.id
@@ -154,7 +154,7 @@ func (cs *containers) startOp(color deploy.Color) {
 
 // remove force-removes color's container in the background (opDone) and
 // forgets it.
-func (cs *containers) remove(color deploy.Color, why string) {
+func (cs *appContainers) remove(color deploy.Color, why string) {
 	s, e := cs.slots[color], cs.env
 	if s == nil {
 		return
@@ -184,7 +184,7 @@ const (
 
 // opDone takes the end of an operation outside a deployment (active: the
 // active color).
-func (cs *containers) opDone(msg opDone, active deploy.Color) opOutcome {
+func (cs *appContainers) opDone(msg opDone, active deploy.Color) opOutcome {
 	s, e := cs.slots[msg.color], cs.env
 	if msg.what == opStart && s != nil {
 		s.starting = false
@@ -215,9 +215,9 @@ func (cs *containers) opDone(msg opDone, active deploy.Color) opOutcome {
 	return opStarted
 }
 
-// revival is the pending restart of a dead active container: only its
+// activeRevival is the pending restart of a dead active container: only its
 // methods change it.
-type revival struct {
+type activeRevival struct {
 	env      *env
 	gen      uint64      // tags its timer and inspect; another generation's message is stale
 	attempts int         // restarts the actor made since the container was last healthy
@@ -226,7 +226,7 @@ type revival struct {
 
 // schedule sends reviveDue once the wait for color's next restart passed,
 // unless restart_policy is no. The wait doubles with each restart made.
-func (r *revival) schedule(color deploy.Color) {
+func (r *activeRevival) schedule(color deploy.Color) {
 	if r.env.cfg.Docker.RestartPolicy == "no" {
 		return
 	}
@@ -238,10 +238,10 @@ func (r *revival) schedule(color deploy.Color) {
 }
 
 // pending reports whether a restart waits for its timer.
-func (r *revival) pending() bool { return r.stop != nil }
+func (r *activeRevival) pending() bool { return r.stop != nil }
 
 // cancel stops the timer of the next restart.
-func (r *revival) cancel() {
+func (r *activeRevival) cancel() {
 	if r.stop != nil {
 		r.stop()
 		r.stop = nil
@@ -249,7 +249,7 @@ func (r *revival) cancel() {
 }
 
 // due reports whether msg is the timer of the pending restart, which it ends.
-func (r *revival) due(msg reviveDue) bool {
+func (r *activeRevival) due(msg reviveDue) bool {
 	if msg.gen != r.gen {
 		return false
 	}
@@ -259,7 +259,7 @@ func (r *revival) due(msg reviveDue) bool {
 
 // inspect asks Docker, in the background, how the dead container id is
 // (reviveInspected).
-func (r *revival) inspect(id string) {
+func (r *activeRevival) inspect(id string) {
 	r.gen++
 	send, rt, gen := r.env.send, r.env.deps.rt, r.gen
 	go func() {
@@ -272,14 +272,14 @@ func (r *revival) inspect(id string) {
 
 // current reports whether msg answers the latest inspect, with no restart
 // scheduled since.
-func (r *revival) current(msg reviveInspected) bool { return msg.gen == r.gen && r.stop == nil }
+func (r *activeRevival) current(msg reviveInspected) bool { return msg.gen == r.gen && r.stop == nil }
 
 // attempt counts a restart the actor makes and returns its number.
-func (r *revival) attempt() int {
+func (r *activeRevival) attempt() int {
 	r.attempts++
 	return r.attempts
 }
 
 // reset starts the backoff over: the container was healthy again, or
 // Docker answers again after it did not (a fresh death).
-func (r *revival) reset() { r.attempts = 0 }
+func (r *activeRevival) reset() { r.attempts = 0 }

@@ -363,7 +363,7 @@ func TestAppActor_StartByDockerSeenOnce(t *testing.T) {
 
 func TestRevival_Backoff(t *testing.T) {
 	p := newPartEnv(t, unitApp(t, "web:v1"))
-	r := &revival{env: p.env}
+	r := &activeRevival{env: p.env}
 	for i, wait := range []time.Duration{reviveGrace, 2 * reviveGrace, 4 * reviveGrace} {
 		r.schedule(deploy.Blue)
 		if !r.pending() || p.clock.pending(wait) != 1 {
@@ -398,9 +398,9 @@ func TestRevival_Backoff(t *testing.T) {
 
 func TestRevival_Inspect(t *testing.T) {
 	p := newPartEnv(t, unitApp(t, "web:v1"))
-	cs := newContainers(p.env)
+	cs := newAppContainers(p.env)
 	id := p.runContainer(&cs, deploy.Blue, "web:v1", 1, true)
-	r := &revival{env: p.env}
+	r := &activeRevival{env: p.env}
 	r.inspect(id)
 	msg := sent[reviveInspected](p)
 	if !r.current(msg) || msg.err != nil || !msg.ct.Running {
@@ -416,7 +416,7 @@ func TestRevival_RestartPolicyNo(t *testing.T) {
 	cfg := unitApp(t, "web:v1")
 	cfg.Docker.RestartPolicy = "no"
 	p := newPartEnv(t, cfg)
-	r := &revival{env: p.env}
+	r := &activeRevival{env: p.env}
 	r.schedule(deploy.Blue)
 	if r.pending() || p.clock.pending(reviveGrace) != 0 {
 		t.Fatal("restart_policy no: a restart is scheduled")

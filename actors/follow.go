@@ -14,11 +14,11 @@ import (
 // active color while it runs, and a deployment's candidate during its gate;
 // none once another process drives (pause.go).
 func (a *appActor) ensureMonitors() {
-	want := map[deploy.Color]target{}
+	want := map[deploy.Color]healthTarget{}
 	if a.gate.drives() {
 		a.containers.each(func(color deploy.Color, s slot) {
 			if s.running() && (color == a.record.active() || a.deployments.running().gating(color)) {
-				want[color] = target{id: s.id, port: s.port}
+				want[color] = healthTarget{id: s.id, port: s.port}
 			}
 		})
 	}

@@ -159,10 +159,10 @@ func prune(ctx context.Context, st *store.Store, rt Runtime, job pruneJob) image
 	return res
 }
 
-// retention is an app actor's image retention: the pass that runs, and a
+// imageRetention is an app actor's image retention: the pass that runs, and a
 // completed deployment that asks for another after it. Only its methods
 // change them; what a pass must not remove, the actor says.
-type retention struct {
+type imageRetention struct {
 	env   *env
 	done  chan struct{}      // closed when the running pass ends; nil when none runs
 	stop  context.CancelFunc // cancels it
@@ -171,7 +171,7 @@ type retention struct {
 
 // start starts a pass after deployment id completed, unless
 // docker.keep_images is 0 or one runs already (then another runs after it).
-func (r *retention) start(id int64, protect protection) {
+func (r *imageRetention) start(id int64, protect protection) {
 	keep := r.env.cfg.Docker.KeepImages
 	if keep <= 0 {
 		return
@@ -194,10 +194,10 @@ func (r *retention) start(id int64, protect protection) {
 
 // running is closed when the running pass ends; nil when none runs. A
 // deployment's pull waits for it, so that a pass never removes its image.
-func (r *retention) running() <-chan struct{} { return r.done }
+func (r *imageRetention) running() <-chan struct{} { return r.done }
 
 // cancel cuts the running pass short.
-func (r *retention) cancel() {
+func (r *imageRetention) cancel() {
 	if r.stop != nil {
 		r.stop()
 	}
@@ -207,7 +207,7 @@ func (r *retention) cancel() {
 // touches a deployment) and returns the completed deployment that asks for
 // another pass (0: none). A pass cut short by a pause or the stop (cut) is
 // not recorded, and the next completed deployment prunes.
-func (r *retention) ended(msg imagesPruned, cut bool) (again int64) {
+func (r *imageRetention) ended(msg imagesPruned, cut bool) (again int64) {
 	r.done, r.stop = nil, nil
 	if cut {
 		r.again = 0

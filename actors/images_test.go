@@ -293,7 +293,7 @@ func TestRetention_Pass(t *testing.T) {
 		p.rt.image(ref, fakeImage{}, true)
 		p.completedDeployment(ref)
 	}
-	r := &retention{env: p.env}
+	r := &imageRetention{env: p.env}
 	release := p.rt.hold("Images")
 	r.start(3, protection{refs: map[string]bool{"web:v3": true}})
 	pass := r.running()
@@ -327,7 +327,7 @@ func TestRetention_CutShort(t *testing.T) {
 	p := newPartEnv(t, cfg)
 	p.rt.image("web:v1", fakeImage{}, true)
 	p.completedDeployment("web:v1")
-	r := &retention{env: p.env}
+	r := &imageRetention{env: p.env}
 	defer p.rt.hold("Images")()
 	r.start(1, protection{})
 	r.start(2, protection{})
@@ -348,7 +348,7 @@ func TestRetention_KeepAll(t *testing.T) {
 	cfg := unitApp(t, "web:v1")
 	cfg.Docker.KeepImages = 0
 	p := newPartEnv(t, cfg)
-	r := &retention{env: p.env}
+	r := &imageRetention{env: p.env}
 	r.start(1, protection{})
 	if r.running() != nil {
 		t.Fatal("keep_images 0 runs a pass")

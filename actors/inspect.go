@@ -17,12 +17,12 @@ import (
 
 // assume takes the active color's container as the store last knew it,
 // until Docker answers.
-func (cs *containers) assume(color deploy.Color, image string) {
+func (cs *appContainers) assume(color deploy.Color, image string) {
 	cs.slots[color] = &slot{image: image, port: cs.port(color), state: "unknown"}
 }
 
 // list lists the app's containers in the background (adoptResult).
-func (cs *containers) list() {
+func (cs *appContainers) list() {
 	send, rt, name := cs.env.send, cs.env.deps.rt, cs.env.cfg.Name
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -33,7 +33,7 @@ func (cs *containers) list() {
 }
 
 // adoptAll makes the slots the containers listed.
-func (cs *containers) adoptAll(list []docker.Container) {
+func (cs *appContainers) adoptAll(list []docker.Container) {
 	cs.adopted, cs.dockErr = true, nil
 	cs.slots = map[deploy.Color]*slot{}
 	for _, ct := range list {
@@ -46,7 +46,7 @@ func (cs *containers) adoptAll(list []docker.Container) {
 
 // adoptBeside takes the listed containers of the colors a deployment that
 // began before adoption answered does not own (not its color).
-func (cs *containers) adoptBeside(list []docker.Container, owned deploy.Color) {
+func (cs *appContainers) adoptBeside(list []docker.Container, owned deploy.Color) {
 	cs.adopted, cs.dockErr = true, nil
 	for _, ct := range list {
 		if color, ok := cs.colorOf(ct); ok && color != owned && cs.slots[color] == nil {
@@ -57,7 +57,7 @@ func (cs *containers) adoptBeside(list []docker.Container, owned deploy.Color) {
 
 // read reads both colors' containers by their names in the background
 // (reconcileResult), unless a read is in flight.
-func (cs *containers) read() {
+func (cs *appContainers) read() {
 	if cs.reading {
 		return
 	}
@@ -74,10 +74,10 @@ func (cs *containers) read() {
 }
 
 // readDone records that the read in flight answered.
-func (cs *containers) readDone() { cs.reading = false }
+func (cs *appContainers) readDone() { cs.reading = false }
 
 // isReading reports whether a read is in flight.
-func (cs *containers) isReading() bool { return cs.reading }
+func (cs *appContainers) isReading() bool { return cs.reading }
 
 // inspectColors reads the container of each color by its name.
 func inspectColors(ctx context.Context, rt Runtime, names map[deploy.Color]string) reconcileResult {
@@ -98,7 +98,7 @@ func inspectColors(ctx context.Context, rt Runtime, names map[deploy.Color]strin
 
 // agrees returns the listed containers of both colors when each is the one
 // known, in the state known (or neither has one), and the events taken.
-func (cs *containers) agrees(list []docker.Container) (reconcileResult, bool) {
+func (cs *appContainers) agrees(list []docker.Container) (reconcileResult, bool) {
 	res := reconcileResult{containers: map[deploy.Color]*docker.Container{}, seen: cs.seen}
 	for _, ct := range list {
 		if color, ok := cs.colorOf(ct); ok {
@@ -117,11 +117,11 @@ func (cs *containers) agrees(list []docker.Container) (reconcileResult, bool) {
 }
 
 // sawEvent counts an event of color's container.
-func (cs *containers) sawEvent(color deploy.Color) { cs.seen[colorIndex(color)]++ }
+func (cs *appContainers) sawEvent(color deploy.Color) { cs.seen[colorIndex(color)]++ }
 
 // fresh reports whether no event of color came since seen was taken: a
 // read begun then is not older than what the actor knows.
-func (cs *containers) fresh(color deploy.Color, seen [2]uint64) bool {
+func (cs *appContainers) fresh(color deploy.Color, seen [2]uint64) bool {
 	return cs.seen[colorIndex(color)] == seen[colorIndex(color)]
 }
 
@@ -134,7 +134,7 @@ func colorIndex(color deploy.Color) int {
 }
 
 // dockerDown records that Docker did not answer; a change is logged once.
-func (cs *containers) dockerDown(err error, msg string) {
+func (cs *appContainers) dockerDown(err error, msg string) {
 	if cs.dockErr == nil {
 		cs.env.log.Error(msg, keyErr, err)
 	}
@@ -142,7 +142,7 @@ func (cs *containers) dockerDown(err error, msg string) {
 }
 
 // dockerUp records that Docker answered a read again.
-func (cs *containers) dockerUp() {
+func (cs *appContainers) dockerUp() {
 	if cs.dockErr != nil {
 		cs.env.log.Info("docker reachable again")
 		cs.dockErr = nil
@@ -150,7 +150,7 @@ func (cs *containers) dockerUp() {
 }
 
 // gone forgets color's container: Docker has none (any more).
-func (cs *containers) gone(color deploy.Color) {
+func (cs *appContainers) gone(color deploy.Color) {
 	s := cs.slots[color]
 	cs.env.log.Warn("container gone", keyColor, color, keyContainer, short(s.id))
 	cs.env.event(0, deploy.EventContainerRemoved, fmt.Sprintf("%s container %s is gone", color, short(s.id)),
@@ -160,7 +160,7 @@ func (cs *containers) gone(color deploy.Color) {
 }
 
 // replace takes ct as color's container instead of the one known (if any).
-func (cs *containers) replace(color deploy.Color, ct docker.Container) {
+func (cs *appContainers) replace(color deploy.Color, ct docker.Container) {
 	cs.slots[color] = cs.slotOf(color, ct)
 	cs.save(color)
 }
@@ -168,7 +168,7 @@ func (cs *containers) replace(color deploy.Color, ct docker.Container) {
 // stateChanged takes a state of color's container, other than running
 // (tookStart), that Docker reported and the actor had missed; it reports
 // whether the container stopped running by itself.
-func (cs *containers) stateChanged(color deploy.Color, state string) (died bool) {
+func (cs *appContainers) stateChanged(color deploy.Color, state string) (died bool) {
 	s := cs.slots[color]
 	was := s.running()
 	s.state = state
@@ -180,7 +180,7 @@ func (cs *containers) stateChanged(color deploy.Color, state string) (died bool)
 }
 
 // slotOf is a slot for a container Docker reported for color.
-func (cs *containers) slotOf(color deploy.Color, ct docker.Container) *slot {
+func (cs *appContainers) slotOf(color deploy.Color, ct docker.Container) *slot {
 	s := &slot{id: ct.ID, image: ct.Image, port: ct.HostPort, state: ct.State}
 	if s.port == 0 {
 		s.port = cs.port(color)

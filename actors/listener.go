@@ -11,10 +11,10 @@ import (
 	"github.com/bluegreen/bluegreen/proxy"
 )
 
-// listener is the app's proxy: its listener and where it routes. Only its
+// proxyListener is the app's proxy: its listener and where it routes. Only its
 // methods start, replace and stop the proxy; the app actor says where it
 // routes (routeActive) and when it drains.
-type listener struct {
+type proxyListener struct {
 	env   *env
 	proxy *proxy.Proxy // nil until it first listened
 	err   error        // the proxy cannot listen
@@ -25,7 +25,7 @@ type listener struct {
 // after a config change routes as the one it replaces, which drains. A
 // failed bind leaves the app failed with the reason (failure); the
 // reconcile tick tries again. It reports whether the proxy listens anew.
-func (l *listener) start() bool {
+func (l *proxyListener) start() bool {
 	e := l.env
 	o := proxy.Options{
 		App:            e.cfg.Name,
@@ -70,14 +70,14 @@ func (l *listener) start() bool {
 }
 
 // listening reports whether the proxy listens.
-func (l *listener) listening() bool { return l.proxy != nil }
+func (l *proxyListener) listening() bool { return l.proxy != nil }
 
 // failure is why the proxy cannot listen; nil when it can.
-func (l *listener) failure() error { return l.err }
+func (l *proxyListener) failure() error { return l.err }
 
 // route points the proxy at color's container on port (a no-op before it
 // listened).
-func (l *listener) route(color deploy.Color, port int) {
+func (l *proxyListener) route(color deploy.Color, port int) {
 	if l.proxy == nil {
 		return
 	}
@@ -87,7 +87,7 @@ func (l *listener) route(color deploy.Color, port int) {
 
 // drainer returns what lets color's requests finish and closes its
 // WebSockets, bounded by the app's timeouts; nil before the proxy listened.
-func (l *listener) drainer(color deploy.Color) func() proxy.DrainResult {
+func (l *proxyListener) drainer(color deploy.Color) func() proxy.DrainResult {
 	p, dc := l.proxy, l.env.cfg.Deployment
 	if p == nil {
 		return nil
@@ -98,7 +98,7 @@ func (l *listener) drainer(color deploy.Color) func() proxy.DrainResult {
 }
 
 // connections counts the proxy's open connections per color.
-func (l *listener) connections() map[deploy.Color]deploy.Connections {
+func (l *proxyListener) connections() map[deploy.Color]deploy.Connections {
 	out := map[deploy.Color]deploy.Connections{deploy.Blue: {}, deploy.Green: {}}
 	if l.proxy != nil {
 		for color, n := range l.proxy.Connections() {
@@ -112,7 +112,7 @@ func (l *listener) connections() map[deploy.Color]deploy.Connections {
 // flight requests up to drain_timeout, WebSockets until
 // websocket_drain_timeout, then a 1001 close; ctx cuts it short. done is
 // closed once it ended.
-func (l *listener) shutdown(ctx context.Context) (done <-chan struct{}) {
+func (l *proxyListener) shutdown(ctx context.Context) (done <-chan struct{}) {
 	ch := make(chan struct{})
 	p, dc := l.proxy, l.env.cfg.Deployment
 	go func() {
@@ -127,7 +127,7 @@ func (l *listener) shutdown(ctx context.Context) (done <-chan struct{}) {
 // close stops the proxy of an actor that stops alone: an app removed from
 // the configs (retired) lets its requests finish as on a stop; one
 // replaced after a failure frees the port for the next actor soon.
-func (l *listener) close(retired bool) {
+func (l *proxyListener) close(retired bool) {
 	if l.proxy == nil {
 		return
 	}

@@ -14,9 +14,9 @@ import (
 func TestListener(t *testing.T) {
 	cfg := unitApp(t, "web:v1")
 	p := newPartEnv(t, cfg)
-	cs := newContainers(p.env)
+	cs := newAppContainers(p.env)
 	p.runContainer(&cs, deploy.Blue, "web:v1", 1, true)
-	l := &listener{env: p.env}
+	l := &proxyListener{env: p.env}
 	if l.listening() || l.drainer(deploy.Blue) != nil {
 		t.Fatal("listening before start")
 	}

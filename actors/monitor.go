@@ -13,38 +13,38 @@ import (
 	"github.com/bluegreen/bluegreen/deploy"
 )
 
-// monitors are an app's health actors (health.go), one for each color whose
+// appMonitors are an app's health actors (health.go), one for each color whose
 // container is checked: only its methods spawn and stop them. What a check
 // finds is the containers' (containers.checked); which colors are checked,
 // the app actor says (ensureMonitors).
-type monitors struct {
+type appMonitors struct {
 	env     *env
-	watches map[deploy.Color]*watch
+	watches map[deploy.Color]*healthWatch
 	dying   []context.Context // health actors stopped and maybe not gone yet
 	gen     uint64            // numbers the health actors' IDs
 }
 
-// watch is one color's health actor.
-type watch struct {
+// healthWatch is one color's health actor.
+type healthWatch struct {
 	pid   *actor.PID
 	ofID  string             // the container it checks
 	ofCfg config.HealthCheck // with this config
 	tally *atomic.Int64      // its passes in a row (healthActor)
 }
 
-// target is a container to check: its ID and published port.
-type target struct {
+// healthTarget is a container to check: its ID and published port.
+type healthTarget struct {
 	id   string
 	port int
 }
 
-func newMonitors(e *env) monitors {
-	return monitors{env: e, watches: map[deploy.Color]*watch{}}
+func newAppMonitors(e *env) appMonitors {
+	return appMonitors{env: e, watches: map[deploy.Color]*healthWatch{}}
 }
 
 // ensure runs a health actor for each color of want, checking its target
 // with the app's health_check, and stops every other.
-func (m *monitors) ensure(want map[deploy.Color]target) {
+func (m *appMonitors) ensure(want map[deploy.Color]healthTarget) {
 	e := m.env
 	for _, color := range deploy.Colors {
 		w, t := m.watches[color], want[color]
@@ -55,7 +55,7 @@ func (m *monitors) ensure(want map[deploy.Color]target) {
 		}
 		if wanted && w == nil {
 			rec := healthRecorder{app: e.cfg.Name, metrics: e.metrics, store: e.deps.store, log: e.log}
-			w = &watch{ofID: t.id, ofCfg: e.cfg.HealthCheck, tally: new(atomic.Int64)}
+			w = &healthWatch{ofID: t.id, ofCfg: e.cfg.HealthCheck, tally: new(atomic.Int64)}
 			m.gen++
 			w.pid = e.home.SpawnChild(newHealthActor(color, t.id, t.port, e.cfg.HealthCheck, rec, w.tally), "health",
 				actor.WithID(string(color)+"-"+strconv.FormatUint(m.gen, 10)),
@@ -66,11 +66,11 @@ func (m *monitors) ensure(want map[deploy.Color]target) {
 }
 
 // watching reports whether a health actor checks color's container.
-func (m *monitors) watching(color deploy.Color) bool { return m.watches[color] != nil }
+func (m *appMonitors) watching(color deploy.Color) bool { return m.watches[color] != nil }
 
 // tally is the passes in a row of color's health actor, as it counts them;
 // false when none checks the color.
-func (m *monitors) tally(color deploy.Color) (int, bool) {
+func (m *appMonitors) tally(color deploy.Color) (int, bool) {
 	if w := m.watches[color]; w != nil {
 		return int(w.tally.Load()), true
 	}
@@ -79,7 +79,7 @@ func (m *monitors) tally(color deploy.Color) (int, bool) {
 
 // stop stops color's health actor and remembers it until it is gone
 // (waitGone).
-func (m *monitors) stop(color deploy.Color) {
+func (m *appMonitors) stop(color deploy.Color) {
 	w := m.watches[color]
 	if w == nil {
 		return
@@ -96,7 +96,7 @@ func (m *monitors) stop(color deploy.Color) {
 }
 
 // stopAll stops every health actor.
-func (m *monitors) stopAll() {
+func (m *appMonitors) stopAll() {
 	for _, color := range deploy.Colors {
 		m.stop(color)
 	}
@@ -104,7 +104,7 @@ func (m *monitors) stopAll() {
 
 // failed stops the health actor pid, which panicked; the next ensure
 // spawns a new one.
-func (m *monitors) failed(pid *actor.PID) {
+func (m *appMonitors) failed(pid *actor.PID) {
 	for color, w := range m.watches {
 		if w.pid.Equals(pid) {
 			m.stop(color)
@@ -116,7 +116,7 @@ func (m *monitors) failed(pid *actor.PID) {
 // gone. Hollywood's stop of the app actor poisons its children again and
 // would wait forever for one that is still stopping from a pill of ours:
 // the app actor is stopped only after this.
-func (m *monitors) waitGone() {
+func (m *appMonitors) waitGone() {
 	deadline := time.After(time.Second)
 	for _, ctx := range m.dying {
 		select {

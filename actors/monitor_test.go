@@ -37,11 +37,11 @@ func TestAppActor_ActiveHealth(t *testing.T) {
 func TestMonitors_Ensure(t *testing.T) {
 	cfg := unitApp(t, "web:v1")
 	p := newPartEnv(t, cfg)
-	cs := newContainers(p.env)
+	cs := newAppContainers(p.env)
 	id := p.runContainer(&cs, deploy.Blue, "web:v1", 1, true)
-	m := newMonitors(p.env)
-	want := map[deploy.Color]target{deploy.Blue: {id: id, port: cfg.Ports.Blue}}
-	ensure := func(want map[deploy.Color]target) { p.do(func(*actor.Context) { m.ensure(want) }) }
+	m := newAppMonitors(p.env)
+	want := map[deploy.Color]healthTarget{deploy.Blue: {id: id, port: cfg.Ports.Blue}}
+	ensure := func(want map[deploy.Color]healthTarget) { p.do(func(*actor.Context) { m.ensure(want) }) }
 
 	ensure(want)
 	if !m.watching(deploy.Blue) || m.watching(deploy.Green) {

@@ -36,11 +36,11 @@ func deploymentBound(cfg *config.App) time.Duration {
 	return pullAllowance + d.StartupTimeout + d.HealthCheckTimeout + max(d.DrainTimeout, d.WebSocketDrainTimeout) + d.StopTimeout + 30*time.Second
 }
 
-// gate is an app actor's side of the rule: it alone says whether the actor
+// driverGate is an app actor's side of the rule: it alone says whether the actor
 // takes requests and drives Docker, and it answers those who wait for the
 // app to go quiet (Pause) or to be ready (WaitReady). What makes an app idle
 // (no deployment running or queued) the actor tells it.
-type gate struct {
+type driverGate struct {
 	env *env
 
 	paused  bool // refuses new requests
@@ -56,16 +56,16 @@ type gate struct {
 }
 
 // refuses reports whether requests that change the app are refused.
-func (g *gate) refuses() bool { return g.paused || g.closing }
+func (g *driverGate) refuses() bool { return g.paused || g.closing }
 
 // drives reports whether the app drives Docker and checks health: Docker's
 // reports and the health checks are another process's once it is quiet, and
 // over once it closes.
-func (g *gate) drives() bool { return !g.quiet && !g.closing }
+func (g *driverGate) drives() bool { return !g.quiet && !g.closing }
 
 // setPaused starts or lifts a pause (running: a deployment runs); it reports
 // whether that changed anything.
-func (g *gate) setPaused(on, running bool) bool {
+func (g *driverGate) setPaused(on, running bool) bool {
 	if on == g.paused {
 		return false
 	}
@@ -78,7 +78,7 @@ func (g *gate) setPaused(on, running bool) bool {
 
 // wake ends the quiet of a lifted pause; it reports whether the app was
 // quiet, and so must read Docker again.
-func (g *gate) wake() bool {
+func (g *driverGate) wake() bool {
 	if !g.quiet {
 		return false
 	}
@@ -89,7 +89,7 @@ func (g *gate) wake() bool {
 
 // quieten makes a paused app quiet; the actor calls it once the app is idle,
 // and stops its Docker work when it reports true.
-func (g *gate) quieten() bool {
+func (g *driverGate) quieten() bool {
 	if !g.paused || g.quiet {
 		return false
 	}
@@ -99,14 +99,14 @@ func (g *gate) quieten() bool {
 }
 
 // close marks the app as stopping for good.
-func (g *gate) close() { g.closing = true }
+func (g *driverGate) close() { g.closing = true }
 
 // closed reports whether the app is stopping for good.
-func (g *gate) closed() bool { return g.closing }
+func (g *driverGate) closed() bool { return g.closing }
 
 // awaitQuiet answers c at once when the app is quiet (or not paused: an
 // error), else once it goes quiet, or with an error when bound passes first.
-func (g *gate) awaitQuiet(c *actor.Context, bound time.Duration) {
+func (g *driverGate) awaitQuiet(c *actor.Context, bound time.Duration) {
 	if g.quiet {
 		c.Respond(quietReply{})
 		return
@@ -124,10 +124,10 @@ func (g *gate) awaitQuiet(c *actor.Context, bound time.Duration) {
 
 // overran reports whether msg ends the wait for quiet: the bound passed and
 // the app is still not quiet.
-func (g *gate) overran(msg quietTimeout) bool { return msg.gen == g.quietGen && !g.quiet }
+func (g *driverGate) overran(msg quietTimeout) bool { return msg.gen == g.quietGen && !g.quiet }
 
 // answer answers every waiting awaitQuiet with err.
-func (g *gate) answer(err error) {
+func (g *driverGate) answer(err error) {
 	for _, pid := range g.quietWaiters {
 		g.env.eng.Send(pid, quietReply{err: err})
 	}
@@ -139,7 +139,7 @@ func (g *gate) answer(err error) {
 }
 
 // awaitReady answers c once the first adoption answered or failed.
-func (g *gate) awaitReady(c *actor.Context) {
+func (g *driverGate) awaitReady(c *actor.Context) {
 	if g.ready || g.quiet {
 		c.Respond(readyReply{})
 		return
@@ -148,11 +148,11 @@ func (g *gate) awaitReady(c *actor.Context) {
 }
 
 // isReady reports whether the first adoption answered or failed.
-func (g *gate) isReady() bool { return g.ready }
+func (g *driverGate) isReady() bool { return g.ready }
 
 // markReady records that the first adoption answered or failed, and answers
 // the waiters.
-func (g *gate) markReady() {
+func (g *driverGate) markReady() {
 	if g.ready {
 		return
 	}

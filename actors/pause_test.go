@@ -319,7 +319,7 @@ func notAnswered(t *testing.T, p *partEnv, ch <-chan any) {
 
 func TestGate_PauseQuietAndWake(t *testing.T) {
 	p := newPartEnv(t, unitApp(t, "web:v1"))
-	g := &gate{env: p.env}
+	g := &driverGate{env: p.env}
 	if g.refuses() || !g.drives() {
 		t.Fatal("a new gate refuses or does not drive")
 	}
@@ -368,7 +368,7 @@ func TestGate_PauseQuietAndWake(t *testing.T) {
 
 func TestGate_BoundOverrun(t *testing.T) {
 	p := newPartEnv(t, unitApp(t, "web:v1"))
-	g := &gate{env: p.env}
+	g := &driverGate{env: p.env}
 	g.setPaused(true, true)
 	first := p.ask(func(c *actor.Context) { g.awaitQuiet(c, time.Minute) })
 	second := p.ask(func(c *actor.Context) { g.awaitQuiet(c, time.Minute) })
@@ -395,7 +395,7 @@ func TestGate_BoundOverrun(t *testing.T) {
 
 func TestGate_Ready(t *testing.T) {
 	p := newPartEnv(t, unitApp(t, "web:v1"))
-	g := &gate{env: p.env}
+	g := &driverGate{env: p.env}
 	wait := p.ask(g.awaitReady)
 	notAnswered(t, p, wait)
 	p.do(func(*actor.Context) { g.markReady() })

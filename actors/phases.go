@@ -12,19 +12,20 @@ import (
 )
 
 // The work of each phase of a run: enter starts it, and what it found comes
-// back to advance as a stepDone. Slow work runs in a goroutine, which
-// reports to the app actor; what belongs to the app's other parts the run
-// asks of the actor (runHost).
+// back to advance as a stepDone: from a goroutine by a message to the app
+// actor (slow work), or at once as the work's result. What belongs to the
+// app's other parts the run asks of the actor (runHost). Nothing here
+// changes the phase.
 
 // done sends the app actor the end of the run's phase p.
-func (r *run) done(res stepDone) {
+func (r *deploymentRun) done(res stepDone) {
 	res.gen = r.gen
 	r.env.send(res)
 }
 
 // pull makes the image present according to the pull policy, once the
 // running image retention pass ended (it must not remove this image).
-func (r *run) pull() {
+func (r *deploymentRun) pull() {
 	rt, ctx, pruning := r.env.deps.rt, r.ctx, r.host.retentionPass()
 	image, policy := r.dep.ToImage, r.env.cfg.Docker.PullPolicy
 	go func() {
@@ -41,7 +42,7 @@ func (r *run) pull() {
 
 // startCandidate replaces the color's container with a new one and starts
 // it; a manual switch starts the color's existing container instead.
-func (r *run) startCandidate() {
+func (r *deploymentRun) startCandidate() {
 	rt, startup, poll := r.env.deps.rt, r.env.cfg.Deployment.StartupTimeout, r.env.deps.timers.runPoll
 	done := func(id string, port int, err error) {
 		r.done(stepDone{phase: phaseStarting, container: id, port: port, err: err})
@@ -103,7 +104,7 @@ func createAndStart(ctx context.Context, rt Runtime, spec docker.Spec) (string, 
 
 // candidateCreated takes the started (or failed to run) candidate into its
 // color.
-func (r *run) candidateCreated(res stepDone) {
+func (r *deploymentRun) candidateCreated(res stepDone) {
 	r.candidate = res.container
 	id := r.dep.DeploymentID
 	if r.existing {
@@ -119,7 +120,7 @@ func (r *run) candidateCreated(res stepDone) {
 
 // openGate health-checks the candidate until healthy_threshold passes (see
 // gateCheck), health_check_timeout, or a crash.
-func (r *run) openGate() {
+func (r *deploymentRun) openGate() {
 	r.host.watchHealth()
 	e := r.env
 	r.stopGate = e.after(e.cfg.Deployment.HealthCheckTimeout, stepDone{gen: r.gen, phase: phaseHealthChecking, err: errGateTimeout})
@@ -128,7 +129,7 @@ func (r *run) openGate() {
 }
 
 // gateFailure says why the gate failed, recording a crash in the audit trail.
-func (r *run) gateFailure(err error) string {
+func (r *deploymentRun) gateFailure(err error) string {
 	var exited *exitError
 	switch {
 	case errors.Is(err, errGateTimeout):
@@ -152,13 +153,13 @@ func (r *run) gateFailure(err error) string {
 // the store before the proxy moves, so a supervisor that dies at any moment
 // after never routes back to the old color at its next start (and finishes
 // this deployment: adopt.go). A switch the store cannot record does not
-// happen: the candidate is rolled back.
-func (r *run) switchTraffic() {
+// happen: the candidate is rolled back. It ends at once.
+func (r *deploymentRun) switchTraffic() stepDone {
 	r.closeGate()
 	from, err := r.host.switchTo(r.color, r.dep.ToImage)
 	if err != nil {
-		r.enter(phaseRollingBack, fmt.Sprintf("could not record the switch in the store (%v): traffic stays on %s", err, orNone(from)))
-		return
+		return stepDone{gen: r.gen, phase: phaseSwitching,
+			err: fmt.Errorf("could not record the switch in the store (%v): traffic stays on %s", err, orNone(from))}
 	}
 	e := r.env
 	e.log.Info("traffic switched", keyFrom, from, keyTo, r.color, keyImage, r.dep.ToImage)
@@ -166,11 +167,11 @@ func (r *run) switchTraffic() {
 		fmt.Sprintf("traffic switched from %s to %s (%s)", orNone(from), r.color, r.dep.ToImage),
 		map[string]any{"from": from, "to": r.color, "image": r.dep.ToImage})
 	r.host.watchHealth() // the old color is no longer monitored
-	r.advance(stepDone{gen: r.gen, phase: phaseSwitching})
+	return stepDone{gen: r.gen, phase: phaseSwitching}
 }
 
 // drain lets the old color's requests finish and closes its WebSockets.
-func (r *run) drain() {
+func (r *deploymentRun) drain() {
 	dc := r.env.cfg.Deployment
 	r.env.event(r.dep.DeploymentID, deploy.EventDrainStarted,
 		fmt.Sprintf("draining %s (HTTP up to %s, WebSockets up to %s)", r.from, dc.DrainTimeout, dc.WebSocketDrainTimeout),
@@ -185,7 +186,7 @@ func (r *run) drain() {
 	go func() { r.done(stepDone{phase: phaseDraining, drained: drain()}) }()
 }
 
-func (r *run) drained(res proxy.DrainResult) {
+func (r *deploymentRun) drained(res proxy.DrainResult) {
 	r.env.event(r.dep.DeploymentID, deploy.EventDrainCompleted,
 		fmt.Sprintf("%s drained in %s (%d requests cut, %d WebSockets closed)", r.from,
 			res.Duration.Round(time.Millisecond), res.HTTPCut, res.WebSocketsClosed),
@@ -193,13 +194,13 @@ func (r *run) drained(res proxy.DrainResult) {
 			"http_cut": res.HTTPCut, "websockets_closed": res.WebSocketsClosed})
 }
 
-// stopOld stops the old color's container, which stays for a switch back.
-func (r *run) stopOld() {
+// stopOld stops the old color's container, which stays for a switch back;
+// with none, it ends at once (now).
+func (r *deploymentRun) stopOld() (res stepDone, now bool) {
 	id := r.host.stopping(r.from)
 	r.old = id
 	if id == "" {
-		r.advance(stepDone{gen: r.gen, phase: phaseStopping})
-		return
+		return stepDone{gen: r.gen, phase: phaseStopping}, true
 	}
 	rt, grace := r.env.deps.rt, r.env.cfg.Deployment.StopTimeout
 	go func() {
@@ -207,9 +208,10 @@ func (r *run) stopOld() {
 		defer cancel()
 		r.done(stepDone{phase: phaseStopping, err: rt.Stop(ctx, id, grace)})
 	}()
+	return stepDone{}, false
 }
 
-func (r *run) oldStopped(err error) {
+func (r *deploymentRun) oldStopped(err error) {
 	switch {
 	case !r.host.has(r.from):
 	case err != nil:
@@ -224,7 +226,7 @@ func (r *run) oldStopped(err error) {
 
 // rollBack keeps the failed candidate's last log lines and removes it (a
 // manual switch only stops it: it was there before).
-func (r *run) rollBack(why string) {
+func (r *deploymentRun) rollBack(why string) {
 	r.why = why
 	r.closeGate()
 	r.env.log.Warn("rolling back", keyDeploymentID, r.dep.DeploymentID, "reason", why)
@@ -244,7 +246,7 @@ func (r *run) rollBack(why string) {
 	}()
 }
 
-func (r *run) candidateRemoved(err error) {
+func (r *deploymentRun) candidateRemoved(err error) {
 	if err != nil {
 		r.env.log.Error("clean up failed container", keyColor, r.color, keyErr, err)
 	}

@@ -151,7 +151,7 @@ func (a *appActor) stopped() {
 }
 
 // halt stops the running deployment where it is, for the next start to find.
-func (a *appActor) halt(r *run) {
+func (a *appActor) halt(r *deploymentRun) {
 	r.halt()
 	d := r.deployment()
 	a.log.Warn("stopping in the middle of a deployment", keyDeploymentID, d.DeploymentID, keyStatus, d.Status)

@@ -27,7 +27,7 @@ func (a *appActor) onDeploy(image string, trigger deploy.Trigger) DeployReply {
 	}
 	if r := a.deployments.running(); r != nil {
 		if !redeploy && r.deploys(image) {
-			return started(r.id())
+			return startedReply(r.id())
 		}
 		return a.deployments.enqueue(image, a.record.current(), trigger)
 	}
@@ -38,10 +38,10 @@ func (a *appActor) onDeploy(image string, trigger deploy.Trigger) DeployReply {
 	if err != nil {
 		return DeployReply{Err: err}
 	}
-	return started(id)
+	return startedReply(id)
 }
 
-func started(id int64) DeployReply {
+func startedReply(id int64) DeployReply {
 	return DeployReply{Response: deploy.Response{DeploymentID: id, Status: deploy.AnswerStarted}}
 }
 
@@ -99,7 +99,7 @@ func (a *appActor) onSwitch(color deploy.Color) DeployReply {
 	if err != nil {
 		return DeployReply{Err: err}
 	}
-	return started(id)
+	return startedReply(id)
 }
 
 // startDeployment records a new deployment and begins it. switchTo names the

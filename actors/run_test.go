@@ -158,7 +158,7 @@ func (h *fakeHost) call(s string) { h.calls = append(h.calls, s) }
 func (h *fakeHost) retentionPass() <-chan struct{} { return nil }
 func (h *fakeHost) newContainer(d deploy.Deployment) docker.Spec {
 	h.call("newContainer")
-	cs := newContainers(h.p.env)
+	cs := newAppContainers(h.p.env)
 	return cs.spec(d)
 }
 func (h *fakeHost) startExisting(deploy.Color) (string, int) { return "", 0 }
@@ -192,19 +192,19 @@ func (h *fakeHost) ended(d deploy.Deployment) { h.end = &d }
 var _ runHost = (*fakeHost)(nil)
 
 // newTestRun records a deployment of image into green and makes its run.
-func newTestRun(p *partEnv, h runHost, image string) *run {
+func newTestRun(p *partEnv, h runHost, image string) *deploymentRun {
 	p.t.Helper()
 	d := deploy.Deployment{App: p.env.cfg.Name, ToImage: image, Color: deploy.Green, TriggerSource: deploy.TriggerAPI,
 		Status: deploy.StatusPulling, StartedAt: time.Now().UTC()}
 	if err := p.st.CreateDeployment(context.Background(), &d); err != nil {
 		p.t.Fatal(err)
 	}
-	return newRun(p.env, h, d, 7, deploy.Blue, false)
+	return newDeploymentRun(p.env, h, d, 7, deploy.Blue, false)
 }
 
 // stepTo feeds r the next stepDone sent to the actor and checks the phase
 // it leaves r in.
-func stepTo(t *testing.T, p *partEnv, r *run, want phase) {
+func stepTo(t *testing.T, p *partEnv, r *deploymentRun, want phase) {
 	t.Helper()
 	msg := sent[stepDone](p)
 	if !r.step(msg) {
@@ -218,7 +218,7 @@ func stepTo(t *testing.T, p *partEnv, r *run, want phase) {
 func TestRun_Completes(t *testing.T) {
 	cfg := unitApp(t, "web:v1")
 	p := newPartEnv(t, cfg)
-	cs := newContainers(p.env)
+	cs := newAppContainers(p.env)
 	h := &fakeHost{p: p, drains: true, old: p.runContainer(&cs, deploy.Blue, "web:v1", 1, true)}
 	r := newTestRun(p, h, "web:v2")
 
@@ -269,15 +269,15 @@ func TestRun_Completes(t *testing.T) {
 func TestRun_RollsBack(t *testing.T) {
 	for _, tt := range []struct {
 		name string
-		fail func(p *partEnv, h *fakeHost, r *run)
+		fail func(p *partEnv, h *fakeHost, r *deploymentRun)
 		why  string
 	}{
-		{"gate timeout", func(p *partEnv, h *fakeHost, r *run) {
+		{"gate timeout", func(p *partEnv, h *fakeHost, r *deploymentRun) {
 			r.gateCheck(deploy.HealthCheck{Error: "status 500"})
 			p.clock.fire(gateTimeout)
 			stepTo(t, p, r, phaseRollingBack)
 		}, "not healthy within health_check_timeout (1h0m0s): last health check: status 500: no health check answered"},
-		{"crash in the gate", func(p *partEnv, h *fakeHost, r *run) {
+		{"crash in the gate", func(p *partEnv, h *fakeHost, r *deploymentRun) {
 			if r.crashed(deploy.Blue, r.candidate, 1, false) || r.crashed(deploy.Green, "another", 1, false) {
 				t.Fatal("the exit of another container ends the gate")
 			}
@@ -285,7 +285,7 @@ func TestRun_RollsBack(t *testing.T) {
 				t.Fatal("the candidate's crash does not end the gate")
 			}
 		}, "killed for exceeding its memory limit during health checks"},
-		{"switch not recorded", func(p *partEnv, h *fakeHost, r *run) {
+		{"switch not recorded", func(p *partEnv, h *fakeHost, r *deploymentRun) {
 			h.switchErr = errors.New("database is locked")
 			h.passes = 2
 			r.gateCheck(deploy.HealthCheck{Success: true})

@@ -8,17 +8,17 @@ import (
 	"github.com/bluegreen/bluegreen/store"
 )
 
-// record is the app's row in the store: the active color, the image it
+// appRecord is the app's row in the store: the active color, the image it
 // serves and the one asked for, and the status last recorded. Only its
 // methods change it, and each change is written at once; the status it
 // records is derived by the app actor (status.go).
-type record struct {
+type appRecord struct {
 	env *env
 	st  store.AppState
 }
 
 // load reads the app's row; an app the store does not know yet has none.
-func (r *record) load(ctx context.Context) {
+func (r *appRecord) load(ctx context.Context) {
 	st, err := r.env.deps.store.GetApp(ctx, r.env.cfg.Name)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -31,26 +31,26 @@ func (r *record) load(ctx context.Context) {
 }
 
 // active is the active color; "" before the first deployment switched.
-func (r *record) active() deploy.Color { return r.st.ActiveColor }
+func (r *appRecord) active() deploy.Color { return r.st.ActiveColor }
 
 // current is the image the active color serves.
-func (r *record) current() string { return r.st.CurrentImage }
+func (r *appRecord) current() string { return r.st.CurrentImage }
 
 // desired is the image last asked for.
-func (r *record) desired() string { return r.st.DesiredImage }
+func (r *appRecord) desired() string { return r.st.DesiredImage }
 
 // status is the status last recorded, and why.
-func (r *record) status() (deploy.State, string) { return r.st.Status, r.st.Error }
+func (r *appRecord) status() (deploy.State, string) { return r.st.Status, r.st.Error }
 
 // desire records image as the one asked for.
-func (r *record) desire(image string) {
+func (r *appRecord) desire(image string) {
 	r.st.DesiredImage = image
 	r.save()
 }
 
 // settle records that what was asked for did not happen: the desired image
 // is what serves, so a restart does not try the failed image again.
-func (r *record) settle() {
+func (r *appRecord) settle() {
 	r.st.DesiredImage = r.st.CurrentImage
 	r.save()
 }
@@ -58,7 +58,7 @@ func (r *record) settle() {
 // switchTo records color, serving image, as the active color; when the
 // store cannot write it, nothing changes. It returns the color active
 // before.
-func (r *record) switchTo(color deploy.Color, image string) (from deploy.Color, err error) {
+func (r *appRecord) switchTo(color deploy.Color, image string) (from deploy.Color, err error) {
 	from, fromImage := r.st.ActiveColor, r.st.CurrentImage
 	r.st.ActiveColor, r.st.CurrentImage = color, image
 	if err := r.put(); err != nil {
@@ -70,7 +70,7 @@ func (r *record) switchTo(color deploy.Color, image string) (from deploy.Color, 
 
 // setStatus records the app's status st (why: what is wrong) and reports
 // the one before, and whether it changed.
-func (r *record) setStatus(st deploy.State, why string) (from deploy.State, changed bool) {
+func (r *appRecord) setStatus(st deploy.State, why string) (from deploy.State, changed bool) {
 	from = r.st.Status
 	if st == from && why == r.st.Error {
 		return from, false
@@ -80,14 +80,14 @@ func (r *record) setStatus(st deploy.State, why string) (from deploy.State, chan
 	return from, true
 }
 
-func (r *record) save() {
+func (r *appRecord) save() {
 	if err := r.put(); err != nil {
 		r.env.log.Error("save app state", keyErr, err)
 	}
 }
 
 // put writes the app's row to the store.
-func (r *record) put() error {
+func (r *appRecord) put() error {
 	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 	defer cancel()
 	r.st.Name = r.env.cfg.Name

@@ -11,7 +11,7 @@ func TestRecord(t *testing.T) {
 	cfg := unitApp(t, "web:v1")
 	p := newPartEnv(t, cfg)
 	ctx := context.Background()
-	r := &record{env: p.env}
+	r := &appRecord{env: p.env}
 	r.load(ctx)
 	if r.active() != "" || r.current() != "" {
 		t.Fatalf("an app the store does not know: %+v", r.st)
@@ -26,7 +26,7 @@ func TestRecord(t *testing.T) {
 	if _, changed := r.setStatus(deploy.AppDeploying, ""); changed {
 		t.Fatal("the same status again is no change")
 	}
-	again := &record{env: p.env}
+	again := &appRecord{env: p.env}
 	again.load(ctx)
 	if st, _ := again.status(); again.active() != deploy.Blue || again.current() != "web:v1" || again.desired() != "web:v2" ||
 		st != deploy.AppDeploying {
