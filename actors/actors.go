@@ -1,8 +1,8 @@
 // Package actors is bluegreen's supervisor: a root actor (hollywood) spawns
-// one actor per app; each app actor alone owns its blue and green slots, its
-// health-check child actors and its proxy listener, and runs its deployments.
-// A bridge actor turns management API calls into messages. System ties them
-// together and serves the management API (api.Backend).
+// one actor per app; each app actor alone owns its blue and green
+// containers, its health-check child actors and its proxy listener, and runs
+// its deployments. A bridge actor turns management API calls into messages.
+// System ties them together and serves the management API (api.Backend).
 //
 // One Docker event stream serves the process (events.go): the supervisor
 // routes each event to the app actor of the container. During an upgrade of
@@ -10,15 +10,19 @@
 // (pause.go: the single-driver rule); Stop drains every proxy with its app's
 // timeouts.
 //
-// The app actor is split by concept: app.go (the actor and its Receive),
-// adopt.go (adoption at start and the reconcile by inspect), reconcile.go
-// (the supervisor's reconcile list, routed to the app actors), request.go
-// (deploy, rollback and switch requests), run.go (a deployment as a state
-// machine: its phases and the one method that moves them), phases.go (the
-// work of each phase), status.go (the app's status, derived), monitor.go
-// (health actors and their results), exits.go (what Docker's events say of
-// a container, and the restart of a dead active one), container.go and
-// listener.go.
+// The app actor (app.go) is made of owned parts, each a type that alone
+// holds and changes its state: the two colors' containers (containers.go,
+// inspect.go, exits.go), the restart of a dead active container (exits.go),
+// the health actors (monitor.go), the deployments (deployments.go) and the
+// running one (runstate.go, run.go, phases.go), image retention
+// (images.go), the single-driver gate (pause.go), the app's row in the
+// store (state.go) and its proxy (listener.go). Its Receive (receive.go)
+// hands each message to a part or to a flow across parts: adoption
+// (adopt.go), the reconcile (reconcile.go), requests (request.go), Docker's
+// events (events.go), a run's requests to the actor (deploying.go); what
+// follows a change (follow.go) and the derived status (status.go) sit under
+// them. The supervisor's own parts are its event stream (events.go), its
+// reconcile list (reconcile.go) and its prune of health checks (checks.go).
 package actors
 
 import (

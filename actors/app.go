@@ -9,34 +9,43 @@ import (
 // appActor owns one app: its blue and green containers, its health actors,
 // its proxy listener and its deployments. Nothing else touches them.
 //
-// It is made of owned parts, each a type that alone holds and changes its
-// state, in its own file: a reader asks which file may write a field, and
-// the answer is the part's. The actor's Receive (receive.go) hands each
-// message to the part it concerns, and the parts talk to each other only
-// through the actor: by return values, by messages to it, or (a run) by
-// asking it (runHost). What a change of one part means for the others
+// It is made of owned parts: each is a type that alone holds and changes
+// its state, in its own file(s), with its own tests. The actor's Receive
+// (receive.go) hands each message to the part, or the flow across parts,
+// that it concerns; the parts talk to each other only through the actor,
+// by return values and messages, and a deployment run by asking the actor
+// (runHost, deploying.go). What a change of one part means for the others
 // follows in follow.go; the app's status is derived from all (status.go).
 type appActor struct {
-	*env // the config and shared resources every part reads (env.go)
+	*env // what every part reads; written in receive.go only (started, onUpdateConfig)
 
-	containers  appContainers  // the two colors' containers (containers.go, exits.go)
-	revival     activeRevival  // the restart of a dead active container (exits.go)
-	monitors    appMonitors    // the health actors (monitor.go)
-	deployments appDeployments // the running and the queued deployment (deployments.go; a run: run.go, phases.go)
-	images      imageRetention // image retention (images.go)
-	gate        driverGate     // the single-driver rule of an upgrade (pause.go)
-
-	record   appRecord     // the app's row in the store: active color, images, status (state.go)
-	listener proxyListener // the app's proxy (listener.go)
+	// The owned parts, with the files that may write their state.
+	containers  appContainers  // the two colors' containers: containers.go, inspect.go, exits.go
+	revival     activeRevival  // the restart of a dead active container: exits.go
+	monitors    appMonitors    // the health actors: monitor.go
+	deployments appDeployments // the running, the queued, the last completed deployment: deployments.go
+	images      imageRetention // image retention: images.go
+	gate        driverGate     // the single-driver gate of an upgrade: pause.go
+	record      appRecord      // the app's row in the store: state.go
+	listener    proxyListener  // the app's proxy: listener.go
 
 	retired bool // removed from the configs: stopping for good (receive.go)
 }
 
+// newAppActor makes the actor of the app cfg.
 func newAppActor(cfg *config.App, d deps) actor.Producer {
 	return func() actor.Receiver {
 		e := &env{cfg: cfg, deps: d, log: d.log.With(keyApp, cfg.Name)}
-		return &appActor{env: e, containers: newAppContainers(e), revival: activeRevival{env: e}, monitors: newAppMonitors(e),
-			deployments: appDeployments{env: e}, images: imageRetention{env: e}, gate: driverGate{env: e}, record: appRecord{env: e},
-			listener: proxyListener{env: e}}
+		return &appActor{
+			env:         e,
+			containers:  newAppContainers(e),
+			revival:     activeRevival{env: e},
+			monitors:    newAppMonitors(e),
+			deployments: appDeployments{env: e},
+			images:      imageRetention{env: e},
+			gate:        driverGate{env: e},
+			record:      appRecord{env: e},
+			listener:    proxyListener{env: e},
+		}
 	}
 }

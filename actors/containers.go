@@ -11,7 +11,7 @@ import (
 	"github.com/bluegreen/bluegreen/store"
 )
 
-// Container labels (CONTRACT §3).
+// Container labels (docs/deployments.md, "Containers and labels").
 const (
 	LabelApp        = "bluegreen.app"
 	LabelColor      = "bluegreen.color"
@@ -19,11 +19,12 @@ const (
 	LabelDeployment = "bluegreen.deployment"
 )
 
-// appContainers are an app's two colors' containers as its actor knows them,
-// kept in the store as they change: adoption, the reconcile, Docker's
+// appContainers are an app's two colors' containers as its actor knows
+// them, kept in the store as they change: adoption, the reconcile, Docker's
 // events, the actor's own starts and removals, a deployment and the health
-// checks change them, each through a method here or in exits.go; no other
-// file writes a slot. It also knows whether Docker answered its last read.
+// checks change them, each through a method here, in inspect.go or in
+// exits.go; no other file writes a slot. It also knows whether Docker
+// answered its last read.
 type appContainers struct {
 	env   *env
 	slots map[deploy.Color]*slot

@@ -62,6 +62,8 @@ func (a *appActor) onStep(msg stepDone) {
 
 // What a run asks (runHost).
 
+var _ runHost = (*appActor)(nil)
+
 func (a *appActor) retentionPass() <-chan struct{} { return a.images.running() }
 
 func (a *appActor) newContainer(d deploy.Deployment) docker.Spec {

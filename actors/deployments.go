@@ -51,7 +51,8 @@ func (ds *appDeployments) retire(ctx context.Context) {
 
 // markInterrupted ends every unfinished deployment of this app found in the
 // store as interrupted, and says which they were; one that had switched
-// traffic (finish) is kept to be finished instead (CONTRACT §6.8).
+// traffic (finish) is kept to be finished instead (docs/faults.md,
+// "kill -9 of serve").
 func (ds *appDeployments) markInterrupted(ctx context.Context, why string, finish func(deploy.Deployment) bool) *boot {
 	e := ds.env
 	found, err := e.deps.store.DeploymentsByStatus(ctx, e.cfg.Name, deploy.RunningStatuses, 100)

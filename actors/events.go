@@ -13,7 +13,8 @@ import (
 	"github.com/bluegreen/bluegreen/docker"
 )
 
-// The Docker event stream (CONTRACT §6.8). One stream serves the whole
+// The Docker event stream (docs/faults.md, "Docker restarts or is
+// unreachable"). One stream serves the whole
 // process: the supervisor runs watchEvents while it drives Docker, and routes
 // each event, as a containerEvent, to the app actor that the container's
 // bluegreen.app label names. An app actor learns of an exit, an OOM kill or
@@ -294,7 +295,7 @@ func (a *appActor) revive(msg reviveInspected) {
 	}
 	n := a.revival.attempt()
 	a.log.Warn("starting the dead active container", keyColor, color, keyContainer, short(s.id), "attempt", n)
-	a.deps.rec.event(a.cfg.Name, 0, deploy.EventContainerRestarting,
+	a.event(0, deploy.EventContainerRestarting,
 		fmt.Sprintf("starting the active %s container %s again (attempt %d)", color, short(s.id), n),
 		map[string]any{"color": color, "container": s.id, "attempt": n})
 	a.containers.startOp(color)

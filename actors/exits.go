@@ -10,8 +10,8 @@ import (
 	"github.com/bluegreen/bluegreen/docker"
 )
 
-// A container's exits and starts as the containers record them (CONTRACT
-// §6.8), and the revival of a dead active container.
+// A container's exits and starts as the containers record them (docs/faults.md,
+// "A container that exits"), and the revival of a dead active container.
 //
 // An active container that exits without bluegreen stopping it (a crash, an
 // OOM kill, docker kill) makes the app degraded at once and is recorded as

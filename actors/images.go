@@ -12,7 +12,7 @@ import (
 	"github.com/bluegreen/bluegreen/store"
 )
 
-// Image retention (CONTRACT §6.5): after a completed deployment, the images
+// Image retention (docs/deployments.md, "Image retention"): after a completed deployment, the images
 // this app's deployments used beyond the newest docker.keep_images distinct
 // ones still present are removed by tag, never one that a container uses,
 // nor the image of the active or the standby color, nor one that another

@@ -85,7 +85,13 @@ type ListApps struct{}
 // AppsReply answers ListApps.
 type AppsReply struct{ Names []string }
 
-// Internal messages.
+// Internal messages: the supervisor's and the bridge's.
+
+// setBridge tells the supervisor which bridge to keep informed of app PIDs.
+type setBridge struct{ pid *actor.PID }
+
+// appsChanged tells the bridge where each app actor lives now.
+type appsChanged struct{ apps map[string]*actor.PID }
 
 // updateConfig gives an app actor a changed config (reload).
 type updateConfig struct{ cfg *config.App }
@@ -93,84 +99,16 @@ type updateConfig struct{ cfg *config.App }
 // retire tells an app actor that it is stopped for good (its config was removed).
 type retire struct{}
 
-// appsChanged tells the bridge where each app actor lives now.
-type appsChanged struct{ apps map[string]*actor.PID }
-
 // respawn asks the supervisor to spawn an app actor again after a failure.
 type respawn struct{ name string }
 
-// adoptResult reports the app's containers as Docker listed them at start.
-type adoptResult struct {
-	containers []docker.Container
-	err        error
-}
-
-// reconcileTick asks an app actor to re-read its containers from Docker.
-type reconcileTick struct{}
-
-// reconcileResult reports the containers of both colors.
-type reconcileResult struct {
-	containers map[deploy.Color]*docker.Container // nil entry: no such container
-	err        error
-	// seen is the count of each color's events the actor had taken when
-	// the read began: a color with more since may be read from before one.
-	seen [2]uint64
-}
-
-// opDone reports the end of a background container operation outside a deployment.
-type opDone struct {
-	what  string // opStart or opRemove
-	color deploy.Color
-	err   error
-}
-
-// The single-driver rule of an upgrade (pause.go).
-
-type (
-	// pause tells the supervisor to stop driving; it answers pauseReply.
-	pause struct{}
-	// pauseReply names the app actors and how long each may take to go quiet.
-	pauseReply struct{ apps map[string]pausedApp }
-	pausedApp  struct {
-		pid   *actor.PID
-		bound time.Duration
-	}
-	// resume tells the supervisor to drive again.
-	resume struct{}
-	// setPaused tells an app actor to stop (or resume) driving.
-	setPaused struct{ on bool }
-	// awaitQuiet asks a paused app actor to answer (quietReply) once it no
-	// longer drives: its deployments ended and its Docker work stopped.
-	awaitQuiet struct{}
-	quietReply struct{ err error }
-	// quietTimeout ends a wait for deployments that overran their bound.
-	quietTimeout struct{ gen uint64 }
-	// awaitReady asks an app actor to answer (readyReply) once its first
-	// adoption answered (or failed): its proxy routes to what runs.
-	awaitReady struct{}
-	readyReply struct{}
-	// listPIDs asks the supervisor for its app actors.
-	listPIDs   struct{}
-	pidsReply  struct{ apps map[string]*actor.PID }
-	shutdownTo struct {
-		ctx context.Context
-	}
-	// shutdownStarted answers shutdownTo: done is closed once the proxy drained.
-	shutdownStarted struct{ done <-chan struct{} }
-)
-
-// The supervisor's own.
-
-// pruneTick asks the supervisor to prune old health checks.
+// pruneTick asks the supervisor to prune old health checks (checks.go).
 type pruneTick struct{}
 
 // pruneDone reports the end of a prune.
 type pruneDone struct{}
 
-// setBridge tells the supervisor which bridge to keep informed of app PIDs.
-type setBridge struct{ pid *actor.PID }
-
-// The reconcile (reconcile.go).
+// The reconcile (reconcile.go) and the Docker event stream (events.go).
 
 // reconcileAll is the supervisor's reconcile tick.
 type reconcileAll struct{}
@@ -189,7 +127,8 @@ type listed struct {
 	fresh      bool // no event of the app was forwarded while the list was read
 }
 
-// The Docker event stream (events.go).
+// reconcileTick asks an app actor to re-read its containers from Docker.
+type reconcileTick struct{}
 
 // containerEvent is a Docker event of one of an app's containers.
 type containerEvent struct{ ev docker.Event }
@@ -198,7 +137,30 @@ type containerEvent struct{ ev docker.Event }
 // of the containers may be stale.
 type dockerResync struct{}
 
-// A container's exit and revival (exits.go).
+// What an app actor's own work in the background reports (inspect.go,
+// exits.go); a deployment run's steps report a stepDone (runstate.go).
+
+// adoptResult reports the app's containers as Docker listed them at start.
+type adoptResult struct {
+	containers []docker.Container
+	err        error
+}
+
+// reconcileResult reports the containers of both colors.
+type reconcileResult struct {
+	containers map[deploy.Color]*docker.Container // nil entry: no such container
+	err        error
+	// seen is the count of each color's events the actor had taken when
+	// the read began: a color with more since may be read from before one.
+	seen [2]uint64
+}
+
+// opDone reports the end of a background container operation outside a deployment.
+type opDone struct {
+	what  string // opStart or opRemove
+	color deploy.Color
+	err   error
+}
 
 // exitInspected carries what Docker says of a container that died.
 type exitInspected struct {
@@ -227,3 +189,40 @@ type reviveInspected struct {
 	ct  docker.Container
 	err error
 }
+
+// The single-driver rule of an upgrade (pause.go).
+
+type (
+	// pause tells the supervisor to stop driving; it answers pauseReply.
+	pause struct{}
+	// pauseReply names the app actors and how long each may take to go quiet.
+	pauseReply struct{ apps map[string]pausedApp }
+	pausedApp  struct {
+		pid   *actor.PID
+		bound time.Duration
+	}
+	// resume tells the supervisor to drive again.
+	resume struct{}
+	// setPaused tells an app actor to stop (or resume) driving.
+	setPaused struct{ on bool }
+	// awaitQuiet asks a paused app actor to answer (quietReply) once it no
+	// longer drives: its deployments ended and its Docker work stopped.
+	awaitQuiet struct{}
+	quietReply struct{ err error }
+	// quietTimeout ends a wait for deployments that overran their bound.
+	quietTimeout struct{ gen uint64 }
+	// awaitReady asks an app actor to answer (readyReply) once its first
+	// adoption answered (or failed): its proxy routes to what runs.
+	awaitReady struct{}
+	readyReply struct{}
+	// listPIDs asks the supervisor for its app actors.
+	listPIDs  struct{}
+	pidsReply struct{ apps map[string]*actor.PID }
+	// shutdownTo asks an app actor to stop its Docker work for good and
+	// drain its proxy within ctx; it answers shutdownStarted.
+	shutdownTo struct {
+		ctx context.Context
+	}
+	// shutdownStarted answers shutdownTo: done is closed once the proxy drained.
+	shutdownStarted struct{ done <-chan struct{} }
+)

@@ -15,7 +15,7 @@ import (
 
 // appMonitors are an app's health actors (health.go), one for each color whose
 // container is checked: only its methods spawn and stop them. What a check
-// finds is the containers' (containers.checked); which colors are checked,
+// finds is the containers' (appContainers.checked); which colors are checked,
 // the app actor says (ensureMonitors).
 type appMonitors struct {
 	env     *env

@@ -7,18 +7,19 @@ import (
 )
 
 // phase is where a deployment run stands. A run goes through the phases in
-// the order of CONTRACT §4, and only advance moves it from one to the next.
+// the order of the lifecycle (docs/deployments.md, "The lifecycle"; its
+// steps are numbered below), and only advance moves it from one to the next.
 type phase int
 
 const (
 	phaseNone           phase = iota // not begun
-	phasePulling                     // §4.2: the image is made present
-	phaseStarting                    // §4.3: the color's old container is replaced by a new one, started
-	phaseHealthChecking              // §4.4: the gate, health checks until healthy_threshold passes
-	phaseSwitching                   // §4.5: the proxy moves to the new container
-	phaseDraining                    // §4.6: the old color's requests and WebSockets finish
-	phaseStopping                    // §4.7: the old container is stopped, kept for a switch back
-	phaseRollingBack                 // §4.4: the new container, not healthy, is stopped and removed
+	phasePulling                     // 2: the image is made present
+	phaseStarting                    // 3: the color's old container is replaced by a new one, started
+	phaseHealthChecking              // 4: the gate, health checks until healthy_threshold passes
+	phaseSwitching                   // 5: the proxy moves to the new container
+	phaseDraining                    // 6: the old color's requests and WebSockets finish
+	phaseStopping                    // 7: the old container is stopped, kept for a switch back
+	phaseRollingBack                 // R: the new container, not healthy, is stopped and removed
 )
 
 var phaseNames = [...]string{"none", "pulling", "starting", "health_checking", "switching", "draining", "stopping", "rollback"}

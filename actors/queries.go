@@ -182,7 +182,7 @@ func (s *System) Subscribe(ctx context.Context) (<-chan deploy.Event, func()) {
 // for a load balancer's local agent. It is unhealthy when there are apps but
 // none can serve (deploy.AppStatus.CanServe), degraded when any app is
 // failed or degraded, and carries the serving process's pid, version and
-// start time (CONTRACT §6.3).
+// start time (docs/api.md, "Supervisor health").
 func (s *System) Overall(ctx context.Context) (deploy.Overall, error) {
 	apps, err := s.Apps(ctx)
 	if err != nil {

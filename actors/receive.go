@@ -161,7 +161,7 @@ func (a *appActor) onUpdateConfig(cfg *config.App) {
 	old := a.cfg
 	a.cfg = cfg
 	a.log.Info("config updated")
-	a.deps.rec.event(cfg.Name, 0, deploy.EventConfigReloaded, "config of "+cfg.Name+" changed", nil)
+	a.event(0, deploy.EventConfigReloaded, "config of "+cfg.Name+" changed", nil)
 	if old.Ports.Proxy != cfg.Ports.Proxy || old.Proxy.ListenAddress != cfg.Proxy.ListenAddress ||
 		!reflect.DeepEqual(old.Proxy.TrustedProxies, cfg.Proxy.TrustedProxies) {
 		a.startProxy()

@@ -12,8 +12,9 @@ import (
 // each is answered at once with what happens: unchanged, the running
 // deployment, queued, or a new deployment.
 
-// onDeploy handles a deploy request (CONTRACT §4): unchanged, the running
-// deployment, queued (the newest queued wins), or a new deployment.
+// onDeploy handles a deploy request: unchanged, the running deployment,
+// queued (the newest queued wins), or a new deployment (docs/deployments.md,
+// "Queueing, unchanged and superseded").
 func (a *appActor) onDeploy(image string, trigger deploy.Trigger) DeployReply {
 	redeploy := image == ""
 	if redeploy {

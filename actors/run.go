@@ -11,12 +11,13 @@ import (
 )
 
 // A deployment run is a state machine: its phase changes in one method
-// (advance), whose switch reads as CONTRACT §4 step by step; enter begins
-// the work of the next phase (phases.go), whose end comes back as a
-// stepDone, and end is the one place where a run ends. The run alone holds
-// and changes its state. What it needs of the app's other parts (the
-// containers, the health checks, the proxy, the app's record) it asks the
-// app actor through runHost.
+// (advance), whose switch reads as the lifecycle (docs/deployments.md, "The
+// lifecycle") step by step; enter begins the work of the next phase
+// (phases.go), whose end comes back to advance as a stepDone, and end is
+// the one place where a run ends. The run alone holds and changes its state
+// (runstate.go). What it needs of the app's other parts (the containers,
+// the health actors, the proxy, the app's record) it asks the app actor
+// through runHost.
 //
 // A new phase is a constant in phase.go, a case in advance (what ends it,
 // and what comes next), a case in enter and its work in phases.go; what it
@@ -106,7 +107,7 @@ func (r *deploymentRun) gateCheck(check deploy.HealthCheck) {
 	r.advance(stepDone{gen: r.gen, phase: phaseHealthChecking})
 }
 
-// advance moves r on from the phase that res ends. Its switch is CONTRACT §4
+// advance moves r on from the phase that res ends. Its switch is the lifecycle
 // step by step; it is the one place where a deployment changes phase.
 func (r *deploymentRun) advance(res stepDone) {
 	switch r.phase {

@@ -59,7 +59,7 @@ func (a *appActor) refreshStatus() {
 	from, changed := a.record.setStatus(st, why)
 	if changed && from != st {
 		a.log.Info("app state changed", keyFrom, from, keyTo, st, "reason", why)
-		a.deps.rec.event(a.cfg.Name, 0, deploy.EventAppState, fmt.Sprintf("%s is %s", a.cfg.Name, st),
+		a.event(0, deploy.EventAppState, fmt.Sprintf("%s is %s", a.cfg.Name, st),
 			map[string]any{"from": from, "to": st, "reason": why})
 	}
 }
