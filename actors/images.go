@@ -12,13 +12,14 @@ import (
 	"github.com/bluegreen/bluegreen/store"
 )
 
-// Image retention (docs/deployments.md, "Image retention"): after a completed deployment, the images
-// this app's deployments used beyond the newest docker.keep_images distinct
-// ones still present are removed by tag, never one that a container uses,
-// nor the image of the active or the standby color, nor one that another
-// app deployed, nor any image no deployment of this app used. The work runs
-// in a goroutine that reports back with imagesPruned; the next deployment's
-// pull waits for it, so it never races a removal of its own image.
+// Image retention (docs/deployments.md, "Image retention"): after a
+// completed deployment, the images this app's deployments used beyond the
+// newest docker.keep_images distinct ones still present are removed by tag,
+// never one that a container uses, nor the image of the active or the
+// standby color, nor one that another app deployed, nor any image no
+// deployment of this app used. The work runs in a goroutine that reports
+// back with imagesPruned; the next deployment's pull waits for it, so it
+// never races a removal of its own image.
 
 // pruneTimeout bounds one retention pass.
 const pruneTimeout = 2 * time.Minute

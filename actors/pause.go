@@ -36,10 +36,10 @@ func deploymentBound(cfg *config.App) time.Duration {
 	return pullAllowance + d.StartupTimeout + d.HealthCheckTimeout + max(d.DrainTimeout, d.WebSocketDrainTimeout) + d.StopTimeout + 30*time.Second
 }
 
-// driverGate is an app actor's side of the rule: it alone says whether the actor
-// takes requests and drives Docker, and it answers those who wait for the
-// app to go quiet (Pause) or to be ready (WaitReady). What makes an app idle
-// (no deployment running or queued) the actor tells it.
+// driverGate is an app actor's side of the rule: it alone says whether the
+// actor takes requests and drives Docker, and it answers those who wait for
+// the app to go quiet (Pause) or to be ready (WaitReady). What makes an app
+// idle (no deployment running or queued) the actor tells it.
 type driverGate struct {
 	env *env
 

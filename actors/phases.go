@@ -17,7 +17,8 @@ import (
 // app's other parts the run asks of the actor (runHost). Nothing here
 // changes the phase.
 
-// done sends the app actor the end of the run's phase p.
+// done sends the app actor res, the end of one of the run's phases; safe
+// from the phases' goroutines (it reads only what never changes).
 func (r *deploymentRun) done(res stepDone) {
 	res.gen = r.gen
 	r.env.send(res)

@@ -94,9 +94,9 @@ func (a *appActor) onListed(msg listed) {
 	if !a.gate.isReady() {
 		return // the first adoption has not answered: it reads them
 	}
-	ct := &a.containers
-	if msg.err == nil && msg.fresh && a.listener.listening() && ct.isAdopted() && a.deployments.running() == nil && !ct.isReading() {
-		if res, ok := ct.agrees(msg.containers); ok {
+	quiet := msg.err == nil && msg.fresh && a.deployments.running() == nil
+	if quiet && a.listener.listening() && a.containers.isAdopted() && !a.containers.isReading() {
+		if res, ok := a.containers.agrees(msg.containers); ok {
 			a.onReconcile(res)
 			return
 		}

@@ -86,8 +86,8 @@ type runHost interface {
 	ended(d deploy.Deployment)
 }
 
-// newDeploymentRun makes the run of a recorded deployment d, numbered gen, from the
-// active color from: existing names a manual switch to the color's
+// newDeploymentRun makes the run of a recorded deployment d, numbered gen,
+// from the active color from: existing names a manual switch to the color's
 // existing container.
 func newDeploymentRun(e *env, h runHost, d deploy.Deployment, gen uint64, from deploy.Color, existing bool) *deploymentRun {
 	ctx, cancel := context.WithCancel(context.Background())
