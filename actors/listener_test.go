@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/bluegreen/bluegreen/deploy"
-	"github.com/bluegreen/bluegreen/internal/testimage"
 )
 
 func TestListener(t *testing.T) {
@@ -39,7 +38,7 @@ func TestListener(t *testing.T) {
 
 	// A config change moves it: the new proxy routes as the old one did.
 	moved := *cfg
-	moved.Ports.Proxy = testimage.FreePort(t)
+	moved.Ports.Proxy = unitApp(t, "web:v1").Ports.Proxy // a free port
 	p.env.cfg = &moved
 	if !l.start() {
 		t.Fatalf("start again: %v", l.failure())
