@@ -94,6 +94,13 @@ type clientConn struct {
 	code  int
 	stats *ColorStats
 
+	// The request's body and the connection's fate (body.go): the state
+	// of the body (bodyUnknown...), whether the client got 100 Continue,
+	// and whether the answer said Connection: close.
+	body      int8
+	continued bool
+	closing   bool
+
 	state     atomic.Int32
 	waitStart time.Time // when the wait for the next request began
 	parking             // the idle poller's part (idle_linux.go)
@@ -169,8 +176,16 @@ func (cc *clientConn) run(first bool) {
 			return // closed by Stop
 		}
 		cc.takeScratch()
-		keep := cc.serveOne()
+		// The body invariant (body.go): the next request is read only
+		// when this one's answer did not end the connection and its body
+		// was wholly read.
+		answered := cc.serveOne()
+		keep := answered && cc.reusable()
+		linger := answered && !keep && cc.lingers()
 		cc.releaseScratch()
+		if linger {
+			cc.lingerClose()
+		}
 		cc.releaseReader()
 		if !keep {
 			cc.close()
