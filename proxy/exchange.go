@@ -14,10 +14,12 @@ import (
 // One request's exchange with the upstream: reading and checking the
 // request, forwarding it with its body, reading the answer and passing it
 // back, and deciding whether the upstream connection may serve another
-// request. The rules of CONTRACT §6.6 that concern the upstream live here:
-// a request is sent twice only when it is safe and nothing of the first
-// answer arrived; an upstream connection that sent anything beyond its
-// answer's framing is closed, never pooled.
+// request. The rules that concern the upstream (docs/proxy.md, "Limits
+// and timeouts") live here: a request is sent twice only when it is safe
+// and nothing of the first answer arrived; an upstream connection that
+// sent anything beyond its answer's framing is closed, never pooled. The
+// client's body is read by sendBody, or thrown away by closeAfter (body.go)
+// when the proxy answers before it: never parsed as a request.
 
 var (
 	errBadResponse   = errors.New("malformed response")
