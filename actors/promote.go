@@ -29,9 +29,10 @@ func (s *System) Promote(ctx context.Context, app string) (deploy.AppStatus, err
 }
 
 // onPromote answers a promote: the app's status once the deployment in
-// canary or verifying moved all traffic to its color, or ECONFLICT.
+// canary or verifying moved all traffic to its color and went on, or
+// ECONFLICT.
 func (a *appActor) onPromote() StatusReply {
-	if r := a.deployments.running(); r == nil || (r.dep.Status != deploy.StatusCanary && r.dep.Status != deploy.StatusVerifying) {
+	if !a.deployments.running().promote() {
 		return StatusReply{Err: deploy.Errorf(deploy.ECONFLICT,
 			"no deployment of %s is in canary or verifying: there is nothing to promote", a.cfg.Name)}
 	}
