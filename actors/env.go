@@ -47,7 +47,7 @@ type timers struct {
 const (
 	crashPollInterval  = 2 * time.Second
 	runPollInterval    = 100 * time.Millisecond
-	verifyTickInterval = time.Second
+	verifyTickInterval = 250 * time.Millisecond
 )
 
 // withDefaults fills in what t leaves unset.

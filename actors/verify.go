@@ -15,12 +15,13 @@ import (
 // Verification on live traffic (docs/verification.md): a verified run
 // watches the new color's real traffic in windows, one per canary step and
 // one after the switch (verifying), while the old container keeps running.
-// A window is judged about each second on what the proxy counted of the new
-// color since it began (deploy.Judge): it fails as soon as its numbers are
-// over the limits with at least min_requests requests, or when the new
-// container exits or turns unhealthy, and passes when its time is up. A
-// failure takes the traffic back to the old color (reverting); a promote
-// skips what is left. The run's phase still changes only in advance.
+// A window is judged four times a second on what the proxy counted of the
+// new color since it began (deploy.Judge), and its numbers are saved each
+// second: it fails as soon as they are over the limits with at least
+// min_requests requests, or when the new container exits or turns
+// unhealthy, and passes when its time is up. A failure takes the traffic
+// back to the old color (reverting); a promote skips what is left. The
+// run's phase still changes only in advance.
 
 // windowDue is a timer of the window being watched: a tick judges it so
 // far and keeps its numbers up to date; end closes it.
@@ -35,9 +36,15 @@ type verifyWindow struct {
 	step     int         // percent of clients on the new color
 	started  time.Time   // when it began
 	start    proxy.Tally // the new color's counters then
+	ticks    int         // ticks judged
 	stopTick func() bool
 	stopEnd  func() bool
 }
+
+// verifySaveEvery is how often a window's numbers so far are written to
+// the store; it is judged more often (timers.verifyTick), so that a bad
+// release is caught within a fraction of a second of min_requests.
+const verifySaveEvery = time.Second
 
 // limits are what the run's windows must stay within.
 func (r *deploymentRun) limits() deploy.Limits {
@@ -115,8 +122,11 @@ func (r *deploymentRun) windowDue(msg windowDue) {
 		r.windowEnded(deploy.VerificationPassed, "")
 		return
 	}
-	r.save() // the numbers so far, for the API and ctl deploy --wait
-	w.stopTick = r.env.after(r.env.deps.timers.verifyTick, windowDue{gen: r.gen, seq: w.seq})
+	tick := r.env.deps.timers.verifyTick
+	if w.ticks++; w.ticks%max(1, int(verifySaveEvery/tick)) == 0 {
+		r.save() // the numbers so far, for the API and ctl deploy --wait
+	}
+	w.stopTick = r.env.after(tick, windowDue{gen: r.gen, seq: w.seq})
 }
 
 // measure reads the window's numbers so far into the deployment's
