@@ -1,0 +1,96 @@
+package e2e
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/bluegreen/bluegreen/deploy"
+)
+
+// TestCrash_Kill9InVerificationWindow kills serve with SIGKILL while a
+// verified deployment of v2 over v1 watches its window, then starts it
+// again (docs/verification.md, "Crashes"). In verifying the new process
+// keeps the new color active, watches a fresh window with the old
+// container still running, and completes the deployment.
+func TestCrash_Kill9InVerificationWindow(t *testing.T) {
+	images(t)
+	t.Run("verifying", func(t *testing.T) {
+		a := newApp(t, imgV1)
+		a.verify = "verify: {window: 6s, min_requests: 1}"
+		s := newServe(t, "", a)
+		s.start()
+		st := s.stable(a, imgV1, 60*time.Second)
+		oldColor, newColor := st.ActiveColor, st.ActiveColor.Other()
+		oldID := st.Containers.Of(oldColor).ID
+
+		id := s.deploy(a, imgV2)
+		d := s.inStatus(id, deploy.StatusVerifying, 60*time.Second)
+		if d.Verification == nil || d.Verification.Step != 100 {
+			t.Fatalf("in verifying: %+v", d.Verification)
+		}
+		newID := ""
+		if st, err := s.status(a.name); err == nil && st.Containers.Of(newColor) != nil {
+			newID = st.Containers.Of(newColor).ID
+		}
+		s.kill9()
+
+		started := s.start()
+		var first time.Duration
+		waitFor(t, 10*time.Second, "the first answer after the restart", func() (bool, string) {
+			code, body, err := get(a.url("/"))
+			if err == nil && code == 200 {
+				first = time.Since(started)
+				if body != "v2" {
+					t.Fatalf("after the restart the proxy answered %q, want v2 (the new color stays active)", body)
+				}
+				return true, ""
+			}
+			return false, fmt.Sprint(code, err)
+		})
+		// A fresh window: the deployment runs on, in verifying again.
+		waitFor(t, 10*time.Second, "a fresh window", func() (bool, string) {
+			d, err := s.deployment(id)
+			n := len(d.Phases)
+			return err == nil && d.Status == deploy.StatusVerifying && n >= 2 && d.Phases[n-1].Name == "verifying" &&
+				d.Phases[n-2].Name == "verifying", fmt.Sprint(d.Status, phaseNames(d), err)
+		})
+		if c := containers(t, a.name)[a.name+"-"+string(oldColor)]; c[0] != oldID || c[1] != "running" {
+			t.Fatalf("the old container %v during the fresh window, was %s running", c, oldID)
+		}
+		end := s.ended(id, 60*time.Second)
+		if end.Status != deploy.StatusCompleted || end.Verification == nil || end.Verification.Result != deploy.VerificationPassed {
+			t.Fatalf("deployment %s: %q, verification %+v", end.Status, end.Error, end.Verification)
+		}
+		cs := containers(t, a.name)
+		if c := cs[a.name+"-"+string(newColor)]; c[0] != newID || c[1] != "running" {
+			t.Fatalf("the new container %v, was %s: recreated or stopped", c, newID)
+		}
+		waitFor(t, 30*time.Second, "the old color stopped", func() (bool, string) {
+			c := containers(t, a.name)[a.name+"-"+string(oldColor)]
+			return c[1] == "exited", c[1]
+		})
+		s.stable(a, imgV2, 20*time.Second)
+		t.Logf("kill -9 in verifying: restart to first answer %s (v2)", first.Round(time.Millisecond))
+	})
+}
+
+// inStatus waits until deployment id has status st and returns it.
+func (s *serve) inStatus(id int64, st deploy.Status, timeout time.Duration) deploy.Deployment {
+	s.t.Helper()
+	var d deploy.Deployment
+	waitFor(s.t, timeout, fmt.Sprintf("deployment %d %s", id, st), func() (bool, string) {
+		var err error
+		d, err = s.deployment(id)
+		return err == nil && d.Status == st, fmt.Sprint(d.Status, err)
+	})
+	return d
+}
+
+func phaseNames(d deploy.Deployment) []string {
+	var out []string
+	for _, p := range d.Phases {
+		out = append(out, p.Name)
+	}
+	return out
+}
