@@ -260,3 +260,16 @@ func TestProgress_Window(t *testing.T) {
 		t.Errorf("the window of the step before stays on the line: %q", l)
 	}
 }
+
+func TestCtl_StatusShowsTheWindow(t *testing.T) {
+	f := newFakeSupervisor()
+	f.apps["web"].Deployment = &deploy.Deployment{DeploymentID: 4, App: "web", FromImage: "web:v1", ToImage: "web:v2", Color: "green",
+		Status: deploy.StatusCanary, TriggerSource: deploy.TriggerManual, StartedAt: time.Now(),
+		Verification: &deploy.Verification{Step: 10, Steps: []int{10, 50}, WindowMS: 60000, ElapsedMS: 12000, Requests: 40, Errors: 1,
+			ErrorRate: 0.025, P99MS: 18, Result: deploy.VerificationRunning}}
+	addr := startAPI(t, api.NewServer(f, nil))
+	code, out, _ := run(t, "ctl", "--api", addr, "status", "web")
+	if want := "canary 10% 12.0s/1m0s  requests 40  errors 1 (2.5%)  p99 18ms (ctl promote web skips the rest)"; code != 0 || !strings.Contains(out, want) {
+		t.Fatalf("exit %d, output lacks %q:\n%s", code, want, out)
+	}
+}
