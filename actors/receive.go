@@ -94,6 +94,8 @@ func (a *appActor) driving(msg any) {
 		a.onExitInspected(msg)
 	case exitDue:
 		a.onExitDue(msg)
+	case standbyDone:
+		a.onStandbyDone(msg)
 	case reviveDue:
 		a.onReviveDue(msg)
 	case reviveInspected:

@@ -448,6 +448,26 @@ func (rt *fakeRuntime) Remove(ctx context.Context, id string) error {
 	return nil
 }
 
+func (rt *fakeRuntime) Rename(ctx context.Context, id, name string) error {
+	if err := rt.enter(ctx, "Rename"); err != nil {
+		return err
+	}
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	c := rt.containers[id]
+	if c == nil {
+		c = rt.byName(id)
+	}
+	if c == nil {
+		return fmt.Errorf("rename container %s: %w", id, docker.ErrNotFound)
+	}
+	if other := rt.byName(name); other != nil && other != c {
+		return fmt.Errorf("rename container %s to %s: %w", id, name, docker.ErrNameInUse)
+	}
+	c.Name = name
+	return nil
+}
+
 func (rt *fakeRuntime) Events(ctx context.Context, since time.Time, labels map[string]string) (<-chan docker.Event, error) {
 	if err := rt.enter(ctx, "Events"); err != nil {
 		return nil, err
