@@ -147,7 +147,11 @@ func (a *appActor) stopped() {
 	}
 	a.revival.cancel()
 	a.gate.answer(errors.New("the app actor stopped"))
-	if !a.gate.closed() { // else the shutdown drains it
+	switch {
+	case a.gate.closed(): // the shutdown drains it
+	case a.retired && a.gate.drives():
+		a.retireApp() // retire.go
+	default:
 		a.listener.close(a.retired)
 	}
 }
