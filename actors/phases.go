@@ -169,8 +169,9 @@ func (r *deploymentRun) switchTraffic() stepDone {
 		return stepDone{gen: r.gen, phase: phaseSwitching,
 			err: fmt.Errorf("could not record the switch in the store (%v): traffic stays on %s", err, orNone(from))}
 	}
+	// The proxy logs "traffic switched" itself (proxy.SetTarget), for every
+	// move of its route: logged here too, a switch read as two.
 	e := r.env
-	e.log.Info("traffic switched", keyFrom, from, keyTo, r.color, keyImage, r.dep.ToImage)
 	e.event(r.dep.DeploymentID, deploy.EventProxySwitched,
 		fmt.Sprintf("traffic switched from %s to %s (%s)", orNone(from), r.color, r.dep.ToImage),
 		map[string]any{"from": from, "to": r.color, "image": r.dep.ToImage})
