@@ -78,6 +78,7 @@ func (a *appActor) bringUp(b *boot) {
 		return
 	case !s.running():
 		a.log.Warn("active container is not running: starting it", keyColor, active, "state", s.state)
+		a.containers.markRecovering(active) // degraded until it passed its checks again
 		a.containers.startOp(active)
 	default:
 		a.routeActive()

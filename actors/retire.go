@@ -24,6 +24,9 @@ import (
 func (a *appActor) retireApp() {
 	a.listener.close(true)
 	stopped := a.stopContainers()
+	// Stored as stopped: added back, the app shows that until its adoption
+	// read Docker (status.go, shownStatus), not the status it had.
+	a.record.setStatus(deploy.AppStopped, "removed from the configs")
 	what := "no container"
 	if len(stopped) > 0 {
 		what = "containers stopped (kept: added back, the app adopts them): " + strings.Join(stopped, ", ")
