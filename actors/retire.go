@@ -16,7 +16,7 @@ import (
 // drain_timeout; WebSockets up to websocket_drain_timeout, then a 1001
 // close), its containers are stopped, not removed, and app.removed is
 // recorded. Added back, the app's new actor adopts them and starts its
-// active container again (docs/config.md, "Reloading").
+// active container again (docs/config.md, "Validating and reloading").
 
 // retireApp closes the proxy of the app removed from the configs and stops
 // its containers, from the actor's Stopped: the supervisor waits for it
