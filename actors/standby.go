@@ -44,6 +44,7 @@ type aside struct {
 // standby set aside.
 type standbyDone struct {
 	color    deploy.Color
+	by       int64 // the deployment whose end decided it (0: an adoption or the reconcile)
 	gen      uint64
 	removed  bool             // a removal (else a restore)
 	ct       docker.Container // restored: the container under its color's name
@@ -114,9 +115,10 @@ func (cs *appContainers) makeRoom(color deploy.Color) func(context.Context) erro
 
 // restoreAside puts color's standby back under its color's name, after the
 // removal of leftover (the failed candidate that still has the name; "":
-// none), in the background (standbyDone). A restore that fails is tried
-// again by the reconcile (settleAsides).
-func (cs *appContainers) restoreAside(color deploy.Color, leftover string) {
+// none), in the background (standbyDone); by is the deployment whose end
+// decided it (0: none). A restore that fails is tried again by the
+// reconcile (settleAsides).
+func (cs *appContainers) restoreAside(color deploy.Color, leftover string, by int64) {
 	a := cs.asides[color]
 	if a == nil {
 		return
@@ -135,15 +137,16 @@ func (cs *appContainers) restoreAside(color deploy.Color, leftover string) {
 		if err == nil {
 			ct, err = renameTo(ctx, rt, id, name)
 		}
-		send(standbyDone{color: color, gen: gen, ct: ct, err: err, leftover: leftover})
+		send(standbyDone{color: color, by: by, gen: gen, ct: ct, err: err, leftover: leftover})
 	}()
 }
 
 // dropAside removes color's standby in the background (standbyDone): the
-// candidate that took its color passed. It is forgotten at once; a removal
-// that fails leaves a stopped container aside, which the next set-aside of
-// the color or the next adoption removes.
-func (cs *appContainers) dropAside(color deploy.Color) {
+// candidate that took its color passed (by: its deployment; 0: found so at
+// adoption). It is forgotten at once; a removal that fails leaves a
+// stopped container aside, which the next set-aside of the color or the
+// next adoption removes.
+func (cs *appContainers) dropAside(color deploy.Color, by int64) {
 	a := cs.asides[color]
 	if a == nil {
 		return
@@ -159,7 +162,7 @@ func (cs *appContainers) dropAside(color deploy.Color) {
 		if err == nil {
 			err = rt.Remove(ctx, id)
 		}
-		send(standbyDone{color: color, gen: gen, removed: true, ct: docker.Container{ID: id}, err: err})
+		send(standbyDone{color: color, by: by, gen: gen, removed: true, ct: docker.Container{ID: id}, err: err})
 	}()
 }
 
@@ -173,7 +176,7 @@ func (cs *appContainers) standbyDone(msg standbyDone) (restored bool) {
 			return false
 		}
 		e.log.Info("standby removed: the new container passed", keyColor, msg.color, keyContainer, short(msg.ct.ID))
-		e.event(0, deploy.EventContainerRemoved, fmt.Sprintf("old %s container %s removed: its color's new container passed",
+		e.event(msg.by, deploy.EventContainerRemoved, fmt.Sprintf("old %s container %s removed: its color's new container passed",
 			msg.color, short(msg.ct.ID)), map[string]any{"color": msg.color, "container": msg.ct.ID})
 		return false
 	}
@@ -196,7 +199,7 @@ func (cs *appContainers) standbyDone(msg standbyDone) (restored bool) {
 	cs.slots[msg.color] = s
 	cs.save(msg.color)
 	e.log.Info("standby back in its color", keyColor, msg.color, keyContainer, short(s.id), keyImage, s.image)
-	e.event(0, deploy.EventContainerStopped, fmt.Sprintf("%s container %s (%s) kept for switch back", msg.color, short(s.id), s.image),
+	e.event(msg.by, deploy.EventContainerStopped, fmt.Sprintf("%s container %s (%s) kept for switch back", msg.color, short(s.id), s.image),
 		map[string]any{"color": msg.color, "container": s.id, "image": s.image, "standby": true})
 	return true
 }
@@ -306,7 +309,7 @@ func (a *appActor) standbyAfter(d deploy.Deployment) {
 		return
 	}
 	if d.Status == deploy.StatusCompleted {
-		a.containers.dropAside(d.Color)
+		a.containers.dropAside(d.Color, d.DeploymentID)
 		return
 	}
 	leftover := ""
@@ -315,7 +318,7 @@ func (a *appActor) standbyAfter(d deploy.Deployment) {
 		a.monitors.stop(d.Color)
 		a.containers.clear(d.Color)
 	}
-	a.containers.restoreAside(d.Color, leftover)
+	a.containers.restoreAside(d.Color, leftover, d.DeploymentID)
 }
 
 // settleAsides resolves the standbys set aside that no deployment owns
@@ -336,13 +339,13 @@ func (a *appActor) settleAsides(owned deploy.Color) {
 		s, found := a.containers.get(color)
 		switch {
 		case !found:
-			a.containers.restoreAside(color, "")
+			a.containers.restoreAside(color, "", 0)
 		case color != a.record.active() && a.notCompleted(s.deploymentID):
 			a.monitors.stop(color)
 			a.containers.clear(color)
-			a.containers.restoreAside(color, s.id)
+			a.containers.restoreAside(color, s.id, 0)
 		default:
-			a.containers.dropAside(color)
+			a.containers.dropAside(color, 0)
 		}
 	}
 }
