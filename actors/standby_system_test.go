@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/bluegreen/bluegreen/deploy"
+	"github.com/bluegreen/bluegreen/internal/testsupport/testimage"
 )
 
 // TestSystem_StandbySurvivesFailedDeploys deploys v2 over v1 (blue's v1
@@ -97,6 +98,7 @@ func TestSystem_RemovedAppStoppedAndAdopted(t *testing.T) {
 	app := newTestApp(t, imgV1)
 	keep := newTestApp(t, imgV1)
 	keep.name += "k"
+	testimage.Cleanup(t, keep.name)
 	h := newHarness(t, app, keep)
 	h.waitStable(app.name, imgV1, 60*time.Second)
 	h.waitStable(keep.name, imgV1, 60*time.Second)
