@@ -94,6 +94,8 @@ func (a *appActor) driving(msg any) {
 		a.onExitInspected(msg)
 	case exitDue:
 		a.onExitDue(msg)
+	case standbyDone:
+		a.onStandbyDone(msg)
 	case reviveDue:
 		a.onReviveDue(msg)
 	case reviveInspected:
@@ -145,7 +147,11 @@ func (a *appActor) stopped() {
 	}
 	a.revival.cancel()
 	a.gate.answer(errors.New("the app actor stopped"))
-	if !a.gate.closed() { // else the shutdown drains it
+	switch {
+	case a.gate.closed(): // the shutdown drains it
+	case a.retired && a.gate.drives():
+		a.retireApp() // retire.go
+	default:
 		a.listener.close(a.retired)
 	}
 }
