@@ -59,6 +59,10 @@ type Options struct {
 	// proxy; nil: net.Listen.
 	Listen  func(network, addr string) (net.Listener, error)
 	Version string // the build's version, for GET /health
+	// DockerConcurrency is how many container creates, starts, stops and
+	// removals of all apps run at once (queue.go); 0:
+	// DefaultDockerConcurrency, below 0: no bound.
+	DockerConcurrency int
 
 	timers timers // tests: the app actors' clocks
 }
@@ -96,6 +100,9 @@ func Start(o Options) (*System, error) {
 	if o.Metrics == nil {
 		o.Metrics = metrics.New()
 	}
+	if o.DockerConcurrency == 0 {
+		o.DockerConcurrency = DefaultDockerConcurrency
+	}
 	cfgs, err := o.Load()
 	if err != nil {
 		return nil, err
@@ -106,9 +113,10 @@ func Start(o Options) (*System, error) {
 	}
 	h := newHub()
 	rec := &recorder{store: o.Store, hub: h, log: o.Logger, metrics: o.Metrics}
-	d := deps{store: o.Store, rt: o.Runtime, rec: rec, log: o.Logger, reconcile: o.ReconcileInterval, timers: o.timers.withDefaults(),
+	rt := newQueuedRuntime(o.Runtime, max(o.DockerConcurrency, 0)) // every Docker call of the process goes through it
+	d := deps{store: o.Store, rt: rt, rec: rec, log: o.Logger, reconcile: o.ReconcileInterval, timers: o.timers.withDefaults(),
 		listen: o.Listen, metrics: o.Metrics}
-	s := &System{eng: eng, store: o.Store, rt: o.Runtime, hub: h, rec: rec, log: o.Logger, timeout: o.RequestTimeout,
+	s := &System{eng: eng, store: o.Store, rt: rt, hub: h, rec: rec, log: o.Logger, timeout: o.RequestTimeout,
 		version: o.Version, started: time.Now().UTC(), metrics: o.Metrics}
 	names := make([]string, 0, len(cfgs))
 	for _, c := range cfgs {
