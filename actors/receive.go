@@ -98,6 +98,8 @@ func (a *appActor) driving(msg any) {
 		a.onReviveDue(msg)
 	case reviveInspected:
 		a.onReviveInspected(msg)
+	case retryDue: // a failed deployment's retry (retry.go)
+		a.onRetryDue(msg)
 
 	// Health checks (monitor.go).
 	case healthResult:
@@ -144,6 +146,7 @@ func (a *appActor) stopped() {
 		cancel()
 	}
 	a.revival.cancel()
+	a.retry.reset()
 	a.gate.answer(errors.New("the app actor stopped"))
 	if !a.gate.closed() { // else the shutdown drains it
 		a.listener.close(a.retired)

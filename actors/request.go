@@ -115,6 +115,7 @@ func (a *appActor) startDeployment(image string, trigger deploy.Trigger, switchT
 	if err := a.deployments.record(&d); err != nil {
 		return 0, err
 	}
+	a.retry.drop() // this deployment replaces a retry that waits (retry.go)
 	a.begin(d, switchTo != "")
 	return d.DeploymentID, nil
 }
