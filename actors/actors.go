@@ -5,7 +5,9 @@
 // System ties them together and serves the management API (api.Backend).
 //
 // One Docker event stream serves the process (events.go): the supervisor
-// routes each event to the app actor of the container. During an upgrade of
+// routes each event to the app actor of the container. Every container
+// create, start, stop and removal of all apps takes its turn in one queue
+// (queue.go), a few at once. During an upgrade of
 // serve, Pause hands the driving of Docker over and Resume takes it back
 // (pause.go: the single-driver rule); Stop drains every proxy with its app's
 // timeouts.
@@ -13,6 +15,7 @@
 // The app actor (app.go) is made of owned parts, each a type that alone
 // holds and changes its state: the two colors' containers (containers.go,
 // inspect.go, exits.go), the restart of a dead active container (exits.go),
+// the retry of a deployment that failed while nothing serves (retry.go),
 // the health actors (monitor.go), the deployments (deployments.go) and the
 // running one (runstate.go, run.go, phases.go), image retention
 // (images.go), the single-driver gate (pause.go), the app's row in the
