@@ -148,39 +148,42 @@ func TestDeployRetry_firstStartRecovers(t *testing.T) {
 		t.Fatal("a retry waits after the app serves")
 	}
 
-	t.Run("the backoff starts over", func(t *testing.T) {
-		// A later failure while something serves is not retried (the app
-		// serves); only one while nothing serves is, from 2 s again.
-		u.rt.failNext("Start", startTimeout)
-		d := u.wait(u.deploy(cfg.Name, "web:v2").DeploymentID)
-		if d.Status != deploy.StatusFailed {
-			t.Fatalf("deployment %+v", d)
-		}
-		if n := len(u.retries(cfg.Name)); n != 3 {
-			t.Fatalf("a failure while the app serves was retried (%d retry events)", n)
-		}
-		u.rt.kill(cfg.Name + "-blue")
-		if err := u.rt.Remove(context.Background(), cfg.Name+"-blue"); err != nil {
-			t.Fatal(err)
-		}
-		u.tick(cfg.Name)
-		u.until("the active container gone", func() bool {
-			return strings.Contains(u.app(cfg.Name).Error, "is gone")
-		})
-		u.rt.failNext("Start", startTimeout)
-		d = u.wait(u.deploy(cfg.Name, "").DeploymentID) // ctl deploy APP: the current image again
-		if d.Status != deploy.StatusFailed {
-			t.Fatalf("redeploy %+v", d)
-		}
-		u.until("a retry from 2 s again", func() bool { return u.clock.pending(2*time.Second) == 1 })
-		if rs := u.retries(cfg.Name); rs[len(rs)-1].Attempt != 1 || rs[len(rs)-1].TriggerSource != deploy.TriggerS3dock {
-			t.Fatalf("retry events %+v", rs)
-		}
-		u.clock.fire(2 * time.Second)
-		if st := u.stable(cfg.Name, "web:v1"); st.ActiveColor != deploy.Green {
-			t.Fatalf("after the retry %+v", st)
-		}
+	t.Run("the backoff starts over", func(t *testing.T) { backoffStartsOver(t, u, cfg) })
+}
+
+// backoffStartsOver: once the app served, a failure while it serves is not
+// retried; one while nothing serves is, from 2 s again.
+func backoffStartsOver(t *testing.T, u *unit, cfg *config.App) {
+	u.rt.failNext("Start", startTimeout)
+	d := u.wait(u.deploy(cfg.Name, "web:v2").DeploymentID)
+	if d.Status != deploy.StatusFailed {
+		t.Fatalf("deployment %+v", d)
+	}
+	if n := len(u.retries(cfg.Name)); n != 3 {
+		t.Fatalf("a failure while the app serves was retried (%d retry events)", n)
+	}
+	u.rt.setQuiet(true) // the active container removed unseen: the reconcile finds it gone (no revival)
+	if err := u.rt.Remove(context.Background(), cfg.Name+"-blue"); err != nil {
+		t.Fatal(err)
+	}
+	u.rt.setQuiet(false)
+	u.tick(cfg.Name)
+	u.until("the active container gone", func() bool {
+		return strings.Contains(u.app(cfg.Name).Error, "is gone")
 	})
+	u.rt.failNext("Start", startTimeout)
+	d = u.wait(u.deploy(cfg.Name, "").DeploymentID) // ctl deploy APP: the current image again
+	if d.Status != deploy.StatusFailed {
+		t.Fatalf("redeploy %+v", d)
+	}
+	u.until("a retry from 2 s again", func() bool { return u.clock.pending(2*time.Second) == 1 })
+	if rs := u.retries(cfg.Name); rs[len(rs)-1].Attempt != 1 || rs[len(rs)-1].TriggerSource != deploy.TriggerS3dock {
+		t.Fatalf("retry events %+v", rs)
+	}
+	u.clock.fire(2 * time.Second)
+	if st := u.stable(cfg.Name, "web:v1"); st.ActiveColor != deploy.Green {
+		t.Fatalf("after the retry %+v", st)
+	}
 }
 
 // TestDeployRetry_backoffCapped: the wait doubles up to a minute, and stays
@@ -249,18 +252,9 @@ func TestDeployRetry_badImageNotRetried(t *testing.T) {
 // or a restart of serve leaves no retry waiting; a pause holds it and its
 // end makes it due at once.
 func TestDeployRetry_cancelled(t *testing.T) {
-	failed := func(t *testing.T, u *unit) *config.App {
-		t.Helper()
-		cfg := unitApp(t, "web:v1")
-		u.rt.failNext("Start", startTimeout)
-		u.addApp(cfg)
-		u.history(cfg.Name, 1)
-		u.until("a retry waits", func() bool { return u.clock.pending(retryFirst) == 1 })
-		return cfg
-	}
 	t.Run("a deploy request", func(t *testing.T) {
 		u := newUnit(t)
-		cfg := failed(t, u)
+		cfg := failedFirstStart(t, u)
 		d := u.wait(u.deploy(cfg.Name, "web:v2").DeploymentID)
 		if d.Status != deploy.StatusCompleted {
 			t.Fatalf("deployment %+v", d)
@@ -275,7 +269,7 @@ func TestDeployRetry_cancelled(t *testing.T) {
 	})
 	t.Run("a request refused", func(t *testing.T) {
 		u := newUnit(t)
-		cfg := failed(t, u)
+		cfg := failedFirstStart(t, u)
 		if _, err := u.sys.Switch(context.Background(), cfg.Name, deploy.Green); deploy.ErrorCode(err) != deploy.ECONFLICT {
 			t.Fatalf("switch with no container: %v", err)
 		}
@@ -285,7 +279,7 @@ func TestDeployRetry_cancelled(t *testing.T) {
 	})
 	t.Run("the config removed", func(t *testing.T) {
 		u := newUnit(t)
-		failed(t, u)
+		failedFirstStart(t, u)
 		u.configs(nil)
 		if _, err := u.sys.Reload(context.Background()); err != nil {
 			t.Fatal(err)
@@ -294,7 +288,7 @@ func TestDeployRetry_cancelled(t *testing.T) {
 	})
 	t.Run("a restart of serve", func(t *testing.T) {
 		u := newUnit(t)
-		cfg := failed(t, u)
+		cfg := failedFirstStart(t, u)
 		u.configs(nil, cfg)
 		u.restart() // the new process's first start begins anew
 		hist := u.history(cfg.Name, 2)
@@ -305,7 +299,7 @@ func TestDeployRetry_cancelled(t *testing.T) {
 	})
 	t.Run("a pause", func(t *testing.T) {
 		u := newUnit(t)
-		cfg := failed(t, u)
+		cfg := failedFirstStart(t, u)
 		if err := u.sys.Pause(context.Background()); err != nil {
 			t.Fatal(err)
 		}
@@ -320,6 +314,18 @@ func TestDeployRetry_cancelled(t *testing.T) {
 			t.Fatalf("the retry after the pause %+v", hist[1])
 		}
 	})
+}
+
+// failedFirstStart adds an app whose first start fails, and waits for its
+// retry.
+func failedFirstStart(t *testing.T, u *unit) *config.App {
+	t.Helper()
+	cfg := unitApp(t, "web:v1")
+	u.rt.failNext("Start", startTimeout)
+	u.addApp(cfg)
+	u.history(cfg.Name, 1)
+	u.until("a retry waits", func() bool { return u.clock.pending(retryFirst) == 1 })
+	return cfg
 }
 
 // TestDeployRetry_unhealthyRetryStops: a retry whose container is unhealthy

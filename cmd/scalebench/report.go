@@ -68,6 +68,20 @@ func ms(d time.Duration) string {
 
 func secs(d time.Duration) string { return fmt.Sprintf("%.1f s", d.Seconds()) }
 
+// coldStart writes the rows of the time until all apps are stable.
+func (r *results) coldStart(c config, row func(what, value, ref, target string)) {
+	if r.stableAfter > 0 {
+		row(fmt.Sprintf("all %d apps stable after start", c.apps), secs(r.stableAfter), "46-57 s", "")
+	}
+	if r.gaveUpAfter > 0 {
+		row(fmt.Sprintf("apps never stable (none changed for %s)", settleWait),
+			fmt.Sprintf("%d of %d, %s after start", r.notStable, c.apps, secs(r.gaveUpAfter)), "", "0")
+	}
+	if r.stableAfter > 0 || r.gaveUpAfter > 0 {
+		row("  failed deployments on the way", fmt.Sprint(r.failedDeploys), "", "")
+	}
+}
+
 // print writes the table of what was measured (rows not reached are left out).
 func (b *bench) print() {
 	r := &b.res
@@ -82,15 +96,7 @@ func (b *bench) print() {
 	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(w, "measured\tvalue\tissue 9 (before)\ttarget")
 	row := func(what, value, ref, target string) { fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", what, value, ref, target) }
-	if r.stableAfter > 0 {
-		row(fmt.Sprintf("all %d apps stable after start", c.apps), secs(r.stableAfter), "46-57 s", "")
-	}
-	if r.gaveUpAfter > 0 {
-		row(fmt.Sprintf("apps never stable (none changed for %s)", settleWait), fmt.Sprintf("%d of %d, %s after start", r.notStable, c.apps, secs(r.gaveUpAfter)), "", "0")
-	}
-	if r.stableAfter > 0 || r.gaveUpAfter > 0 {
-		row("  failed deployments on the way", fmt.Sprint(r.failedDeploys), "", "")
-	}
+	r.coldStart(c, row)
 	if r.rssIdle > 0 {
 		row("supervisor RSS, idle", mib(r.rssIdle), "", "")
 		row(fmt.Sprintf("supervisor CPU, idle (%s)", c.idle), fmt.Sprintf("%.1f%% of a core", r.cpuIdle), "28% of a core", "≤ 5%")
