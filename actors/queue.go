@@ -26,9 +26,10 @@ import (
 // an app.
 
 // DefaultDockerConcurrency is how many container creates, starts, stops and
-// removals run at once. Any bound started 100 apps at once on a 2-core VM
-// faster than none, and none of them failed (docs/operations.md, "Many
-// apps on one VM"); 4 leaves room for a slow stop beside the starts.
+// removals run at once. With 2 to 8, 100 apps started at once on a 2-core
+// VM took about as long (Docker's pace bounds it) and none failed
+// (docs/operations.md, "Many apps on one VM"); 4 leaves room for a slow
+// stop beside the starts.
 const DefaultDockerConcurrency = 4
 
 // dockerQueue hands out turns of Docker work, at most limit at once (0: no
