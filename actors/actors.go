@@ -7,10 +7,9 @@
 // One Docker event stream serves the process (events.go): the supervisor
 // routes each event to the app actor of the container. Every container
 // create, start, stop and removal of all apps takes its turn in one queue
-// (queue.go), a few at once. During an upgrade of
-// serve, Pause hands the driving of Docker over and Resume takes it back
-// (pause.go: the single-driver rule); Stop drains every proxy with its app's
-// timeouts.
+// (queue.go), a few at once. During an upgrade of serve, Pause hands the
+// driving of Docker over and Resume takes it back (pause.go: the
+// single-driver rule); Stop drains every proxy with its app's timeouts.
 //
 // The app actor (app.go) is made of owned parts, each a type that alone
 // holds and changes its state: the two colors' containers (containers.go,
