@@ -142,12 +142,14 @@ func (a *appActor) candidateRemoved(color deploy.Color, existing bool) {
 }
 
 // ended takes the end of the running deployment: the app serves what it
-// serves, the queued deployment begins, image retention follows a
-// completed one, and a pause that waited for it is answered.
+// serves, a failure that may pass is retried, the queued deployment begins,
+// image retention follows a completed one, and a pause that waited for it
+// is answered.
 func (a *appActor) ended(d deploy.Deployment) {
+	retrying := a.retryAfterEnd(d) // a failure while nothing serves is retried (retry.go)
 	a.deployments.finished(d)
 	a.standbyAfter(d) // before a queued deployment takes the color again
-	if d.Status != deploy.StatusCompleted && !a.deployments.hasQueued() {
+	if d.Status != deploy.StatusCompleted && !a.deployments.hasQueued() && !retrying {
 		a.record.settle() // what was asked for did not happen
 	}
 	a.ensureMonitors()

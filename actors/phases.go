@@ -52,7 +52,7 @@ func (r *deploymentRun) startCandidate() {
 	if r.existing {
 		id, port := r.host.startExisting(r.color)
 		go func() {
-			ctx, cancel := context.WithTimeout(r.ctx, startup)
+			ctx, cancel := timeoutAfterQueue(r.ctx, startup) // startup_timeout runs from the turn in Docker's queue (queue.go)
 			defer cancel()
 			err := rt.Start(ctx, id)
 			if err == nil {
@@ -64,7 +64,7 @@ func (r *deploymentRun) startCandidate() {
 	}
 	spec, prepare := r.host.newContainer(r.dep)
 	go func() {
-		ctx, cancel := context.WithTimeout(r.ctx, startup)
+		ctx, cancel := timeoutAfterQueue(r.ctx, startup)
 		defer cancel()
 		if prepare != nil {
 			if err := prepare(ctx); err != nil {
@@ -102,7 +102,7 @@ func createAndStart(ctx context.Context, rt Runtime, spec docker.Spec) (string, 
 		return "", err
 	}
 	if err := rt.Start(ctx, id); err != nil {
-		rctx, rcancel := context.WithTimeout(context.Background(), 30*time.Second)
+		rctx, rcancel := timeoutAfterQueue(context.Background(), 30*time.Second)
 		_ = rt.Remove(rctx, id)
 		rcancel()
 		return "", err
@@ -213,7 +213,7 @@ func (r *deploymentRun) stopOld() (res stepDone, now bool) {
 	}
 	rt, grace := r.env.deps.rt, r.env.cfg.Deployment.StopTimeout
 	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), grace+30*time.Second)
+		ctx, cancel := timeoutAfterQueue(context.Background(), grace+30*time.Second)
 		defer cancel()
 		r.done(stepDone{phase: phaseStopping, err: rt.Stop(ctx, id, grace)})
 	}()
@@ -242,7 +242,7 @@ func (r *deploymentRun) rollBack(why string) {
 	r.host.rollingBack(r.color, r.candidate)
 	rt, id, existing, grace := r.env.deps.rt, r.candidate, r.existing, r.env.cfg.Deployment.StopTimeout
 	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), grace+30*time.Second)
+		ctx, cancel := timeoutAfterQueue(context.Background(), grace+30*time.Second)
 		defer cancel()
 		logs, _ := rt.Logs(ctx, id, logLines)
 		var err error

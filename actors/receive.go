@@ -100,6 +100,8 @@ func (a *appActor) driving(msg any) {
 		a.onReviveDue(msg)
 	case reviveInspected:
 		a.onReviveInspected(msg)
+	case retryDue: // a failed deployment's retry (retry.go)
+		a.onRetryDue(msg)
 
 	// Health checks (monitor.go).
 	case healthResult:
@@ -146,6 +148,7 @@ func (a *appActor) stopped() {
 		cancel()
 	}
 	a.revival.cancel()
+	a.retry.reset()
 	a.gate.answer(errors.New("the app actor stopped"))
 	switch {
 	case a.gate.closed(): // the shutdown drains it

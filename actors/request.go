@@ -125,6 +125,7 @@ func (a *appActor) startDeployment(image string, trigger deploy.Trigger, kind de
 	if err := a.deployments.record(&d); err != nil {
 		return 0, err
 	}
+	a.retry.drop() // this deployment replaces a retry that waits (retry.go)
 	a.begin(d, switchTo != "")
 	return d.DeploymentID, nil
 }

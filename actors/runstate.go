@@ -33,6 +33,8 @@ type deploymentRun struct {
 	old          string // the old color's container, once it is being stopped
 	lastCheckErr string // the gate's last failed check
 	why          string // why the candidate is rolled back
+	failedIn     phase  // the phase a failed run ended in (fail)
+	failure      error  // Docker's answer it failed with
 
 	ctx      context.Context // ends with the run: cancels its steps and the crash watch
 	cancel   context.CancelFunc
@@ -115,6 +117,15 @@ func (r *deploymentRun) deployment() deploy.Deployment {
 	d := r.dep
 	d.Phases = append([]deploy.Phase(nil), d.Phases...)
 	return d
+}
+
+// failedWith is the phase a failed run ended in and Docker's answer that
+// failed it; nil when it did not fail.
+func (r *deploymentRun) failedWith() (phase, error) {
+	if r == nil {
+		return phaseNone, nil
+	}
+	return r.failedIn, r.failure
 }
 
 // closeGate stops the health_check_timeout timer.

@@ -58,6 +58,17 @@ const (
 	EventImageRemoveFailed EventType = "image.remove_failed"
 )
 
+// Event types of a deployment's retry (docs/faults.md, "A first start that
+// meets a slow or absent Docker").
+const (
+	// EventDeploymentRetryScheduled records that a deployment which failed
+	// for a passing reason (Docker timed out, was unreachable, or refused a
+	// create or start) while nothing served the app is deployed again after
+	// a wait. It carries the failed deployment's ID. Data: {"status",
+	// "image", "trigger_source", "attempt", "delay_ms", "error"}.
+	EventDeploymentRetryScheduled EventType = "deployment.retry_scheduled"
+)
+
 // OfDeployment reports whether t is a deployment event, and what follows
 // "deployment." in it: a status (started, completed, ...) or "phase".
 func (t EventType) OfDeployment() (string, bool) {
