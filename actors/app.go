@@ -20,8 +20,9 @@ type appActor struct {
 	*env // what every part reads; written in receive.go only (started, onUpdateConfig)
 
 	// The owned parts, with the files that may write their state.
-	containers  appContainers  // the two colors' containers: containers.go, inspect.go, exits.go
+	containers  appContainers  // the two colors' containers: containers.go, inspect.go, exits.go, standby.go
 	revival     activeRevival  // the restart of a dead active container: exits.go
+	retry       deployRetry    // the retry of a failed deployment while nothing serves: retry.go
 	monitors    appMonitors    // the health actors: monitor.go
 	deployments appDeployments // the running, the queued, the last completed deployment: deployments.go
 	images      imageRetention // image retention: images.go
@@ -40,6 +41,7 @@ func newAppActor(cfg *config.App, d deps) actor.Producer {
 			env:         e,
 			containers:  newAppContainers(e),
 			revival:     activeRevival{env: e},
+			retry:       deployRetry{env: e},
 			monitors:    newAppMonitors(e),
 			deployments: appDeployments{env: e},
 			images:      imageRetention{env: e},

@@ -190,6 +190,10 @@ type reviveInspected struct {
 	err error
 }
 
+// retryDue asks the app actor to deploy again what failed while nothing
+// served it (retry.go).
+type retryDue struct{ gen uint64 }
+
 // The single-driver rule of an upgrade (pause.go).
 
 type (

@@ -96,10 +96,14 @@ func (a *appActor) driving(msg any) {
 		a.onExitInspected(msg)
 	case exitDue:
 		a.onExitDue(msg)
+	case standbyDone:
+		a.onStandbyDone(msg)
 	case reviveDue:
 		a.onReviveDue(msg)
 	case reviveInspected:
 		a.onReviveInspected(msg)
+	case retryDue: // a failed deployment's retry (retry.go)
+		a.onRetryDue(msg)
 
 	// Health checks (monitor.go).
 	case healthResult:
@@ -148,8 +152,13 @@ func (a *appActor) stopped() {
 		cancel()
 	}
 	a.revival.cancel()
+	a.retry.reset()
 	a.gate.answer(errors.New("the app actor stopped"))
-	if !a.gate.closed() { // else the shutdown drains it
+	switch {
+	case a.gate.closed(): // the shutdown drains it
+	case a.retired && a.gate.drives():
+		a.retireApp() // retire.go
+	default:
 		a.listener.close(a.retired)
 	}
 }

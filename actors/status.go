@@ -25,6 +25,9 @@ func (a *appActor) appStatus() (deploy.State, string) {
 		if dockErr != nil {
 			return deploy.AppFailed, "Docker unreachable: " + dockErr.Error()
 		}
+		if a.retry.waiting() {
+			return deploy.AppFailed, a.retry.reason() // retry.go
+		}
 		return deploy.AppFailed, "no container serves this app: deploy an image"
 	case dockErr != nil:
 		return deploy.AppDegraded, "Docker unreachable: " + dockErr.Error()

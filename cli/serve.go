@@ -40,6 +40,7 @@ now at its path without dropping a request. DOCKER_HOST picks the Docker daemon.
 	fs.StringVar(&o.LogFormat, "log-format", "text", "log `FORMAT`: text or json")
 	fs.StringVar(&o.LogLevel, "log-level", "info", "log `LEVEL`: debug, info, warn or error")
 	fs.DurationVar(&o.ReconcileInterval, "reconcile-interval", daemon.DefaultReconcileInterval, "how often each app re-reads its containers from Docker")
+	fs.IntVar(&o.DockerConcurrency, "docker-concurrency", daemon.DefaultDockerConcurrency, "container creates, starts, stops and removals sent to Docker at once, for all apps (`N`; 0: no bound)")
 	_ = cmd.RegisterFlagCompletionFunc("log-format", cobra.FixedCompletions([]string{"text", "json"}, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("log-level", cobra.FixedCompletions([]string{"debug", "info", "warn", "error"}, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.MarkFlagDirname("apps")

@@ -73,8 +73,12 @@ func start(ctx context.Context, o Options, logger *slog.Logger, inh *handover.In
 	listen := func(network, addr string) (net.Listener, error) {
 		return lns.Listen(handover.TCPKey(addr), func() (net.Listener, error) { return net.Listen(network, addr) })
 	}
+	concurrency := o.DockerConcurrency
+	if concurrency == 0 {
+		concurrency = -1 // no bound (actors: 0 is the default)
+	}
 	sys, err := actors.Start(actors.Options{Load: load, Store: st, Runtime: rt, Logger: logger,
-		ReconcileInterval: o.ReconcileInterval, Listen: listen, Version: o.Version})
+		ReconcileInterval: o.ReconcileInterval, Listen: listen, Version: o.Version, DockerConcurrency: concurrency})
 	if err != nil {
 		ln.Close()
 		lns.CloseUnclaimed()

@@ -35,6 +35,7 @@ const (
 	EventContainerExited       EventType = "container.exited"     // Data: {"color", "container", "exit_code", "oom_killed"}
 	EventContainerRestarting   EventType = "container.restarting" // bluegreen starts a dead active container: {"color", "attempt"}
 	EventAppState              EventType = "app.state"            // Data: {"from": "deploying", "to": "stable"}
+	EventAppRemoved            EventType = "app.removed"          // removed from the configs: its proxy closed, its containers stopped
 	EventActorFailed           EventType = "actor.failed"
 	EventConfigLoaded          EventType = "config.loaded"
 	EventConfigReloaded        EventType = "config.reloaded"
@@ -55,6 +56,17 @@ const (
 	// EventImageRemoveFailed records a removal that Docker refused or that
 	// failed; the deployment is not affected. Data: {"image", "id", "error"}.
 	EventImageRemoveFailed EventType = "image.remove_failed"
+)
+
+// Event types of a deployment's retry (docs/faults.md, "A first start that
+// meets a slow or absent Docker").
+const (
+	// EventDeploymentRetryScheduled records that a deployment which failed
+	// for a passing reason (Docker timed out, was unreachable, or refused a
+	// create or start) while nothing served the app is deployed again after
+	// a wait. It carries the failed deployment's ID. Data: {"status",
+	// "image", "trigger_source", "attempt", "delay_ms", "error"}.
+	EventDeploymentRetryScheduled EventType = "deployment.retry_scheduled"
 )
 
 // OfDeployment reports whether t is a deployment event, and what follows

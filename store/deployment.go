@@ -13,7 +13,8 @@ import (
 )
 
 // CreateDeployment inserts d with its phases and sets d.DeploymentID. A zero
-// d.StartedAt is set to s.Now and an empty d.Status to deploy.StatusQueued.
+// d.StartedAt is set to s.Now, an empty d.Status to deploy.StatusQueued and
+// an empty d.Kind to deploy.KindDeploy.
 func (s *Store) CreateDeployment(ctx context.Context, d *deploy.Deployment) error {
 	if d.App == "" {
 		return errors.New("create deployment: empty app")
@@ -23,6 +24,9 @@ func (s *Store) CreateDeployment(ctx context.Context, d *deploy.Deployment) erro
 	}
 	if d.Status == "" {
 		d.Status = deploy.StatusQueued
+	}
+	if d.Kind == "" {
+		d.Kind = deploy.KindDeploy
 	}
 	logs, err := marshalLogs(d.Logs)
 	if err != nil {
@@ -35,10 +39,10 @@ func (s *Store) CreateDeployment(ctx context.Context, d *deploy.Deployment) erro
 	var id int64
 	err = s.writeTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `INSERT INTO deployments
-			(app, from_image, to_image, color, trigger_source, status, error, logs, started_at, completed_at, duration_ms, verification)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			(app, from_image, to_image, color, trigger_source, status, error, logs, started_at, completed_at, duration_ms, kind, verification)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			d.App, d.FromImage, d.ToImage, d.Color, d.TriggerSource, d.Status, d.Error, logs,
-			formatTime(d.StartedAt), nullTime(d.CompletedAt), d.DurationMS, verification)
+			formatTime(d.StartedAt), nullTime(d.CompletedAt), d.DurationMS, d.Kind, verification)
 		if err != nil {
 			return err
 		}
@@ -57,7 +61,7 @@ func (s *Store) CreateDeployment(ctx context.Context, d *deploy.Deployment) erro
 
 // UpdateDeployment writes d's status, error, logs, color, from and to image,
 // completed_at, duration_ms and verification, and replaces its phases with d.Phases. App,
-// trigger source and start time stay as created. An unknown
+// trigger source, kind and start time stay as created. An unknown
 // d.DeploymentID is an error wrapping ErrNotFound.
 func (s *Store) UpdateDeployment(ctx context.Context, d *deploy.Deployment) error {
 	logs, err := marshalLogs(d.Logs)
@@ -147,7 +151,7 @@ func (s *Store) DeploymentsByStatus(ctx context.Context, app string, statuses []
 	return ds, nil
 }
 
-const deploymentColumns = `id, app, from_image, to_image, color, trigger_source, status, error, logs, started_at, completed_at, duration_ms, verification`
+const deploymentColumns = `id, app, from_image, to_image, color, trigger_source, status, error, logs, started_at, completed_at, duration_ms, kind, verification`
 
 // queryDeployments selects deployments by the SQL tail rest (WHERE ...
 // ORDER BY ...) and loads their phases, all in one read transaction so they
@@ -217,7 +221,7 @@ func scanDeployment(sc scanner) (deploy.Deployment, error) {
 	var logs, started string
 	var completed, verification sql.NullString
 	if err := sc.Scan(&d.DeploymentID, &d.App, &d.FromImage, &d.ToImage, &d.Color, &d.TriggerSource,
-		&d.Status, &d.Error, &logs, &started, &completed, &d.DurationMS, &verification); err != nil {
+		&d.Status, &d.Error, &logs, &started, &completed, &d.DurationMS, &d.Kind, &verification); err != nil {
 		return deploy.Deployment{}, err
 	}
 	if verification.Valid {
