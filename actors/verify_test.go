@@ -370,8 +370,11 @@ func TestVerify_RestartInVerifying(t *testing.T) {
 	u.windowOpen(id, deploy.StatusVerifying)
 	u.hit(cfg, 3)
 	u.restart()
-	u.until("a fresh window", func() bool { return u.clock.pending(verifyWindowLen) == 1 })
-	d := u.deployment(id)
+	var d deploy.Deployment
+	u.until("a fresh window", func() bool {
+		d = u.deployment(id)
+		return u.clock.pending(verifyWindowLen) == 1 && countOf(phaseNamesOf(d), "verifying") == 2
+	})
 	n := len(d.Phases)
 	if d.Status != deploy.StatusVerifying || n < 2 || d.Phases[n-1].Name != "verifying" || d.Phases[n-2].Name != "verifying" ||
 		d.Phases[n-2].Error != "the supervisor stopped during this window" || d.Verification.Requests != 0 {
