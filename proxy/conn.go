@@ -61,6 +61,7 @@ const (
 	connNew              // waiting for its first request (Stop leaves it a moment: newConnGrace)
 	connParked           // idle, with no goroutine: the idle poller wakes it (idle_linux.go)
 	connParkedNew        // connNew, parked
+	connHeld             // its request is held, with no goroutine (hold.go)
 )
 
 // parkAfter is how long a connection waits for its next request on a
@@ -97,6 +98,7 @@ type clientConn struct {
 	state     atomic.Int32
 	waitStart time.Time // when the wait for the next request began
 	parking             // the idle poller's part (idle_linux.go)
+	holding             // a held request's part (hold.go)
 
 	regT    *target     // the target onCut is registered with
 	stopReg func() bool // stops that registration

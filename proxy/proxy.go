@@ -39,6 +39,16 @@ type Options struct {
 	// a socket taken over from the process that served it before (an
 	// upgrade). Stop and Shutdown close it.
 	Listener net.Listener
+
+	// Settings are those a config reload may change (Configure).
+	Settings
+
+	// AccessLogSink takes the access log's records when
+	// Settings.AccessLog is on; nil: no access log. One sink is usually
+	// shared by every app of the process.
+	AccessLogSink Sink
+	// AccessLogFormat is the records' encoding (LogText or LogJSON).
+	AccessLogFormat LogFormat
 }
 
 // Connections counts the open client connections of one color: HTTP ones
@@ -55,6 +65,10 @@ type Proxy struct {
 	stats   *Stats   // answers sent, per color
 
 	active atomic.Pointer[target] // nil: no active color (503)
+	set    atomic.Pointer[Settings]
+	mode   atomic.Pointer[mode] // the traffic mode (traffic.go)
+	down   [2]atomic.Bool       // by colorIndex: the owner said the container is down
+	holds  holdSet              // the requests held now (hold.go)
 
 	mu      sync.Mutex // guards targets, ln, stopped
 	targets []*target  // every routing that may still have traffic
@@ -93,6 +107,10 @@ func New(o Options) *Proxy {
 		stopDone: make(chan struct{}),
 	}
 	p.noActiveWarn = newWarnLimiter(p.log, "no active color")
+	p.Configure(o.Settings)
+	p.mode.Store(serving)
+	p.holds.init(func(cc *clientConn, outcome int) { cc.resumeHeld(outcome) },
+		func() int { return p.settings().MaxHeldRequests })
 	return p
 }
 

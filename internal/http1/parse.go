@@ -43,7 +43,10 @@ func (h *Head) ParseRequest() error {
 
 // ParseResponse parses the head ReadHead read as a response. A
 // Transfer-Encoding other than a final chunked is not an error here
-// (TEOther is set) and neither is a 1xx status: the caller decides.
+// (TEOther is set) and neither is a 1xx status: the caller decides. An
+// HTTP/1.0 answer with any Transfer-Encoding is ErrMalformed: its framing
+// is faulty (RFC 9112 §6.1), and net/http reads such a body until the
+// close where a chunked reader would stop at its last chunk.
 func (h *Head) ParseResponse() error {
 	rest, err := h.startLine()
 	if err != nil {
@@ -55,7 +58,7 @@ func (h *Head) ParseResponse() error {
 	if err := h.parseFields(rest); err != nil {
 		return err
 	}
-	if h.Chunked && h.ContentLength >= 0 {
+	if h.Chunked && h.ContentLength >= 0 || h.HTTP10 && (h.Chunked || h.TEOther) {
 		return ErrMalformed
 	}
 	if h.HTTP10 {
@@ -271,8 +274,13 @@ func (h *Head) fieldLine(off, end int) error {
 				h.Close = true
 			case EqualFold(tok, "upgrade"):
 				h.Upgrade = true
+			case EqualFold(tok, "keep-alive"):
+				h.KeepAlive = true
 			}
 		}
+	case KindRequestID:
+		h.requestIDN++
+		h.requestID = f.value
 	case KindExpect:
 		if EqualFold(v, "100-continue") {
 			h.Expect = true
