@@ -28,6 +28,7 @@ type appActor struct {
 	gate        driverGate     // the single-driver gate of an upgrade: pause.go
 	record      appRecord      // the app's row in the store: state.go
 	listener    proxyListener  // the app's proxy: listener.go
+	traffic     appTraffic     // serving, paused or in maintenance: traffic.go
 
 	retired bool // removed from the configs: stopping for good (receive.go)
 }
@@ -46,6 +47,7 @@ func newAppActor(cfg *config.App, d deps) actor.Producer {
 			gate:        driverGate{env: e},
 			record:      appRecord{env: e},
 			listener:    proxyListener{env: e},
+			traffic:     appTraffic{env: e},
 		}
 	}
 }
