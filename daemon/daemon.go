@@ -41,6 +41,7 @@ type Options struct {
 	LogFormat         string        // text or json (--log-format)
 	LogLevel          string        // debug, info, warn or error (--log-level)
 	ReconcileInterval time.Duration // how often each app re-reads its containers (--reconcile-interval); 0: DefaultReconcileInterval
+	AccessLog         string        // the file of the proxies' access log (--access-log); "": the log output
 	Args              []string      // the process's arguments ("serve" and its flags), for the process an upgrade starts
 	Version           string        // this build's version, in the log and the upgrade's events
 	Stderr            io.Writer     // the log, and what stops serve before there is one
@@ -57,7 +58,8 @@ const (
 	// Failed: serve did not start (said on Stderr, and to the old process
 	// after an upgrade), or its management API stopped (said in the log).
 	Failed
-	// BadOption: a log format or level that does not exist (said on Stderr).
+	// BadOption: a log format or level that does not exist, an access log
+	// file that cannot be opened (said on Stderr).
 	BadOption
 )
 
@@ -117,8 +119,15 @@ func Run(ctx context.Context, o Options) Result {
 		return BadOption
 	}
 	slog.SetDefault(logger) // hollywood logs through the default logger
+	access, err := openAccessLog(o, out)
+	if err != nil {
+		fmt.Fprintf(out, "bluegreen: %v\n", err)
+		inh.Fail(err)
+		return BadOption
+	}
+	defer access.close(logger)
 
-	sv, err := start(ctx, o, logger, inh)
+	sv, err := start(ctx, o, logger, inh, access)
 	if err != nil {
 		fmt.Fprintf(out, "bluegreen: %v\n", err)
 		inh.Fail(err)
@@ -138,6 +147,7 @@ func Run(ctx context.Context, o Options) Result {
 	sv.stop()
 	sv.st.Close()
 	if sv.standIn.active() {
+		access.close(logger)
 		sv.standIn.stand(func() { out.Close() }) // does not return
 	}
 	return res
