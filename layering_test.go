@@ -34,6 +34,7 @@ var architecture = []row{
 	{pkg: "internal/histogram", floor: 0, why: "a lock-free latency histogram, for the proxy's and the deployments' metrics"},
 	{pkg: "internal/handover", floor: 0, why: "passes listening sockets to the process an upgrade starts; knows sockets, not apps"},
 	{pkg: "internal/sdnotify", floor: 0, why: "tells systemd the service's state; one datagram, no cgo"},
+	{pkg: "internal/logsink", floor: 0, why: "a log output that never blocks its writers (serve's log, the access log); knows bytes, not records' content"},
 	{pkg: "dashboard", floor: 0, why: "the dashboard's static files; the API serves them"},
 
 	// Floor 1: one outside thing each.

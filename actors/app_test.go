@@ -53,6 +53,12 @@ var unitApps atomic.Int64
 // unitApp is an app config of the unit tests, deploying image first.
 func unitApp(t *testing.T, image string) *config.App {
 	t.Helper()
+	var ports []int // three different ones: a port freed can be handed out again at once
+	for len(ports) < 3 {
+		if p := testimage.FreePort(t); !slices.Contains(ports, p) {
+			ports = append(ports, p)
+		}
+	}
 	yaml := fmt.Sprintf(`name: u%d
 image: %s
 ports: {proxy: %d, blue: %d, green: %d}
@@ -60,7 +66,7 @@ proxy: {listen_address: 127.0.0.1}
 health_check: {path: /health, timeout: 1s, interval: 5ms, healthy_threshold: 2, unhealthy_threshold: 2}
 docker: {expose_port: 3000}
 deployment: {drain_timeout: 1s, startup_timeout: 5s, health_check_timeout: %s, stop_timeout: 1s}
-`, unitApps.Add(1), image, testimage.FreePort(t), testimage.FreePort(t), testimage.FreePort(t), gateTimeout)
+`, unitApps.Add(1), image, ports[0], ports[1], ports[2], gateTimeout)
 	cfg, err := config.Parse(strings.NewReader(yaml), "unit.yaml")
 	if err != nil {
 		t.Fatal(err)

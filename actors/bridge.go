@@ -6,21 +6,21 @@ import (
 	"github.com/bluegreen/bluegreen/deploy"
 )
 
-// bridge turns API calls into messages: it routes each request to the app
+// bridgeActor turns API calls into messages: it routes each request to the app
 // actor it names (or the supervisor), keeping the caller as the sender so the
 // target answers the caller directly. It never waits on an answer itself.
-type bridge struct {
+type bridgeActor struct {
 	supervisor *actor.PID
 	apps       map[string]*actor.PID
 }
 
 func newBridge(supervisor *actor.PID) actor.Producer {
 	return func() actor.Receiver {
-		return &bridge{supervisor: supervisor, apps: map[string]*actor.PID{}}
+		return &bridgeActor{supervisor: supervisor, apps: map[string]*actor.PID{}}
 	}
 }
 
-func (b *bridge) Receive(c *actor.Context) {
+func (b *bridgeActor) Receive(c *actor.Context) {
 	switch msg := c.Message().(type) {
 	case appsChanged:
 		b.apps = msg.apps

@@ -6,14 +6,12 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/anthdm/hollywood/actor"
-
 	"github.com/bluegreen/bluegreen/deploy"
 	"github.com/bluegreen/bluegreen/docker"
 )
 
-// What Docker's events say of an app's containers (CONTRACT §6.8), and the
-// revival of a dead active container.
+// A container's exits and starts as the containers record them (docs/faults.md,
+// "A container that exits"), and the revival of a dead active container.
 //
 // An active container that exits without bluegreen stopping it (a crash, an
 // OOM kill, docker kill) makes the app degraded at once and is recorded as
@@ -36,125 +34,55 @@ const (
 	exitGrace = 100 * time.Millisecond
 )
 
-// exitInspected carries what Docker says of a container that died.
-type exitInspected struct {
-	color    deploy.Color
-	id       string
-	exitCode int
-	ct       docker.Container
-	err      error
-}
+// errNoInspect stands for an inspect that did not answer within exitGrace.
+var errNoInspect = errors.New("no answer yet")
 
-// exitDue records an exit that Docker's inspect did not answer within exitGrace.
-type exitDue struct {
-	color    deploy.Color
-	id       string
-	exitCode int
-}
+// setOOM records Docker's word that color's container was killed for its
+// memory.
+func (cs *appContainers) setOOM(color deploy.Color) { cs.slots[color].oom = true }
 
-// reviveDue asks the app actor to start its dead active container, unless
-// Docker did meanwhile.
-type reviveDue struct{ gen uint64 }
-
-// revival is the pending restart of a dead active container.
-type revival struct {
-	gen      uint64
-	attempts int         // restarts the actor made since the container was last healthy
-	stop     func() bool // the timer of the next one
-}
-
-// onContainerEvent takes a Docker event of one of the app's containers.
-func (a *appActor) onContainerEvent(c *actor.Context, ev docker.Event) {
-	color := deploy.Color(ev.Labels[LabelColor])
-	if !color.Valid() || (ev.Name != "" && ev.Name != a.containerName(color)) {
-		return
-	}
-	a.seen[colorIndex(color)]++
-	s := a.slots[color]
-	if s == nil || s.id != ev.ID {
-		// A container the actor does not know (made or removed behind its
-		// back, or by a step still running): read both colors again.
-		if ev.Action != docker.ActionKill && ev.Action != docker.ActionStop {
-			a.onReconcileTick()
-		}
-		return
-	}
-	switch ev.Action {
-	case docker.ActionOOM:
-		s.oom = true
-	case docker.ActionDie:
-		a.onDie(c, color, s, ev.ExitCode)
-	case docker.ActionStart, docker.ActionRestart:
-		a.onStart(c, color, s)
-	case docker.ActionDestroy:
-		a.reconcileColor(color, nil)
-		a.ensureMonitors(c)
-		a.refreshStatus()
-	}
-}
-
-// onDie takes the exit of a known container.
-func (a *appActor) onDie(c *actor.Context, color deploy.Color, s *slot, code int) {
-	if r := a.run; r.gating(color) && r.candidate == s.id {
-		a.onStep(c, stepDone{gen: r.gen, phase: phaseHealthChecking,
-			err: &exitError{docker.Container{ID: s.id, State: "exited", ExitCode: code, OOMKilled: s.oom}}})
-		return
-	}
+// died takes the exit of color's container; it reports whether it stopped
+// running by itself (not stopped or removed by the actor).
+func (cs *appContainers) died(color deploy.Color) bool {
+	s := cs.slots[color]
 	was := s.running()
 	s.state = "exited"
 	s.resetHealth()
-	a.saveContainer(color)
-	a.ensureMonitors(c)
-	if was && !s.stopping && color == a.state.ActiveColor {
-		a.activeDied(color, s, code)
-	}
-	a.refreshStatus()
-	if r := a.run; r != nil && r.phase == phaseStopping && color == r.from && s.stopping {
-		// The old container's process ended: the deployment is done. The
-		// stop call returns only after Docker's clean-up of the container
-		// (its network and published ports), which takes seconds when
-		// many stop at once and which Docker serialises; it goes on in the
-		// background and its answer is stale by then.
-		a.onStep(c, stepDone{gen: r.gen, phase: phaseStopping})
-	}
+	cs.save(color)
+	return was && !s.stopping
 }
 
 // activeDied records that the active container stopped running by itself:
 // the app is degraded until it is back and healthy. Docker is asked how it
-// ended (an OOM kill) and whether it restarts it.
-func (a *appActor) activeDied(color deploy.Color, s *slot, code int) {
+// ended (an OOM kill) and whether it restarts it (exitInspected, or
+// exitDue when it takes longer than exitGrace).
+func (cs *appContainers) activeDied(color deploy.Color, code int) {
+	s, e := cs.slots[color], cs.env
 	s.recovering, s.exitPending = true, true
-	a.log.Warn("active container exited", keyColor, color, keyContainer, short(s.id), "exit_code", code)
-	eng, self, rt, id := a.eng, a.self, a.deps.rt, s.id
+	e.log.Warn("active container exited", keyColor, color, keyContainer, short(s.id), "exit_code", code)
+	send, rt, id := e.send, e.deps.rt, s.id
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		ct, err := rt.Inspect(ctx, id)
-		eng.Send(self, exitInspected{color: color, id: id, exitCode: code, ct: ct, err: err})
+		send(exitInspected{color: color, id: id, exitCode: code, ct: ct, err: err})
 	}()
-	a.deps.timers.after(exitGrace, func() { eng.Send(self, exitDue{color: color, id: id, exitCode: code}) })
+	e.after(exitGrace, exitDue{color: color, id: id, exitCode: code})
 }
 
-// onExitDue records an exit Docker's inspect has not answered for yet.
-func (a *appActor) onExitDue(c *actor.Context, msg exitDue) {
-	a.onExitInspected(c, exitInspected{color: msg.color, id: msg.id, exitCode: msg.exitCode, err: errNoInspect})
-}
-
-// errNoInspect stands for an inspect that did not answer within exitGrace.
-var errNoInspect = errors.New("no answer yet")
-
-// onExitInspected records the exit (the first of its inspect and exitDue
-// does) and gives Docker's restart policy its turn.
-func (a *appActor) onExitInspected(c *actor.Context, msg exitInspected) {
-	s := a.slots[msg.color]
+// exitRecorded records the exit of the active container once (the first of
+// its inspect and exitDue does) as container.exited; false when it was
+// recorded already, or the container is another by now.
+func (cs *appContainers) exitRecorded(msg exitInspected) bool {
+	s, e := cs.slots[msg.color], cs.env
 	if s == nil || s.id != msg.id {
-		return
+		return false
 	}
 	if msg.err == nil {
 		s.exitState = msg.ct.State // what Docker does about it: "restarting" or not
 	}
 	if !s.exitPending {
-		return
+		return false
 	}
 	// Docker clears OOMKilled when it starts the container again: the oom
 	// event (kept on the slot until this is recorded) says it too.
@@ -167,129 +95,23 @@ func (a *appActor) onExitInspected(c *actor.Context, msg exitInspected) {
 	if oom {
 		how = fmt.Sprintf("was killed for exceeding its memory limit (code %d)", msg.exitCode)
 	}
-	policy := a.cfg.Docker.RestartPolicy
+	policy := e.cfg.Docker.RestartPolicy
 	next := "Docker's restart policy (" + policy + ") or bluegreen starts it again"
 	if policy == "no" {
 		next = "restart_policy is no: not started again"
 	}
-	a.deps.rec.event(a.cfg.Name, 0, deploy.EventContainerExited,
-		fmt.Sprintf("active %s container %s %s: %s", msg.color, short(msg.id), how, next),
+	e.event(0, deploy.EventContainerExited, fmt.Sprintf("active %s container %s %s: %s", msg.color, short(msg.id), how, next),
 		map[string]any{"color": msg.color, "container": msg.id, "exit_code": msg.exitCode, "oom_killed": oom,
 			"restart_policy": policy})
-	if msg.err == nil && msg.ct.Running {
-		a.onStart(c, msg.color, s) // Docker already started it again
-		return
-	}
-	a.scheduleRevive(msg.color)
-}
-
-// scheduleRevive starts the dead active container after its wait, unless
-// restart_policy is no.
-func (a *appActor) scheduleRevive(color deploy.Color) {
-	if a.cfg.Docker.RestartPolicy == "no" {
-		return
-	}
-	a.cancelRevive()
-	wait := reviveGrace << min(a.revive.attempts, 10)
-	wait = min(wait, reviveMax)
-	gen := a.nextGen()
-	eng, self := a.eng, a.self
-	a.revive.gen = gen
-	a.revive.stop = a.deps.timers.after(wait, func() { eng.Send(self, reviveDue{gen: gen}) })
-	a.log.Info("restart of the active container scheduled", keyColor, color, "in", wait.String())
-}
-
-func (a *appActor) cancelRevive() {
-	if a.revive.stop != nil {
-		a.revive.stop()
-		a.revive.stop = nil
-	}
-}
-
-// onReviveDue asks Docker how the dead active container is, unless the
-// actor knows it runs again.
-func (a *appActor) onReviveDue(msg reviveDue) {
-	if msg.gen != a.revive.gen {
-		return
-	}
-	a.revive.stop = nil
-	color := a.state.ActiveColor
-	s := a.slots[color]
-	if s == nil || s.running() || s.starting {
-		return
-	}
-	if a.dockErr != nil { // Docker does not answer: try again later, no step of the backoff
-		a.scheduleRevive(color)
-		return
-	}
-	if s.exitState != "" && s.exitState != "restarting" {
-		// Docker said, right after the exit, that it will not start it.
-		a.onReviveInspected(reviveInspected{gen: a.revive.gen, ct: docker.Container{ID: s.id, State: s.exitState}})
-		return
-	}
-	gen := a.nextGen()
-	a.revive.gen = gen
-	eng, self, rt, id := a.eng, a.self, a.deps.rt, s.id
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		ct, err := rt.Inspect(ctx, id)
-		eng.Send(self, reviveInspected{gen: gen, ct: ct, err: err})
-	}()
-}
-
-// reviveInspected carries Docker's view of a dead active container when its
-// restart is due.
-type reviveInspected struct {
-	gen uint64
-	ct  docker.Container
-	err error
-}
-
-// onReviveInspected starts the dead active container, unless Docker runs it
-// or is about to (its restart policy waits out a backoff of its own in the
-// state "restarting": its turn again).
-func (a *appActor) onReviveInspected(msg reviveInspected) {
-	if msg.gen != a.revive.gen || a.revive.stop != nil {
-		return
-	}
-	color := a.state.ActiveColor
-	s := a.slots[color]
-	if s == nil || s.running() || s.starting || (msg.err == nil && s.id != msg.ct.ID) {
-		return
-	}
-	switch {
-	case msg.err == nil && msg.ct.Running:
-		return // started meanwhile: its start event (or the reconcile) tells
-	case msg.err == nil && msg.ct.State == "restarting":
-		a.log.Info("Docker restarts the active container itself", keyColor, color, keyContainer, short(s.id))
-		a.scheduleRevive(color)
-		return
-	}
-	a.revive.attempts++
-	a.log.Warn("starting the dead active container", keyColor, color, keyContainer, short(s.id), "attempt", a.revive.attempts)
-	a.deps.rec.event(a.cfg.Name, 0, deploy.EventContainerRestarting,
-		fmt.Sprintf("starting the active %s container %s again (attempt %d)", color, short(s.id), a.revive.attempts),
-		map[string]any{"color": color, "container": s.id, "attempt": a.revive.attempts})
-	a.startContainerOp(color)
-}
-
-// onStart takes a start of a known container: by Docker's restart policy,
-// an operator, or the actor itself (then the opDone records it).
-func (a *appActor) onStart(c *actor.Context, color deploy.Color, s *slot) {
-	if s.running() {
-		return // the reconcile saw it running first, and took it then
-	}
-	a.tookStart(color, s)
-	a.ensureMonitors(c)
-	a.refreshStatus()
+	return true
 }
 
 // tookStart takes a start of a known container that was not running, from
 // its event or from a reconcile that read it running first: whichever comes
-// first records a start that bluegreen did not make, the other finds it
-// running and does nothing.
-func (a *appActor) tookStart(color deploy.Color, s *slot) {
+// first records a start that bluegreen did not make (byDocker), the other
+// finds it running and does nothing.
+func (cs *appContainers) tookStart(color deploy.Color) (byDocker bool) {
+	s, e := cs.slots[color], cs.env
 	s.state = "running"
 	s.stopping, s.exitState = false, ""
 	if !s.exitPending {
@@ -297,23 +119,167 @@ func (a *appActor) tookStart(color deploy.Color, s *slot) {
 	}
 	s.resetHealth()
 	if !s.starting {
-		a.cancelRevive()
-		a.log.Info("container started by Docker", keyColor, color, keyContainer, short(s.id))
-		a.deps.rec.event(a.cfg.Name, 0, deploy.EventContainerStarted,
-			fmt.Sprintf("%s container %s started again by Docker", color, short(s.id)),
+		e.log.Info("container started by Docker", keyColor, color, keyContainer, short(s.id))
+		e.event(0, deploy.EventContainerStarted, fmt.Sprintf("%s container %s started again by Docker", color, short(s.id)),
 			map[string]any{"color": color, "container": s.id, "by": "docker"})
 	}
-	a.saveContainer(color)
-	if color == a.state.ActiveColor {
-		a.routeActive()
+	cs.save(color)
+	return !s.starting
+}
+
+// markRecovering marks the active container as down until it is healthy
+// again: nothing will start it but the revival.
+func (cs *appContainers) markRecovering(color deploy.Color) { cs.slots[color].recovering = true }
+
+// Container operations outside a deployment (opDone.what).
+const (
+	opStart  = "start"
+	opRemove = "remove"
+)
+
+// startOp starts color's existing container in the background (opDone): an
+// active container found stopped at adoption, or dead.
+func (cs *appContainers) startOp(color deploy.Color) {
+	s, e := cs.slots[color], cs.env
+	s.starting, s.stopping = true, false
+	send, rt, id := e.send, e.deps.rt, s.id
+	timeout := e.cfg.Deployment.StartupTimeout
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		err := rt.Start(ctx, id)
+		send(opDone{what: opStart, color: color, err: err})
+	}()
+}
+
+// remove force-removes color's container in the background (opDone) and
+// forgets it.
+func (cs *appContainers) remove(color deploy.Color, why string) {
+	s, e := cs.slots[color], cs.env
+	if s == nil {
+		return
+	}
+	e.log.Info("removing container", keyColor, color, keyContainer, short(s.id), "reason", why)
+	s.stopping = true
+	send, rt, id := e.send, e.deps.rt, s.id
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		err := rt.Remove(ctx, id)
+		send(opDone{what: opRemove, color: color, err: err})
+	}()
+	delete(cs.slots, color)
+	cs.delete(color)
+}
+
+// The outcome of an operation outside a deployment (containers.opDone).
+type opOutcome int
+
+const (
+	opFailed       opOutcome = iota // logged
+	opActiveFailed                  // the start of the dead active container failed: it is revived later
+	opStarted                       // the container runs
+	opRemoved                       // the container is gone
+)
+
+// opDone takes the end of an operation outside a deployment (active: the
+// active color).
+func (cs *appContainers) opDone(msg opDone, active deploy.Color) opOutcome {
+	s, e := cs.slots[msg.color], cs.env
+	if msg.what == opStart && s != nil {
+		s.starting = false
+	}
+	if msg.err != nil && !(msg.what == opRemove && errors.Is(msg.err, docker.ErrNotFound)) {
+		e.log.Error("container "+msg.what, keyColor, msg.color, keyErr, msg.err)
+		if msg.what == opStart && msg.color == active && s != nil && !s.running() {
+			s.recovering = true
+			return opActiveFailed
+		}
+		return opFailed
+	}
+	if msg.what == opRemove {
+		e.event(0, deploy.EventContainerRemoved, fmt.Sprintf("%s container removed", msg.color), map[string]any{"color": msg.color})
+		return opRemoved
+	}
+	if s != nil {
+		if !s.running() {
+			s.stopping, s.exitState = false, ""
+			s.oom = s.oom && s.exitPending
+			s.resetHealth()
+		}
+		s.state = "running"
+		cs.save(msg.color)
+		e.event(0, deploy.EventContainerStarted, fmt.Sprintf("%s container %s started", msg.color, short(s.id)),
+			map[string]any{"color": msg.color, "container": s.id, "by": "bluegreen"})
+	}
+	return opStarted
+}
+
+// activeRevival is the pending restart of a dead active container: only its
+// methods change it.
+type activeRevival struct {
+	env      *env
+	gen      uint64      // tags its timer and inspect; another generation's message is stale
+	attempts int         // restarts the actor made since the container was last healthy
+	stop     func() bool // the timer of the next one
+}
+
+// schedule sends reviveDue once the wait for color's next restart passed,
+// unless restart_policy is no. The wait doubles with each restart made.
+func (r *activeRevival) schedule(color deploy.Color) {
+	if r.env.cfg.Docker.RestartPolicy == "no" {
+		return
+	}
+	r.cancel()
+	wait := min(reviveGrace<<min(r.attempts, 10), reviveMax)
+	r.gen++
+	r.stop = r.env.after(wait, reviveDue{gen: r.gen})
+	r.env.log.Info("restart of the active container scheduled", keyColor, color, "in", wait.String())
+}
+
+// pending reports whether a restart waits for its timer.
+func (r *activeRevival) pending() bool { return r.stop != nil }
+
+// cancel stops the timer of the next restart.
+func (r *activeRevival) cancel() {
+	if r.stop != nil {
+		r.stop()
+		r.stop = nil
 	}
 }
 
-// recovered marks the active container healthy after a restart: the app is
-// stable again and the next death starts the backoff over.
-func (a *appActor) recovered(s *slot) {
-	if s.recovering {
-		s.recovering = false
-		a.revive.attempts = 0
+// due reports whether msg is the timer of the pending restart, which it ends.
+func (r *activeRevival) due(msg reviveDue) bool {
+	if msg.gen != r.gen {
+		return false
 	}
+	r.stop = nil
+	return true
 }
+
+// inspect asks Docker, in the background, how the dead container id is
+// (reviveInspected).
+func (r *activeRevival) inspect(id string) {
+	r.gen++
+	send, rt, gen := r.env.send, r.env.deps.rt, r.gen
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		ct, err := rt.Inspect(ctx, id)
+		send(reviveInspected{gen: gen, ct: ct, err: err})
+	}()
+}
+
+// current reports whether msg answers the latest inspect, with no restart
+// scheduled since.
+func (r *activeRevival) current(msg reviveInspected) bool { return msg.gen == r.gen && r.stop == nil }
+
+// attempt counts a restart the actor makes and returns its number.
+func (r *activeRevival) attempt() int {
+	r.attempts++
+	return r.attempts
+}
+
+// reset starts the backoff over: the container was healthy again, or
+// Docker answers again after it did not (a fresh death).
+func (r *activeRevival) reset() { r.attempts = 0 }

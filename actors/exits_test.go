@@ -360,3 +360,65 @@ func TestAppActor_StartByDockerSeenOnce(t *testing.T) {
 		})
 	}
 }
+
+func TestRevival_Backoff(t *testing.T) {
+	p := newPartEnv(t, unitApp(t, "web:v1"))
+	r := &activeRevival{env: p.env}
+	for i, wait := range []time.Duration{reviveGrace, 2 * reviveGrace, 4 * reviveGrace} {
+		r.schedule(deploy.Blue)
+		if !r.pending() || p.clock.pending(wait) != 1 {
+			t.Fatalf("restart %d: no timer of %s", i+1, wait)
+		}
+		p.clock.fire(wait)
+		due := sent[reviveDue](p)
+		if !r.due(due) || r.pending() || r.due(reviveDue{gen: due.gen - 1}) {
+			t.Fatal("due: its own timer ends the wait, another's is stale")
+		}
+		if n := r.attempt(); n != i+1 {
+			t.Fatalf("attempt %d", n)
+		}
+	}
+	for range 10 {
+		r.attempt()
+	}
+	r.schedule(deploy.Blue)
+	if p.clock.pending(reviveMax) != 1 {
+		t.Fatal("the wait is not capped at reviveMax")
+	}
+	r.cancel()
+	if r.pending() || p.clock.pending(reviveMax) != 0 {
+		t.Fatal("cancel leaves the timer")
+	}
+	r.reset()
+	r.schedule(deploy.Blue)
+	if p.clock.pending(reviveGrace) != 1 {
+		t.Fatal("reset does not start the backoff over")
+	}
+}
+
+func TestRevival_Inspect(t *testing.T) {
+	p := newPartEnv(t, unitApp(t, "web:v1"))
+	cs := newAppContainers(p.env)
+	id := p.runContainer(&cs, deploy.Blue, "web:v1", 1, true)
+	r := &activeRevival{env: p.env}
+	r.inspect(id)
+	msg := sent[reviveInspected](p)
+	if !r.current(msg) || msg.err != nil || !msg.ct.Running {
+		t.Fatalf("inspected %+v", msg)
+	}
+	r.schedule(deploy.Blue)
+	if r.current(msg) {
+		t.Fatal("an inspect is stale once a restart is scheduled again")
+	}
+}
+
+func TestRevival_RestartPolicyNo(t *testing.T) {
+	cfg := unitApp(t, "web:v1")
+	cfg.Docker.RestartPolicy = "no"
+	p := newPartEnv(t, cfg)
+	r := &activeRevival{env: p.env}
+	r.schedule(deploy.Blue)
+	if r.pending() || p.clock.pending(reviveGrace) != 0 {
+		t.Fatal("restart_policy no: a restart is scheduled")
+	}
+}

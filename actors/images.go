@@ -12,13 +12,14 @@ import (
 	"github.com/bluegreen/bluegreen/store"
 )
 
-// Image retention (CONTRACT §6.5): after a completed deployment, the images
-// this app's deployments used beyond the newest docker.keep_images distinct
-// ones still present are removed by tag, never one that a container uses,
-// nor the image of the active or the standby color, nor one that another
-// app deployed, nor any image no deployment of this app used. The work runs
-// in a goroutine that reports back with imagesPruned; the next deployment's
-// pull waits for it, so it never races a removal of its own image.
+// Image retention (docs/deployments.md, "Image retention"): after a
+// completed deployment, the images this app's deployments used beyond the
+// newest docker.keep_images distinct ones still present are removed by tag,
+// never one that a container uses, nor the image of the active or the
+// standby color, nor one that another app deployed, nor any image no
+// deployment of this app used. The work runs in a goroutine that reports
+// back with imagesPruned; the next deployment's pull waits for it, so it
+// never races a removal of its own image.
 
 // pruneTimeout bounds one retention pass.
 const pruneTimeout = 2 * time.Minute
@@ -159,114 +160,86 @@ func prune(ctx context.Context, st *store.Store, rt Runtime, job pruneJob) image
 	return res
 }
 
-// pruneImages starts a retention pass after deployment d completed, unless
-// docker.keep_images is 0 or one runs already (then it runs again after).
-func (a *appActor) pruneImages(d deploy.Deployment) {
-	keep := a.cfg.Docker.KeepImages
+// imageRetention is an app actor's image retention: the pass that runs, and a
+// completed deployment that asks for another after it. Only its methods
+// change them; what a pass must not remove, the actor says.
+type imageRetention struct {
+	env   *env
+	done  chan struct{}      // closed when the running pass ends; nil when none runs
+	stop  context.CancelFunc // cancels it
+	again int64              // a deployment that completed during the pass: run another after it
+}
+
+// start starts a pass after deployment id completed, unless
+// docker.keep_images is 0 or one runs already (then another runs after it).
+func (r *imageRetention) start(id int64, protect protection) {
+	keep := r.env.cfg.Docker.KeepImages
 	if keep <= 0 {
 		return
 	}
-	if a.pruning != nil {
-		a.pruneAgain = d.DeploymentID
+	if r.done != nil {
+		r.again = id
 		return
 	}
-	job := pruneJob{app: a.cfg.Name, keep: keep, deploymentID: d.DeploymentID, protect: a.protection()}
+	job := pruneJob{app: r.env.cfg.Name, keep: keep, deploymentID: id, protect: protect}
 	ctx, cancel := context.WithTimeout(context.Background(), pruneTimeout)
 	done := make(chan struct{})
-	a.pruning, a.stopPruning = done, cancel
-	eng, self, st, rt := a.eng, a.self, a.deps.store, a.deps.rt
+	r.done, r.stop = done, cancel
+	send, st, rt := r.env.send, r.env.deps.store, r.env.deps.rt
 	go func() {
 		defer close(done)
 		defer cancel()
-		eng.Send(self, prune(ctx, st, rt, job))
+		send(prune(ctx, st, rt, job))
 	}()
 }
 
-// protection is what no retention pass may remove now.
-func (a *appActor) protection() protection {
-	p := protection{refs: map[string]bool{}}
-	add := func(ref string) {
-		if ref != "" {
-			p.refs[docker.NormalizeRef(ref)] = true
-		}
+// running is closed when the running pass ends; nil when none runs. A
+// deployment's pull waits for it, so that a pass never removes its image.
+func (r *imageRetention) running() <-chan struct{} { return r.done }
+
+// cancel cuts the running pass short.
+func (r *imageRetention) cancel() {
+	if r.stop != nil {
+		r.stop()
 	}
-	for _, s := range a.slots {
-		add(s.image)
-	}
-	add(a.state.CurrentImage)
-	add(a.state.DesiredImage)
-	if a.queued != nil {
-		add(a.queued.ToImage)
-	}
-	if a.run != nil {
-		add(a.run.dep.ToImage)
-	}
-	return p
 }
 
-// onImagesPruned records what a retention pass removed and what it could
-// not; a failure never touches a deployment.
-func (a *appActor) onImagesPruned(msg imagesPruned) {
-	a.pruning, a.stopPruning = nil, nil
-	if a.quiet || a.closing { // cut short by a pause or the stop (pause.go): the next completed deployment prunes
-		a.pruneAgain = 0
-		return
+// ended records what a pass removed and what it could not (a failure never
+// touches a deployment) and returns the completed deployment that asks for
+// another pass (0: none). A pass cut short by a pause or the stop (cut) is
+// not recorded, and the next completed deployment prunes.
+func (r *imageRetention) ended(msg imagesPruned, cut bool) (again int64) {
+	r.done, r.stop = nil, nil
+	if cut {
+		r.again = 0
+		return 0
 	}
-	job := msg.job
+	e, job := r.env, msg.job
 	if msg.err != nil {
-		a.log.Warn("image retention skipped", keyDeploymentID, job.deploymentID, keyErr, msg.err)
+		e.log.Warn("image retention skipped", keyDeploymentID, job.deploymentID, keyErr, msg.err)
 	}
 	for ref, why := range msg.kept {
-		a.log.Debug("image kept beyond keep_images", keyImage, ref, "reason", why)
+		e.log.Debug("image kept beyond keep_images", keyImage, ref, "reason", why)
 	}
-	for _, r := range msg.removals {
-		data := map[string]any{"image": r.ref, "id": r.image.ID, "last_deployment_id": r.lastDeploymentID}
-		if r.err != nil {
-			data["error"] = r.err.Error()
-			a.log.Warn("image not removed", keyImage, r.ref, keyErr, r.err)
-			a.deps.rec.event(a.cfg.Name, job.deploymentID, deploy.EventImageRemoveFailed,
-				fmt.Sprintf("image %s not removed: %v", r.ref, r.err), data)
+	for _, rm := range msg.removals {
+		data := map[string]any{"image": rm.ref, "id": rm.image.ID, "last_deployment_id": rm.lastDeploymentID}
+		if rm.err != nil {
+			data["error"] = rm.err.Error()
+			e.log.Warn("image not removed", keyImage, rm.ref, keyErr, rm.err)
+			e.event(job.deploymentID, deploy.EventImageRemoveFailed, fmt.Sprintf("image %s not removed: %v", rm.ref, rm.err), data)
 			continue
 		}
-		if r.image.SizeBytes > 0 {
-			data["size_bytes"] = r.image.SizeBytes
+		if rm.image.SizeBytes > 0 {
+			data["size_bytes"] = rm.image.SizeBytes
 		}
-		a.log.Info("image removed", keyImage, r.ref, "id", r.image.ID, "size_bytes", r.image.SizeBytes)
-		a.deps.rec.event(a.cfg.Name, job.deploymentID, deploy.EventImageRemoved,
-			fmt.Sprintf("image %s removed (keep_images %d)", r.ref, job.keep), data)
+		e.log.Info("image removed", keyImage, rm.ref, "id", rm.image.ID, "size_bytes", rm.image.SizeBytes)
+		e.event(job.deploymentID, deploy.EventImageRemoved, fmt.Sprintf("image %s removed (keep_images %d)", rm.ref, job.keep), data)
 	}
-	if a.deps.timers.pruned != nil {
-		a.deps.timers.pruned(a.cfg.Name)
+	if e.deps.timers.pruned != nil {
+		e.deps.timers.pruned(e.cfg.Name)
 	}
-	if again := a.pruneAgain; again != 0 {
-		a.pruneAgain = 0
-		a.pruneImages(deploy.Deployment{DeploymentID: again})
-	}
-}
-
-// Images implements api.Backend: the app's images that bluegreen keeps,
-// those its deployments used that are still present in Docker, newest first.
-func (s *System) Images(ctx context.Context, app string) ([]deploy.Image, error) {
-	if err := s.known(app); err != nil {
-		return nil, err
-	}
-	images, err := appImages(ctx, s.store, s.rt, app)
-	if err != nil {
-		return nil, imagesError(app, err)
-	}
-	inUse, err := s.rt.ImagesInUse(ctx)
-	if err != nil {
-		return nil, imagesError(app, err)
-	}
-	out := []deploy.Image{}
-	for _, im := range images {
-		if !im.present {
-			continue
-		}
-		out = append(out, deploy.Image{Image: im.ref, ID: im.image.ID, SizeBytes: im.image.SizeBytes,
-			CreatedAt: im.image.Created, InUse: inUse[im.image.ID], LastDeploymentID: im.lastDeploymentID})
-	}
-	return out, nil
+	again, r.again = r.again, 0
+	return again
 }
 
 // imagesError gives a failure to list an app's images its code.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/bluegreen/bluegreen/deploy"
 	"github.com/bluegreen/bluegreen/docker"
@@ -264,4 +265,93 @@ func TestAppActor_PullWaitsForRetention(t *testing.T) {
 	if !u.rt.present("web:v3") || !u.rt.present("web:v2") {
 		t.Fatal("the pass removed an image of the active or standby color")
 	}
+}
+
+// completedDeployment records a completed deployment of image in the part's store.
+func (p *partEnv) completedDeployment(image string) int64 {
+	p.t.Helper()
+	ctx := context.Background()
+	d := deploy.Deployment{App: p.env.cfg.Name, ToImage: image, Color: deploy.Blue, TriggerSource: deploy.TriggerAPI,
+		Status: deploy.StatusPulling, StartedAt: time.Now().UTC()}
+	if err := p.st.CreateDeployment(ctx, &d); err != nil {
+		p.t.Fatal(err)
+	}
+	d.End(deploy.StatusCompleted, "", time.Now().UTC())
+	if err := p.st.UpdateDeployment(ctx, &d); err != nil {
+		p.t.Fatal(err)
+	}
+	return d.DeploymentID
+}
+
+func TestRetention_Pass(t *testing.T) {
+	cfg := unitApp(t, "web:v1")
+	cfg.Docker.KeepImages = 1
+	p := newPartEnv(t, cfg)
+	passes := 0
+	p.env.deps.timers.pruned = func(string) { passes++ } // called in the test goroutine (ended)
+	for _, ref := range []string{"web:v1", "web:v2", "web:v3"} {
+		p.rt.image(ref, fakeImage{}, true)
+		p.completedDeployment(ref)
+	}
+	r := &imageRetention{env: p.env}
+	release := p.rt.hold("Images")
+	r.start(3, protection{refs: map[string]bool{"web:v3": true}})
+	pass := r.running()
+	if pass == nil {
+		t.Fatal("no pass runs")
+	}
+	r.start(4, protection{}) // a deployment completed during the pass
+	if r.running() != pass {
+		t.Fatal("a second pass runs beside the first")
+	}
+	release()
+	msg := sent[imagesPruned](p)
+	<-pass
+	if again := r.ended(msg, false); again != 4 || r.running() != nil {
+		t.Fatalf("ended: again %d, running %v; want 4, none", again, r.running())
+	}
+	if got := p.rt.removedRefs(); !slices.Equal(got, []string{"web:v2", "web:v1"}) {
+		t.Fatalf("removed %v, want web:v2 and web:v1 (beyond keep_images 1)", got)
+	}
+	if got := countOf(p.events(), deploy.EventImageRemoved); got != 2 || passes != 1 {
+		t.Fatalf("%d image.removed events, %d passes told", got, passes)
+	}
+	if again := r.ended(imagesPruned{}, false); again != 0 {
+		t.Fatalf("another pass asked for by %d", again)
+	}
+}
+
+func TestRetention_CutShort(t *testing.T) {
+	cfg := unitApp(t, "web:v1")
+	cfg.Docker.KeepImages = 1
+	p := newPartEnv(t, cfg)
+	p.rt.image("web:v1", fakeImage{}, true)
+	p.completedDeployment("web:v1")
+	r := &imageRetention{env: p.env}
+	defer p.rt.hold("Images")()
+	r.start(1, protection{})
+	r.start(2, protection{})
+	r.cancel() // a pause
+	msg := sent[imagesPruned](p)
+	if msg.err == nil {
+		t.Fatal("a cancelled pass reports no error")
+	}
+	if again := r.ended(msg, true); again != 0 || r.running() != nil {
+		t.Fatalf("a pass cut short asks for another (%d) or runs on", again)
+	}
+	if evs := p.events(); len(evs) != 0 {
+		t.Fatalf("a pass cut short recorded %v", evs)
+	}
+}
+
+func TestRetention_KeepAll(t *testing.T) {
+	cfg := unitApp(t, "web:v1")
+	cfg.Docker.KeepImages = 0
+	p := newPartEnv(t, cfg)
+	r := &imageRetention{env: p.env}
+	r.start(1, protection{})
+	if r.running() != nil {
+		t.Fatal("keep_images 0 runs a pass")
+	}
+	p.quietInbox()
 }

@@ -15,3 +15,11 @@ const (
 	keyDuration     = "duration_ms"
 	keyTrigger      = "trigger"
 )
+
+// short is a container ID as logs and events show it.
+func short(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}

@@ -2,12 +2,12 @@ package actors
 
 import "github.com/prometheus/client_golang/prometheus"
 
-// What the actors count for GET /metrics (package metrics, CONTRACT §6.2),
+// What the actors count for GET /metrics (package metrics, docs/metrics.md),
 // each where it happens once:
 //   - the proxy's answers: the app's proxy counts them into the app's
 //     metrics.App, which outlives a proxy replaced after a reload
 //     (listener.go);
-//   - health checks: where the app actor receives a result (monitor.go);
+//   - health checks: where a health actor records one (health.go);
 //   - the app's status: where a change of it is recorded (status.go);
 //   - deployments that ended and images removed: from the audit events
 //     that record them (recorder.go), deployment.* with a final status and

@@ -1,7 +1,7 @@
 package actors
 
 import (
-	"fmt"
+	"context"
 	"reflect"
 	"strconv"
 	"sync/atomic"
@@ -9,127 +9,121 @@ import (
 
 	"github.com/anthdm/hollywood/actor"
 
+	"github.com/bluegreen/bluegreen/config"
 	"github.com/bluegreen/bluegreen/deploy"
 )
 
-// ensureMonitors runs a health actor for each color that needs one: the
-// active color while it runs, and a deployment's candidate during its gate.
-func (a *appActor) ensureMonitors(c *actor.Context) {
+// appMonitors are an app's health actors (health.go), one for each color whose
+// container is checked: only its methods spawn and stop them. What a check
+// finds is the containers' (appContainers.checked); which colors are checked,
+// the app actor says (ensureMonitors).
+type appMonitors struct {
+	env     *env
+	watches map[deploy.Color]*healthWatch
+	dying   []context.Context // health actors stopped and maybe not gone yet
+	gen     uint64            // numbers the health actors' IDs
+}
+
+// healthWatch is one color's health actor.
+type healthWatch struct {
+	pid   *actor.PID
+	ofID  string             // the container it checks
+	ofCfg config.HealthCheck // with this config
+	tally *atomic.Int64      // its passes in a row (healthActor)
+}
+
+// healthTarget is a container to check: its ID and published port.
+type healthTarget struct {
+	id   string
+	port int
+}
+
+func newAppMonitors(e *env) appMonitors {
+	return appMonitors{env: e, watches: map[deploy.Color]*healthWatch{}}
+}
+
+// ensure runs a health actor for each color of want, checking its target
+// with the app's health_check, and stops every other.
+func (m *appMonitors) ensure(want map[deploy.Color]healthTarget) {
+	e := m.env
 	for _, color := range deploy.Colors {
-		s := a.slots[color]
-		if s == nil {
-			continue
+		w, t := m.watches[color], want[color]
+		wanted := t.id != ""
+		if w != nil && (!wanted || w.ofID != t.id || !reflect.DeepEqual(w.ofCfg, e.cfg.HealthCheck)) {
+			m.stop(color)
+			w = nil
 		}
-		want := s.running() && (color == a.state.ActiveColor || a.run.gating(color)) &&
-			!a.quiet && !a.closing // no health checks once another process drives (pause.go)
-		if s.monitor != nil && (!want || s.monitorOfID != s.id || !reflect.DeepEqual(s.monitorOfCfg, a.cfg.HealthCheck)) {
-			a.stopMonitor(c, s)
-		}
-		if want && s.monitor == nil {
-			rec := healthRecorder{app: a.cfg.Name, metrics: a.metrics, store: a.deps.store, log: a.log}
-			s.tally = new(atomic.Int64)
-			s.monitor = c.SpawnChild(newHealthActor(color, s.id, s.port, a.cfg.HealthCheck, rec, s.tally), "health",
-				actor.WithID(string(color)+"-"+strconv.FormatUint(a.nextGen(), 10)),
-				actor.WithMiddleware(recoverMiddleware(a.cfg.Name+"/health")))
-			s.monitorOfID = s.id
-			s.monitorOfCfg = a.cfg.HealthCheck
+		if wanted && w == nil {
+			rec := healthRecorder{app: e.cfg.Name, metrics: e.metrics, store: e.deps.store, log: e.log}
+			w = &healthWatch{ofID: t.id, ofCfg: e.cfg.HealthCheck, tally: new(atomic.Int64)}
+			m.gen++
+			w.pid = e.home.SpawnChild(newHealthActor(color, t.id, t.port, e.cfg.HealthCheck, rec, w.tally), "health",
+				actor.WithID(string(color)+"-"+strconv.FormatUint(m.gen, 10)),
+				actor.WithMiddleware(recoverMiddleware(e.cfg.Name+"/health")))
+			m.watches[color] = w
 		}
 	}
 }
 
-// stopMonitor stops the health actor of s and remembers it until it is gone
-// (waitMonitorsGone).
-func (a *appActor) stopMonitor(c *actor.Context, s *slot) {
-	a.dyingMonitors = append(a.dyingMonitors, c.Engine().Poison(s.monitor))
-	s.monitor = nil
-	live := a.dyingMonitors[:0]
-	for _, ctx := range a.dyingMonitors {
+// watching reports whether a health actor checks color's container.
+func (m *appMonitors) watching(color deploy.Color) bool { return m.watches[color] != nil }
+
+// tally is the passes in a row of color's health actor, as it counts them;
+// false when none checks the color.
+func (m *appMonitors) tally(color deploy.Color) (int, bool) {
+	if w := m.watches[color]; w != nil {
+		return int(w.tally.Load()), true
+	}
+	return 0, false
+}
+
+// stop stops color's health actor and remembers it until it is gone
+// (waitGone).
+func (m *appMonitors) stop(color deploy.Color) {
+	w := m.watches[color]
+	if w == nil {
+		return
+	}
+	delete(m.watches, color)
+	m.dying = append(m.dying, m.env.eng.Poison(w.pid))
+	live := m.dying[:0]
+	for _, ctx := range m.dying {
 		if ctx.Err() == nil {
 			live = append(live, ctx)
 		}
 	}
-	a.dyingMonitors = live
+	m.dying = live
 }
 
-// waitMonitorsGone waits, up to a second, until the health actors stopped
-// by stopMonitor are gone. Hollywood's stop of the app actor poisons its
-// children again and would wait forever for one that is still stopping from
-// a pill of ours: the app actor is stopped only after this.
-func (a *appActor) waitMonitorsGone() {
+// stopAll stops every health actor.
+func (m *appMonitors) stopAll() {
+	for _, color := range deploy.Colors {
+		m.stop(color)
+	}
+}
+
+// failed stops the health actor pid, which panicked; the next ensure
+// spawns a new one.
+func (m *appMonitors) failed(pid *actor.PID) {
+	for color, w := range m.watches {
+		if w.pid.Equals(pid) {
+			m.stop(color)
+		}
+	}
+}
+
+// waitGone waits, up to a second, until the health actors stopped are
+// gone. Hollywood's stop of the app actor poisons its children again and
+// would wait forever for one that is still stopping from a pill of ours:
+// the app actor is stopped only after this.
+func (m *appMonitors) waitGone() {
 	deadline := time.After(time.Second)
-	for _, ctx := range a.dyingMonitors {
+	for _, ctx := range m.dying {
 		select {
 		case <-ctx.Done():
 		case <-deadline:
 			return
 		}
 	}
-	a.dyingMonitors = nil
-}
-
-// onMonitorFailed restarts the monitoring of a health actor that panicked.
-func (a *appActor) onMonitorFailed(c *actor.Context, msg childFailed) {
-	a.log.Error("health actor failed", "reason", msg.Reason)
-	for _, s := range a.slots {
-		if s.monitor != nil && s.monitor.Equals(msg.PID) {
-			a.stopMonitor(c, s)
-		}
-	}
-	a.ensureMonitors(c)
-}
-
-// onHealth counts a health check (the health actor recorded it): toward
-// the gate of the running deployment, or toward the active container's
-// health. The health actor sends every check that can change a decision
-// (healthActor), with its counts in a row.
-func (a *appActor) onHealth(c *actor.Context, msg healthResult) {
-	s := a.slots[msg.color]
-	if s == nil || s.id != msg.containerID {
-		return // a result for a container that is gone
-	}
-	s.checked = true
-	s.passes, s.failures = msg.passes, msg.failures
-	if r := a.run; r.gating(msg.color) {
-		a.gateCheck(c, r, s, msg.check)
-		return
-	}
-	if msg.color == a.state.ActiveColor {
-		a.activeCheck(msg.color, s, msg.check)
-		a.refreshStatus()
-	}
-}
-
-// gateCheck counts a check of the candidate: healthy_threshold passes in a
-// row end the gate.
-func (a *appActor) gateCheck(c *actor.Context, r *run, s *slot, check deploy.HealthCheck) {
-	if !check.Success {
-		r.lastCheckErr = check.Error
-	}
-	if s.passes < a.cfg.HealthCheck.HealthyThreshold {
-		return
-	}
-	s.healthy, s.unhealthy = true, false
-	a.deps.rec.event(a.cfg.Name, r.dep.DeploymentID, deploy.EventContainerHealthy,
-		fmt.Sprintf("%s container passed %d health checks", r.color, s.passes), map[string]any{"color": r.color})
-	a.advance(c, r, stepDone{gen: r.gen, phase: phaseHealthChecking})
-}
-
-// activeCheck counts a check of the active container: unhealthy after
-// unhealthy_threshold failures in a row, healthy again after
-// healthy_threshold passes.
-func (a *appActor) activeCheck(color deploy.Color, s *slot, check deploy.HealthCheck) {
-	switch {
-	case !check.Success && s.failures == a.cfg.HealthCheck.UnhealthyThreshold:
-		s.healthy, s.unhealthy = false, true
-		a.log.Warn("active container unhealthy", keyColor, color, "failures", s.failures, keyErr, check.Error)
-		a.deps.rec.event(a.cfg.Name, 0, deploy.EventContainerUnhealthy,
-			fmt.Sprintf("active %s container failed %d health checks: %s", color, s.failures, check.Error),
-			map[string]any{"color": color, "error": check.Error})
-	case check.Success && !s.healthy && s.passes >= a.cfg.HealthCheck.HealthyThreshold:
-		s.healthy, s.unhealthy = true, false
-		a.recovered(s)
-		a.log.Info("active container healthy", keyColor, color)
-		a.deps.rec.event(a.cfg.Name, 0, deploy.EventContainerHealthy,
-			fmt.Sprintf("active %s container is healthy", color), map[string]any{"color": color})
-	}
+	m.dying = nil
 }

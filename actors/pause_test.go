@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/anthdm/hollywood/actor"
+
 	"github.com/bluegreen/bluegreen/deploy"
 	"github.com/bluegreen/bluegreen/docker"
 	"github.com/bluegreen/bluegreen/store"
@@ -290,4 +292,117 @@ func TestAppActor_WaitReady(t *testing.T) {
 			t.Fatalf("late %v", late)
 		}
 	})
+}
+
+// answered waits for the answer of an ask.
+func answered(t *testing.T, ch <-chan any) any {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(5 * time.Second):
+		t.Fatal("no answer")
+		return nil
+	}
+}
+
+// notAnswered fails when an ask was answered.
+func notAnswered(t *testing.T, p *partEnv, ch <-chan any) {
+	t.Helper()
+	p.do(func(*actor.Context) {})
+	select {
+	case v := <-ch:
+		t.Fatalf("answered %+v", v)
+	default:
+	}
+}
+
+func TestGate_PauseQuietAndWake(t *testing.T) {
+	p := newPartEnv(t, unitApp(t, "web:v1"))
+	g := &driverGate{env: p.env}
+	if g.refuses() || !g.drives() {
+		t.Fatal("a new gate refuses or does not drive")
+	}
+	if q := answered(t, p.ask(func(c *actor.Context) { g.awaitQuiet(c, time.Hour) })).(quietReply); q.err == nil {
+		t.Fatal("awaitQuiet without a pause answered no error")
+	}
+	if g.quieten() {
+		t.Fatal("quiet without a pause")
+	}
+
+	if !g.setPaused(true, true) || g.setPaused(true, true) {
+		t.Fatal("setPaused reports no change, or a change twice")
+	}
+	if !g.refuses() || !g.drives() {
+		t.Fatal("paused: it must refuse requests and drive until quiet")
+	}
+	wait := p.ask(func(c *actor.Context) { g.awaitQuiet(c, time.Hour) })
+	notAnswered(t, p, wait)
+	p.do(func(*actor.Context) {
+		if !g.quieten() || g.quieten() {
+			t.Error("quieten a paused gate: want true once")
+		}
+		g.answer(nil)
+	})
+	if q := answered(t, wait).(quietReply); q.err != nil || g.drives() {
+		t.Fatalf("quiet: %v, drives %v", q.err, g.drives())
+	}
+	if q := answered(t, p.ask(func(c *actor.Context) { g.awaitQuiet(c, time.Hour) })).(quietReply); q.err != nil {
+		t.Fatalf("awaitQuiet once quiet: %v", q.err)
+	}
+	if p.clock.pending(time.Hour) != 0 {
+		t.Fatal("the bound's timer outlives the answer")
+	}
+
+	if !g.setPaused(false, false) || !g.wake() || g.wake() {
+		t.Fatal("a lifted pause wakes a quiet gate once")
+	}
+	if g.refuses() || !g.drives() {
+		t.Fatal("resumed: it must take requests and drive")
+	}
+	g.close()
+	if !g.refuses() || g.drives() || !g.closed() {
+		t.Fatal("closed: it must refuse and drive nothing")
+	}
+}
+
+func TestGate_BoundOverrun(t *testing.T) {
+	p := newPartEnv(t, unitApp(t, "web:v1"))
+	g := &driverGate{env: p.env}
+	g.setPaused(true, true)
+	first := p.ask(func(c *actor.Context) { g.awaitQuiet(c, time.Minute) })
+	second := p.ask(func(c *actor.Context) { g.awaitQuiet(c, time.Minute) })
+	notAnswered(t, p, second)
+	if n := p.clock.pending(time.Minute); n != 1 {
+		t.Fatalf("%d timers for two waiters, want one", n)
+	}
+	p.clock.fire(time.Minute)
+	msg := sent[quietTimeout](p)
+	if !g.overran(msg) || g.overran(quietTimeout{gen: msg.gen + 1}) {
+		t.Fatal("overran: the timer's message ends the wait, another generation's does not")
+	}
+	g.answer(fmt.Errorf("overran"))
+	for _, ch := range []<-chan any{first, second} {
+		if q := answered(t, ch).(quietReply); q.err == nil || q.err.Error() != "overran" {
+			t.Fatalf("answer %v", q.err)
+		}
+	}
+	g.quieten()
+	if g.overran(msg) {
+		t.Fatal("a quiet gate is not overrun")
+	}
+}
+
+func TestGate_Ready(t *testing.T) {
+	p := newPartEnv(t, unitApp(t, "web:v1"))
+	g := &driverGate{env: p.env}
+	wait := p.ask(g.awaitReady)
+	notAnswered(t, p, wait)
+	p.do(func(*actor.Context) { g.markReady() })
+	if _, ok := answered(t, wait).(readyReply); !ok || !g.isReady() {
+		t.Fatal("markReady did not answer the waiter")
+	}
+	if _, ok := answered(t, p.ask(g.awaitReady)).(readyReply); !ok {
+		t.Fatal("awaitReady once ready")
+	}
 }

@@ -182,7 +182,7 @@ func (s *System) Subscribe(ctx context.Context) (<-chan deploy.Event, func()) {
 // for a load balancer's local agent. It is unhealthy when there are apps but
 // none can serve (deploy.AppStatus.CanServe), degraded when any app is
 // failed or degraded, and carries the serving process's pid, version and
-// start time (CONTRACT §6.3).
+// start time (docs/api.md, "Supervisor health").
 func (s *System) Overall(ctx context.Context) (deploy.Overall, error) {
 	apps, err := s.Apps(ctx)
 	if err != nil {
@@ -204,4 +204,29 @@ func (s *System) Overall(ctx context.Context) (deploy.Overall, error) {
 		h.Status = deploy.OverallUnhealthy
 	}
 	return h, nil
+}
+
+// Images implements api.Backend: the app's images that bluegreen keeps,
+// those its deployments used that are still present in Docker, newest first.
+func (s *System) Images(ctx context.Context, app string) ([]deploy.Image, error) {
+	if err := s.known(app); err != nil {
+		return nil, err
+	}
+	images, err := appImages(ctx, s.store, s.rt, app)
+	if err != nil {
+		return nil, imagesError(app, err)
+	}
+	inUse, err := s.rt.ImagesInUse(ctx)
+	if err != nil {
+		return nil, imagesError(app, err)
+	}
+	out := []deploy.Image{}
+	for _, im := range images {
+		if !im.present {
+			continue
+		}
+		out = append(out, deploy.Image{Image: im.ref, ID: im.image.ID, SizeBytes: im.image.SizeBytes,
+			CreatedAt: im.image.Created, InUse: inUse[im.image.ID], LastDeploymentID: im.lastDeploymentID})
+	}
+	return out, nil
 }

@@ -21,74 +21,83 @@ import (
 // So a hundred quiet apps cost one list every few seconds, not two
 // inspects each.
 
-// reconcileAll is the supervisor's reconcile tick.
-type reconcileAll struct{}
-
-// listedAll is what the supervisor's list found.
-type listedAll struct {
-	containers []docker.Container
-	err        error
-	events     map[string]uint64 // the events forwarded per app when the list began
+// appsLister is the supervisor's side of the reconcile: its timer, the
+// list in flight, and the events it forwarded to each app (so an app
+// learns whether one came while the list was read). Only its methods
+// change them.
+type appsLister struct {
+	rt      Runtime
+	timer   *actor.SendRepeater
+	listing bool
+	events  map[string]uint64 // the Docker events forwarded per app
 }
 
-// listed carries an app's entries of the supervisor's list.
-type listed struct {
-	containers []docker.Container
-	err        error
-	fresh      bool // no event of the app was forwarded while the list was read
+func newAppsLister(rt Runtime) appsLister { return appsLister{rt: rt, events: map[string]uint64{}} }
+
+// start sends the supervisor a reconcileAll every interval.
+func (l *appsLister) start(c *actor.Context, interval time.Duration) {
+	r := c.SendRepeat(c.PID(), reconcileAll{}, interval)
+	l.timer = &r
 }
 
-// onReconcileAll lists the containers in the background, unless a list
-// runs. Paused (pause.go), the supervisor does no Docker work: each app
-// actor gets its tick, which it ignores once quiet.
-func (s *supervisor) onReconcileAll(c *actor.Context) {
-	if s.paused {
-		for _, pid := range s.apps {
-			c.Send(pid, reconcileTick{})
-		}
+// stop stops the timer.
+func (l *appsLister) stop() {
+	if l.timer != nil {
+		l.timer.Stop()
+		l.timer = nil
+	}
+}
+
+// list lists bluegreen's containers in the background (listedAll), unless
+// a list runs.
+func (l *appsLister) list(c *actor.Context) {
+	if l.listing {
 		return
 	}
-	if s.listing {
-		return
-	}
-	s.listing = true
-	eng, self, rt := c.Engine(), c.PID(), s.deps.rt
-	events := make(map[string]uint64, len(s.events))
-	for app, n := range s.events {
+	l.listing = true
+	eng, self, rt := c.Engine(), c.PID(), l.rt
+	events := make(map[string]uint64, len(l.events))
+	for app, n := range l.events {
 		events[app] = n
 	}
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		cs, err := rt.Summaries(ctx, map[string]string{LabelManaged: "true"})
-		eng.Send(self, listedAll{containers: cs, err: err, events: events})
+		list, err := rt.Summaries(ctx, map[string]string{LabelManaged: "true"})
+		eng.Send(self, listedAll{containers: list, err: err, events: events})
 	}()
 }
 
-// onListedAll sends each app actor its entries.
-func (s *supervisor) onListedAll(c *actor.Context, msg listedAll) {
-	s.listing = false
-	if s.paused {
-		return
-	}
+// done records that the list in flight answered, and returns what of it
+// goes to the actor of each app: its entries, and whether no event of it
+// was forwarded while the list was read.
+func (l *appsLister) done(msg listedAll) (entries func(app string) listed) {
+	l.listing = false
 	byApp := map[string][]docker.Container{}
 	for _, ct := range msg.containers {
 		app := ct.Labels[LabelApp]
 		byApp[app] = append(byApp[app], ct)
 	}
-	for app, pid := range s.apps {
-		c.Send(pid, listed{containers: byApp[app], err: msg.err, fresh: s.events[app] == msg.events[app]})
+	return func(app string) listed {
+		return listed{containers: byApp[app], err: msg.err, fresh: l.events[app] == msg.events[app]}
 	}
 }
 
+// forwarded counts an event of app's containers forwarded to its actor.
+func (l *appsLister) forwarded(app string) { l.events[app]++ }
+
+// forget forgets an app removed from the configs.
+func (l *appsLister) forget(app string) { delete(l.events, app) }
+
 // onListed takes the app's entries of the supervisor's list.
-func (a *appActor) onListed(c *actor.Context, msg listed) {
-	if !a.adoptTried {
+func (a *appActor) onListed(msg listed) {
+	if !a.gate.isReady() {
 		return // the first adoption has not answered: it reads them
 	}
-	if msg.err == nil && msg.fresh && a.proxy != nil && a.adopted && a.run == nil && !a.reconciling {
-		if res, ok := a.agrees(msg.containers); ok {
-			a.onReconcile(c, res)
+	quiet := msg.err == nil && msg.fresh && a.deployments.running() == nil
+	if quiet && a.listener.listening() && a.containers.isAdopted() && !a.containers.isReading() {
+		if res, ok := a.containers.agrees(msg.containers); ok {
+			a.onReconcile(res)
 			return
 		}
 	}
@@ -97,22 +106,47 @@ func (a *appActor) onListed(c *actor.Context, msg listed) {
 	a.onReconcileTick()
 }
 
-// agrees returns the listed containers of both colors when each is the one
-// the actor knows, in the state it knows (or neither has one).
-func (a *appActor) agrees(cs []docker.Container) (reconcileResult, bool) {
-	res := reconcileResult{containers: map[deploy.Color]*docker.Container{}, seen: a.seen}
-	for _, ct := range cs {
-		if color := deploy.Color(ct.Labels[LabelColor]); color.Valid() && ct.Name == a.containerName(color) {
-			res.containers[color] = &ct
-		}
+// onReconcile takes what Docker says of both colors' containers.
+func (a *appActor) onReconcile(msg reconcileResult) {
+	a.containers.readDone()
+	if msg.err != nil {
+		a.containers.dockerDown(msg.err, "docker unreachable")
+		a.refreshStatus()
+		return
 	}
+	a.containers.dockerUp()
+	if a.deployments.running() != nil { // a deployment started meanwhile: its view wins
+		return
+	}
+	stale := false
 	for _, color := range deploy.Colors {
-		s, ct := a.slots[color], res.containers[color]
-		switch {
-		case s == nil && ct == nil:
-		case s == nil || ct == nil || s.id != ct.ID || s.state != ct.State:
-			return res, false
+		if !a.containers.fresh(color, msg.seen) {
+			// An event of this color came while Docker was read: the read
+			// may be older than what the actor knows. Read again.
+			stale = true
+			continue
 		}
+		a.reconcileColor(color, msg.containers[color])
 	}
-	return res, true
+	a.removeInterruptedCandidate()
+	a.ensureMonitors()
+	a.refreshStatus()
+	if stale {
+		a.onReconcileTick()
+	}
+}
+
+// removeInterruptedCandidate removes the inactive color's container when a
+// deployment that the start found interrupted made it: it never took
+// traffic. It also catches one that Docker finished creating after the
+// adoption (a supervisor killed in the middle of a create), at a reconcile.
+func (a *appActor) removeInterruptedCandidate() {
+	active := a.record.active()
+	if active == "" || a.deployments.running() != nil {
+		return
+	}
+	other := active.Other()
+	if s, ok := a.containers.get(other); ok && a.deployments.leftBy(s.deploymentID) {
+		a.containers.remove(other, "left by an interrupted deployment")
+	}
 }

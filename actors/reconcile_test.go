@@ -55,3 +55,34 @@ func TestSupervisor_ReconcileByOneList(t *testing.T) {
 		t.Fatalf("the other app: %+v", st)
 	}
 }
+
+func TestAppsLister(t *testing.T) {
+	p := newPartEnv(t, unitApp(t, "web:v1"))
+	cs := newAppContainers(p.env)
+	p.runContainer(&cs, deploy.Blue, "web:v1", 1, true)
+	l := newAppsLister(p.rt)
+	app := p.env.cfg.Name
+	release := p.rt.hold("Summaries")
+	p.do(l.list)
+	p.do(l.list) // in flight: no second list
+	l.forwarded(app)
+	release()
+	msg := sent[listedAll](p)
+	p.quietInbox()
+	entries := l.done(msg)
+	got, other := entries(app), entries("another")
+	if len(got.containers) != 1 || got.err != nil || got.fresh {
+		t.Fatalf("%s's entries %+v: one container, not fresh (an event was forwarded during the list)", app, got)
+	}
+	if len(other.containers) != 0 || !other.fresh {
+		t.Fatalf("another app's entries %+v", other)
+	}
+	p.do(l.list)
+	if fresh := l.done(sent[listedAll](p))(app); !fresh.fresh {
+		t.Fatal("a list with no event meanwhile is not fresh")
+	}
+	l.forget(app)
+	if n := countOf(p.rt.callLog(), "Summaries"); n != 2 {
+		t.Fatalf("%d lists, want 2", n)
+	}
+}

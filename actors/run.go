@@ -6,235 +6,205 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/anthdm/hollywood/actor"
-
 	"github.com/bluegreen/bluegreen/deploy"
 	"github.com/bluegreen/bluegreen/docker"
-	"github.com/bluegreen/bluegreen/proxy"
 )
 
-// phase is where a deployment run stands. A run goes through the phases in
-// the order of CONTRACT §4, and only advance moves it from one to the next.
-type phase int
+// A deployment run is a state machine: its phase changes in one method
+// (advance), whose switch reads as the lifecycle (docs/deployments.md, "The
+// lifecycle") step by step; enter begins the work of the next phase
+// (phases.go), whose end comes back to advance as a stepDone, and end is
+// the one place where a run ends. The run alone holds and changes its state
+// (runstate.go). What it needs of the app's other parts (the containers,
+// the health actors, the proxy, the app's record) it asks the app actor
+// through runHost.
+//
+// A new phase is a constant in phase.go, a case in advance (what ends it,
+// and what comes next), a case in enter and its work in phases.go; what it
+// needs of the other parts becomes a method of runHost.
 
-const (
-	phaseNone           phase = iota // not begun
-	phasePulling                     // §4.2: the image is made present
-	phaseStarting                    // §4.3: the color's old container is replaced by a new one, started
-	phaseHealthChecking              // §4.4: the gate, health checks until healthy_threshold passes
-	phaseSwitching                   // §4.5: the proxy moves to the new container
-	phaseDraining                    // §4.6: the old color's requests and WebSockets finish
-	phaseStopping                    // §4.7: the old container is stopped, kept for a switch back
-	phaseRollingBack                 // §4.4: the new container, not healthy, is stopped and removed
-)
-
-var phaseNames = [...]string{"none", "pulling", "starting", "health_checking", "switching", "draining", "stopping", "rollback"}
-
-// String is the phase's name in Deployment.Phases.
-func (p phase) String() string {
-	if p < 0 || int(p) >= len(phaseNames) {
-		return fmt.Sprintf("phase(%d)", int(p))
-	}
-	return phaseNames[p]
-}
-
-// status is the deployment status a run shows in phase p; false for the
-// phases that keep the status of the one before (stopping, rollback).
-func (p phase) status() (deploy.Status, bool) {
-	switch p {
-	case phasePulling:
-		return deploy.StatusPulling, true
-	case phaseStarting:
-		return deploy.StatusStarting, true
-	case phaseHealthChecking:
-		return deploy.StatusHealthChecking, true
-	case phaseSwitching:
-		return deploy.StatusSwitching, true
-	case phaseDraining:
-		return deploy.StatusDraining, true
-	}
-	return "", false
-}
-
-// errGateTimeout ends a gate that health_check_timeout cut short.
-var errGateTimeout = errors.New("health_check_timeout")
-
-// run is the deployment an app actor is running.
-type run struct {
-	dep      deploy.Deployment // as recorded: status and phases
-	gen      uint64            // tags the run's messages; a message of another run is stale
-	phase    phase
-	color    deploy.Color // the color deployed into
-	from     deploy.Color // the active color when the run began
-	existing bool         // a manual switch: the candidate is the color's existing container
-
-	candidate    string // the new (or switched-to) container's ID once it was created
-	lastCheckErr string // the gate's last failed check
-	why          string // why the candidate is rolled back
-
-	ctx      context.Context // ends with the run: cancels its steps and the crash watch
-	cancel   context.CancelFunc
-	stopGate func() bool // stops the health_check_timeout timer
-}
-
-// gating reports whether r runs and is in the health gate of color.
-func (r *run) gating(color deploy.Color) bool {
-	return r != nil && r.color == color && r.phase == phaseHealthChecking
-}
-
-// closeGate stops the health_check_timeout timer.
-func (r *run) closeGate() {
-	if r.stopGate != nil {
-		r.stopGate()
-		r.stopGate = nil
-	}
-}
-
-// halt cancels the run's steps and its timer.
-func (r *run) halt() {
-	r.cancel()
-	r.closeGate()
-}
-
-// stepDone ends the phase a run was in when the step began. The step's
-// goroutine sends it, or its timer, or the gate.
-type stepDone struct {
-	gen   uint64
-	phase phase // the phase it ends; a result for another phase is stale
-	err   error // why the phase failed; nil: it succeeded
-
-	pulled    bool              // pulling: the image was pulled (not found locally)
-	container string            // starting: the new container's ID ("" when none was created)
-	port      int               // starting: its published port
-	drained   proxy.DrainResult // draining
-	logs      []string          // rolling back: the failed container's last log lines
-}
-
-// begin runs a recorded deployment: existing names a manual switch to the
-// color's existing container.
-func (a *appActor) begin(c *actor.Context, d deploy.Deployment, existing bool) {
-	ctx, cancel := context.WithCancel(context.Background())
-	r := &run{dep: d, gen: a.nextGen(), color: d.Color, from: a.state.ActiveColor, existing: existing, ctx: ctx, cancel: cancel}
-	a.run = r
-	a.state.DesiredImage = d.ToImage
-	a.refreshStatus()
-	a.saveState()
+// begin records that the run began and enters its first phase.
+func (r *deploymentRun) begin() {
+	e, d := r.env, r.dep
 	what := "deploying " + d.ToImage + " into " + string(d.Color)
-	if existing {
+	if r.existing {
 		what = "switching to " + string(d.Color) + " (" + d.ToImage + ")"
 	}
-	a.log.Info("deployment started", keyDeploymentID, d.DeploymentID, keyImage, d.ToImage, keyColor, d.Color, keyTrigger, d.TriggerSource)
-	a.deps.rec.event(a.cfg.Name, d.DeploymentID, deploy.EventDeploymentStarted,
+	e.log.Info("deployment started", keyDeploymentID, d.DeploymentID, keyImage, d.ToImage, keyColor, d.Color, keyTrigger, d.TriggerSource)
+	e.event(d.DeploymentID, deploy.EventDeploymentStarted,
 		fmt.Sprintf("deployment %d: %s (trigger %s)", d.DeploymentID, what, d.TriggerSource),
 		map[string]any{"status": d.Status, "image": d.ToImage, "color": d.Color, "from_image": d.FromImage, "trigger_source": d.TriggerSource})
-	if existing {
-		a.enter(c, r, phaseStarting, "")
+	if r.existing {
+		r.enter(phaseStarting, "")
 		return
 	}
-	a.enter(c, r, phasePulling, "")
+	r.enter(phasePulling, "")
 }
 
-// onStep takes the result of the running deployment's current step.
-func (a *appActor) onStep(c *actor.Context, msg stepDone) {
-	if r := a.run; r != nil && r.gen == msg.gen && r.phase == msg.phase {
-		a.advance(c, r, msg)
+// resumeStop finishes a deployment that the last supervisor left in phase
+// p (switching or draining) after it switched traffic: the old color is
+// stopped (there is nothing of it left to drain in this process) and it
+// ends completed.
+func (r *deploymentRun) resumeStop(p phase) {
+	r.phase = p
+	e, d := r.env, r.dep
+	e.log.Info("finishing the deployment the stop left after its switch", keyDeploymentID, d.DeploymentID, keyStatus, d.Status)
+	e.event(d.DeploymentID, deploy.EventDeploymentPhase,
+		fmt.Sprintf("deployment %d switched traffic to %s before the supervisor stopped: stopping the old %s color", d.DeploymentID, d.Color, r.from),
+		map[string]any{"phase": phaseStopping.String(), "status": d.Status, "resumed": true})
+}
+
+// stopAfterResume enters the stopping phase of a resumed run (resumeStop).
+func (r *deploymentRun) stopAfterResume() {
+	r.enter(phaseStopping, "the supervisor stopped during this phase")
+}
+
+// step takes the result of a step; false when it is not of this run's
+// current phase (stale).
+func (r *deploymentRun) step(res stepDone) bool {
+	if r.gen != res.gen || r.phase != res.phase {
+		return false
+	}
+	r.advance(res)
+	return true
+}
+
+// crashed takes the exit of color's container id: it ends the gate when it
+// is the candidate under health checks.
+func (r *deploymentRun) crashed(color deploy.Color, id string, code int, oom bool) bool {
+	if !r.gating(color) || r.candidate != id {
+		return false
+	}
+	r.advance(stepDone{gen: r.gen, phase: phaseHealthChecking,
+		err: &exitError{docker.Container{ID: id, State: "exited", ExitCode: code, OOMKilled: oom}}})
+	return true
+}
+
+// oldExited takes the exit of color's container, stopped by the actor: the
+// old container's process ended, so the deployment is done. The stop call
+// returns only after Docker's clean-up of the container (its network and
+// published ports), which takes seconds when many stop at once and which
+// Docker serialises; it goes on in the background and its answer is stale
+// by then.
+func (r *deploymentRun) oldExited(color deploy.Color) {
+	if r.phase == phaseStopping && color == r.from {
+		r.advance(stepDone{gen: r.gen, phase: phaseStopping})
+	}
+}
+
+// gateCheck counts a check of the candidate: healthy_threshold passes in a
+// row end the gate.
+func (r *deploymentRun) gateCheck(check deploy.HealthCheck) {
+	if !check.Success {
+		r.lastCheckErr = check.Error
+	}
+	passes, ok := r.host.passedGate(r.color)
+	if !ok {
 		return
 	}
-	if msg.phase == phaseStopping && msg.err != nil {
-		// The stop of an old container that ended the deployment by its
-		// exit (onDie) failed afterwards.
-		a.log.Warn("stop old container", keyErr, msg.err)
-	}
+	r.env.event(r.dep.DeploymentID, deploy.EventContainerHealthy,
+		fmt.Sprintf("%s container passed %d health checks", r.color, passes), map[string]any{"color": r.color})
+	r.advance(stepDone{gen: r.gen, phase: phaseHealthChecking})
 }
 
-// advance moves r on from the phase that res ends. Its switch is CONTRACT §4
+// advance moves r on from the phase that res ends. Its switch is the lifecycle
 // step by step; it is the one place where a deployment changes phase.
-func (a *appActor) advance(c *actor.Context, r *run, res stepDone) {
+func (r *deploymentRun) advance(res stepDone) {
 	switch r.phase {
 	case phasePulling: // 2. the image is present, or nothing was started
 		if res.err != nil {
-			a.end(c, r, deploy.StatusFailed, dockerMessage(res.err), nil)
+			r.end(deploy.StatusFailed, dockerMessage(res.err), nil)
 			return
 		}
 		if res.pulled {
-			a.log.Info("image pulled", keyImage, r.dep.ToImage)
+			r.env.log.Info("image pulled", keyImage, r.dep.ToImage)
 		}
-		a.enter(c, r, phaseStarting, "")
+		r.enter(phaseStarting, "")
 	case phaseStarting: // 3. the new container runs, or it never did
 		if res.container == "" {
-			a.end(c, r, deploy.StatusFailed, dockerMessage(res.err), nil)
+			r.end(deploy.StatusFailed, dockerMessage(res.err), nil)
 			return
 		}
-		a.candidateCreated(r, res)
+		r.candidateCreated(res)
 		if res.err != nil {
-			a.enter(c, r, phaseRollingBack, res.err.Error())
+			r.enter(phaseRollingBack, res.err.Error())
 			return
 		}
-		a.enter(c, r, phaseHealthChecking, "")
+		r.enter(phaseHealthChecking, "")
 	case phaseHealthChecking: // 4. healthy_threshold passes, or a timeout or crash: roll back
 		if res.err != nil {
-			a.enter(c, r, phaseRollingBack, a.gateFailure(r, res.err))
+			r.enter(phaseRollingBack, r.gateFailure(res.err))
 			return
 		}
-		a.enter(c, r, phaseSwitching, "")
-	case phaseSwitching: // 5. traffic moved; 6. the old color drains, if there is one
-		if old := a.slots[r.from]; r.from == "" || r.from == r.color || old == nil {
-			a.end(c, r, deploy.StatusCompleted, "", nil)
+		r.enter(phaseSwitching, "")
+	case phaseSwitching: // 5. traffic moved, or the switch could not be recorded; 6. the old color drains, if there is one
+		if res.err != nil {
+			r.enter(phaseRollingBack, res.err.Error())
 			return
 		}
-		a.enter(c, r, phaseDraining, "")
+		if r.from == "" || r.from == r.color || !r.host.has(r.from) {
+			r.end(deploy.StatusCompleted, "", nil)
+			return
+		}
+		r.enter(phaseDraining, "")
 	case phaseDraining: // 7. the old container is stopped
-		a.drained(r, res.drained)
-		a.enter(c, r, phaseStopping, "")
+		r.drained(res.drained)
+		r.enter(phaseStopping, "")
 	case phaseStopping:
-		a.oldStopped(r, res.err)
-		a.end(c, r, deploy.StatusCompleted, "", nil)
+		r.oldStopped(res.err)
+		r.end(deploy.StatusCompleted, "", nil)
 	case phaseRollingBack: // 4. the candidate is gone; the old container kept serving
-		a.candidateRemoved(r, res.err)
-		a.end(c, r, deploy.StatusRolledBack, r.why, res.logs)
+		r.candidateRemoved(res.err)
+		r.end(deploy.StatusRolledBack, r.why, res.logs)
 	}
 }
 
-// enter closes r's current phase (with why, when it failed) and begins next.
-func (a *appActor) enter(c *actor.Context, r *run, next phase, why string) {
-	a.record(r, next, why)
+// enter closes r's current phase (with why, when it failed) and begins the
+// work of next; work that ends at once comes back to advance here.
+func (r *deploymentRun) enter(next phase, why string) {
+	r.record(next, why)
+	var res stepDone
+	now := false
 	switch next {
 	case phasePulling:
-		a.pull(r)
+		r.pull()
 	case phaseStarting:
-		a.startCandidate(c, r)
+		r.startCandidate()
 	case phaseHealthChecking:
-		a.openGate(c, r)
+		r.openGate()
 	case phaseSwitching:
-		a.switchTraffic(c, r)
+		res, now = r.switchTraffic(), true
 	case phaseDraining:
-		a.drain(r)
+		r.drain()
 	case phaseStopping:
-		a.stopOld(c, r)
+		res, now = r.stopOld()
 	case phaseRollingBack:
-		a.rollBack(c, r, why)
+		r.rollBack(why)
+	}
+	if now {
+		r.advance(res)
 	}
 }
 
 // record closes r's current phase with why and opens next, persisting the
 // deployment and recording the event.
-func (a *appActor) record(r *run, next phase, why string) {
-	a.closePhase(r, why)
+func (r *deploymentRun) record(next phase, why string) {
+	r.closePhase(why)
 	r.phase = next
 	r.dep.Phases = append(r.dep.Phases, deploy.Phase{Name: next.String(), StartedAt: time.Now().UTC()})
 	if st, ok := next.status(); ok {
 		r.dep.Status = st
 	}
-	a.saveDeployment(r)
-	a.log.Info("deployment phase", keyDeploymentID, r.dep.DeploymentID, keyPhase, next)
-	a.deps.rec.event(a.cfg.Name, r.dep.DeploymentID, deploy.EventDeploymentPhase,
-		fmt.Sprintf("deployment %d: %s", r.dep.DeploymentID, next),
+	r.save()
+	e := r.env
+	e.log.Info("deployment phase", keyDeploymentID, r.dep.DeploymentID, keyPhase, next)
+	e.event(r.dep.DeploymentID, deploy.EventDeploymentPhase, fmt.Sprintf("deployment %d: %s", r.dep.DeploymentID, next),
 		map[string]any{"phase": next.String(), "status": r.dep.Status})
 }
 
 // closePhase ends the phase record r is in, with why when it failed. Each
 // phase is closed once: by the next one (record) or by the end.
-func (a *appActor) closePhase(r *run, why string) {
+func (r *deploymentRun) closePhase(why string) {
 	if r.phase == phaseNone || len(r.dep.Phases) == 0 {
 		return
 	}
@@ -243,50 +213,34 @@ func (a *appActor) closePhase(r *run, why string) {
 	p.Error = why
 }
 
-func (a *appActor) saveDeployment(r *run) {
+func (r *deploymentRun) save() {
 	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 	defer cancel()
-	if err := a.deps.store.UpdateDeployment(ctx, &r.dep); err != nil {
-		a.log.Error("save deployment", keyDeploymentID, r.dep.DeploymentID, keyErr, err)
+	if err := r.env.deps.store.UpdateDeployment(ctx, &r.dep); err != nil {
+		r.env.log.Error("save deployment", keyDeploymentID, r.dep.DeploymentID, keyErr, err)
 	}
 }
 
-// end finishes the running deployment with a final status, records it, and
-// begins the queued one. It is the one place where a deployment ends.
-func (a *appActor) end(c *actor.Context, r *run, status deploy.Status, why string, logs []string) {
+// end finishes the run with a final status and records it; the app actor
+// takes it from there (runHost.ended). It is the one place where a
+// deployment ends.
+func (r *deploymentRun) end(status deploy.Status, why string, logs []string) {
 	r.halt()
-	a.closePhase(r, why)
+	r.closePhase(why)
 	r.dep.Logs = logs
 	r.dep.End(status, why, time.Now().UTC())
-	a.saveDeployment(r)
-	a.run = nil
-	d := r.dep
-	if status == deploy.StatusCompleted {
-		a.lastCompleted = d.DeploymentID
-	}
-
+	r.save()
+	e, d := r.env, r.dep
 	msg := fmt.Sprintf("deployment %d of %s %s in %s", d.DeploymentID, d.ToImage, status, time.Duration(d.DurationMS)*time.Millisecond)
 	if why != "" {
 		msg += ": " + why
-		a.log.Warn("deployment ended", keyDeploymentID, d.DeploymentID, keyStatus, status, keyDuration, d.DurationMS, keyErr, why)
+		e.log.Warn("deployment ended", keyDeploymentID, d.DeploymentID, keyStatus, status, keyDuration, d.DurationMS, keyErr, why)
 	} else {
-		a.log.Info("deployment ended", keyDeploymentID, d.DeploymentID, keyStatus, status, keyDuration, d.DurationMS)
+		e.log.Info("deployment ended", keyDeploymentID, d.DeploymentID, keyStatus, status, keyDuration, d.DurationMS)
 	}
-	a.deps.rec.event(a.cfg.Name, d.DeploymentID, status.Event(), msg,
+	e.event(d.DeploymentID, status.Event(), msg,
 		map[string]any{"status": status, "error": why, "duration_ms": d.DurationMS, "image": d.ToImage})
-	if status != deploy.StatusCompleted && a.queued == nil {
-		// What was asked for did not happen: the desired image is what serves,
-		// so a restart does not try the failed image again.
-		a.state.DesiredImage = a.state.CurrentImage
-		a.saveState()
-	}
-	a.ensureMonitors(c)
-	a.refreshStatus()
-	a.beginQueued(c)
-	if status == deploy.StatusCompleted {
-		a.pruneImages(d) // after the queued deployment began, so that its image is protected too
-	}
-	a.quietIfIdle(c) // a pause waited for this deployment (pause.go)
+	r.host.ended(d)
 }
 
 // dockerMessage makes a Docker error read as what to do.

@@ -59,6 +59,7 @@ type fakeContainer struct {
 	docker.Container
 	health int
 	srv    *http.Server
+	ln     net.Listener // closed by halt itself: srv.Close misses it until Serve began
 }
 
 var _ Runtime = (*fakeRuntime)(nil)
@@ -395,6 +396,7 @@ func (rt *fakeRuntime) run(c *fakeContainer) error {
 		return fmt.Errorf("start container %s: port is already allocated: %v", c.Name, err)
 	}
 	c.srv = &http.Server{Handler: rt.handler(c), ReadHeaderTimeout: time.Second}
+	c.ln = ln
 	go c.srv.Serve(ln)
 	c.State, c.Running, c.ExitCode, c.OOMKilled, c.StartedAt = "running", true, 0, false, time.Now()
 	rt.emit(c, docker.ActionStart, 0)
@@ -678,7 +680,8 @@ func (rt *fakeRuntime) handler(c *fakeContainer) http.Handler {
 func (rt *fakeRuntime) halt(c *fakeContainer, code int) {
 	if c.srv != nil {
 		c.srv.Close()
-		c.srv = nil
+		c.ln.Close()
+		c.srv, c.ln = nil, nil
 	}
 	was := c.Running
 	if c.Running {

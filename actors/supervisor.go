@@ -1,7 +1,6 @@
 package actors
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"reflect"
@@ -14,25 +13,18 @@ import (
 	"github.com/bluegreen/bluegreen/deploy"
 )
 
-// Health-check retention: every pruneInterval, each app and color keeps its
-// newest keepHealthChecks checks.
-const (
-	pruneInterval    = 10 * time.Minute
-	keepHealthChecks = 1000
-)
-
-// pruneTick asks the supervisor to prune old health checks.
-type pruneTick struct{}
-
 // Respawn backoff of a failed app actor.
 const (
 	respawnMin = 500 * time.Millisecond
 	respawnMax = 30 * time.Second
 )
 
-// supervisor is the root actor: it spawns one app actor per config, applies
-// reloads, and replaces an app actor that panicked.
-type supervisor struct {
+// supervisorActor is the root actor: it spawns one app actor per config,
+// applies reloads, and replaces an app actor that panicked. It runs the
+// process's Docker event stream (events.go), the reconcile's list
+// (reconcile.go) and the prune of old health checks (checks.go), each a
+// part of its own.
+type supervisorActor struct {
 	load   func() ([]*config.App, error)
 	deps   deps
 	log    *slog.Logger
@@ -41,29 +33,23 @@ type supervisor struct {
 	cfgs    map[string]*config.App
 	apps    map[string]*actor.PID
 	backoff map[string]time.Duration
-	pruner  *actor.SendRepeater
-	pruning bool
-	// The reconcile (reconcile.go).
-	reconciler *actor.SendRepeater
-	listing    bool
-	events     map[string]uint64 // the Docker events forwarded per app
 	// stopping holds apps whose old actor is still stopping: a new one is
 	// spawned (by a respawn message) only once the old one is gone, since
 	// hollywood hands back the old PID for a reused ID.
 	stopping map[string]bool
+	paused   bool // an upgrade hands the driving over (pause.go)
 
-	paused      bool               // an upgrade hands the driving over (pause.go)
-	stopWatcher context.CancelFunc // ends the Docker event stream (events.go)
+	stream    eventStream  // the Docker event stream (events.go)
+	reconcile appsLister   // the reconcile's list (reconcile.go)
+	checks    checksPruner // the prune of old health checks (checks.go)
 }
-
-// pruneDone reports the end of a prune.
-type pruneDone struct{}
 
 func newSupervisor(initial []*config.App, load func() ([]*config.App, error), d deps) actor.Producer {
 	return func() actor.Receiver {
-		s := &supervisor{load: load, deps: d, log: d.log, cfgs: map[string]*config.App{},
+		s := &supervisorActor{load: load, deps: d, log: d.log, cfgs: map[string]*config.App{},
 			apps: map[string]*actor.PID{}, backoff: map[string]time.Duration{}, stopping: map[string]bool{},
-			events: map[string]uint64{}}
+			stream: eventStream{rt: d.rt, log: d.log}, reconcile: newAppsLister(d.rt),
+			checks: checksPruner{store: d.store, log: d.log}}
 		for _, cfg := range initial {
 			s.cfgs[cfg.Name] = cfg
 		}
@@ -71,55 +57,17 @@ func newSupervisor(initial []*config.App, load func() ([]*config.App, error), d 
 	}
 }
 
-// setBridge tells the supervisor which bridge to keep informed of app PIDs.
-type setBridge struct{ pid *actor.PID }
-
-func (s *supervisor) Receive(c *actor.Context) {
+// Receive handles every message of the supervisor.
+func (s *supervisorActor) Receive(c *actor.Context) {
 	switch msg := c.Message().(type) {
 	case actor.Started:
-		for _, name := range s.names() {
-			s.spawn(c, name)
-		}
-		r := c.SendRepeat(c.PID(), pruneTick{}, pruneInterval)
-		s.pruner = &r
-		interval := s.deps.reconcile
-		if interval <= 0 {
-			interval = DefaultReconcileInterval
-		}
-		rr := c.SendRepeat(c.PID(), reconcileAll{}, interval)
-		s.reconciler = &rr
-		s.watch(c)
+		s.started(c)
 	case actor.Stopped:
-		if s.pruner != nil {
-			s.pruner.Stop()
-			s.pruner = nil
-		}
-		if s.reconciler != nil {
-			s.reconciler.Stop()
-			s.reconciler = nil
-		}
-		s.unwatch()
-	case reconcileAll:
-		s.onReconcileAll(c)
-	case listedAll:
-		s.onListedAll(c, msg)
-	case pruneTick:
-		if !s.pruning && !s.paused {
-			s.pruning = true
-			eng, self, st, log := c.Engine(), c.PID(), s.deps.store, s.log
-			go func() {
-				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-				defer cancel()
-				if n, err := st.PruneHealthChecks(ctx, keepHealthChecks); err != nil {
-					log.Error("prune health checks", keyErr, err)
-				} else if n > 0 {
-					log.Info("pruned old health checks", "deleted", n)
-				}
-				eng.Send(self, pruneDone{})
-			}()
-		}
-	case pruneDone:
-		s.pruning = false
+		s.checks.stop()
+		s.reconcile.stop()
+		s.stream.stop()
+
+	// The API's, through the bridge, and the System's.
 	case setBridge:
 		s.bridge = msg.pid
 		s.announce(c)
@@ -137,29 +85,87 @@ func (s *supervisor) Receive(c *actor.Context) {
 		c.Respond(s.pause(c))
 	case resume:
 		s.resume(c)
+
+	// The app actors' lives.
+	case childFailed:
+		s.onChildFailed(c, msg)
+	case respawn:
+		s.onRespawn(c, msg.name)
+
+	// Docker, and the store's upkeep.
 	case containerEvent:
-		app := msg.ev.Labels[LabelApp]
-		if pid := s.apps[app]; pid != nil {
-			s.events[app]++
+		if pid := s.apps[msg.ev.Labels[LabelApp]]; pid != nil {
+			s.reconcile.forwarded(msg.ev.Labels[LabelApp])
 			c.Send(pid, msg)
 		}
 	case dockerResync:
 		for _, pid := range s.apps {
 			c.Send(pid, msg)
 		}
-	case childFailed:
-		s.onChildFailed(c, msg)
-	case respawn:
-		delete(s.stopping, msg.name)
-		if cfg, ok := s.cfgs[msg.name]; ok && s.apps[msg.name] == nil {
-			s.log.Info("starting app actor", keyApp, cfg.Name)
-			s.spawn(c, msg.name)
-			s.announce(c)
+	case reconcileAll:
+		s.onReconcileAll(c)
+	case listedAll:
+		s.onListedAll(c, msg)
+	case pruneTick:
+		if !s.paused {
+			s.checks.prune(c)
 		}
+	case pruneDone:
+		s.checks.done()
 	}
 }
 
-func (s *supervisor) names() []string {
+// started spawns an app actor per config and starts the timers and the
+// Docker event stream.
+func (s *supervisorActor) started(c *actor.Context) {
+	for _, name := range s.names() {
+		s.spawn(c, name)
+	}
+	s.checks.start(c)
+	interval := s.deps.reconcile
+	if interval <= 0 {
+		interval = DefaultReconcileInterval
+	}
+	s.reconcile.start(c, interval)
+	s.stream.start(c)
+}
+
+// onReconcileAll lists the containers (reconcile.go). Paused (pause.go),
+// the supervisor does no Docker work: each app actor gets its tick, which
+// it ignores once quiet.
+func (s *supervisorActor) onReconcileAll(c *actor.Context) {
+	if !s.paused {
+		s.reconcile.list(c)
+		return
+	}
+	for _, pid := range s.apps {
+		c.Send(pid, reconcileTick{})
+	}
+}
+
+// onListedAll sends each app actor its entries of the list.
+func (s *supervisorActor) onListedAll(c *actor.Context, msg listedAll) {
+	entries := s.reconcile.done(msg)
+	if s.paused {
+		return
+	}
+	for app, pid := range s.apps {
+		c.Send(pid, entries(app))
+	}
+}
+
+// onRespawn spawns the actor of an app again once its old one is gone,
+// unless the app was removed meanwhile.
+func (s *supervisorActor) onRespawn(c *actor.Context, name string) {
+	delete(s.stopping, name)
+	if cfg, ok := s.cfgs[name]; ok && s.apps[name] == nil {
+		s.log.Info("starting app actor", keyApp, cfg.Name)
+		s.spawn(c, name)
+		s.announce(c)
+	}
+}
+
+func (s *supervisorActor) names() []string {
 	names := make([]string, 0, len(s.cfgs))
 	for n := range s.cfgs {
 		names = append(names, n)
@@ -168,7 +174,7 @@ func (s *supervisor) names() []string {
 	return names
 }
 
-func (s *supervisor) spawn(c *actor.Context, name string) {
+func (s *supervisorActor) spawn(c *actor.Context, name string) {
 	cfg := s.cfgs[name]
 	s.apps[name] = c.SpawnChild(newAppActor(cfg, s.deps), "app", actor.WithID(name),
 		actor.WithMiddleware(recoverMiddleware(name)))
@@ -177,7 +183,7 @@ func (s *supervisor) spawn(c *actor.Context, name string) {
 	}
 }
 
-func (s *supervisor) pids() map[string]*actor.PID {
+func (s *supervisorActor) pids() map[string]*actor.PID {
 	m := make(map[string]*actor.PID, len(s.apps))
 	for n, pid := range s.apps {
 		m[n] = pid
@@ -185,29 +191,11 @@ func (s *supervisor) pids() map[string]*actor.PID {
 	return m
 }
 
-// watch starts the process's Docker event stream (events.go).
-func (s *supervisor) watch(c *actor.Context) {
-	if s.stopWatcher != nil {
-		return
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	s.stopWatcher = cancel
-	eng, self, rt, log := c.Engine(), c.PID(), s.deps.rt, s.log
-	go watchEvents(ctx, rt, func(m any) { eng.Send(self, m) }, log)
-}
-
-func (s *supervisor) unwatch() {
-	if s.stopWatcher != nil {
-		s.stopWatcher()
-		s.stopWatcher = nil
-	}
-}
-
 // pause stops the event stream and tells every app actor to stop driving
 // once its deployments ended (pause.go).
-func (s *supervisor) pause(c *actor.Context) pauseReply {
+func (s *supervisorActor) pause(c *actor.Context) pauseReply {
 	s.paused = true
-	s.unwatch()
+	s.stream.stop()
 	out := pauseReply{apps: map[string]pausedApp{}}
 	for name, pid := range s.apps {
 		c.Send(pid, setPaused{on: true})
@@ -219,7 +207,7 @@ func (s *supervisor) pause(c *actor.Context) pauseReply {
 
 // resume makes the supervisor and its app actors drive again; they resync,
 // as events went unheard meanwhile.
-func (s *supervisor) resume(c *actor.Context) {
+func (s *supervisorActor) resume(c *actor.Context) {
 	if !s.paused {
 		return
 	}
@@ -227,19 +215,19 @@ func (s *supervisor) resume(c *actor.Context) {
 	for _, pid := range s.apps {
 		c.Send(pid, setPaused{on: false})
 	}
-	s.watch(c)
+	s.stream.start(c)
 	s.log.Info("resumed: driving Docker again")
 }
 
 // announce sends the bridge the current app PIDs.
-func (s *supervisor) announce(c *actor.Context) {
+func (s *supervisorActor) announce(c *actor.Context) {
 	if s.bridge == nil {
 		return
 	}
 	c.Send(s.bridge, appsChanged{apps: s.pids()})
 }
 
-func (s *supervisor) onChildFailed(c *actor.Context, msg childFailed) {
+func (s *supervisorActor) onChildFailed(c *actor.Context, msg childFailed) {
 	name := ""
 	for n, pid := range s.apps {
 		if pid.Equals(msg.PID) {
@@ -272,7 +260,7 @@ func (s *supervisor) onChildFailed(c *actor.Context, msg childFailed) {
 
 // reload applies the app configs as they are now. Invalid ones change
 // nothing and are answered as EINVALIDCONFIG, for the asker to report.
-func (s *supervisor) reload(c *actor.Context) ReloadReply {
+func (s *supervisorActor) reload(c *actor.Context) ReloadReply {
 	cfgs, err := s.load()
 	if err != nil {
 		return ReloadReply{Err: invalidConfigs(err)}
@@ -330,7 +318,7 @@ func invalidConfigs(err error) *deploy.Error {
 }
 
 // remove stops the actor of an app whose config is gone, for good.
-func (s *supervisor) remove(c *actor.Context, name string) {
+func (s *supervisorActor) remove(c *actor.Context, name string) {
 	if pid := s.apps[name]; pid != nil {
 		c.Send(pid, retire{})
 		s.stopping[name] = true
@@ -342,7 +330,7 @@ func (s *supervisor) remove(c *actor.Context, name string) {
 	}
 	delete(s.apps, name)
 	delete(s.cfgs, name)
-	delete(s.events, name)
+	s.reconcile.forget(name)
 	s.deps.metrics.Remove(name) // gone from /metrics now; its stopping actor counts into nothing
 }
 

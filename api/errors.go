@@ -101,6 +101,10 @@ func codeFor(status int) string {
 		return "forbidden"
 	case http.StatusNotFound:
 		return string(deploy.ENOTFOUND)
+	case http.StatusMethodNotAllowed:
+		return "method_not_allowed"
+	case http.StatusUpgradeRequired:
+		return "upgrade_required"
 	case http.StatusConflict:
 		return string(deploy.ECONFLICT)
 	case http.StatusRequestEntityTooLarge:

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/coder/websocket"
@@ -39,6 +40,36 @@ func (s *server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, evs)
 }
 
+// refused holds back an error answer written to it (status 400 and up)
+// and passes everything else on, the hijacking of a WebSocket handshake
+// included.
+type refused struct {
+	http.ResponseWriter
+	status int
+	body   strings.Builder
+}
+
+func (r *refused) WriteHeader(code int) {
+	if code >= http.StatusBadRequest {
+		r.status = code
+		return
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *refused) Write(p []byte) (int, error) {
+	if r.status != 0 {
+		if r.body.Len() < 512 {
+			r.body.Write(p)
+		}
+		return len(p), nil
+	}
+	return r.ResponseWriter.Write(p)
+}
+
+// Unwrap lets the WebSocket library reach the Hijacker.
+func (r *refused) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
 // handleEventStream sends each new event as a JSON text message. It
 // subscribes before the WebSocket handshake completes, so a client that has
 // connected sees every event that happens after its dial returned.
@@ -49,9 +80,17 @@ func (s *server) handleEventStream(w http.ResponseWriter, r *http.Request) {
 	events, cancel := s.b.Subscribe(ctx)
 	defer cancel()
 
-	conn, err := websocket.Accept(w, r, nil)
+	refusal := &refused{ResponseWriter: w}
+	conn, err := websocket.Accept(refusal, r, nil)
 	if err != nil {
-		s.log.Warn("events stream accept", "error", err)
+		if refusal.status == 0 { // hijacked, then failed: no answer to give
+			s.log.Warn("events stream accept", "error", err)
+			return
+		}
+		// Not a WebSocket handshake (or from a foreign origin): the
+		// library's refusal, as the API's JSON error.
+		s.writeError(w, r, Errorf(refusal.status, codeFor(refusal.status), "%s is a WebSocket: open it with a WebSocket client (%s)",
+			r.URL.Path, strings.TrimSpace(refusal.body.String())))
 		return
 	}
 	defer conn.CloseNow()

@@ -1,4 +1,4 @@
-// Package api is bluegreen's management API over HTTP (CONTRACT §5): the
+// Package api is bluegreen's management API over HTTP (docs/api.md): the
 // server that serves it over a Backend, the client that `bluegreen ctl`
 // uses, the listener rules and the metrics. The shapes it sends are those of
 // package deploy; this package alone maps an error's deploy.Code to an HTTP
@@ -34,7 +34,7 @@ const (
 // alone lets through when that page targets 127.0.0.1 itself.
 var crossOrigin = http.NewCrossOriginProtection()
 
-// NewServer returns the management API handler (CONTRACT §5) over b.
+// NewServer returns the management API handler (docs/api.md) over b.
 // Requests whose Host is not a loopback name or address are refused with 403.
 func NewServer(b Backend, logger *slog.Logger) http.Handler {
 	if logger == nil {
@@ -46,30 +46,37 @@ func NewServer(b Backend, logger *slog.Logger) http.Handler {
 }
 
 type server struct {
-	b   Backend
-	log *slog.Logger
-	mux *http.ServeMux
+	b        Backend
+	log      *slog.Logger
+	mux      *http.ServeMux
+	patterns []string // every route, "METHOD /path"
 }
 
 func (s *server) routes() {
-	s.mux.HandleFunc("POST /api/apps/{name}/deploy", s.handleDeploy)
-	s.mux.HandleFunc("POST /api/apps/{name}/rollback", s.handleRollback)
-	s.mux.HandleFunc("POST /api/apps/{name}/switch", s.handleSwitch)
-	s.mux.HandleFunc("GET /api/apps", s.handleApps)
-	s.mux.HandleFunc("GET /api/apps/{name}/status", s.handleApp)
-	s.mux.HandleFunc("GET /api/apps/{name}/history", s.handleHistory)
-	s.mux.HandleFunc("GET /api/apps/{name}/health", s.handleHealth)
-	s.mux.HandleFunc("GET /api/apps/{name}/logs", s.handleLogs)
-	s.mux.HandleFunc("GET /api/apps/{name}/images", s.handleImages)
-	s.mux.HandleFunc("GET /api/deployments/{id}", s.handleDeployment)
-	s.mux.HandleFunc("GET /api/events", s.handleEvents)
-	s.mux.HandleFunc("GET /api/events/stream", s.handleEventStream)
-	s.mux.HandleFunc("POST /api/reload", s.handleReload)
-	s.mux.HandleFunc("POST /api/upgrade", s.handleUpgrade)
-	s.mux.HandleFunc("GET /health", s.handleOverall)
-	s.mux.HandleFunc("GET /metrics", s.handleMetrics)
-	s.mux.Handle("GET /{$}", dashboard.Handler())                   // the dashboard page (CONTRACT §6.4)
-	s.mux.Handle("GET "+dashboard.AssetPrefix, dashboard.Handler()) // its script, style and icon
+	s.handle("POST /api/apps/{name}/deploy", s.handleDeploy)
+	s.handle("POST /api/apps/{name}/rollback", s.handleRollback)
+	s.handle("POST /api/apps/{name}/switch", s.handleSwitch)
+	s.handle("GET /api/apps", s.handleApps)
+	s.handle("GET /api/apps/{name}/status", s.handleApp)
+	s.handle("GET /api/apps/{name}/history", s.handleHistory)
+	s.handle("GET /api/apps/{name}/health", s.handleHealth)
+	s.handle("GET /api/apps/{name}/logs", s.handleLogs)
+	s.handle("GET /api/apps/{name}/images", s.handleImages)
+	s.handle("GET /api/deployments/{id}", s.handleDeployment)
+	s.handle("GET /api/events", s.handleEvents)
+	s.handle("GET /api/events/stream", s.handleEventStream)
+	s.handle("POST /api/reload", s.handleReload)
+	s.handle("POST /api/upgrade", s.handleUpgrade)
+	s.handle("GET /health", s.handleOverall)
+	s.handle("GET /metrics", s.handleMetrics)
+	s.handle("GET /{$}", dashboard.Handler().ServeHTTP)                   // the dashboard page (docs/dashboard.md)
+	s.handle("GET "+dashboard.AssetPrefix, dashboard.Handler().ServeHTTP) // its script, style and icon
+}
+
+// handle routes pattern to h and remembers the pattern.
+func (s *server) handle(pattern string, h http.HandlerFunc) {
+	s.mux.HandleFunc(pattern, h)
+	s.patterns = append(s.patterns, pattern)
 }
 
 // ServeHTTP applies the Host, size and content-type rules, then routes.
@@ -88,6 +95,10 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err := crossOrigin.Check(r); err != nil {
 		s.writeError(rec, r, Errorf(http.StatusForbidden, "forbidden",
 			"cross-origin %s refused: actions come only from the dashboard's own page or a non-browser client", r.Method))
+		return
+	}
+	if _, pattern := s.mux.Handler(r); pattern == "" {
+		s.noRoute(rec, r)
 		return
 	}
 	if r.Method == http.MethodPost || r.Method == http.MethodPut || r.Method == http.MethodPatch {
@@ -113,6 +124,50 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mux.ServeHTTP(rec, r)
+}
+
+// noRoute answers a request that no route takes: 405 with an Allow header
+// for a known path asked with another method, 404 for an unknown path, as
+// the JSON error (docs/api.md, "Errors"). A path that is not in its clean
+// form is redirected to it, as the mux does.
+func (s *server) noRoute(w http.ResponseWriter, r *http.Request) {
+	h, _ := s.mux.Handler(r)
+	c := &captured{header: http.Header{}}
+	h.ServeHTTP(c, r) // the mux's own answer: 404, 405 with Allow, or a redirect
+	switch c.status {
+	case http.StatusMethodNotAllowed:
+		allow := c.header.Get("Allow")
+		w.Header().Set("Allow", allow)
+		s.writeError(w, r, Errorf(http.StatusMethodNotAllowed, "method_not_allowed",
+			"%s is not allowed on %s: use %s", r.Method, r.URL.Path, strings.ReplaceAll(allow, ", ", " or ")))
+	case http.StatusNotFound:
+		s.writeError(w, r, Errorf(http.StatusNotFound, "not_found",
+			"no route %s %s: the routes are in docs/api.md", r.Method, r.URL.Path))
+	default:
+		h.ServeHTTP(w, r)
+	}
+}
+
+// captured keeps the status and headers a handler answers with and drops
+// its body.
+type captured struct {
+	header http.Header
+	status int
+}
+
+func (c *captured) Header() http.Header { return c.header }
+
+func (c *captured) Write(p []byte) (int, error) {
+	if c.status == 0 {
+		c.status = http.StatusOK
+	}
+	return len(p), nil
+}
+
+func (c *captured) WriteHeader(code int) {
+	if c.status == 0 {
+		c.status = code
+	}
 }
 
 // loopbackHost reports whether a request's Host names a loopback address.

@@ -31,6 +31,11 @@ func TestRun_Usage(t *testing.T) {
 		{name: "bad limit", args: []string{"ctl", "history", "web", "--limit", "ten"}, code: 2, stderr: "not a non-negative integer"},
 		{name: "bad timeout", args: []string{"ctl", "deploy", "web", "--wait", "--timeout", "soon"}, code: 2, stderr: "not a positive duration"},
 		{name: "bad color", args: []string{"ctl", "switch", "web", "red"}, code: 2, stderr: `"red" is not blue or green`},
+		{name: "negative limit", args: []string{"ctl", "history", "web", "--limit", "-1"}, code: 2, stderr: `--limit "-1" is not a non-negative integer`},
+		{name: "negative tail", args: []string{"ctl", "logs", "web", "--tail", "-5"}, code: 2, stderr: `--tail "-5" is not a non-negative integer`},
+		{name: "image Docker refuses", args: []string{"ctl", "deploy", "demo", "Bad::Image"}, code: 2, stderr: `image "Bad::Image"`},
+		{name: "image with a space", args: []string{"ctl", "deploy", "demo", "web:v 2", "--wait"}, code: 2, stderr: "whitespace"},
+		{name: "image with a bad tag", args: []string{"ctl", "deploy", "demo", "web:-v2"}, code: 2, stderr: `tag "-v2"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

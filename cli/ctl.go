@@ -103,6 +103,9 @@ Exit status: 0 ok, 1 failed operation, 2 bad usage.`, api.DefaultAddr, EnvAPI),
 		},
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
 			c.connect()
+			if c.tty(c.stdout) {
+				c.fmt.width = termWidth(c.stdout)
+			}
 			return nil
 		},
 	}

@@ -76,3 +76,34 @@ func isTerminal(w io.Writer) bool {
 	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
 	return err == nil
 }
+
+// defaultWidth is the width of a terminal that does not tell its own.
+const defaultWidth = 80
+
+// termWidth returns the number of columns of the terminal w, or
+// defaultWidth when it does not say.
+func termWidth(w io.Writer) int {
+	f, ok := w.(interface{ Fd() uintptr })
+	if !ok {
+		return defaultWidth
+	}
+	ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ)
+	if err != nil || ws.Col == 0 {
+		return defaultWidth
+	}
+	return int(ws.Col)
+}
+
+// termHeight returns the number of rows of the terminal w, 0 when it does
+// not say.
+func termHeight(w io.Writer) int {
+	f, ok := w.(interface{ Fd() uintptr })
+	if !ok {
+		return 0
+	}
+	ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ)
+	if err != nil {
+		return 0
+	}
+	return int(ws.Row)
+}

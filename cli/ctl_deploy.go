@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/bluegreen/bluegreen/config"
 	"github.com/bluegreen/bluegreen/deploy"
 )
 
@@ -26,6 +27,11 @@ func (c *ctl) deployCmd() *cobra.Command {
 			app := args[0]
 			req := deploy.Request{TriggerSource: deploy.TriggerManual}
 			if len(args) == 2 {
+				// An image Docker would refuse is a bad value: bad usage,
+				// said before anything is asked of the supervisor.
+				if err := config.CheckImage(args[1]); err != nil {
+					return c.usageErr(cmd, fmt.Errorf("%w (an image reference is [registry[:port]/]name[:tag][@sha256:digest])", err))
+				}
 				req.DesiredImage = args[1]
 			}
 			post := poster(func(ctx context.Context) (deploy.Response, error) { return c.client.Deploy(ctx, app, req) })

@@ -164,7 +164,7 @@ func (p *phasePrinter) event(ev deploy.Event) {
 	if !ofDeployment {
 		// container.*, proxy.switched, drain.*: a detail of the current phase.
 		if !p.c.json {
-			fmt.Fprintf(p.c.stdout, "%s    %s  %s\n", ev.At.Local().Format("15:04:05"), ev.Type, oneLine(ev.Message, 200))
+			fmt.Fprintf(p.c.stdout, "%s    %s  %s\n", ev.At.Local().Format("15:04:05"), ev.Type, p.c.fmt.cut(ev.Message, 200))
 		}
 		return
 	}
@@ -203,7 +203,7 @@ func (p *phasePrinter) line(at time.Time, name, errMsg string) {
 		fmt.Fprintf(&b, " (%s took %s)", p.last, durationMS(max(at.Sub(p.lastAt).Milliseconds(), 1)))
 	}
 	if errMsg != "" {
-		fmt.Fprintf(&b, " error: %s", oneLine(errMsg, 200))
+		fmt.Fprintf(&b, " error: %s", p.c.fmt.cut(errMsg, 200))
 	}
 	fmt.Fprintln(p.c.stdout, strings.TrimRight(b.String(), " "))
 	p.last, p.lastAt = name, at

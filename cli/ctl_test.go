@@ -597,7 +597,7 @@ func TestCtl_Watch(t *testing.T) {
 	f.mu.Unlock()
 	f.emit(1, deploy.EventContainerUnhealthy, "blue unhealthy", nil)
 	waitFor(t, "a redraw after the event", func() bool { return strings.Count(out.String(), "APP") == 2 })
-	if s := out.String(); strings.Contains(s, ansiClear) {
+	if s := out.String(); strings.Contains(s, "\x1b[") {
 		t.Fatalf("ANSI codes on a non-terminal:\n%q", s)
 	}
 	cancel()

@@ -5,6 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -13,8 +18,17 @@ import (
 	"github.com/bluegreen/bluegreen/deploy"
 )
 
-// ANSI sequences of watch's full-screen view: cursor home, clear screen.
-const ansiClear = "\x1b[H\x1b[2J"
+// ANSI sequences of watch's full-screen view on a terminal: it draws on
+// the alternate screen (as less and top do) and gives the screen back as
+// it was when it ends; each frame starts at the top left, every line and
+// the rest of the screen cleared after it.
+const (
+	ansiEnter     = "\x1b[?1049h\x1b[?25l" // alternate screen, cursor hidden
+	ansiLeave     = "\x1b[?25h\x1b[?1049l" // cursor shown, the screen as it was
+	ansiHome      = "\x1b[H"
+	ansiClearLine = "\x1b[K"
+	ansiClearDown = "\x1b[J"
+)
 
 // watchReconnect is how often watch retries a lost event stream.
 const watchReconnect = 5 * time.Second
@@ -30,6 +44,9 @@ func (c *ctl) watchCmd() *cobra.Command {
 		Args:  argsBetween(0, 0),
 		RunE: c.run(func(ctx context.Context, cmd *cobra.Command, args []string) int {
 			w := &watcher{c: c, tty: c.tty(c.stdout)}
+			if w.tty {
+				w.measure()
+			}
 			return w.run(ctx)
 		}),
 	}
@@ -39,6 +56,8 @@ func (c *ctl) watchCmd() *cobra.Command {
 type watcher struct {
 	c      *ctl
 	tty    bool
+	width  int // the terminal's columns and rows (tty only; 0: unknown)
+	height int
 	recent []deploy.Event
 	last   []byte // last frame printed (non-terminal output prints only changes)
 
@@ -47,7 +66,14 @@ type watcher struct {
 	retry  *time.Ticker // while the stream is down: when to open it again
 }
 
+// run watches until ctx ends (Ctrl-C: exit 0) or the supervisor cannot be
+// reached. On a terminal it draws on the alternate screen and gives the
+// screen back as it was when it ends: no frame is left behind.
 func (w *watcher) run(ctx context.Context) int {
+	if w.tty {
+		io.WriteString(w.c.stdout, ansiEnter)
+		defer io.WriteString(w.c.stdout, ansiLeave)
+	}
 	if err := w.subscribe(ctx); err != nil {
 		var ce *api.ConnError
 		if errors.As(err, &ce) {
@@ -62,10 +88,18 @@ func (w *watcher) run(ctx context.Context) int {
 	}
 	refresh := time.NewTicker(w.c.refresh)
 	defer refresh.Stop()
+	var resized chan os.Signal // the terminal's size changed
+	if w.tty {
+		resized = make(chan os.Signal, 1)
+		signal.Notify(resized, syscall.SIGWINCH)
+		defer signal.Stop(resized)
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return ExitOK
+		case <-resized:
+			w.measure()
 		case ev, ok := <-w.events:
 			if !ok {
 				w.events = nil
@@ -166,23 +200,17 @@ func (w *watcher) draw(ctx context.Context) (code int, ok bool) {
 		}
 		return w.c.fail(err), false
 	}
+	if w.tty {
+		frame := w.screen(apps)
+		w.c.stdout.Write(frame)
+		w.last = frame
+		return 0, true
+	}
 	var frame bytes.Buffer
 	if w.c.json {
 		writeJSONLine(&frame, orEmpty(apps))
 	} else {
 		w.c.fmt.appsTable(&frame, apps)
-		if w.tty && len(w.recent) > 0 {
-			fmt.Fprintln(&frame, "\nrecent events:")
-			for _, ev := range w.recent {
-				fmt.Fprintf(&frame, "  %s\n", w.c.fmt.eventLine(ev))
-			}
-		}
-	}
-	if w.tty {
-		fmt.Fprintf(w.c.stdout, "%sbluegreen %s  %s  (Ctrl-C to quit)\n\n%s",
-			ansiClear, w.c.addr, w.c.fmt.now().Format("15:04:05"), frame.Bytes())
-		w.last = frame.Bytes()
-		return 0, true
 	}
 	if bytes.Equal(frame.Bytes(), w.last) {
 		return 0, true
@@ -193,4 +221,44 @@ func (w *watcher) draw(ctx context.Context) (code int, ok bool) {
 	w.c.stdout.Write(frame.Bytes())
 	w.last = frame.Bytes()
 	return 0, true
+}
+
+// measure reads the terminal's size.
+func (w *watcher) measure() {
+	w.width, w.height = termWidth(w.c.stdout), termHeight(w.c.stdout)
+}
+
+// screen is a terminal frame: a title line, the apps table and the recent
+// events, each line within the terminal's width (the table drops its least
+// useful columns first) and no more lines than its height; drawn from the
+// top left over the frame before.
+func (w *watcher) screen(apps []deploy.AppStatus) []byte {
+	var body bytes.Buffer
+	fmt.Fprintf(&body, "bluegreen %s  %s  (Ctrl-C to quit)\n\n", w.c.addr, w.c.fmt.now().Format("15:04:05"))
+	w.c.fmt.appsTableFit(&body, apps, w.width)
+	if len(w.recent) > 0 {
+		fmt.Fprintln(&body, "\nrecent events:")
+		for _, ev := range w.recent {
+			fmt.Fprintf(&body, "  %s\n", w.c.fmt.eventLine(ev))
+		}
+	}
+	lines := strings.Split(strings.TrimSuffix(body.String(), "\n"), "\n")
+	if w.height > 1 && len(lines) > w.height {
+		more := len(lines) - (w.height - 1)
+		lines = append(lines[:w.height-1], fmt.Sprintf("… %d more lines: a taller terminal shows them", more))
+	}
+	var frame bytes.Buffer
+	frame.WriteString(ansiHome)
+	for i, l := range lines {
+		if w.width > 0 {
+			l = cutRunes(l, w.width)
+		}
+		frame.WriteString(l)
+		frame.WriteString(ansiClearLine)
+		if i < len(lines)-1 {
+			frame.WriteString("\n")
+		}
+	}
+	frame.WriteString(ansiClearDown)
+	return frame.Bytes()
 }

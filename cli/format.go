@@ -16,18 +16,43 @@ import (
 // formatter renders API answers for people. now is replaceable in tests.
 type formatter struct {
 	now func() time.Time
+	// width is the terminal's number of columns; 0 when the output is not
+	// a terminal: then no text is cut (docs/cli.md, "Output").
+	width int
+}
+
+// cut flattens s to one line and, on a terminal, cuts it to n runes with
+// "…"; piped or redirected, the whole text stays (a fix hint at the end
+// of an error is not lost).
+func (f formatter) cut(s string, n int) string {
+	if f.width <= 0 {
+		return strings.Join(strings.Fields(s), " ")
+	}
+	return oneLine(s, n)
+}
+
+// appsColumns are the columns of the apps table; when it must fit a
+// terminal (ctl watch), PROXY is dropped first, then HEALTH, ACTIVE and
+// LAST DEPLOY, then IMAGE is cut.
+var appsColumns = []column{
+	{head: "APP"}, {head: "STATUS"}, {head: "ACTIVE", drop: 3}, {head: "IMAGE", cut: true},
+	{head: "HEALTH", drop: 2}, {head: "LAST DEPLOY", drop: 4}, {head: "PROXY", drop: 1},
 }
 
 // appsTable writes one row per app.
 func (f formatter) appsTable(w io.Writer, apps []deploy.AppStatus) {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "APP\tSTATUS\tACTIVE\tIMAGE\tHEALTH\tLAST DEPLOY\tPROXY")
+	f.appsTableFit(w, apps, 0)
+}
+
+// appsTableFit writes one row per app, every line within width runes (0:
+// any width).
+func (f formatter) appsTableFit(w io.Writer, apps []deploy.AppStatus, width int) {
+	rows := make([][]string, 0, len(apps))
 	for _, a := range apps {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
-			a.Name, dash(a.Status), dash(a.ActiveColor), dash(a.CurrentImage),
-			activeHealth(a), f.lastDeploy(a), proxyCell(a))
+		rows = append(rows, []string{a.Name, dash(a.Status), dash(a.ActiveColor), dash(a.CurrentImage),
+			activeHealth(a), f.lastDeploy(a), proxyCell(a)})
 	}
-	tw.Flush()
+	fitTable(w, appsColumns, rows, width)
 	if len(apps) == 0 {
 		fmt.Fprintln(w, "(no apps configured)")
 	}
@@ -103,7 +128,7 @@ func (f formatter) historyTable(w io.Writer, ds []deploy.Deployment) {
 		}
 		fmt.Fprintf(tw, "%d\t%s → %s\t%s\t%s\t%s\t%s\t%s\n",
 			d.DeploymentID, dash(d.FromImage), dash(d.ToImage), dash(d.TriggerSource), d.Status,
-			dur, f.stamp(d.StartedAt), oneLine(d.Error, 60))
+			dur, f.stamp(d.StartedAt), f.cut(d.Error, 60))
 	}
 	tw.Flush()
 }
@@ -151,7 +176,7 @@ func (f formatter) healthView(w io.Writer, h map[deploy.Color]deploy.ColorHealth
 				code = strconv.Itoa(c.StatusCode)
 			}
 			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", c.At.Local().Format("15:04:05"), res, code,
-				strconv.FormatFloat(c.ResponseTimeMS, 'f', 1, 64)+"ms", oneLine(c.Error, 60))
+				strconv.FormatFloat(c.ResponseTimeMS, 'f', 1, 64)+"ms", f.cut(c.Error, 60))
 		}
 		tw.Flush()
 	}
@@ -173,7 +198,7 @@ func (f formatter) eventLine(ev deploy.Event) string {
 	b.WriteString(string(ev.Type))
 	if ev.Message != "" {
 		b.WriteString("  ")
-		b.WriteString(oneLine(ev.Message, 200))
+		b.WriteString(f.cut(ev.Message, 200))
 	}
 	return b.String()
 }
@@ -190,10 +215,18 @@ func reloadSummary(w io.Writer, r deploy.ReloadResult) {
 	add("removed", r.Removed)
 	add("changed", r.Changed)
 	if len(parts) == 0 {
-		fmt.Fprintf(w, "configs reloaded: nothing changed (%d apps)\n", len(r.Unchanged))
+		fmt.Fprintf(w, "configs reloaded: nothing changed (%s)\n", plural(len(r.Unchanged), "app", "apps"))
 		return
 	}
 	fmt.Fprintf(w, "configs reloaded: %s\n", strings.Join(parts, "; "))
+}
+
+// plural writes n with the word that fits it: "1 app", "3 apps".
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.Itoa(n) + " " + many
 }
 
 // writeJSON prints v as indented JSON.

@@ -71,3 +71,49 @@ func TestFormatter_AppsTable(t *testing.T) {
 		}
 	})
 }
+
+// TestFormatter_Cut: an error is cut only on a terminal; piped, the whole
+// message stays (flattened to one line in a table).
+func TestFormatter_Cut(t *testing.T) {
+	now := time.Date(2025, 6, 30, 12, 0, 0, 0, time.UTC)
+	msg := "health_check_timeout: the candidate did not pass 3 health checks within 30s:\nstatus 500 from /health; fix the app or raise deployment.health_check_timeout"
+	ds := []deploy.Deployment{{DeploymentID: 3, FromImage: "web:v1", ToImage: "web:v2", Status: deploy.StatusRolledBack,
+		StartedAt: now, CompletedAt: &now, Error: msg}}
+	h := map[deploy.Color]deploy.ColorHealth{"green": {Checks: []deploy.HealthCheck{{At: now, Error: msg}}}}
+	for _, tc := range []struct {
+		width int
+		whole bool
+	}{{0, true}, {80, false}, {200, false}} {
+		f := formatter{now: func() time.Time { return now }, width: tc.width}
+		var b strings.Builder
+		f.historyTable(&b, ds)
+		f.healthView(&b, h)
+		b.WriteString(f.eventLine(deploy.Event{At: now, Type: deploy.EventDeploymentRolledBack, Message: strings.Repeat(msg+" ", 3)}))
+		out := b.String()
+		flat := strings.Join(strings.Fields(msg), " ")
+		if got := strings.Count(out, flat); tc.whole != (got >= 2) {
+			t.Errorf("width %d: the whole message %d times in\n%s", tc.width, got, out)
+		}
+		if tc.whole == strings.Contains(out, "…") {
+			t.Errorf("width %d: cut %v in\n%s", tc.width, !tc.whole, out)
+		}
+	}
+}
+
+func TestReloadSummary(t *testing.T) {
+	for _, tc := range []struct {
+		r    deploy.ReloadResult
+		want string
+	}{
+		{deploy.ReloadResult{Unchanged: []string{"demo"}}, "configs reloaded: nothing changed (1 app)\n"},
+		{deploy.ReloadResult{Unchanged: []string{"demo", "web"}}, "configs reloaded: nothing changed (2 apps)\n"},
+		{deploy.ReloadResult{}, "configs reloaded: nothing changed (0 apps)\n"},
+		{deploy.ReloadResult{Added: []string{"shop"}, Removed: []string{"old"}}, "configs reloaded: added shop; removed old\n"},
+	} {
+		var b strings.Builder
+		reloadSummary(&b, tc.r)
+		if b.String() != tc.want {
+			t.Errorf("%+v: %q, want %q", tc.r, b.String(), tc.want)
+		}
+	}
+}

@@ -4,8 +4,9 @@
 // the management API (api), tells systemd and an old process that it is
 // ready, reloads the configs on SIGHUP, upgrades itself onto a new binary
 // on SIGUSR2 or POST /api/upgrade (upgrade.go, internal/handover), and stops
-// when its context ends. The command line (cli) parses serve's flags into
-// Options and calls Run.
+// when its context ends. Without a service manager the process the user
+// started stays through the upgrades as their stand-in (standin.go). The
+// command line (cli) parses serve's flags into Options and calls Run.
 package daemon
 
 import (
@@ -22,6 +23,7 @@ import (
 	"github.com/bluegreen/bluegreen/actors"
 	"github.com/bluegreen/bluegreen/api"
 	"github.com/bluegreen/bluegreen/internal/handover"
+	"github.com/bluegreen/bluegreen/internal/logsink"
 )
 
 // The supervisor serves the management API.
@@ -77,20 +79,40 @@ const (
 // Readiness (systemd's READY=1, and an upgrade's ready): every app's proxy
 // listens and its first adoption of the containers answered, or
 // readyTimeout passed.
+//
+// Its log goes to o.Stderr through a logsink.Sink: a log output that is
+// closed (SIGPIPE is caught: a write fails with EPIPE) or stuck (a pipe
+// nobody reads) costs log lines, never the process or its stop
+// (docs/cli.md, "The log output").
+//
+// Without a service manager, the process the user started stays after its
+// first upgrade as the stand-in of the serving processes (standin.go): Run
+// then does not return, the process exits as the last serving process did.
 func Run(ctx context.Context, o Options) Result {
-	// SIGUSR2 would kill the process by default: it is caught first thing.
-	usr2 := make(chan os.Signal, 1)
+	// SIGUSR2 would kill the process by default, SIGPIPE too on a log
+	// output whose reader left: both are caught first thing.
+	usr2, pipe := make(chan os.Signal, 1), make(chan os.Signal, 1)
 	signal.Notify(usr2, syscall.SIGUSR2)
+	signal.Notify(pipe, syscall.SIGPIPE)
 	defer signal.Stop(usr2)
+	defer signal.Stop(pipe)
+	out := logsink.New(o.Stderr, logsink.Options{})
+	defer out.Close()
 	// A process started by an upgrade inherits the old one's sockets.
 	inh, err := handover.FromEnv()
 	if err != nil {
-		fmt.Fprintf(o.Stderr, "bluegreen: %v\n", err)
+		fmt.Fprintf(out, "bluegreen: %v\n", err)
 		return Failed
 	}
-	logger, err := newLogger(inh.LogWriter(o.Stderr), o.LogFormat, o.LogLevel)
+	if link := inh.StandIn(); link != nil {
+		go func() {
+			<-link.Lost() // the stand-in died: end as a kill -9 of serve would
+			syscall.Kill(os.Getpid(), syscall.SIGKILL)
+		}()
+	}
+	logger, err := newLogger(inh.LogWriter(out), o.LogFormat, o.LogLevel)
 	if err != nil {
-		fmt.Fprintln(o.Stderr, err)
+		fmt.Fprintln(out, err)
 		inh.Fail(err)
 		return BadOption
 	}
@@ -98,11 +120,11 @@ func Run(ctx context.Context, o Options) Result {
 
 	sv, err := start(ctx, o, logger, inh)
 	if err != nil {
-		fmt.Fprintf(o.Stderr, "bluegreen: %v\n", err)
+		fmt.Fprintf(out, "bluegreen: %v\n", err)
 		inh.Fail(err)
 		return Failed
 	}
-	defer sv.st.Close()
+	sv.out = out
 	// SIGHUP is caught before systemd hears READY: a reload sent right
 	// after it must not end the process.
 	hup := make(chan os.Signal, 1)
@@ -114,6 +136,10 @@ func Run(ctx context.Context, o Options) Result {
 	}
 	res := sv.run(ctx, hup, usr2)
 	sv.stop()
+	sv.st.Close()
+	if sv.standIn.active() {
+		sv.standIn.stand(func() { out.Close() }) // does not return
+	}
 	return res
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/bluegreen/bluegreen/deploy"
 	"github.com/bluegreen/bluegreen/docker"
 	"github.com/bluegreen/bluegreen/internal/handover"
+	"github.com/bluegreen/bluegreen/internal/logsink"
 	"github.com/bluegreen/bluegreen/internal/sdnotify"
 	"github.com/bluegreen/bluegreen/store"
 )
@@ -26,10 +27,13 @@ type serving struct {
 	log      *slog.Logger
 	st       *store.Store
 	sys      *actors.System
+	rt       *docker.Client
 	srv      *http.Server
 	serveErr chan error
 	lns      *handover.Listeners
 	inh      *handover.Inherited // what an upgrade handed over; nil on a normal start
+	out      *logsink.Sink       // the log's output
+	standIn  *standIn            // this process's part as the stand-in, from its first upgrade on (standin.go)
 	argv     []string
 	version  string
 	ctx      context.Context // serve's: its end cancels an upgrade under way
@@ -77,7 +81,7 @@ func start(ctx context.Context, o Options, logger *slog.Logger, inh *handover.In
 		st.Close()
 		return nil, err
 	}
-	sv := &serving{log: logger, st: st, sys: sys, serveErr: make(chan error, 1), lns: lns, inh: inh,
+	sv := &serving{log: logger, st: st, sys: sys, rt: rt, serveErr: make(chan error, 1), lns: lns, inh: inh,
 		argv: o.Args, version: o.Version, ctx: ctx}
 	sv.upgrade.done = make(chan error, 1)
 	sv.srv = &http.Server{Handler: api.NewServer(backend{System: sys, sv: sv}, logger), ReadHeaderTimeout: 10 * time.Second}
@@ -110,6 +114,7 @@ func (sv *serving) ready(ctx context.Context) {
 		sv.log.Info("closed the sockets handed over for apps no longer configured", "listeners", keys)
 	}
 	defer sv.upgrade.setReady()
+	sv.announce()
 	if sv.inh == nil {
 		sv.notify(sdnotify.Ready)
 		return
@@ -123,6 +128,16 @@ func (sv *serving) ready(ctx context.Context) {
 		sv.log.Warn("upgrade: the old process did not hear that this one is ready", "err", err)
 	}
 	sv.log.Info("upgraded: serving in place of the old process", "old_pid", sv.inh.ParentPID, "old_version", sv.inh.ParentVersion)
+}
+
+// announce tells the stand-in, if this process has one, that this process
+// serves: signals go to it from now on.
+func (sv *serving) announce() {
+	if link := sv.inh.StandIn(); link != nil {
+		if err := link.Announce(os.Getpid()); err != nil {
+			sv.log.Warn("the stand-in did not hear that this process serves", "err", err)
+		}
+	}
 }
 
 // run serves until ctx ends, the API stops or an upgrade handed over,
@@ -172,12 +187,17 @@ func (sv *serving) stop() {
 	child := sv.upgradeWait()
 	if child != nil {
 		sv.log.Info("handed over: draining, then exiting", "new_pid", child.Pid)
-		sv.lns.KeepSocketFiles()
+		sv.lns.MarkHandedOver()
 		sv.sys.MarkHandedOver()
 	} else {
 		sv.notify(sdnotify.Stopping)
 		sv.log.Info("shutting down: containers keep running")
 	}
+	defer func() {
+		if n := sv.out.Dropped(); n > 0 {
+			sv.log.Warn("log lines dropped: the log output was gone or too slow", "dropped", n)
+		}
+	}()
 	apiDone := make(chan struct{})
 	go func() {
 		defer close(apiDone)
@@ -193,5 +213,6 @@ func (sv *serving) stop() {
 		sv.log.Error("stop", "err", err)
 	}
 	<-apiDone
+	sv.rt.CloseIdle()
 	sv.log.Info("stopped")
 }

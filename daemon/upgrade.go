@@ -34,6 +34,9 @@ import (
 //  4. Only then does the old process stop accepting; its requests in flight
 //     finish (each app's drain_timeout), its WebSockets get 1001 at
 //     websocket_drain_timeout, and it exits 0, telling systemd nothing.
+//     Without a service manager, the process the user started does not
+//     exit: it stays as the stand-in of the serving processes (standin.go),
+//     and the new process announces itself to it before step 4.
 //
 // A new process that exits or is not ready within 30 s is killed; the old
 // one resumes driving, records supervisor.upgrade_failed with the reason
@@ -116,6 +119,7 @@ func (sv *serving) startUpgrade(trigger string) (deploy.UpgradeStatus, error) {
 func (sv *serving) runUpgrade(exe string) (*handover.Child, error) {
 	fail := func(pid int, err error) (*handover.Child, error) {
 		sv.sys.Resume()
+		sv.announce() // the stand-in may have heard from the new process before it failed
 		var logs []string
 		var fe *handover.FailedError
 		if errors.As(err, &fe) {
@@ -134,9 +138,17 @@ func (sv *serving) runUpgrade(exe string) (*handover.Child, error) {
 	if err != nil {
 		return fail(0, err)
 	}
+	link, err := sv.standInLink()
+	if err != nil {
+		for _, f := range files {
+			f.Close()
+		}
+		return fail(0, fmt.Errorf("become the stand-in: %w", err))
+	}
 	sv.log.Info("upgrade: starting the new process", "executable", exe, "sockets", sv.lns.Keys())
 	child, err := handover.Start(sv.ctx, handover.Spec{Path: exe, Args: sv.argv[:len(sv.argv):len(sv.argv)],
-		Env: os.Environ(), Listeners: files, ParentVersion: sv.version, Timeout: handover.DefaultReadyTimeout})
+		Env: os.Environ(), Listeners: files, ParentVersion: sv.version, Timeout: handover.DefaultReadyTimeout,
+		StandIn: link})
 	for _, f := range files {
 		f.Close()
 	}
@@ -149,7 +161,31 @@ func (sv *serving) runUpgrade(exe string) (*handover.Child, error) {
 		return fail(pid, fmt.Errorf("the new process did not take over: %w", err))
 	}
 	sv.log.Info("upgrade: the new process is ready", "new_pid", child.Pid)
+	if sv.standIn != nil {
+		sv.standIn.begin(child)
+	}
 	return child, nil
+}
+
+// standInLink is the end of the stand-in's link that the new process gets:
+// the one this process inherited, or, in the process the user started
+// without a service manager, that of the stand-in it becomes (made at the
+// first upgrade); nil under systemd.
+func (sv *serving) standInLink() (*os.File, error) {
+	if link := sv.inh.StandIn(); link != nil {
+		return link.File(), nil
+	}
+	if !standsIn(sv.inh) {
+		return nil, nil
+	}
+	if sv.standIn == nil {
+		s, err := newStandIn(sv.log)
+		if err != nil {
+			return nil, err
+		}
+		sv.standIn = s
+	}
+	return sv.standIn.link.Serving(), nil
 }
 
 // upgradeWait waits for an upgrade under way to end (serve is stopping: its

@@ -55,6 +55,14 @@ func New() (*Client, error) {
 	return &Client{dc: dc, evTurn: make(chan struct{}, 1)}, nil
 }
 
+// CloseIdle closes the client's idle connections to the daemon: a process
+// that is done with Docker (serve after it stopped) keeps none open.
+func (c *Client) CloseIdle() {
+	if c.dc.HTTPClient != nil {
+		c.dc.HTTPClient.CloseIdleConnections()
+	}
+}
+
 // Endpoint returns the daemon's address, e.g. "unix:///var/run/docker.sock".
 func (c *Client) Endpoint() string {
 	return c.dc.Endpoint()

@@ -95,6 +95,13 @@ type clientConn struct {
 	code  int
 	stats *ColorStats
 
+	// The request's body and the connection's fate (body.go): the state
+	// of the body (bodyUnknown...), whether the client got 100 Continue,
+	// and whether the answer said Connection: close.
+	body      int8
+	continued bool
+	closing   bool
+
 	state     atomic.Int32
 	waitStart time.Time // when the wait for the next request began
 	parking             // the idle poller's part (idle_linux.go)
@@ -103,8 +110,9 @@ type clientConn struct {
 	regT    *target     // the target onCut is registered with
 	stopReg func() bool // stops that registration
 
-	mu       sync.Mutex // guards the fields below, shared with onCut
+	mu       sync.Mutex // guards the fields below, shared with onCut and a stop
 	inFlight *target    // the target of the request being served
+	begun    time.Time  // when that request began (its start)
 	cur      *upConn    // its upstream connection
 	cut      bool       // the request was cut by a drain or Stop
 }
@@ -139,19 +147,18 @@ func (cc *clientConn) resume(first bool) { cc.run(first) }
 
 // run serves requests, beginning with a wait for the next one that started
 // at cc.waitStart, until the connection ends or parks.
+//
+// A stopping proxy ends a connection after the answer to its next request,
+// which says Connection: close; a connection idle at the stop waits for
+// that request as any idle one does, so that no request that is on its way
+// meets a closed connection (stop.go).
 func (cc *clientConn) run(first bool) {
 	for ; ; first = false {
-		// A stopping proxy closes a connection after its request, but serves
-		// a new connection's first one: that client would not retry it.
 		idle := int32(connIdle)
 		if first {
 			idle = connNew
 		}
 		cc.state.Store(idle)
-		if cc.p.stopping.Load() && !first {
-			cc.close()
-			return
-		}
 		switch cc.waitRequest(first) {
 		case waitClose:
 			cc.close()
@@ -171,8 +178,16 @@ func (cc *clientConn) run(first bool) {
 			return // closed by Stop
 		}
 		cc.takeScratch()
-		keep := cc.serveOne()
+		// The body invariant (body.go): the next request is read only
+		// when this one's answer did not end the connection and its body
+		// was wholly read.
+		answered := cc.serveOne()
+		keep := answered && cc.reusable()
+		linger := answered && !keep && cc.lingers()
 		cc.releaseScratch()
+		if linger {
+			cc.lingerClose()
+		}
 		cc.releaseReader()
 		if !keep {
 			cc.close()
@@ -266,7 +281,7 @@ func (cc *clientConn) begin(t *target) bool {
 	cc.stats = t.stats // the answer counts as the color's, whatever happens
 	cc.mu.Lock()
 	defer cc.mu.Unlock()
-	cc.inFlight = t
+	cc.inFlight, cc.begun = t, cc.start
 	if t.httpCut.Err() != nil && !cc.cut {
 		cc.cut = true
 		t.nHTTPCut.Add(1)
@@ -290,6 +305,21 @@ func (cc *clientConn) end(t *target) bool {
 func (cc *clientConn) onCut() {
 	cc.mu.Lock()
 	defer cc.mu.Unlock()
+	cc.cutLocked()
+}
+
+// cutBegunBy cuts the request in flight when it began at or before at (a
+// stop's bound, stop.go).
+func (cc *clientConn) cutBegunBy(at time.Time) {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	if cc.inFlight != nil && !cc.begun.After(at) {
+		cc.cutLocked()
+	}
+}
+
+// cutLocked aborts the request in flight, if any; cc.mu is held.
+func (cc *clientConn) cutLocked() {
 	if cc.inFlight == nil || cc.cut {
 		return
 	}

@@ -14,10 +14,12 @@ import (
 // One request's exchange with the upstream: reading and checking the
 // request, forwarding it with its body, reading the answer and passing it
 // back, and deciding whether the upstream connection may serve another
-// request. The rules of CONTRACT §6.6 that concern the upstream live here:
-// a request is sent twice only when it is safe and nothing of the first
-// answer arrived; an upstream connection that sent anything beyond its
-// answer's framing is closed, never pooled.
+// request. The rules that concern the upstream (docs/proxy.md, "Limits
+// and timeouts") live here: a request is sent twice only when it is safe
+// and nothing of the first answer arrived; an upstream connection that
+// sent anything beyond its answer's framing is closed, never pooled. The
+// client's body is read by sendBody, or thrown away by closeAfter (body.go)
+// when the proxy answers before it: never parsed as a request.
 
 var (
 	errBadResponse   = errors.New("malformed response")
@@ -27,46 +29,27 @@ var (
 // maxInterim bounds the 1xx answers skipped before a final one.
 const maxInterim = 16
 
-// serveOne serves one request; false ends the connection.
+// serveOne serves one request. It returns whether an answer was written
+// whole; false ends the connection at once (a client gone, a request cut,
+// an answer cut). Whether the connection goes on after an answer is
+// decided where its head is written (closeAfter, body.go).
 func (cc *clientConn) serveOne() bool {
 	p, rq := cc.p, &cc.req
-	if err := rq.ReadHead(cc.br); err != nil {
-		switch {
-		case err == http1.ErrHeadTooLarge:
-			cc.writeError(431, "request head larger than 64 KiB", true)
-		case err == http1.ErrMalformed:
-			cc.writeError(400, "malformed request", true)
-		case isTimeout(err) && !cc.p.stopping.Load() && !cc.wasCut():
-			cc.writeError(408, "request head not received in time", true)
-		}
-		return false
-	}
-	if err := rq.ParseRequest(); err != nil {
-		p.log.Debug("malformed request refused", "peer", cc.peer)
-		cc.writeError(400, "malformed request", true)
-		return false
-	}
-	if rq.ExpectOther {
-		cc.writeError(417, "expectation not supported", true)
-		return false
-	}
-	if rq.Chunked {
-		// What arrived of the body is checked before anything is sent,
-		// so that a malformed request that came whole reaches nobody.
-		if b, _ := cc.br.Peek(cc.br.Buffered()); http1.CheckChunked(b) == http1.ErrBadChunk {
-			cc.writeError(400, "malformed chunked body", true)
-			return false
-		}
+	cc.body, cc.continued, cc.closing = bodyUnknown, false, false
+	if ok, answered := cc.readRequest(); !ok {
+		return answered
 	}
 	hasBody := rq.Chunked || rq.ContentLength > 0
+	cc.body = bodyDone
 	if hasBody {
+		cc.body = bodyUnread
 		cc.pc.readProgress(p.tmo.body) // a body may take as long as it takes, while it moves
 	}
 	t := p.acquire()
 	if t == nil {
 		p.noActiveWarn.warn("method", string(rq.Method()), "target", string(rq.Target()))
-		cc.writeError(503, fmt.Sprintf("app %q has no active container", p.opts.App), hasBody || rq.Close)
-		return !hasBody && !rq.Close
+		cc.writeError(503, fmt.Sprintf("app %q has no active container", p.opts.App), rq.Close)
+		return true
 	}
 	cc.register(t)
 	if !cc.begin(t) {
@@ -74,35 +57,96 @@ func (cc *clientConn) serveOne() bool {
 		return false
 	}
 	if rq.Upgrade && !hasBody {
-		uc := cc.handshake(t)
-		if !cc.end(t) || uc == nil {
-			if uc != nil {
-				uc.Close()
-				t.doneWS()
-			}
-			return false
-		}
-		// From here on the connection is a WebSocket, not a request: it
-		// keeps no head, no reader and no writer. What either side sent
-		// beyond the handshake is copied out of the readers first.
-		fromClient, fromUp := takeBuffered(cc.br), takeBuffered(uc.br)
-		uc.br, uc.bw = nil, nil
-		cc.releaseScratch()
-		cc.dropReader()
-		p.pipeWebSocket(t, cc.nc, fromClient, uc, fromUp)
-		uc.Close()
-		t.doneWS()
-		return false
+		return cc.upgrade(t)
 	}
-	keep := cc.forward(t, hasBody)
-	return cc.end(t) && keep
+	ok := cc.forward(t, hasBody)
+	return cc.end(t) && ok
 }
 
-// forward proxies one plain HTTP request to t; false ends the connection.
+// readRequest reads and checks the request head, and what already came of
+// a chunked body. ok false: the request was refused (answered true) or the
+// client went away or timed out unanswered.
+func (cc *clientConn) readRequest() (ok, answered bool) {
+	rq := &cc.req
+	if err := rq.ReadHead(cc.br); err != nil {
+		switch {
+		case err == http1.ErrHeadTooLarge:
+			cc.writeError(431, "request head larger than 64 KiB", true)
+		case err == http1.ErrMalformed:
+			cc.writeError(400, "malformed request", true)
+		case isTimeout(err) && !cc.wasCut():
+			cc.writeError(408, "request head not received in time", true)
+		default:
+			return false, false
+		}
+		return false, true
+	}
+	if err := rq.ParseRequest(); err != nil {
+		cc.p.log.Debug("malformed request refused", "peer", cc.peer)
+		cc.writeError(400, "malformed request", true)
+		return false, true
+	}
+	if rq.ExpectOther {
+		cc.writeError(417, "expectation not supported", true)
+		return false, true
+	}
+	if rq.Chunked {
+		// What arrived of the body is checked before anything is sent,
+		// so that a malformed request that came whole reaches nobody.
+		if b, _ := cc.br.Peek(cc.br.Buffered()); http1.CheckChunked(b) == http1.ErrBadChunk {
+			cc.writeError(400, "malformed chunked body", true)
+			return false, true
+		}
+	}
+	return true, false
+}
+
+// upgrade serves a WebSocket handshake (a request without a body) and,
+// when the upstream switches protocols, the WebSocket; it returns whether
+// an answer was written whole and the connection may be read on.
+func (cc *clientConn) upgrade(t *target) bool {
+	p := cc.p
+	uc, answered := cc.handshake(t)
+	if !cc.end(t) || uc == nil {
+		if uc != nil {
+			uc.Close()
+			t.doneWS()
+		}
+		return answered && uc == nil
+	}
+	// From here on the connection is a WebSocket, not a request: it
+	// keeps no head, no reader and no writer. What either side sent
+	// beyond the handshake is copied out of the readers first.
+	fromClient, fromUp := takeBuffered(cc.br), takeBuffered(uc.br)
+	uc.br, uc.bw = nil, nil
+	cc.releaseScratch()
+	cc.dropReader()
+	p.pipeWebSocket(t, cc.nc, fromClient, uc, fromUp)
+	uc.Close()
+	t.doneWS()
+	return false
+}
+
+// forward proxies one plain HTTP request to t; false: no whole answer was
+// written, and the connection ends.
 func (cc *clientConn) forward(t *target, hasBody bool) bool {
-	rq, rs := &cc.req, &cc.resp
-	var uc *upConn
-	sentContinue, resent := false, false
+	uc, answered := cc.send(t, hasBody)
+	if uc == nil {
+		return answered
+	}
+	if rs := &cc.resp; rs.Status() == 101 || rs.TEOther {
+		uc.Close()
+		return cc.upstreamFailed(t, errBadResponse)
+	}
+	return cc.relay(t, uc)
+}
+
+// send sends the request to t and reads the final answer's head; it
+// returns the upstream connection, or nil and whether the proxy answered
+// the client itself (a 502, a 400 or 408 for a failed body).
+func (cc *clientConn) send(t *target, hasBody bool) (uc *upConn, answered bool) {
+	rq := &cc.req
+	resent := false
 	// A request without a body whose head fits the upstream writer is
 	// sent by the read that then waits for the answer (deferWrite), which
 	// checks the pooled connection on the way; others are checked first.
@@ -110,61 +154,35 @@ func (cc *clientConn) forward(t *target, hasBody bool) bool {
 	for attempt := 0; ; attempt++ {
 		c, reused, err := t.pool.get(t.httpCut, !deferred)
 		if err != nil {
-			return cc.upstreamFailed(t, err, false)
+			return nil, cc.upstreamFailed(t, err) // the body is not read yet: closeAfter settles it
 		}
 		uc = c
 		cc.attach(uc)
 		if !cc.setCur(uc) {
-			return false
+			return nil, false
 		}
 		cc.writeRequestHead(uc.bw, false)
 		if hasBody {
-			if rq.Expect && !sentContinue {
-				sentContinue = true
-				cc.bw.WriteString("HTTP/1.1 100 Continue\r\n\r\n")
-				if cc.bw.Flush() != nil {
-					uc.Close()
-					return false
-				}
-			}
-			var rerr, werr error
-			if rq.Chunked {
-				rerr, werr = http1.CopyChunked(uc.bw, cc.br, false)
-			} else {
-				rerr, werr = http1.CopyN(uc.bw, cc.br, rq.ContentLength)
-			}
-			if rerr != nil { // the client's body failed: the upstream must not take it as whole
-				uc.Close()
-				switch {
-				case cc.wasCut():
-				case rerr == http1.ErrBadChunk:
-					cc.writeError(400, "malformed chunked body", true)
-				case isTimeout(rerr):
-					cc.writeError(408, "request body stalled", true)
-				}
-				return false
-			}
-			if werr != nil {
-				uc.Close()
-				return cc.upstreamFailed(t, werr, true)
+			if sent, answered := cc.sendBody(t, uc); !sent {
+				return nil, answered
 			}
 		}
 		if deferred && uc.raw != nil {
 			uc.raw.deferWrite()
 		}
 		err = uc.bw.Flush()
-		answered := false
+		gotSome := false
 		if err == nil {
-			answered, err = readResponseHead(rs, uc.br)
+			gotSome, err = readResponseHead(&cc.resp, uc.br)
 		}
 		if err == nil {
-			break
+			return uc, false
 		}
 		uc.Close()
 		switch {
 		case err == errStale && attempt < 3:
 			continue // nothing of the request went out: any request may go on another connection
-		case reused && !resent && !hasBody && !answered && safeMethod(rq.Method()) && retryable(err):
+		case reused && !resent && !hasBody && !gotSome && safeMethod(rq.Method()) && retryable(err):
 			// A keep-alive connection the upstream closed just as the
 			// request went out: safe to send again, but only a request
 			// that cannot have done anything, and only when not a byte of
@@ -172,29 +190,62 @@ func (cc *clientConn) forward(t *target, hasBody bool) bool {
 			resent = true
 			continue
 		}
-		return cc.upstreamFailed(t, err, hasBody)
+		return nil, cc.upstreamFailed(t, err)
 	}
-	if rs.Status() == 101 || rs.TEOther {
-		uc.Close()
-		return cc.upstreamFailed(t, errBadResponse, hasBody)
-	}
+}
 
+// sendBody copies the client's body to uc after the request head (with
+// 100 Continue first when the client waits for it). When it fails, uc is
+// closed and answered says whether the client got an answer.
+func (cc *clientConn) sendBody(t *target, uc *upConn) (sent, answered bool) {
+	rq := &cc.req
+	if rq.Expect && !cc.continued {
+		cc.continued = true
+		cc.bw.WriteString("HTTP/1.1 100 Continue\r\n\r\n")
+		if cc.bw.Flush() != nil {
+			uc.Close()
+			return false, false
+		}
+	}
+	cc.body = bodyReading
+	var rerr, werr error
+	if rq.Chunked {
+		rerr, werr = http1.CopyChunked(uc.bw, cc.br, false)
+	} else {
+		rerr, werr = http1.CopyN(uc.bw, cc.br, rq.ContentLength)
+	}
+	switch {
+	case rerr != nil: // the client's body failed: the upstream must not take it as whole
+		uc.Close()
+		switch {
+		case cc.wasCut():
+		case rerr == http1.ErrBadChunk:
+			cc.writeError(400, "malformed chunked body", true)
+		case isTimeout(rerr):
+			cc.writeError(408, "request body stalled", true)
+		default:
+			return false, false
+		}
+		return false, !cc.wasCut()
+	case werr != nil:
+		uc.Close()
+		return false, cc.upstreamFailed(t, werr)
+	}
+	cc.body = bodyDone
+	return true, false
+}
+
+// relay passes the upstream's answer, whose head was read, to the client
+// and gives uc back to the pool when it may serve another request; false:
+// the answer was cut.
+func (cc *clientConn) relay(t *target, uc *upConn) bool {
+	rq, rs := &cc.req, &cc.resp
 	body := rs.HasBody(rq.IsHEAD())
 	chunked, length, upClose := rs.Chunked, rs.ContentLength, rs.Close
 	framed := !body || chunked || length >= 0
-	closeClient := rq.Close || !framed
-	cc.writeResponseHead(rs, body, closeClient)
+	cc.writeResponseHead(rs, body, rq.Close || !framed)
 	rs.Release()
-	var rerr, werr error
-	switch {
-	case !body:
-	case chunked:
-		rerr, werr = http1.CopyChunked(cc.bw, uc.br, rq.HTTP10)
-	case length >= 0:
-		rerr, werr = http1.CopyN(cc.bw, uc.br, length)
-	default:
-		rerr, werr = http1.CopyAll(cc.bw, uc.br)
-	}
+	rerr, werr := cc.copyAnswer(uc.br, body, chunked, length)
 	if werr == nil && rerr == nil {
 		werr = cc.bw.Flush()
 	}
@@ -206,10 +257,7 @@ func (cc *clientConn) forward(t *target, hasBody bool) bool {
 		if rerr != nil && !cc.wasCut() {
 			t.brokenWarn.warn("err", rerr)
 		}
-		if rerr != nil || werr != nil {
-			return false // the client must see a cut answer as cut
-		}
-		return !closeClient
+		return rerr == nil && werr == nil // the client must see a cut answer as cut
 	}
 	cc.mu.Lock()
 	cc.cur = nil
@@ -220,7 +268,22 @@ func (cc *clientConn) forward(t *target, hasBody bool) bool {
 		return false
 	}
 	t.pool.put(uc)
-	return !closeClient
+	return true
+}
+
+// copyAnswer copies an answer's body from the upstream to the client, as
+// its framing says: chunked (plain to an HTTP/1.0 client), a length, or
+// until the upstream closes.
+func (cc *clientConn) copyAnswer(ubr *bufio.Reader, body, chunked bool, length int64) (rerr, werr error) {
+	switch {
+	case !body:
+		return nil, nil
+	case chunked:
+		return http1.CopyChunked(cc.bw, ubr, cc.req.HTTP10)
+	case length >= 0:
+		return http1.CopyN(cc.bw, ubr, length)
+	}
+	return http1.CopyAll(cc.bw, ubr)
 }
 
 // readResponseHead reads a final response head (skipping up to maxInterim
@@ -250,34 +313,34 @@ func readResponseHead(rs *http1.Head, br *bufio.Reader) (answered bool, err erro
 }
 
 // upstreamFailed answers 502 for an exchange that failed before any of the
-// response reached the client. After a partly sent request body the client
-// connection cannot be reused.
-func (cc *clientConn) upstreamFailed(t *target, err error, bodySent bool) bool {
+// response reached the client, unless the request was cut (no answer);
+// it returns whether it answered. Whether the client connection goes on
+// depends on its body (closeAfter): one sent in part ends it.
+func (cc *clientConn) upstreamFailed(t *target, err error) bool {
 	p, rq := cc.p, &cc.req
 	if cc.wasCut() {
 		t.cutWarn.warn("method", string(rq.Method()), "target", string(rq.Target()))
 		return false
 	}
 	t.failedWarn.warn("method", string(rq.Method()), "target", string(rq.Target()), "err", err)
-	closeClient := bodySent || rq.Close
-	cc.writeError(502, fmt.Sprintf("app %q: upstream %s (%s) failed: %s", p.opts.App, t.color, t.addr, shortError(err)), closeClient)
-	return !closeClient
+	cc.writeError(502, fmt.Sprintf("app %q: upstream %s (%s) failed: %s", p.opts.App, t.color, t.addr, shortError(err)), rq.Close)
+	return true
 }
 
 // handshake proxies a WebSocket handshake on a fresh upstream connection.
 // When the upstream answers 101 it counts a WebSocket on t and returns the
 // upstream connection; a refused upgrade is passed to the client as an
-// ordinary answer (nil).
-func (cc *clientConn) handshake(t *target) *upConn {
+// ordinary answer, which ends the connection, and a failed one gets 502
+// (nil, and answered says whether the client got an answer whole).
+func (cc *clientConn) handshake(t *target) (uc *upConn, answered bool) {
 	rq, rs := &cc.req, &cc.resp
 	uc, err := t.pool.dial(t.httpCut)
 	if err != nil {
-		cc.upstreamFailed(t, err, false)
-		return nil
+		return nil, cc.upstreamFailed(t, err)
 	}
 	cc.attach(uc)
 	if !cc.setCur(uc) {
-		return nil
+		return nil, false
 	}
 	cc.writeRequestHead(uc.bw, true)
 	err = uc.bw.Flush()
@@ -289,34 +352,27 @@ func (cc *clientConn) handshake(t *target) *upConn {
 	}
 	if err != nil {
 		uc.Close()
-		cc.upstreamFailed(t, err, false)
-		return nil
+		return nil, cc.upstreamFailed(t, err)
 	}
 	if rs.Status() != 101 {
 		defer uc.Close()
 		body := rs.HasBody(rq.IsHEAD())
 		chunked, length := rs.Chunked, rs.ContentLength
 		cc.writeResponseHead(rs, body, true)
-		switch {
-		case !body:
-		case chunked:
-			http1.CopyChunked(cc.bw, uc.br, false)
-		case length >= 0:
-			http1.CopyN(cc.bw, uc.br, length)
-		default:
-			http1.CopyAll(cc.bw, uc.br)
+		rerr, werr := cc.copyAnswer(uc.br, body, chunked, length)
+		if werr == nil && rerr == nil {
+			werr = cc.bw.Flush()
 		}
-		cc.bw.Flush()
-		return nil
+		return nil, rerr == nil && werr == nil
 	}
 	cc.writeSwitchingHead(rs)
 	if cc.bw.Flush() != nil {
 		uc.Close()
-		return nil
+		return nil, false
 	}
 	cc.pc.noDeadlines()
 	t.wsN.Add(1)
-	return uc
+	return uc, true
 }
 
 // safeMethod reports whether a request with method may be sent again:

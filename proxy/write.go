@@ -92,8 +92,10 @@ func (cc *clientConn) writeRequestHead(w *bufio.Writer, upgrade bool) {
 // fields to the client, then the framing the proxy will use: chunked (not
 // to an HTTP/1.0 client, who gets the data until the close), the
 // Content-Length (also of a HEAD or 304 answer, which has no body), or
-// none; and Connection: close when the client connection ends after it.
+// none; and Connection: close when the client connection ends after it
+// (closeClient, or closeAfter's reasons).
 func (cc *clientConn) writeResponseHead(rs *http1.Head, body, closeClient bool) {
+	closeClient = cc.closeAfter(closeClient)
 	cc.code = rs.Status()
 	w := cc.bw
 	w.WriteString("HTTP/1.1 ")
@@ -134,8 +136,11 @@ func (cc *clientConn) writeSwitchingHead(rs *http1.Head) {
 	w.WriteString("Connection: Upgrade\r\n\r\n")
 }
 
-// writeError answers with a short plain-text body naming the app.
+// writeError answers with a short plain-text body naming the app; the
+// connection ends after it when closeClient or closeAfter says so (a body
+// not read yet that could not be read now).
 func (cc *clientConn) writeError(status int, msg string, closeClient bool) {
+	closeClient = cc.closeAfter(closeClient) // before the answer: it may read the body
 	cc.code = status
 	body := "bluegreen: " + msg + "\n"
 	w := cc.bw

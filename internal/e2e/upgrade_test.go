@@ -19,11 +19,14 @@ import (
 // answers /health with its pid and version, the containers are the same,
 // the old WebSockets get 1001 at websocket_drain_timeout and new ones work.
 // Once with SIGUSR2 and the API on TCP, once with `ctl upgrade --wait` and
-// the API on a unix socket.
+// the API on a unix socket. Serve runs as under systemd (NOTIFY_SOCKET), so
+// the old process exits and the new one reports itself as the main PID;
+// without it, the stand-in stays (standin_test.go).
 func TestUpgrade_UnderLoad(t *testing.T) {
 	images(t)
 	for _, tc := range []struct{ name, api string }{{"SIGUSR2, API on TCP", ""}, {"ctl upgrade, API on a unix socket", "unix"}} {
 		t.Run(tc.name, func(t *testing.T) {
+			sd := fakeSystemd(t)
 			a := newApp(t, imgV1)
 			s := newServe(t, tc.api, a)
 			s.start()
@@ -54,6 +57,9 @@ func TestUpgrade_UnderLoad(t *testing.T) {
 				t.Fatalf("the old process: exit %d, exited %v", code, ok)
 			}
 			oldGone := time.Since(start)
+			if !sd.heard(fmt.Sprintf("MAINPID=%d\nREADY=1", h.PID)) {
+				t.Fatalf("systemd did not hear pid %d as the main PID", h.PID)
+			}
 
 			// The old WebSockets ran on through the drain and got 1001.
 			for i, ws := range l.sockets {

@@ -1,5 +1,5 @@
 // Package handover passes a running `bluegreen serve`'s listening sockets to
-// the process that replaces it (CONTRACT §6.3), the way nginx's binary
+// the process that replaces it (docs/upgrades.md), the way nginx's binary
 // upgrade does: the old process starts the executable with every listening
 // socket as an inherited file descriptor and a pipe; the new one serves on
 // those sockets and writes "ready" to the pipe once it serves; only then does
@@ -8,12 +8,15 @@
 //
 // The old process's side is Start (start.go); the new one's is FromEnv and
 // Inherited (this file); Listeners (listeners.go) is the set of sockets a
-// process listens on, opened fresh or taken over, that an upgrade hands on.
+// process listens on, opened fresh or taken over, that an upgrade hands on;
+// StandIn and Link (standin.go) tie the serving processes to the stand-in,
+// the process a user started, when no service manager runs serve.
 //
 // The protocol, between two builds of the same program: the environment
 // variable BLUEGREEN_HANDOVER holds JSON naming the descriptors (the ready
 // pipe and one per listener, keyed like "tcp:0.0.0.0:8000" or
-// "unix:/run/bluegreen/api.sock") and the old process's pid and version. The
+// "unix:/run/bluegreen/api.sock"), the stand-in's link if there is one, and
+// the old process's pid and version. The
 // new process writes lines to the pipe: "log <line>" for each line it logs
 // until it is ready (so a failure can quote them), then "ready" or
 // "fail <reason>", and closes it.
@@ -41,6 +44,7 @@ type state struct {
 	Listeners     map[string]int `json:"listeners"` // key → descriptor
 	ParentPID     int            `json:"parent_pid"`
 	ParentVersion string         `json:"parent_version"`
+	StandIn       int            `json:"stand_in,omitempty"` // descriptor of the link to the stand-in (standin.go); 0: none
 }
 
 // Pipe messages, one per line.
@@ -59,6 +63,7 @@ type Inherited struct {
 	mu        sync.Mutex
 	ready     *os.File // the pipe; nil once ready or failed
 	listeners map[string]*os.File
+	standIn   *Link
 }
 
 // FromEnv reads Env: nil (and no error) for a normal start. It unsets Env, so
@@ -84,7 +89,24 @@ func FromEnv() (*Inherited, error) {
 		}
 		in.listeners[key] = inheritedFile(fd, key)
 	}
+	if s.StandIn > 2 {
+		link, err := newLink(inheritedFile(s.StandIn, "stand-in-link"))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", Env, err)
+		}
+		in.standIn = link
+	}
 	return in, nil
+}
+
+// StandIn returns the link to the stand-in, the process the user started
+// that stands in for the serving processes (docs/upgrades.md, "The
+// stand-in"); nil when there is none (under systemd, on a normal start).
+func (in *Inherited) StandIn() *Link {
+	if in == nil {
+		return nil
+	}
+	return in.standIn
 }
 
 // inheritedFile wraps a descriptor this process inherited and sets it
@@ -153,6 +175,13 @@ func (in *Inherited) finish(msg string) error {
 	return nil
 }
 
+// open reports whether the pipe to the old process is still open.
+func (in *Inherited) open() bool {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.ready != nil
+}
+
 // logLine sends one log line to the old process while the pipe is open.
 func (in *Inherited) logLine(line string) {
 	in.mu.Lock()
@@ -173,12 +202,20 @@ type teeWriter struct {
 
 	mu   sync.Mutex
 	part []byte // a line not yet ended
+	done bool   // the pipe is closed: w alone
 }
 
 func (t *teeWriter) Write(p []byte) (int, error) {
 	n, err := t.w.Write(p)
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if t.done {
+		return n, err
+	}
+	if !t.in.open() {
+		t.done, t.part = true, nil // ready or failed: nothing more to copy
+		return n, err
+	}
 	t.part = append(t.part, p...)
 	for {
 		i := bytes.IndexByte(t.part, '\n')

@@ -47,6 +47,8 @@ func child(mode string) int {
 	case "hang":
 		time.Sleep(time.Minute)
 		return 0
+	case "standin":
+		return standInChild(in)
 	}
 	lns := in.Listeners()
 	key := os.Getenv("HANDOVER_TEST_KEY")
@@ -161,7 +163,13 @@ func handOver(t *testing.T, lns *Listeners, ln net.Listener, key, addr string) {
 		syscall.Kill(c.Pid, syscall.SIGKILL)
 		c.Wait()
 	})
-	lns.KeepSocketFiles()
+	if h, ok := ln.(interface{ HandedOver() bool }); !ok || h.HandedOver() {
+		t.Fatalf("%T: HandedOver before MarkHandedOver", ln)
+	}
+	lns.MarkHandedOver()
+	if !ln.(interface{ HandedOver() bool }).HandedOver() {
+		t.Fatal("not HandedOver after MarkHandedOver")
+	}
 	ln.Close() // the parent stops accepting; the child goes on
 	want := fmt.Sprintf("child %d", c.Pid)
 	deadline := time.Now().Add(5 * time.Second)
@@ -250,7 +258,7 @@ func TestFromEnv(t *testing.T) {
 	}
 	// A nil *Inherited does nothing.
 	var none *Inherited
-	if none.Ready() != nil || none.Fail(errors.New("x")) != nil || none.LogWriter(io.Discard) != io.Discard {
+	if none.Ready() != nil || none.Fail(errors.New("x")) != nil || none.LogWriter(io.Discard) != io.Discard || none.StandIn() != nil {
 		t.Fatal("nil Inherited")
 	}
 	for _, bad := range []string{"{", `{"listeners": {"tcp:x": 1}}`} {

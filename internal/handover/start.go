@@ -15,7 +15,8 @@ import (
 )
 
 // DefaultReadyTimeout is how long the old process waits for the new one to
-// report ready before it kills it and keeps serving (CONTRACT §6.3).
+// report ready before it kills it and keeps serving (docs/upgrades.md,
+// "When it fails").
 const DefaultReadyTimeout = 30 * time.Second
 
 // keepLogs is how many of the new process's last log lines a failure quotes.
@@ -34,6 +35,7 @@ type Spec struct {
 	ParentVersion string              // this process's version, for the new one's event
 	Stdout        *os.File            // nil: os.Stdout
 	Stderr        *os.File            // nil: os.Stderr
+	StandIn       *os.File            // the serving processes' end of the stand-in's link (StandIn.Serving, Link.File); nil: none
 	Timeout       time.Duration       // 0: DefaultReadyTimeout
 }
 
@@ -102,7 +104,7 @@ func Start(ctx context.Context, s Spec) (*Child, error) {
 
 // command is the new process of s, not started: the ready pipe's write end
 // pw on descriptor 3, the listeners after it in the order of their keys,
-// and Env naming them.
+// then the stand-in's link, and Env naming them.
 func command(s Spec, pw *os.File) (*exec.Cmd, error) {
 	st := state{Ready: 3, Listeners: map[string]int{}, ParentPID: os.Getpid(), ParentVersion: s.ParentVersion}
 	files := []*os.File{pw}
@@ -114,6 +116,10 @@ func command(s Spec, pw *os.File) (*exec.Cmd, error) {
 	for _, key := range keys {
 		st.Listeners[key] = 3 + len(files)
 		files = append(files, s.Listeners[key])
+	}
+	if s.StandIn != nil {
+		st.StandIn = 3 + len(files)
+		files = append(files, s.StandIn)
 	}
 	js, err := json.Marshal(st)
 	if err != nil {

@@ -1,8 +1,8 @@
 // Package actors is bluegreen's supervisor: a root actor (hollywood) spawns
-// one actor per app; each app actor alone owns its blue and green slots, its
-// health-check child actors and its proxy listener, and runs its deployments.
-// A bridge actor turns management API calls into messages. System ties them
-// together and serves the management API (api.Backend).
+// one actor per app; each app actor alone owns its blue and green
+// containers, its health-check child actors and its proxy listener, and runs
+// its deployments. A bridge actor turns management API calls into messages.
+// System ties them together and serves the management API (api.Backend).
 //
 // One Docker event stream serves the process (events.go): the supervisor
 // routes each event to the app actor of the container. During an upgrade of
@@ -10,21 +10,24 @@
 // (pause.go: the single-driver rule); Stop drains every proxy with its app's
 // timeouts.
 //
-// The app actor is split by concept: app.go (the actor and its Receive),
-// adopt.go (adoption at start and the reconcile by inspect), reconcile.go
-// (the supervisor's reconcile list, routed to the app actors), request.go
-// (deploy, rollback and switch requests), run.go (a deployment as a state
-// machine: its phases and the one method that moves them), phases.go (the
-// work of each phase), status.go (the app's status, derived), monitor.go
-// (health actors and their results), exits.go (what Docker's events say of
-// a container, and the restart of a dead active one), container.go and
-// listener.go.
+// The app actor (app.go) is made of owned parts, each a type that alone
+// holds and changes its state: the two colors' containers (containers.go,
+// inspect.go, exits.go), the restart of a dead active container (exits.go),
+// the health actors (monitor.go), the deployments (deployments.go) and the
+// running one (runstate.go, run.go, phases.go), image retention
+// (images.go), the single-driver gate (pause.go), the app's row in the
+// store (state.go) and its proxy (listener.go). Its Receive (receive.go)
+// hands each message to a part or to a flow across parts: adoption
+// (adopt.go), the reconcile (reconcile.go), requests (request.go), Docker's
+// events (events.go), a run's requests to the actor (deploying.go); what
+// follows a change (follow.go) and the derived status (status.go) sit under
+// them. The supervisor's own parts are its event stream (events.go), its
+// reconcile list (reconcile.go) and its prune of health checks (checks.go).
 package actors
 
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -180,6 +183,17 @@ func (s *System) Version() string { return s.version }
 // PID is the process's ID, which GET /health shows.
 func (s *System) PID() int { return os.Getpid() }
 
+// appPIDs asks the supervisor for the app actors; none when it does not
+// answer.
+func (s *System) appPIDs() map[string]*actor.PID {
+	v, err := s.eng.Request(s.root, listPIDs{}, s.timeout).Result()
+	if err != nil {
+		s.log.Error("list the app actors", keyErr, err)
+		return nil
+	}
+	return v.(pidsReply).apps
+}
+
 // ask sends msg through the bridge and waits for the answer.
 func (s *System) ask(msg any) (any, error) {
 	v, err := s.eng.Request(s.bridge, msg, s.timeout).Result()
@@ -195,96 +209,6 @@ func (s *System) pingDocker(ctx context.Context) error {
 	defer cancel()
 	if err := s.rt.Ping(ctx); err != nil {
 		return deploy.Errorf(deploy.EDOCKERUNAVAILABLE, "%s", err.Error())
-	}
-	return nil
-}
-
-// Deploy implements api.Backend.
-func (s *System) Deploy(ctx context.Context, app string, req deploy.Request) (deploy.Response, error) {
-	if err := req.Normalize(); err != nil {
-		return deploy.Response{}, err
-	}
-	if s.paused.Load() {
-		return deploy.Response{}, errBusy
-	}
-	if req.DesiredImage != "" {
-		if err := config.CheckImage(req.DesiredImage); err != nil {
-			return deploy.Response{}, deploy.Errorf(deploy.EINVALID, "desired_image: %v", err)
-		}
-	}
-	if err := s.pingDocker(ctx); err != nil {
-		return deploy.Response{}, err
-	}
-	return s.askDeploy(Deploy{App: app, Image: req.DesiredImage, Trigger: req.TriggerSource})
-}
-
-// Rollback implements api.Backend.
-func (s *System) Rollback(ctx context.Context, app string) (deploy.Response, error) {
-	if s.paused.Load() {
-		return deploy.Response{}, errBusy
-	}
-	if err := s.pingDocker(ctx); err != nil {
-		return deploy.Response{}, err
-	}
-	return s.askDeploy(Rollback{App: app, Trigger: deploy.TriggerManual})
-}
-
-func (s *System) askDeploy(msg any) (deploy.Response, error) {
-	v, err := s.ask(msg)
-	if err != nil {
-		return deploy.Response{}, err
-	}
-	r := v.(DeployReply)
-	return r.Response, r.Err
-}
-
-// Switch implements api.Backend: it waits for the switch to end.
-func (s *System) Switch(ctx context.Context, app string, color deploy.Color) (deploy.AppStatus, error) {
-	if s.paused.Load() {
-		return deploy.AppStatus{}, errBusy
-	}
-	if err := s.pingDocker(ctx); err != nil {
-		return deploy.AppStatus{}, err
-	}
-	resp, err := s.askDeploy(Switch{App: app, Color: color})
-	if err != nil {
-		return deploy.AppStatus{}, err
-	}
-	d, err := s.WaitDeployment(ctx, resp.DeploymentID)
-	if err != nil {
-		return deploy.AppStatus{}, err
-	}
-	if d.Status != deploy.StatusCompleted {
-		return deploy.AppStatus{}, deploy.Errorf(deploy.ECONFLICT, "switch to %s %s: %s", color, d.Status, d.Error)
-	}
-	return s.App(ctx, app)
-}
-
-// Reload implements api.Backend.
-func (s *System) Reload(ctx context.Context) (deploy.ReloadResult, error) {
-	if s.paused.Load() {
-		return deploy.ReloadResult{}, errBusy
-	}
-	v, err := s.ask(Reload{})
-	if err != nil {
-		return deploy.ReloadResult{}, err
-	}
-	r := v.(ReloadReply)
-	return r.Result, r.Err
-}
-
-// Logs implements api.Backend.
-func (s *System) Logs(ctx context.Context, app string, tail int, follow bool, w io.Writer) error {
-	v, err := s.ask(GetActiveContainer{App: app})
-	if err != nil {
-		return err
-	}
-	r := v.(ContainerReply)
-	if r.Err != nil {
-		return r.Err
-	}
-	if err := s.rt.StreamLogs(ctx, r.ID, tail, follow, w); err != nil && ctx.Err() == nil {
-		return fmt.Errorf("logs of %s: %w", app, err)
 	}
 	return nil
 }

@@ -1,0 +1,158 @@
+package actors
+
+import (
+	"time"
+
+	"github.com/bluegreen/bluegreen/deploy"
+	"github.com/bluegreen/bluegreen/docker"
+	"github.com/bluegreen/bluegreen/proxy"
+)
+
+// The app actor's side of a deployment run (run.go): it begins runs and
+// carries what a run asks of the app's other parts (runHost) to their
+// owners. A method here only delegates; the decisions are the run's.
+
+// begin runs a recorded deployment: existing names a manual switch to the
+// color's existing container.
+func (a *appActor) begin(d deploy.Deployment, existing bool) {
+	r := a.deployments.start(a, d, a.record.active(), existing)
+	a.record.desire(d.ToImage)
+	a.refreshStatus()
+	r.begin()
+}
+
+// beginQueued runs the queued deployment, if any, once the running one ended.
+func (a *appActor) beginQueued() {
+	q := a.deployments.takeQueued()
+	if q == nil {
+		return
+	}
+	q.Color = a.record.active().Other()
+	q.FromImage = a.record.current()
+	q.Status = deploy.StatusPulling
+	q.StartedAt = time.Now().UTC()
+	a.begin(*q, false)
+}
+
+// finishSwitched finishes a deployment that the last supervisor left after
+// it switched traffic: the old color is stopped (there is nothing of it left
+// to drain in this process) and it ends completed.
+func (a *appActor) finishSwitched(d deploy.Deployment) {
+	r := a.deployments.start(a, d, d.Color.Other(), false)
+	p := phaseSwitching
+	if d.Status == deploy.StatusDraining {
+		p = phaseDraining
+	}
+	r.resumeStop(p)
+	a.refreshStatus()
+	r.stopAfterResume()
+}
+
+// onStep takes the result of the running deployment's current step.
+func (a *appActor) onStep(msg stepDone) {
+	if r := a.deployments.running(); r != nil && r.step(msg) {
+		return
+	}
+	if msg.phase == phaseStopping && msg.err != nil {
+		// The stop of an old container that ended the deployment by its
+		// exit (run.oldExited) failed afterwards.
+		a.log.Warn("stop old container", keyErr, msg.err)
+	}
+}
+
+// What a run asks (runHost).
+
+var _ runHost = (*appActor)(nil)
+
+func (a *appActor) retentionPass() <-chan struct{} { return a.images.running() }
+
+func (a *appActor) newContainer(d deploy.Deployment) docker.Spec {
+	spec := a.containers.spec(d)
+	if _, ok := a.containers.get(d.Color); ok {
+		a.monitors.stop(d.Color)
+		a.containers.clear(d.Color)
+	}
+	return spec
+}
+
+func (a *appActor) startExisting(color deploy.Color) (string, int) {
+	return a.containers.startExisting(color)
+}
+
+func (a *appActor) candidateStarted(color deploy.Color, id, image string, port int, deploymentID int64, failed bool) {
+	a.containers.putCandidate(color, id, image, port, deploymentID, failed)
+}
+
+func (a *appActor) watchHealth() { a.ensureMonitors() }
+
+func (a *appActor) passedGate(color deploy.Color) (int, bool) {
+	if !a.containers.passedGate(color) {
+		return 0, false
+	}
+	s, _ := a.containers.get(color)
+	return s.passes, true
+}
+
+func (a *appActor) checked(color deploy.Color) bool {
+	s, _ := a.containers.get(color)
+	return s.checked
+}
+
+func (a *appActor) switchTo(color deploy.Color, image string) (deploy.Color, error) {
+	from, err := a.record.switchTo(color, image)
+	if err != nil {
+		return from, err
+	}
+	a.routeActive()
+	return from, nil
+}
+
+func (a *appActor) has(color deploy.Color) bool {
+	_, ok := a.containers.get(color)
+	return ok
+}
+
+func (a *appActor) drainer(color deploy.Color) func() proxy.DrainResult {
+	return a.listener.drainer(color)
+}
+
+func (a *appActor) stopping(color deploy.Color) string {
+	s, ok := a.containers.get(color)
+	if !ok || s.id == "" {
+		return ""
+	}
+	a.containers.stopping(color, s.id)
+	return s.id
+}
+
+func (a *appActor) containerStopped(color deploy.Color) { a.containers.stopped(color) }
+
+func (a *appActor) rollingBack(color deploy.Color, id string) {
+	a.containers.stopping(color, id)
+	a.ensureMonitors()
+}
+
+func (a *appActor) candidateRemoved(color deploy.Color, existing bool) {
+	if existing {
+		a.containers.rolledBack(color)
+		return
+	}
+	a.containers.clear(color)
+}
+
+// ended takes the end of the running deployment: the app serves what it
+// serves, the queued deployment begins, image retention follows a
+// completed one, and a pause that waited for it is answered.
+func (a *appActor) ended(d deploy.Deployment) {
+	a.deployments.finished(d)
+	if d.Status != deploy.StatusCompleted && !a.deployments.hasQueued() {
+		a.record.settle() // what was asked for did not happen
+	}
+	a.ensureMonitors()
+	a.refreshStatus()
+	a.beginQueued()
+	if d.Status == deploy.StatusCompleted {
+		a.pruneImages(d.DeploymentID) // after the queued deployment began, so that its image is protected too
+	}
+	a.quietIfIdle() // a pause waited for this deployment (pause.go)
+}
