@@ -178,9 +178,15 @@ func (p *Proxy) accept(ln net.Listener) {
 // serveConn serves the client connection nc on its own goroutine, or
 // closes it when the proxy is stopping.
 func (p *Proxy) serveConn(nc net.Conn) {
+	peer := peerAddr(nc.RemoteAddr().String())
+	pp := p.settings().ProxyProtocol
+	if pp && !isTrusted(peer, p.trusted) {
+		nc.Close() // the PROXY protocol from a peer not trusted: closed without an answer
+		return
+	}
 	// A connection accepted while Stop begins is served too: it was
 	// queued on a socket that another process may go on serving.
-	cc := p.newClientConn(nc)
+	cc := p.newClientConn(nc, peer, pp)
 	p.connMu.Lock()
 	p.conns[cc] = time.Now()
 	p.connMu.Unlock()
@@ -200,11 +206,15 @@ func (p *Proxy) dropConn(cc *clientConn) {
 
 // SetTarget routes every new request to addr (like "127.0.0.1:18000") as
 // color; color "" clears the route so requests get 503. Requests already
-// running stay where they started. Only the owning app actor calls it.
+// running stay where they started; requests the outage hold keeps go to
+// the new route. Only the owning app actor calls it.
 func (p *Proxy) SetTarget(color, addr string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	old := p.active.Load()
+	if old != nil && (old.color != color || old.addr != addr) && p.holds.outageN.Load() > 0 {
+		defer p.holds.releaseOutage("") // what waits for the old routing goes to the new one
+	}
 	if color == "" {
 		p.active.Store(nil)
 		if old != nil {
@@ -214,6 +224,9 @@ func (p *Proxy) SetTarget(color, addr string) {
 	}
 	if old != nil && old.color == color && old.addr == addr {
 		return
+	}
+	if i := colorIndex(color); i >= 0 {
+		p.down[i].Store(false) // a new route says the container serves
 	}
 	t := newTarget(color, addr, DefaultMaxIdlePerTarget, p.stats.Color(color))
 	t.failedWarn = newWarnLimiter(p.log, "upstream failed", "color", color, "addr", addr)
