@@ -190,7 +190,7 @@ func (sv *serving) stop() {
 	child := sv.upgradeWait()
 	if child != nil {
 		sv.log.Info("handed over: draining, then exiting", "new_pid", child.Pid)
-		sv.lns.KeepSocketFiles()
+		sv.lns.MarkHandedOver()
 		sv.sys.MarkHandedOver()
 	} else {
 		sv.notify(sdnotify.Stopping)

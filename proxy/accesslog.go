@@ -21,7 +21,8 @@ type accessRecord struct {
 	app, color, proto   string
 	method, path, query []byte
 	host, userAgent     []byte
-	clientIP, requestID []byte
+	requestID           []byte
+	clientIP            string
 	status              int
 	duration            time.Duration
 	upstream            time.Duration // < 0: the request was not sent
@@ -120,7 +121,7 @@ func (e *recordEncoder) appendText(b []byte, now time.Time, r *accessRecord) []b
 	b = append(b, " bytes_out="...)
 	b = strconv.AppendInt(b, r.bytesOut, 10)
 	b = append(b, " client_ip="...)
-	b = appendTextValue(b, bstr(r.clientIP))
+	b = appendTextValue(b, r.clientIP)
 	b = append(b, " request_id="...)
 	b = appendTextValue(b, bstr(r.requestID))
 	b = append(b, " host="...)
@@ -158,7 +159,7 @@ func (e *recordEncoder) appendJSON(b []byte, now time.Time, r *accessRecord) []b
 	b = append(b, `,"bytes_out":`...)
 	b = strconv.AppendInt(b, r.bytesOut, 10)
 	b = append(b, `,"client_ip":`...)
-	b = appendJSONString(b, bstr(r.clientIP))
+	b = appendJSONString(b, r.clientIP)
 	b = append(b, `,"request_id":`...)
 	b = appendJSONString(b, bstr(r.requestID))
 	b = append(b, `,"host":`...)

@@ -20,7 +20,7 @@ func hostileRecord(s string) *accessRecord {
 		app: "web", color: ColorBlue, proto: "HTTP/1.1",
 		method: []byte("GET"), path: []byte("/" + s), query: []byte(s),
 		host: []byte(s), userAgent: []byte(s),
-		clientIP: []byte("203.0.113.9"), requestID: []byte("0123456789abcdef0123456789abcdef"),
+		clientIP: "203.0.113.9", requestID: []byte("0123456789abcdef0123456789abcdef"),
 		status: 200, duration: 1234567 * time.Nanosecond, upstream: 987 * time.Microsecond,
 		bytesIn: 123, bytesOut: 4567,
 	}
@@ -62,7 +62,7 @@ func slogLine(t *testing.T, format LogFormat, now time.Time, r *accessRecord) st
 		rec.AddAttrs(slog.Any("upstream_ms", ms(r.upstream)))
 	}
 	rec.AddAttrs(slog.Int64("bytes_in", r.bytesIn), slog.Int64("bytes_out", r.bytesOut),
-		slog.String("client_ip", string(r.clientIP)), slog.String("request_id", string(r.requestID)),
+		slog.String("client_ip", r.clientIP), slog.String("request_id", string(r.requestID)),
 		slog.String("host", string(r.host)), slog.String("user_agent", string(r.userAgent)), slog.String("proto", r.proto))
 	if err := h.Handle(context.Background(), rec); err != nil {
 		t.Fatal(err)
@@ -139,7 +139,7 @@ func checkRecord(t *testing.T, format LogFormat, line []byte, r *accessRecord) {
 		"level": "INFO", "msg": "request", "app": r.app, "color": r.color, "method": string(r.method),
 		"path": string(r.path), "query": string(r.query), "status": strconv.Itoa(r.status),
 		"bytes_in": strconv.FormatInt(r.bytesIn, 10), "bytes_out": strconv.FormatInt(r.bytesOut, 10),
-		"client_ip": string(r.clientIP), "request_id": string(r.requestID), "host": string(r.host),
+		"client_ip": r.clientIP, "request_id": string(r.requestID), "host": string(r.host),
 		"user_agent": string(r.userAgent), "proto": r.proto, "duration_ms": string(appendMillis(nil, r.duration)),
 	}
 	if r.upstream >= 0 {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"net"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -41,6 +42,20 @@ type scratch struct {
 	ubr       *bufio.Reader
 	ubw       *bufio.Writer
 	req, resp http1.Space
+
+	// The request's own state, reset by takeScratch.
+	set         *Settings // the settings in force when it began
+	parsed      bool      // its head was parsed: its fields may be logged
+	wantOutage  bool      // send found the container refusing: hold it (outage hold)
+	outageColor string    // the color an outage hold is to wait for
+	upStart     time.Time // when it began to go upstream (zero: not sent); access log only
+	upHead      time.Time // when the answer's head came; access log only
+	inMark      int64     // progressConn's counts when it began, for bytes_in and bytes_out
+	outMark     int64
+	reqIDN      int // the length of reqID; 0: none chosen yet
+	reqID       [maxRequestIDLen]byte
+	rec         accessRecord
+	enc         recordEncoder
 }
 
 var scratches = sync.Pool{New: func() any {
@@ -81,7 +96,8 @@ type clientConn struct {
 	bw      *bufio.Writer // sc.bw; nil while idle
 	sc      *scratch      // nil while idle
 	trusted bool          // the peer is a trusted proxy
-	peer    string        // the peer's address
+	needPP  bool          // the PROXY protocol header is still to come (peer.go)
+	peer    string        // the peer's address (the client's, from a PROXY protocol header)
 	fwd     []byte        // forwarding fields for an untrusted peer, up to "X-Forwarded-Host: "
 	local   []byte        // the address the client connected to, once needed (Host of HTTP/1.0)
 	req     http1.Head
@@ -95,6 +111,15 @@ type clientConn struct {
 	code  int
 	stats *ColorStats
 
+	// The request's body and the connection's fate (body.go): the state
+	// of the body (bodyUnknown...), whether the client got 100 Continue,
+	// and whether the answer said Connection: close.
+	body      int8
+	continued bool
+	closing   bool
+
+	wsRec *accessRecord // a WebSocket's access log record, written when it ends
+
 	state     atomic.Int32
 	waitStart time.Time // when the wait for the next request began
 	parking             // the idle poller's part (idle_linux.go)
@@ -103,28 +128,36 @@ type clientConn struct {
 	regT    *target     // the target onCut is registered with
 	stopReg func() bool // stops that registration
 
-	mu       sync.Mutex // guards the fields below, shared with onCut
+	mu       sync.Mutex // guards the fields below, shared with onCut and a stop
 	inFlight *target    // the target of the request being served
+	begun    time.Time  // when that request began (its start)
 	cur      *upConn    // its upstream connection
 	cut      bool       // the request was cut by a drain or Stop
 }
 
-func (p *Proxy) newClientConn(nc net.Conn) *clientConn {
-	peer := peerAddr(nc.RemoteAddr().String())
+func (p *Proxy) newClientConn(nc net.Conn, peer netip.Addr, needPP bool) *clientConn {
 	raw, _ := nc.(*rawConn)
 	cc := &clientConn{
-		p:       p,
-		nc:      nc,
-		raw:     raw,
-		pc:      &progressConn{Conn: nc, raw: raw},
-		trusted: isTrusted(peer, p.trusted),
-		peer:    peer.String(),
+		p:      p,
+		nc:     nc,
+		raw:    raw,
+		pc:     &progressConn{Conn: nc, raw: raw},
+		needPP: needPP,
 	}
-	cc.fwd = []byte("X-Forwarded-For: " + cc.peer + "\r\nX-Real-Ip: " + cc.peer +
-		"\r\nX-Forwarded-Proto: http\r\nX-Forwarded-Port: " + p.port[0] + "\r\nX-Forwarded-Host: ")
+	cc.setPeer(peer)
 	cc.req.Release()
 	cc.resp.Release()
 	return cc
+}
+
+// setPeer makes peer the connection's client: whose forwarding fields are
+// believed when it is trusted, and whose address the proxy's own
+// forwarding fields carry.
+func (cc *clientConn) setPeer(peer netip.Addr) {
+	cc.trusted = isTrusted(peer, cc.p.trusted)
+	cc.peer = peer.String()
+	cc.fwd = []byte("X-Forwarded-For: " + cc.peer + "\r\nX-Real-Ip: " + cc.peer +
+		"\r\nX-Forwarded-Proto: http\r\nX-Forwarded-Port: " + cc.p.port[0] + "\r\nX-Forwarded-Host: ")
 }
 
 // serve serves requests until the client or the proxy ends the connection.
@@ -139,19 +172,18 @@ func (cc *clientConn) resume(first bool) { cc.run(first) }
 
 // run serves requests, beginning with a wait for the next one that started
 // at cc.waitStart, until the connection ends or parks.
+//
+// A stopping proxy ends a connection after the answer to its next request,
+// which says Connection: close; a connection idle at the stop waits for
+// that request as any idle one does, so that no request that is on its way
+// meets a closed connection (stop.go).
 func (cc *clientConn) run(first bool) {
 	for ; ; first = false {
-		// A stopping proxy closes a connection after its request, but serves
-		// a new connection's first one: that client would not retry it.
 		idle := int32(connIdle)
 		if first {
 			idle = connNew
 		}
 		cc.state.Store(idle)
-		if cc.p.stopping.Load() && !first {
-			cc.close()
-			return
-		}
 		switch cc.waitRequest(first) {
 		case waitClose:
 			cc.close()
@@ -170,10 +202,14 @@ func (cc *clientConn) run(first bool) {
 			cc.close()
 			return // closed by Stop
 		}
-		cc.takeScratch()
-		keep := cc.serveOne()
-		cc.releaseScratch()
-		cc.releaseReader()
+		if cc.needPP && !cc.readProxyHeader() {
+			cc.close()
+			return
+		}
+		keep, held := cc.serveRequest()
+		if held {
+			return // the hold has it now (hold.go)
+		}
 		if !keep {
 			cc.close()
 			return
@@ -182,8 +218,37 @@ func (cc *clientConn) run(first bool) {
 	}
 }
 
-// timedOut answers 408 to a client that took too long for its head.
+// serveRequest serves the request whose first bytes are there. keep: the
+// connection may read a next one; held: the request is held and the
+// connection belongs to the hold (the caller returns at once and touches
+// nothing of cc).
+func (cc *clientConn) serveRequest() (keep, held bool) {
+	cc.takeScratch()
+	// The body invariant (body.go): the next request is read only
+	// when this one's answer did not end the connection and its body
+	// was wholly read.
+	answered, held := cc.serveOne()
+	if held {
+		return false, true
+	}
+	cc.signalDispatched()
+	cc.heldAt, cc.outageSince = time.Time{}, time.Time{}
+	keep = answered && cc.reusable()
+	linger := answered && !keep && cc.lingers()
+	cc.releaseScratch()
+	if linger {
+		cc.lingerClose()
+	}
+	cc.releaseReader()
+	return keep, false
+}
+
+// timedOut answers 408 to a client that took too long for its head; one
+// that still owes its PROXY protocol header gets no answer.
 func (cc *clientConn) timedOut() {
+	if cc.needPP {
+		return
+	}
 	cc.takeScratch()
 	cc.writeError(408, "request head not received in time", true)
 }
@@ -198,6 +263,16 @@ func (cc *clientConn) takeScratch() {
 	cc.req.Use(&cc.sc.req)
 	cc.resp.Use(&cc.sc.resp)
 	cc.start, cc.code, cc.stats = time.Now(), 0, nil
+	if !cc.heldAt.IsZero() {
+		cc.start = cc.heldAt // a held request began when it came
+	}
+	sc := cc.sc
+	sc.set, sc.parsed, sc.wantOutage, sc.reqIDN = cc.p.settings(), false, false, 0
+	sc.upStart, sc.upHead = time.Time{}, time.Time{}
+	sc.inMark, sc.outMark = cc.pc.in, cc.pc.out
+	if cc.br != nil {
+		sc.inMark -= int64(cc.br.Buffered()) // read already, and this request's
+	}
 }
 
 // attach gives the upstream connection uc the scratch's reader and writer
@@ -221,7 +296,9 @@ func (cc *clientConn) releaseScratch() {
 		if s == nil {
 			s = cc.p.stats.Color(ColorNone)
 		}
-		s.Observe(cc.code, time.Since(cc.start))
+		now := time.Now()
+		s.Observe(cc.code, now.Sub(cc.start))
+		cc.logRequest(now) // after the flush: the client has its answer
 		cc.code = 0
 	}
 	cc.bw.Reset(nil)
@@ -266,7 +343,7 @@ func (cc *clientConn) begin(t *target) bool {
 	cc.stats = t.stats // the answer counts as the color's, whatever happens
 	cc.mu.Lock()
 	defer cc.mu.Unlock()
-	cc.inFlight = t
+	cc.inFlight, cc.begun = t, cc.start
 	if t.httpCut.Err() != nil && !cc.cut {
 		cc.cut = true
 		t.nHTTPCut.Add(1)
@@ -290,6 +367,21 @@ func (cc *clientConn) end(t *target) bool {
 func (cc *clientConn) onCut() {
 	cc.mu.Lock()
 	defer cc.mu.Unlock()
+	cc.cutLocked()
+}
+
+// cutBegunBy cuts the request in flight when it began at or before at (a
+// stop's bound, stop.go).
+func (cc *clientConn) cutBegunBy(at time.Time) {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	if cc.inFlight != nil && !cc.begun.After(at) {
+		cc.cutLocked()
+	}
+}
+
+// cutLocked aborts the request in flight, if any; cc.mu is held.
+func (cc *clientConn) cutLocked() {
 	if cc.inFlight == nil || cc.cut {
 		return
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"syscall"
+	"time"
 
 	"github.com/bluegreen/bluegreen/internal/http1"
 )
@@ -14,10 +15,12 @@ import (
 // One request's exchange with the upstream: reading and checking the
 // request, forwarding it with its body, reading the answer and passing it
 // back, and deciding whether the upstream connection may serve another
-// request. The rules of CONTRACT §6.6 that concern the upstream live here:
-// a request is sent twice only when it is safe and nothing of the first
-// answer arrived; an upstream connection that sent anything beyond its
-// answer's framing is closed, never pooled.
+// request. The rules that concern the upstream (docs/proxy.md, "Limits
+// and timeouts") live here: a request is sent twice only when it is safe
+// and nothing of the first answer arrived; an upstream connection that
+// sent anything beyond its answer's framing is closed, never pooled. The
+// client's body is read by sendBody, or thrown away by closeAfter (body.go)
+// when the proxy answers before it: never parsed as a request.
 
 var (
 	errBadResponse   = errors.New("malformed response")
@@ -27,82 +30,161 @@ var (
 // maxInterim bounds the 1xx answers skipped before a final one.
 const maxInterim = 16
 
-// serveOne serves one request; false ends the connection.
-func (cc *clientConn) serveOne() bool {
+// serveOne serves one request. answered: an answer was written whole
+// (false ends the connection at once: a client gone, a request cut, an
+// answer cut); held: the request is held and the connection belongs to its
+// hold (hold.go). Whether the connection goes on after an answer is
+// decided where its head is written (closeAfter, body.go).
+func (cc *clientConn) serveOne() (answered, held bool) {
 	p, rq := cc.p, &cc.req
+	cc.body, cc.continued, cc.closing = bodyUnknown, false, false
+	if ok, answered := cc.readRequest(); !ok {
+		return answered, false
+	}
+	cc.sc.parsed = true
+	hasBody := rq.Chunked || rq.ContentLength > 0
+	cc.body = bodyDone
+	if hasBody {
+		cc.body = bodyUnread
+		cc.pc.readProgress(p.tmo.body) // a body may take as long as it takes, while it moves
+	}
+	for next := cc.admit(); ; next = cc.holdOutage(cc.sc.outageColor) {
+		switch next {
+		case admitAnswered:
+			return true, false
+		case admitHeld:
+			return false, true
+		case admitEnd:
+			return false, false
+		}
+		if answered, again := cc.route(hasBody); !again {
+			return answered, false
+		}
+	}
+}
+
+// route sends the request to the active color and passes its answer
+// back; answered as serveOne's. again: nothing of the request reached the
+// container, which is down or refused it, and the outage hold is to keep
+// it (for the color in cc.sc.outageColor).
+func (cc *clientConn) route(hasBody bool) (answered, again bool) {
+	p, rq := cc.p, &cc.req
+	t := p.acquire()
+	if t == nil {
+		p.noActiveWarn.warn("method", string(rq.Method()), "target", string(rq.Target()))
+		cc.writeError(503, fmt.Sprintf("app %q has no active container", p.opts.App), rq.Close)
+		return true, false
+	}
+	if cc.sc.set.OutageHold > 0 && p.isDown(t.color) {
+		t.doneHTTP() // never began
+		cc.sc.outageColor = t.color
+		return false, true
+	}
+	cc.register(t)
+	if !cc.begin(t) {
+		cc.end(t)
+		return false, false
+	}
+	if rq.Upgrade && !hasBody {
+		answered = cc.upgrade(t)
+	} else {
+		answered = cc.forward(t, hasBody)
+		answered = cc.end(t) && answered
+	}
+	if cc.sc != nil && cc.sc.wantOutage { // (a WebSocket gave its scratch back)
+		cc.sc.outageColor = t.color
+		return false, true
+	}
+	return answered, false
+}
+
+// readRequest reads and checks the request head, and what already came of
+// a chunked body. ok false: the request was refused (answered true) or the
+// client went away or timed out unanswered.
+func (cc *clientConn) readRequest() (ok, answered bool) {
+	rq := &cc.req
 	if err := rq.ReadHead(cc.br); err != nil {
 		switch {
 		case err == http1.ErrHeadTooLarge:
 			cc.writeError(431, "request head larger than 64 KiB", true)
 		case err == http1.ErrMalformed:
 			cc.writeError(400, "malformed request", true)
-		case isTimeout(err) && !cc.p.stopping.Load() && !cc.wasCut():
+		case isTimeout(err) && !cc.wasCut():
 			cc.writeError(408, "request head not received in time", true)
+		default:
+			return false, false
 		}
-		return false
+		return false, true
 	}
 	if err := rq.ParseRequest(); err != nil {
-		p.log.Debug("malformed request refused", "peer", cc.peer)
+		cc.p.log.Debug("malformed request refused", "peer", cc.peer)
 		cc.writeError(400, "malformed request", true)
-		return false
+		return false, true
 	}
 	if rq.ExpectOther {
 		cc.writeError(417, "expectation not supported", true)
-		return false
+		return false, true
 	}
 	if rq.Chunked {
 		// What arrived of the body is checked before anything is sent,
 		// so that a malformed request that came whole reaches nobody.
 		if b, _ := cc.br.Peek(cc.br.Buffered()); http1.CheckChunked(b) == http1.ErrBadChunk {
 			cc.writeError(400, "malformed chunked body", true)
-			return false
+			return false, true
 		}
 	}
-	hasBody := rq.Chunked || rq.ContentLength > 0
-	if hasBody {
-		cc.pc.readProgress(p.tmo.body) // a body may take as long as it takes, while it moves
-	}
-	t := p.acquire()
-	if t == nil {
-		p.noActiveWarn.warn("method", string(rq.Method()), "target", string(rq.Target()))
-		cc.writeError(503, fmt.Sprintf("app %q has no active container", p.opts.App), hasBody || rq.Close)
-		return !hasBody && !rq.Close
-	}
-	cc.register(t)
-	if !cc.begin(t) {
-		cc.end(t)
-		return false
-	}
-	if rq.Upgrade && !hasBody {
-		uc := cc.handshake(t)
-		if !cc.end(t) || uc == nil {
-			if uc != nil {
-				uc.Close()
-				t.doneWS()
-			}
-			return false
-		}
-		// From here on the connection is a WebSocket, not a request: it
-		// keeps no head, no reader and no writer. What either side sent
-		// beyond the handshake is copied out of the readers first.
-		fromClient, fromUp := takeBuffered(cc.br), takeBuffered(uc.br)
-		uc.br, uc.bw = nil, nil
-		cc.releaseScratch()
-		cc.dropReader()
-		p.pipeWebSocket(t, cc.nc, fromClient, uc, fromUp)
-		uc.Close()
-		t.doneWS()
-		return false
-	}
-	keep := cc.forward(t, hasBody)
-	return cc.end(t) && keep
+	return true, false
 }
 
-// forward proxies one plain HTTP request to t; false ends the connection.
+// upgrade serves a WebSocket handshake (a request without a body) and,
+// when the upstream switches protocols, the WebSocket; it returns whether
+// an answer was written whole and the connection may be read on.
+func (cc *clientConn) upgrade(t *target) bool {
+	p := cc.p
+	uc, answered := cc.handshake(t)
+	if !cc.end(t) || uc == nil {
+		if uc != nil {
+			uc.Close()
+			t.doneWS()
+		}
+		return answered && uc == nil
+	}
+	// From here on the connection is a WebSocket, not a request: it
+	// keeps no head, no reader and no writer. What either side sent
+	// beyond the handshake is copied out of the readers first; its access
+	// log record is kept until it ends.
+	cc.keepWebSocketRecord()
+	fromClient, fromUp := takeBuffered(cc.br), takeBuffered(uc.br)
+	uc.br, uc.bw = nil, nil
+	cc.releaseScratch()
+	cc.dropReader()
+	in, out := p.pipeWebSocket(t, cc.nc, fromClient, uc, fromUp)
+	uc.Close()
+	t.doneWS()
+	cc.logWebSocket(in, out)
+	return false
+}
+
+// forward proxies one plain HTTP request to t; false: no whole answer was
+// written, and the connection ends.
 func (cc *clientConn) forward(t *target, hasBody bool) bool {
-	rq, rs := &cc.req, &cc.resp
-	var uc *upConn
-	sentContinue, resent := false, false
+	uc, answered := cc.send(t, hasBody)
+	if uc == nil {
+		return answered
+	}
+	if rs := &cc.resp; rs.Status() == 101 || rs.TEOther {
+		uc.Close()
+		return cc.upstreamFailed(t, errBadResponse)
+	}
+	return cc.relay(t, uc)
+}
+
+// send sends the request to t and reads the final answer's head; it
+// returns the upstream connection, or nil and whether the proxy answered
+// the client itself (a 502, a 400 or 408 for a failed body).
+func (cc *clientConn) send(t *target, hasBody bool) (uc *upConn, answered bool) {
+	rq := &cc.req
+	resent := false
 	// A request without a body whose head fits the upstream writer is
 	// sent by the read that then waits for the answer (deferWrite), which
 	// checks the pooled connection on the way; others are checked first.
@@ -110,91 +192,152 @@ func (cc *clientConn) forward(t *target, hasBody bool) bool {
 	for attempt := 0; ; attempt++ {
 		c, reused, err := t.pool.get(t.httpCut, !deferred)
 		if err != nil {
-			return cc.upstreamFailed(t, err, false)
+			// Nothing of the request went out (or, after a resend, it
+			// may go out again): the outage hold may keep it.
+			if cc.outageHolds(err) {
+				return nil, false
+			}
+			return nil, cc.upstreamFailed(t, err) // the body is not read yet: closeAfter settles it
 		}
 		uc = c
 		cc.attach(uc)
 		if !cc.setCur(uc) {
-			return false
+			return nil, false
 		}
 		cc.writeRequestHead(uc.bw, false)
+		cc.noteSent()
 		if hasBody {
-			if rq.Expect && !sentContinue {
-				sentContinue = true
-				cc.bw.WriteString("HTTP/1.1 100 Continue\r\n\r\n")
-				if cc.bw.Flush() != nil {
-					uc.Close()
-					return false
-				}
-			}
-			var rerr, werr error
-			if rq.Chunked {
-				rerr, werr = http1.CopyChunked(uc.bw, cc.br, false)
-			} else {
-				rerr, werr = http1.CopyN(uc.bw, cc.br, rq.ContentLength)
-			}
-			if rerr != nil { // the client's body failed: the upstream must not take it as whole
-				uc.Close()
-				switch {
-				case cc.wasCut():
-				case rerr == http1.ErrBadChunk:
-					cc.writeError(400, "malformed chunked body", true)
-				case isTimeout(rerr):
-					cc.writeError(408, "request body stalled", true)
-				}
-				return false
-			}
-			if werr != nil {
-				uc.Close()
-				return cc.upstreamFailed(t, werr, true)
+			if sent, answered := cc.sendBody(t, uc); !sent {
+				return nil, answered
 			}
 		}
 		if deferred && uc.raw != nil {
 			uc.raw.deferWrite()
 		}
+		uc.awaitAnswer(cc.sc.set.ResponseTimeout)
 		err = uc.bw.Flush()
-		answered := false
+		cc.signalDispatched()
+		gotSome := false
 		if err == nil {
-			answered, err = readResponseHead(rs, uc.br)
+			gotSome, err = readResponseHead(&cc.resp, uc.br)
 		}
 		if err == nil {
-			break
+			cc.noteAnswered()
+			return uc, false
 		}
 		uc.Close()
 		switch {
 		case err == errStale && attempt < 3:
 			continue // nothing of the request went out: any request may go on another connection
-		case reused && !resent && !hasBody && !answered && safeMethod(rq.Method()) && retryable(err):
+		case reused && !resent && !hasBody && !gotSome && http1.Resendable(rq.Method()) && http1.ConnectionLost(err):
 			// A keep-alive connection the upstream closed just as the
 			// request went out: safe to send again, but only a request
 			// that cannot have done anything, and only when not a byte of
 			// an answer came back.
 			resent = true
 			continue
+		case isTimeout(err) && !cc.wasCut():
+			return nil, cc.gatewayTimeout(t)
 		}
-		return cc.upstreamFailed(t, err, hasBody)
+		return nil, cc.upstreamFailed(t, err)
 	}
-	if rs.Status() == 101 || rs.TEOther {
-		uc.Close()
-		return cc.upstreamFailed(t, errBadResponse, hasBody)
-	}
+}
 
+// outageHolds reports whether the outage hold is to keep the request
+// whose connection to its container failed with err (refused: the
+// container is not listening), and notes it for route.
+func (cc *clientConn) outageHolds(err error) bool {
+	if cc.sc.set.OutageHold <= 0 || !errors.Is(err, syscall.ECONNREFUSED) || cc.wasCut() {
+		return false
+	}
+	cc.sc.wantOutage = true
+	return true
+}
+
+// gatewayTimeout answers 504 for a request whose answer's head did not
+// come within response_timeout; the upstream connection was closed.
+func (cc *clientConn) gatewayTimeout(t *target) bool {
+	rq := &cc.req
+	tmo := cc.sc.set.ResponseTimeout
+	t.failedWarn.warn("method", string(rq.Method()), "target", string(rq.Target()), "err", "no answer within response_timeout "+tmo.String())
+	cc.writeError(504, fmt.Sprintf("app %q: upstream %s (%s) sent no answer within %s", cc.p.opts.App, t.color, t.addr, tmo), rq.Close)
+	return true
+}
+
+// noteSent and noteAnswered note when the request began to go upstream
+// and when its answer's head came, for the access log's upstream_ms.
+func (cc *clientConn) noteSent() {
+	if sc := cc.sc; sc.upStart.IsZero() && cc.logging() {
+		sc.upStart = time.Now()
+	}
+}
+
+func (cc *clientConn) noteAnswered() {
+	if sc := cc.sc; !sc.upStart.IsZero() {
+		sc.upHead = time.Now()
+	}
+}
+
+// sendBody copies the client's body to uc after the request head (with
+// 100 Continue first when the client waits for it). When it fails, uc is
+// closed and answered says whether the client got an answer.
+func (cc *clientConn) sendBody(t *target, uc *upConn) (sent, answered bool) {
+	rq := &cc.req
+	if rq.Expect && !cc.continued {
+		cc.continued = true
+		cc.bw.WriteString("HTTP/1.1 100 Continue\r\n\r\n")
+		if cc.bw.Flush() != nil {
+			uc.Close()
+			return false, false
+		}
+	}
+	cc.body = bodyReading
+	var rerr, werr error
+	if rq.Chunked {
+		rerr, werr = http1.CopyChunkedMax(uc.bw, cc.br, false, cc.sc.set.MaxRequestBody)
+	} else {
+		rerr, werr = http1.CopyN(uc.bw, cc.br, rq.ContentLength)
+	}
+	switch {
+	case rerr != nil: // the client's body failed: the upstream must not take it as whole
+		uc.Close()
+		switch {
+		case cc.wasCut():
+		case rerr == http1.ErrBodyTooLarge:
+			cc.writeError(413, fmt.Sprintf("chunked request body larger than %d bytes", cc.sc.set.MaxRequestBody), true)
+		case rerr == http1.ErrBadChunk:
+			cc.writeError(400, "malformed chunked body", true)
+		case isTimeout(rerr):
+			cc.writeError(408, "request body stalled", true)
+		default:
+			return false, false
+		}
+		return false, !cc.wasCut()
+	case werr != nil:
+		uc.Close()
+		return false, cc.upstreamFailed(t, werr)
+	}
+	cc.body = bodyDone
+	return true, false
+}
+
+// relay passes the upstream's answer, whose head was read, to the client
+// and gives uc back to the pool when it may serve another request; false:
+// the answer was cut.
+func (cc *clientConn) relay(t *target, uc *upConn) bool {
+	rq, rs := &cc.req, &cc.resp
 	body := rs.HasBody(rq.IsHEAD())
 	chunked, length, upClose := rs.Chunked, rs.ContentLength, rs.Close
 	framed := !body || chunked || length >= 0
-	closeClient := rq.Close || !framed
-	cc.writeResponseHead(rs, body, closeClient)
+	// An HTTP/1.0 client gets a chunked answer's data until the close.
+	cc.writeResponseHead(rs, body, rq.Close || !framed || rq.HTTP10 && body && chunked)
 	rs.Release()
-	var rerr, werr error
-	switch {
-	case !body:
-	case chunked:
-		rerr, werr = http1.CopyChunked(cc.bw, uc.br, rq.HTTP10)
-	case length >= 0:
-		rerr, werr = http1.CopyN(cc.bw, uc.br, length)
-	default:
-		rerr, werr = http1.CopyAll(cc.bw, uc.br)
+	if !body || length >= 0 && int64(uc.br.Buffered()) >= length {
+		// The whole answer is read: the bound of its head may stay.
+	} else {
+		uc.unbound() // response_timeout does not bound a body
 	}
+	rerr, werr := cc.copyAnswer(uc.br, body, chunked, length)
 	if werr == nil && rerr == nil {
 		werr = cc.bw.Flush()
 	}
@@ -206,10 +349,7 @@ func (cc *clientConn) forward(t *target, hasBody bool) bool {
 		if rerr != nil && !cc.wasCut() {
 			t.brokenWarn.warn("err", rerr)
 		}
-		if rerr != nil || werr != nil {
-			return false // the client must see a cut answer as cut
-		}
-		return !closeClient
+		return rerr == nil && werr == nil // the client must see a cut answer as cut
 	}
 	cc.mu.Lock()
 	cc.cur = nil
@@ -220,7 +360,22 @@ func (cc *clientConn) forward(t *target, hasBody bool) bool {
 		return false
 	}
 	t.pool.put(uc)
-	return !closeClient
+	return true
+}
+
+// copyAnswer copies an answer's body from the upstream to the client, as
+// its framing says: chunked (plain to an HTTP/1.0 client), a length, or
+// until the upstream closes.
+func (cc *clientConn) copyAnswer(ubr *bufio.Reader, body, chunked bool, length int64) (rerr, werr error) {
+	switch {
+	case !body:
+		return nil, nil
+	case chunked:
+		return http1.CopyChunked(cc.bw, ubr, cc.req.HTTP10)
+	case length >= 0:
+		return http1.CopyN(cc.bw, ubr, length)
+	}
+	return http1.CopyAll(cc.bw, ubr)
 }
 
 // readResponseHead reads a final response head (skipping up to maxInterim
@@ -250,37 +405,43 @@ func readResponseHead(rs *http1.Head, br *bufio.Reader) (answered bool, err erro
 }
 
 // upstreamFailed answers 502 for an exchange that failed before any of the
-// response reached the client. After a partly sent request body the client
-// connection cannot be reused.
-func (cc *clientConn) upstreamFailed(t *target, err error, bodySent bool) bool {
+// response reached the client, unless the request was cut (no answer);
+// it returns whether it answered. Whether the client connection goes on
+// depends on its body (closeAfter): one sent in part ends it.
+func (cc *clientConn) upstreamFailed(t *target, err error) bool {
 	p, rq := cc.p, &cc.req
 	if cc.wasCut() {
 		t.cutWarn.warn("method", string(rq.Method()), "target", string(rq.Target()))
 		return false
 	}
 	t.failedWarn.warn("method", string(rq.Method()), "target", string(rq.Target()), "err", err)
-	closeClient := bodySent || rq.Close
-	cc.writeError(502, fmt.Sprintf("app %q: upstream %s (%s) failed: %s", p.opts.App, t.color, t.addr, shortError(err)), closeClient)
-	return !closeClient
+	cc.writeError(502, fmt.Sprintf("app %q: upstream %s (%s) failed: %s", p.opts.App, t.color, t.addr, shortError(err)), rq.Close)
+	return true
 }
 
 // handshake proxies a WebSocket handshake on a fresh upstream connection.
 // When the upstream answers 101 it counts a WebSocket on t and returns the
 // upstream connection; a refused upgrade is passed to the client as an
-// ordinary answer (nil).
-func (cc *clientConn) handshake(t *target) *upConn {
+// ordinary answer, which ends the connection, and a failed one gets 502
+// (nil, and answered says whether the client got an answer whole).
+func (cc *clientConn) handshake(t *target) (uc *upConn, answered bool) {
 	rq, rs := &cc.req, &cc.resp
 	uc, err := t.pool.dial(t.httpCut)
 	if err != nil {
-		cc.upstreamFailed(t, err, false)
-		return nil
+		if cc.outageHolds(err) {
+			return nil, false
+		}
+		return nil, cc.upstreamFailed(t, err)
 	}
 	cc.attach(uc)
 	if !cc.setCur(uc) {
-		return nil
+		return nil, false
 	}
 	cc.writeRequestHead(uc.bw, true)
+	cc.noteSent()
+	uc.awaitAnswer(cc.sc.set.ResponseTimeout)
 	err = uc.bw.Flush()
+	cc.signalDispatched()
 	if err == nil {
 		_, err = readResponseHead(rs, uc.br)
 	}
@@ -289,52 +450,32 @@ func (cc *clientConn) handshake(t *target) *upConn {
 	}
 	if err != nil {
 		uc.Close()
-		cc.upstreamFailed(t, err, false)
-		return nil
+		if isTimeout(err) && !cc.wasCut() {
+			return nil, cc.gatewayTimeout(t)
+		}
+		return nil, cc.upstreamFailed(t, err)
 	}
+	cc.noteAnswered()
+	uc.unbound() // neither a refused upgrade's body nor the WebSocket is bounded
 	if rs.Status() != 101 {
 		defer uc.Close()
 		body := rs.HasBody(rq.IsHEAD())
 		chunked, length := rs.Chunked, rs.ContentLength
 		cc.writeResponseHead(rs, body, true)
-		switch {
-		case !body:
-		case chunked:
-			http1.CopyChunked(cc.bw, uc.br, false)
-		case length >= 0:
-			http1.CopyN(cc.bw, uc.br, length)
-		default:
-			http1.CopyAll(cc.bw, uc.br)
+		rerr, werr := cc.copyAnswer(uc.br, body, chunked, length)
+		if werr == nil && rerr == nil {
+			werr = cc.bw.Flush()
 		}
-		cc.bw.Flush()
-		return nil
+		return nil, rerr == nil && werr == nil
 	}
 	cc.writeSwitchingHead(rs)
 	if cc.bw.Flush() != nil {
 		uc.Close()
-		return nil
+		return nil, false
 	}
 	cc.pc.noDeadlines()
 	t.wsN.Add(1)
-	return uc
-}
-
-// safeMethod reports whether a request with method may be sent again:
-// only the safe methods (RFC 9110 §9.2.1) that are usually sent without a
-// body.
-func safeMethod(m []byte) bool {
-	switch string(m) {
-	case "GET", "HEAD", "OPTIONS":
-		return true
-	}
-	return false
-}
-
-// retryable reports whether err looks like a keep-alive connection the
-// upstream had already closed.
-func retryable(err error) bool {
-	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+	return uc, true
 }
 
 // shortError keeps the cause of a network error without Go's op chain.

@@ -36,6 +36,11 @@ import (
 //   - A client never gets another request's bytes: markers of bytes beyond
 //     the framing of an answer (as net/http reads it) reach no client, and
 //     the second client gets exactly its own answer.
+//   - When the upstream bytes begin with fuzzRefuse or fuzzNone, the first
+//     client's requests meet a refused connect or no active color: the
+//     proxy answers them itself (502, 503), and gives no more such answers
+//     than net/http finds request heads in the client's bytes (a body read
+//     as a request would add one; the body invariant, body.go).
 //
 // go test runs the seeds only; fuzz with
 //
@@ -52,6 +57,13 @@ func FuzzProxy(f *testing.F) {
 
 // templateSep separates the upstream's answer templates.
 const templateSep = "\x00|"
+
+// Upstream bytes that begin with these route the first client to a port
+// nothing listens on, or to no color.
+const (
+	fuzzRefuse = "\x00refuse|"
+	fuzzNone   = "\x00none|"
+)
 
 var fuzzSeeds = [][2]string{
 	{"GET / HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 200 OK\r\nContent-Length: 15\r\n\r\n$"},
@@ -78,6 +90,11 @@ var fuzzSeeds = [][2]string{
 	{"GET / HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 200 OK\r\nContent-Length: 30\r\n\r\n$"},
 	{"GET / HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 200 OK\nContent-Length: 15\n\n$"},
 	{"GET / HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nf\r\n$\r\n0\r\nX-Trailer: $\r\n\r\n$"},
+	{postLength("/echo", smuggledEcho) + "GET /next HTTP/1.1\r\nHost: x\r\n\r\n", fuzzRefuse},
+	{postChunked("/echo", smuggledEcho) + "GET /next HTTP/1.1\r\nHost: x\r\n\r\n", fuzzNone},
+	{"POST /e HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 44\r\n\r\n" + smuggledEcho, fuzzRefuse},
+	{"POST /e HTTP/1.1\r\nHost: x\r\nContent-Length: 90\r\n\r\n" + smuggledEcho, fuzzNone},
+	{"POST /e HTTP/1.0\r\nContent-Length: 44\r\n\r\n" + smuggledEcho + smuggledEcho, fuzzRefuse},
 }
 
 // fuzzer is one proxy and one upstream listener shared by a fuzzing
@@ -87,13 +104,14 @@ var fuzzSeeds = [][2]string{
 // that thousands of runs a second leave few sockets in TIME_WAIT behind
 // (only on the upstream's listening port, which blocks no other port).
 type fuzzer struct {
-	p     *Proxy
-	port  string
-	ln    net.Listener
-	cur   atomic.Pointer[fuzzUpstream]
-	nonce string // in every marker, so that the fuzzer cannot forge one
-	seq   atomic.Int64
-	runs  int
+	p       *Proxy
+	port    string
+	ln      net.Listener
+	refused string // an address nothing listens on
+	cur     atomic.Pointer[fuzzUpstream]
+	nonce   string // in every marker, so that the fuzzer cannot forge one
+	seq     atomic.Int64
+	runs    int
 }
 
 var (
@@ -119,6 +137,12 @@ func fuzzProxy(t *testing.T) *fuzzer {
 			panic(err)
 		}
 		fz.ln = ln
+		closed, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			panic(err)
+		}
+		fz.refused = closed.Addr().String()
+		closed.Close()
 		go fz.accept()
 		theFuzz = fz
 	})
@@ -157,6 +181,12 @@ type fuzzUpstream struct {
 func (fz *fuzzer) run(t *testing.T, client, template []byte) {
 	var phase atomic.Int32
 	phase.Store(1)
+	route := routeRecorder
+	if rest, ok := bytes.CutPrefix(template, []byte(fuzzRefuse)); ok {
+		route, template = routeRefused, rest
+	} else if rest, ok := bytes.CutPrefix(template, []byte(fuzzNone)); ok {
+		route, template = routeNone, rest
+	}
 	up := &fuzzUpstream{fz: fz, templates: bytes.Split(template, []byte(templateSep)), phase: &phase}
 	fz.cur.Store(up)
 	defer up.close()
@@ -165,12 +195,25 @@ func (fz *fuzzer) run(t *testing.T, client, template []byte) {
 		color, old = old, color
 	}
 	fz.runs++
-	fz.p.SetTarget(color, fz.ln.Addr().String())
+	switch route {
+	case routeRecorder:
+		fz.p.SetTarget(color, fz.ln.Addr().String())
+	case routeRefused:
+		fz.p.SetTarget(old, fz.refused) // drained with old below
+	case routeNone:
+		fz.p.SetTarget("", "")
+	}
 	defer fz.p.Drain(context.Background(), old, 0, 0)
 
 	gotA, err := fz.exchange(client, 10*time.Second)
 	if err != nil {
 		t.Fatalf("first client: %v (got %.300q)", err, gotA)
+	}
+	if route != routeRecorder {
+		if n, heads := ownAnswers(gotA), netHTTPHeads(client); n > heads {
+			t.Fatalf("the proxy answered %d requests itself, net/http finds %d request heads: %.300q", n, heads, gotA)
+		}
+		fz.p.SetTarget(color, fz.ln.Addr().String())
 	}
 	phase.Store(2)
 	gotB, err := fz.exchange([]byte("GET /second HTTP/1.1\r\nHost: b\r\n\r\n"), 10*time.Second)
@@ -180,10 +223,10 @@ func (fz *fuzzer) run(t *testing.T, client, template []byte) {
 	up.close()
 
 	reqs := up.requests()
-	byseq := map[int64]*fuzzReq{}
+	byseq := map[int64]*fuzzReq{} // by the number a marker carries: seq modulo 1e6
 	var countA, countB int
 	for _, r := range reqs {
-		byseq[r.seq] = r
+		byseq[r.seq%1e6] = r
 		if err := fz.fromProxy(r.req); err != nil {
 			t.Fatalf("the upstream saw a request the proxy did not send (%v): %s %s %v", err, r.req.Method, r.req.RequestURI, r.req.Header)
 		}
@@ -325,6 +368,40 @@ func netHTTPRequests(data []byte) int {
 		}
 		if _, err := io.Copy(io.Discard, req.Body); err != nil {
 			return n
+		}
+	}
+}
+
+// netHTTPHeads counts the request heads net/http reads from data, one
+// request after another, up to and including the first whose body it
+// cannot read whole.
+func netHTTPHeads(data []byte) int {
+	br := bufio.NewReader(bytes.NewReader(data))
+	for n := 0; ; n++ {
+		req, err := http.ReadRequest(br)
+		if err != nil {
+			return n
+		}
+		if _, err := io.Copy(io.Discard, req.Body); err != nil {
+			return n + 1
+		}
+	}
+}
+
+// ownAnswers counts the 502 and 503 answers in what a client got (the
+// proxy's own answers to requests it could not send), reading answers
+// until one it cannot read.
+func ownAnswers(got []byte) int {
+	br := bufio.NewReader(bytes.NewReader(got))
+	n := 0
+	for {
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			return n
+		}
+		io.Copy(io.Discard, resp.Body)
+		if resp.StatusCode == 502 || resp.StatusCode == 503 {
+			n++
 		}
 	}
 }

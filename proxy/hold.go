@@ -27,6 +27,7 @@ const (
 	releaseSend        = iota + 1 // send it to the color active now
 	releaseMaintenance            // answer with the maintenance page
 	releaseExpired                // held too long: 503 (a pause) or 502 (an outage)
+	releaseClosed                 // the proxy stops: the connection ends
 )
 
 // Kinds of holds, one FIFO each.
@@ -227,6 +228,20 @@ func (hs *holdSet) expire(l *heldList) {
 	}
 }
 
+// expireBy releases, as expired, every request held since at or before
+// at (a stop's bound: held requests end as requests in flight do).
+func (hs *holdSet) expireBy(at time.Time) {
+	hs.mu.Lock()
+	var out []*clientConn
+	for i := range hs.lists {
+		out = append(out, hs.takeAll(&hs.lists[i], func(cc *clientConn) bool { return !cc.heldAt.After(at) })...)
+	}
+	hs.mu.Unlock()
+	for _, cc := range out {
+		hs.release(cc, releaseExpired)
+	}
+}
+
 // paused sets the max_wait of the pause's holds, for those held already
 // too.
 func (hs *holdSet) paused(maxWait time.Duration) {
@@ -307,20 +322,4 @@ func (cc *clientConn) signalDispatched() {
 		default:
 		}
 	}
-}
-
-// resumeHeld serves the held request of cc, which the caller took out of
-// connHeld, with outcome: on the goroutine that waits for it, or on a new
-// one that reads the request again from its bytes.
-func (cc *clientConn) resumeHeld(outcome int) {
-	if cc.holdWake != nil {
-		cc.holdWake <- outcome
-		return
-	}
-	cc.replay = outcome
-	if cc.raw != nil {
-		cc.raw.restash(cc.heldBuf)
-	}
-	cc.heldBuf = nil
-	go cc.run(cc.heldFirst)
 }

@@ -22,7 +22,7 @@ func newHeldProbe(max int) *heldProbe {
 	hp.hs.init(func(cc *clientConn, outcome int) {
 		hp.mu.Lock()
 		defer hp.mu.Unlock()
-		hp.released = append(hp.released, hp.names[cc]+":"+[]string{"", "send", "maintenance", "expired"}[outcome])
+		hp.released = append(hp.released, hp.names[cc]+":"+[]string{"", "send", "maintenance", "expired", "closed"}[outcome])
 		cc.signalDispatched()
 	}, func() int { return hp.max })
 	return hp

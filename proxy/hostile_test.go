@@ -30,6 +30,7 @@ type hostileCase struct {
 	methods []string                                   // the methods of the requests, to read the answers (GET when missing)
 	answer  func(*upReq) (string, bool)                // the upstream (nil: 200 with "METHOD URI" as the body)
 	opts    Options
+	route   int // what the proxy routes to: routeRecorder, routeRefused or routeNone
 
 	wantUp  []string // the complete requests the upstream saw, "METHOD URI", in order
 	noBytes bool     // not one byte reached the upstream
@@ -403,17 +404,34 @@ func hostileCases() []hostileCase {
 	}
 }
 
+// What a hostileCase's proxy routes to.
+const (
+	routeRecorder = iota // the recording upstream
+	routeRefused         // a port nothing listens on: every connect is refused
+	routeNone            // no active color: 503
+)
+
 // TestProxy_hostile is the differential table: for each hostile input it
 // checks what the recording upstream saw and what the client got. Every
 // request the upstream saw must carry the proxy's forwarding fields: a
 // request that came out of a body would not.
 func TestProxy_hostile(t *testing.T) {
-	for _, tt := range hostileCases() {
+	runHostile(t, hostileCases())
+}
+
+// runHostile runs the rows of a differential table, each in parallel.
+func runHostile(t *testing.T, cases []hostileCase) {
+	for _, tt := range cases {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			rec := newRecorder(t, tt.answer)
 			p := startProxyTimeouts(t, tt.opts, hostileTimeouts)
-			p.SetTarget("blue", rec.addr())
+			switch tt.route {
+			case routeRecorder:
+				p.SetTarget("blue", rec.addr())
+			case routeRefused:
+				p.SetTarget("blue", refusedAddr(t))
+			}
 			var raw string
 			if tt.run != nil {
 				raw = tt.run(t, p, rec)

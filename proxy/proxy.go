@@ -8,7 +8,6 @@
 package proxy
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -155,53 +154,6 @@ func (p *Proxy) Addr() net.Addr {
 	return p.ln.Addr()
 }
 
-// Stop stops accepting, lets in-flight requests and WebSockets finish until
-// ctx is done, then closes everything (WebSockets get a 1001 close frame).
-// It is safe to call twice; a second call waits for the first. Shutdown
-// (drain.go) bounds requests and WebSockets apart.
-func (p *Proxy) Stop(ctx context.Context) error {
-	return p.stop(ctx, time.Time{}, time.Time{})
-}
-
-// stop is Stop and Shutdown: HTTP requests still running at httpAt are cut,
-// WebSockets still open at wsAt get 1001 (zero: when ctx is done).
-func (p *Proxy) stop(ctx context.Context, httpAt, wsAt time.Time) error {
-	p.stopOnce.Do(func() {
-		defer close(p.stopDone)
-		p.mu.Lock()
-		p.stopped = true
-		ln := p.ln
-		p.mu.Unlock()
-		if ln == nil {
-			return
-		}
-		p.stopping.Store(true)
-		ln.Close()
-		// Idle connections close now; busy ones after their request, or
-		// when their WebSocket ends.
-		err := p.waitConns(ctx, httpAt, wsAt)
-		var cut, closed int64
-		for _, t := range p.allTargets() {
-			t.cutHTTP()
-			t.cutWS()
-		}
-		p.waitEmpty(time.Second)
-		for _, t := range p.allTargets() {
-			cut, closed = cut+t.nHTTPCut.Load(), closed+t.nWSClosed.Load()
-		}
-		p.closeAll()
-		for _, t := range p.allTargets() {
-			t.pool.close()
-		}
-		if err != nil {
-			p.stopErr = fmt.Errorf("stop proxy for %s: %w", p.opts.App, err)
-		}
-		p.log.Info("proxy stopped", "http_cut", cut, "websockets_closed", closed)
-	})
-	<-p.stopDone
-	return p.stopErr
-}
-
 // accept serves every connection of ln on its own goroutine until ln is
 // closed.
 func (p *Proxy) accept(ln net.Listener) {
@@ -226,9 +178,15 @@ func (p *Proxy) accept(ln net.Listener) {
 // serveConn serves the client connection nc on its own goroutine, or
 // closes it when the proxy is stopping.
 func (p *Proxy) serveConn(nc net.Conn) {
+	peer := peerAddr(nc.RemoteAddr().String())
+	pp := p.settings().ProxyProtocol
+	if pp && !isTrusted(peer, p.trusted) {
+		nc.Close() // the PROXY protocol from a peer not trusted: closed without an answer
+		return
+	}
 	// A connection accepted while Stop begins is served too: it was
 	// queued on a socket that another process may go on serving.
-	cc := p.newClientConn(nc)
+	cc := p.newClientConn(nc, peer, pp)
 	p.connMu.Lock()
 	p.conns[cc] = time.Now()
 	p.connMu.Unlock()
@@ -246,74 +204,17 @@ func (p *Proxy) dropConn(cc *clientConn) {
 	}
 }
 
-// newConnGrace is how long a stop leaves a connection accepted just before
-// it to send its first request: its client has written it already, most
-// likely, and would not retry on a new connection (as it does on a reused
-// keep-alive one). After an upgrade the old process accepts until the new
-// one is ready, so such connections are not rare then.
-const newConnGrace = time.Second
-
-// closeIdle closes the connections waiting for a request (a new one only
-// once it is newConnGrace old) and returns how many connections are left.
-func (p *Proxy) closeIdle() int {
-	p.connMu.Lock()
-	now := time.Now()
-	var parked []*clientConn
-	for cc, accepted := range p.conns {
-		old := now.Sub(accepted) >= newConnGrace
-		switch {
-		case cc.state.CompareAndSwap(connIdle, connClosed),
-			old && cc.state.CompareAndSwap(connNew, connClosed):
-			cc.nc.Close() // its goroutine ends it
-		case cc.state.CompareAndSwap(connParked, connClosed),
-			old && cc.state.CompareAndSwap(connParkedNew, connClosed):
-			parked = append(parked, cc) // no goroutine: ended here
-		}
-	}
-	p.connMu.Unlock()
-	for _, cc := range parked {
-		cc.closeParked()
-	}
-	p.connMu.Lock()
-	defer p.connMu.Unlock()
-	return len(p.conns)
-}
-
-// closeAll closes every client connection and waits up to a second for
-// their goroutines to end.
-func (p *Proxy) closeAll() {
-	p.connMu.Lock()
-	var parked []*clientConn
-	for cc := range p.conns {
-		if cc.state.CompareAndSwap(connParked, connClosed) || cc.state.CompareAndSwap(connParkedNew, connClosed) {
-			parked = append(parked, cc)
-			continue
-		}
-		cc.nc.Close()
-	}
-	p.connMu.Unlock()
-	for _, cc := range parked {
-		cc.closeParked()
-	}
-	deadline := time.Now().Add(time.Second)
-	for time.Now().Before(deadline) {
-		p.connMu.Lock()
-		n := len(p.conns)
-		p.connMu.Unlock()
-		if n == 0 {
-			return
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // SetTarget routes every new request to addr (like "127.0.0.1:18000") as
 // color; color "" clears the route so requests get 503. Requests already
-// running stay where they started. Only the owning app actor calls it.
+// running stay where they started; requests the outage hold keeps go to
+// the new route. Only the owning app actor calls it.
 func (p *Proxy) SetTarget(color, addr string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	old := p.active.Load()
+	if old != nil && (old.color != color || old.addr != addr) && p.holds.outageN.Load() > 0 {
+		defer p.holds.releaseOutage("") // what waits for the old routing goes to the new one
+	}
 	if color == "" {
 		p.active.Store(nil)
 		if old != nil {
@@ -323,6 +224,9 @@ func (p *Proxy) SetTarget(color, addr string) {
 	}
 	if old != nil && old.color == color && old.addr == addr {
 		return
+	}
+	if i := colorIndex(color); i >= 0 {
+		p.down[i].Store(false) // a new route says the container serves
 	}
 	t := newTarget(color, addr, DefaultMaxIdlePerTarget, p.stats.Color(color))
 	t.failedWarn = newWarnLimiter(p.log, "upstream failed", "color", color, "addr", addr)

@@ -45,10 +45,12 @@ func (cc *clientConn) waitRequest(first bool) int {
 		case err == nil:
 			cc.headDeadline()
 			return waitReady
-		case isTimeout(err) && !cc.p.stopping.Load():
-			return waitPark
+		case !isTimeout(err):
+			return waitClose
+		case cc.p.stopping.Load():
+			return cc.waitHere(first) // a stopping proxy parks nothing; the wait goes on
 		}
-		return waitClose
+		return waitPark
 	}
 	return cc.waitHere(first)
 }
@@ -64,7 +66,7 @@ func (cc *clientConn) waitHere(first bool) int {
 			cc.headDeadline()
 			return waitReady
 		}
-		if !isTimeout(err) || cc.p.stopping.Load() {
+		if !isTimeout(err) {
 			return waitClose
 		}
 	}

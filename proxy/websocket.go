@@ -32,10 +32,11 @@ var closeGoingAway = func() []byte {
 }()
 
 // pipeWebSocket copies an upgraded connection's bytes both ways until
-// either side ends, or until t's WebSocket cutoff closes it with 1001.
-// fromClient and fromUp are what each side sent beyond the handshake (nil
-// when nothing), in pooled buffers the copiers give back.
-func (p *Proxy) pipeWebSocket(t *target, client net.Conn, fromClient *pending, uc *upConn, fromUp *pending) {
+// either side ends, or until t's WebSocket cutoff closes it with 1001, and
+// returns how many bytes came from the client and went to it. fromClient
+// and fromUp are what each side sent beyond the handshake (nil when
+// nothing), in pooled buffers the copiers give back.
+func (p *Proxy) pipeWebSocket(t *target, client net.Conn, fromClient *pending, uc *upConn, fromUp *pending) (in, out int64) {
 	ws := &wsConn{client: client, up: uc}
 	stopWS := context.AfterFunc(t.wsCut, func() {
 		t.nWSClosed.Add(1)
@@ -50,6 +51,7 @@ func (p *Proxy) pipeWebSocket(t *target, client net.Conn, fromClient *pending, u
 	})
 	ws.copyToClient(newRelayReader(uc.Conn, fromUp))
 	wg.Wait()
+	return ws.in, ws.out
 }
 
 // wsConn is one proxied WebSocket.
@@ -59,6 +61,9 @@ type wsConn struct {
 
 	mu  sync.Mutex
 	cut bool
+
+	in  int64 // bytes from the client (copyToUpstream's)
+	out int64 // bytes to the client (copyToClient's, the 1001 close frame included)
 }
 
 // cutoff asks the upstream→client copier to close the WebSocket at the next
@@ -84,6 +89,7 @@ func (c *wsConn) copyToUpstream(src *relayReader) {
 	for {
 		buf, err := src.next()
 		if len(buf) > 0 {
+			c.in += int64(len(buf))
 			_, werr := c.up.Write(buf)
 			src.done()
 			if werr != nil {
@@ -113,7 +119,8 @@ func (c *wsConn) copyToClient(src *relayReader) {
 			} else {
 				fs.scan(chunk, false)
 			}
-			_, werr := c.client.Write(chunk)
+			n, werr := c.client.Write(chunk)
+			c.out += int64(n)
 			src.done()
 			if werr != nil {
 				c.up.Close()
@@ -150,7 +157,9 @@ func (c *wsConn) copyToClient(src *relayReader) {
 func (c *wsConn) goAway() {
 	c.up.Close()
 	c.client.SetWriteDeadline(time.Now().Add(closeLinger))
-	if _, err := c.client.Write(closeGoingAway); err == nil {
+	n, err := c.client.Write(closeGoingAway)
+	c.out += int64(n)
+	if err == nil {
 		if tc, ok := c.client.(interface{ CloseWrite() error }); ok {
 			tc.CloseWrite()
 		}

@@ -63,6 +63,9 @@ func (cc *clientConn) writeRequestHead(w *bufio.Writer, upgrade bool) {
 	if rq.TETrailers {
 		w.WriteString("Te: trailers\r\n")
 	}
+	w.WriteString("X-Request-Id: ")
+	w.Write(cc.requestID())
+	w.WriteString("\r\n")
 	if upgrade {
 		w.WriteString("Connection: Upgrade\r\n")
 	}
@@ -92,8 +95,10 @@ func (cc *clientConn) writeRequestHead(w *bufio.Writer, upgrade bool) {
 // fields to the client, then the framing the proxy will use: chunked (not
 // to an HTTP/1.0 client, who gets the data until the close), the
 // Content-Length (also of a HEAD or 304 answer, which has no body), or
-// none; and Connection: close when the client connection ends after it.
+// none; and Connection: close when the client connection ends after it
+// (closeClient, or closeAfter's reasons).
 func (cc *clientConn) writeResponseHead(rs *http1.Head, body, closeClient bool) {
+	closeClient = cc.closeAfter(closeClient)
 	cc.code = rs.Status()
 	w := cc.bw
 	w.WriteString("HTTP/1.1 ")
@@ -113,8 +118,10 @@ func (cc *clientConn) writeResponseHead(rs *http1.Head, body, closeClient bool) 
 		w.Write(strconv.AppendInt(w.AvailableBuffer(), rs.ContentLength, 10))
 		w.WriteString("\r\n")
 	}
-	if closeClient {
-		w.WriteString("Connection: close\r\n")
+	if c := connectionValue(closeClient, cc.req.HTTP10); c != "" {
+		w.WriteString("Connection: ")
+		w.WriteString(c)
+		w.WriteString("\r\n")
 	}
 	w.WriteString("\r\n")
 }
@@ -134,8 +141,17 @@ func (cc *clientConn) writeSwitchingHead(rs *http1.Head) {
 	w.WriteString("Connection: Upgrade\r\n\r\n")
 }
 
-// writeError answers with a short plain-text body naming the app.
+// writeError answers with a short plain-text body naming the app; the
+// connection ends after it when closeClient or closeAfter says so (a body
+// not read yet that could not be read now).
 func (cc *clientConn) writeError(status int, msg string, closeClient bool) {
+	cc.writeErrorWith(status, msg, closeClient, "")
+}
+
+// writeErrorWith is writeError with fields (whole lines) added to the
+// answer's head.
+func (cc *clientConn) writeErrorWith(status int, msg string, closeClient bool, fields string) {
+	closeClient = cc.closeAfter(closeClient) // before the answer: it may read the body
 	cc.code = status
 	body := "bluegreen: " + msg + "\n"
 	w := cc.bw
@@ -143,10 +159,13 @@ func (cc *clientConn) writeError(status int, msg string, closeClient bool) {
 	w.WriteString(strconv.Itoa(status))
 	w.WriteByte(' ')
 	w.WriteString(statusText(status))
-	w.WriteString("\r\nContent-Type: text/plain; charset=utf-8\r\nX-Content-Type-Options: nosniff\r\nCache-Control: no-store\r\nContent-Length: ")
+	w.WriteString("\r\nContent-Type: text/plain; charset=utf-8\r\nX-Content-Type-Options: nosniff\r\nCache-Control: no-store\r\n")
+	w.WriteString(fields)
+	w.WriteString("Content-Length: ")
 	w.WriteString(strconv.Itoa(len(body)))
-	if closeClient {
-		w.WriteString("\r\nConnection: close")
+	if c := connectionValue(closeClient, cc.req.HTTP10); c != "" {
+		w.WriteString("\r\nConnection: ")
+		w.WriteString(c)
 	}
 	w.WriteString("\r\n\r\n")
 	if !cc.req.IsHEAD() {
@@ -161,6 +180,8 @@ func statusText(code int) string {
 		return "Bad Request"
 	case 408:
 		return "Request Timeout"
+	case 413:
+		return "Content Too Large"
 	case 417:
 		return "Expectation Failed"
 	case 431:
@@ -169,6 +190,8 @@ func statusText(code int) string {
 		return "Bad Gateway"
 	case 503:
 		return "Service Unavailable"
+	case 504:
+		return "Gateway Timeout"
 	}
 	return "Error"
 }

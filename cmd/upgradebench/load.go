@@ -3,11 +3,13 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -16,9 +18,15 @@ import (
 	"github.com/coder/websocket"
 )
 
-// load is keep-alive clients asking GET / in a loop.
+// load is keep-alive clients asking in a loop: half of them GET /, the
+// other half POST /upload with a body of bodySize bytes (whose answer names
+// its size), when bodySize > 0. A POST is never sent twice by Go's client,
+// so one that an upstream or a proxy closed under it fails; a GET that met
+// a closed keep-alive connection is sent again silently, which the trace
+// counts as retried.
 type load struct {
-	ok, failed atomic.Int64
+	ok, failed [2]atomic.Int64 // by kind: GET, POST
+	retried    atomic.Int64    // requests Go's client sent a second time
 	mu         sync.Mutex
 	errs       []string
 	stop       chan struct{}
@@ -27,10 +35,21 @@ type load struct {
 	end        time.Time
 }
 
-func startLoad(port, clients int) *load {
+// Kinds of the load's requests.
+const (
+	kindGET = iota
+	kindPOST
+)
+
+func startLoad(port, clients, bodySize int) *load {
 	l := &load{stop: make(chan struct{}), start: time.Now()}
-	url := fmt.Sprintf("http://127.0.0.1:%d/", port)
-	for range clients {
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	body := bytes.Repeat([]byte("0123456789abcdef"), bodySize/16+1)[:bodySize]
+	for i := range clients {
+		kind := kindGET
+		if bodySize > 0 && i%2 == 1 {
+			kind = kindPOST
+		}
 		l.wg.Add(1)
 		go func() {
 			defer l.wg.Done()
@@ -41,28 +60,54 @@ func startLoad(port, clients int) *load {
 					return
 				default:
 				}
-				resp, err := c.Get(url)
-				if err == nil {
-					_, err = io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-					if err == nil && resp.StatusCode != 200 {
-						err = fmt.Errorf("status %d", resp.StatusCode)
-					}
-				}
-				if err != nil {
-					l.failed.Add(1)
-					l.mu.Lock()
-					if len(l.errs) < 5 {
-						l.errs = append(l.errs, err.Error())
-					}
-					l.mu.Unlock()
-					continue
-				}
-				l.ok.Add(1)
+				l.record(kind, l.once(c, kind, base, body))
 			}
 		}()
 	}
 	return l
+}
+
+// once sends one request of kind and checks its answer.
+func (l *load) once(c *http.Client, kind int, base string, body []byte) error {
+	conns := 0
+	trace := &httptrace.ClientTrace{GotConn: func(httptrace.GotConnInfo) { conns++ }}
+	var req *http.Request
+	if kind == kindPOST {
+		req, _ = http.NewRequest(http.MethodPost, base+"/upload", bytes.NewReader(body))
+	} else {
+		req, _ = http.NewRequest(http.MethodGet, base+"/", nil)
+	}
+	resp, err := c.Do(req.WithContext(httptrace.WithClientTrace(context.Background(), trace)))
+	if conns > 1 {
+		l.retried.Add(1)
+	}
+	if err != nil {
+		return err
+	}
+	got, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	switch {
+	case err != nil:
+		return err
+	case resp.StatusCode != http.StatusOK:
+		return fmt.Errorf("status %d: %.100s", resp.StatusCode, got)
+	case kind == kindPOST && !bytes.Contains(got, fmt.Appendf(nil, `"bytes":%d,`, len(body))):
+		return fmt.Errorf("upload answered %.100s, want %d bytes", got, len(body))
+	}
+	return nil
+}
+
+func (l *load) record(kind int, err error) {
+	if err == nil {
+		l.ok[kind].Add(1)
+		return
+	}
+	l.failed[kind].Add(1)
+	l.mu.Lock()
+	if len(l.errs) < 10 {
+		l.errs = append(l.errs, time.Now().Format("15:04:05.000")+" "+[]string{"GET", "POST"}[kind]+": "+err.Error())
+	}
+	l.mu.Unlock()
 }
 
 func (l *load) halt() {
@@ -71,7 +116,9 @@ func (l *load) halt() {
 	l.end = time.Now()
 }
 
-func (l *load) rate() float64 { return float64(l.ok.Load()) / l.end.Sub(l.start).Seconds() }
+func (l *load) rate() float64 {
+	return float64(l.ok[kindGET].Load()+l.ok[kindPOST].Load()) / l.end.Sub(l.start).Seconds()
+}
 
 // socket is a WebSocket echoing until it ends.
 type socket struct {

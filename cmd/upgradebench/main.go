@@ -2,7 +2,8 @@
 // itself (CONTRACT §6.3, §6.8) against the real Docker daemon, on 127.0.0.1:
 //
 //   - failed requests across -upgrades upgrades (SIGUSR2) under load: 8
-//     keep-alive HTTP clients and 2 WebSockets through one app's proxy
+//     keep-alive HTTP clients (half of them GET, half POST a -body of
+//     2 KiB) and 2 WebSockets through one app's proxy
 //     (the WebSockets of the old process get 1001 at websocket_drain_timeout
 //     and are opened again);
 //   - restart to first answer after kill -9 of serve, -kills times;
@@ -13,7 +14,7 @@
 // It builds bluegreen twice (two versions) and the demo images, runs serve
 // with one app, and prints the numbers.
 //
-//	go run ./cmd/upgradebench [-upgrades 10] [-kills 5] [-dockerkills 3]
+//	go run ./cmd/upgradebench [-upgrades 10] [-kills 5] [-dockerkills 3] [-body 2048]
 package main
 
 import (
@@ -40,6 +41,7 @@ func main() {
 	dockerKills := flag.Int("dockerkills", 3, "docker kill of the active container")
 	clients := flag.Int("clients", 8, "keep-alive HTTP clients")
 	sockets := flag.Int("websockets", 2, "WebSockets")
+	bodySize := flag.Int("body", 2048, "bytes of each POST's body (0: GETs only)")
 	flag.Parse()
 	b, err := setup()
 	if err != nil {
@@ -48,7 +50,7 @@ func main() {
 	}
 	defer b.cleanup()
 	for _, step := range []func() error{
-		func() error { return b.upgrades(*upgrades, *clients, *sockets) },
+		func() error { return b.upgrades(*upgrades, *clients, *sockets, *bodySize) },
 		func() error { return b.kills(*kills) },
 		func() error { return b.dockerKills(*dockerKills) },
 	} {
@@ -198,8 +200,11 @@ func (b *bench) cleanup() {
 }
 
 // upgrades upgrades serve n times under load, alternating the two builds.
-func (b *bench) upgrades(n, clients, sockets int) error {
-	l := startLoad(b.proxy, clients)
+func (b *bench) upgrades(n, clients, sockets, bodySize int) error {
+	if n == 0 {
+		return nil
+	}
+	l := startLoad(b.proxy, clients, bodySize)
 	var ws []*socket
 	open := func() error {
 		for range sockets {
@@ -231,7 +236,11 @@ func (b *bench) upgrades(n, clients, sockets int) error {
 	l.halt()
 	going, other, otherErr := socketEnds(ws)
 	fmt.Printf("%d upgrades (SIGUSR2) under %d keep-alive clients and %d WebSockets:\n", n, clients, sockets)
-	fmt.Printf("  requests answered %d, failed %d %v (%.0f requests/s)\n", l.ok.Load(), l.failed.Load(), l.errs, l.rate())
+	fmt.Printf("  GET answered %d, failed %d; POST (%d B body) answered %d, failed %d; sent twice by Go's client %d (%.0f requests/s)\n",
+		l.ok[kindGET].Load(), l.failed[kindGET].Load(), bodySize, l.ok[kindPOST].Load(), l.failed[kindPOST].Load(), l.retried.Load(), l.rate())
+	for _, e := range l.errs {
+		fmt.Printf("    %s\n", e)
+	}
 	fmt.Printf("  new process on /health after: median %.0f ms, p95 %.0f ms\n", pct(took, 50), pct(took, 95))
 	fmt.Printf("  old WebSockets closed with 1001 at websocket_drain_timeout: %d, ended otherwise: %d %v\n\n", going, other, otherErr)
 	return nil
@@ -309,6 +318,9 @@ func socketEnds(ws []*socket) (going, other int, otherErr []string) {
 // kills kills serve with SIGKILL n times and times the restart to the
 // proxy's first answer.
 func (b *bench) kills(n int) error {
+	if n == 0 {
+		return nil
+	}
 	var took []float64
 	for i := range n {
 		h, err := b.health()
@@ -343,6 +355,9 @@ func (b *bench) kills(n int) error {
 
 // dockerKills kills the active container n times.
 func (b *bench) dockerKills(n int) error {
+	if n == 0 {
+		return nil
+	}
 	var detect, outage []float64
 	for i := range n {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -163,7 +163,13 @@ func handOver(t *testing.T, lns *Listeners, ln net.Listener, key, addr string) {
 		syscall.Kill(c.Pid, syscall.SIGKILL)
 		c.Wait()
 	})
-	lns.KeepSocketFiles()
+	if h, ok := ln.(interface{ HandedOver() bool }); !ok || h.HandedOver() {
+		t.Fatalf("%T: HandedOver before MarkHandedOver", ln)
+	}
+	lns.MarkHandedOver()
+	if !ln.(interface{ HandedOver() bool }).HandedOver() {
+		t.Fatal("not HandedOver after MarkHandedOver")
+	}
 	ln.Close() // the parent stops accepting; the child goes on
 	want := fmt.Sprintf("child %d", c.Pid)
 	deadline := time.Now().Add(5 * time.Second)

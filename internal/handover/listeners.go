@@ -14,9 +14,10 @@ import (
 // handed one over under that key and opens a new one otherwise; Files hands
 // every open one on to the next process. It is safe for concurrent use.
 type Listeners struct {
-	mu        sync.Mutex
-	inherited map[string]*os.File // handed over, not yet taken
-	live      map[string]*tracked
+	mu         sync.Mutex
+	inherited  map[string]*os.File // handed over, not yet taken
+	live       map[string]*tracked
+	handedOver bool // MarkHandedOver was called
 }
 
 // NewListeners returns an empty set.
@@ -105,11 +106,15 @@ func (l *Listeners) Files() (map[string]*os.File, error) {
 	return out, nil
 }
 
-// KeepSocketFiles makes closing the unix socket listeners leave their files:
-// the next process serves on them now.
-func (l *Listeners) KeepSocketFiles() {
+// MarkHandedOver records that the next process serves on every listener
+// now: closing a unix socket listener leaves its file, and each listener
+// reports HandedOver, so that a server that stops on one knows that another
+// process takes the new connections (the proxy then keeps its idle
+// keep-alive connections for their next request, docs/upgrades.md).
+func (l *Listeners) MarkHandedOver() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.handedOver = true
 	for _, t := range l.live {
 		if ul, ok := t.Listener.(*net.UnixListener); ok {
 			ul.SetUnlinkOnClose(false)
@@ -143,6 +148,14 @@ type tracked struct {
 	set       *Listeners
 	key       string
 	inherited bool
+}
+
+// HandedOver reports whether the listener's socket was handed to the next
+// process (MarkHandedOver).
+func (t *tracked) HandedOver() bool {
+	t.set.mu.Lock()
+	defer t.set.mu.Unlock()
+	return t.set.handedOver
 }
 
 func (t *tracked) Close() error {

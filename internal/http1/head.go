@@ -138,6 +138,10 @@ func (h *Head) ReadHead(br *bufio.Reader) error {
 	}
 }
 
+// Bytes returns the head as it was read, valid until the next ReadHead or
+// Release.
+func (h *Head) Bytes() []byte { return h.buf[:len(h.buf):len(h.buf)] }
+
 // Len returns the size of the head in bytes.
 func (h *Head) Len() int { return len(h.buf) }
 

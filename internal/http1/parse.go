@@ -24,7 +24,9 @@ func (h *Head) ParseRequest() error {
 		return ErrMalformed
 	}
 	if h.HTTP10 {
-		h.Close = true // keep-alive is not offered to HTTP/1.0 clients
+		// An HTTP/1.0 connection ends after its answer unless the client
+		// asked to keep it (Connection: keep-alive, RFC 9112 §C.2.2).
+		h.Close = h.Close || !h.KeepAlive
 		// RFC 9110 §10.1.1: an HTTP/1.0 request's expectation is ignored.
 		h.Expect, h.ExpectOther = false, false
 	}
