@@ -37,7 +37,7 @@ type appActor struct {
 func newAppActor(cfg *config.App, d deps) actor.Producer {
 	return func() actor.Receiver {
 		e := &env{cfg: cfg, deps: d, log: d.log.With(keyApp, cfg.Name)}
-		return &appActor{
+		a := &appActor{
 			env:         e,
 			containers:  newAppContainers(e),
 			revival:     activeRevival{env: e},
@@ -49,5 +49,7 @@ func newAppActor(cfg *config.App, d deps) actor.Producer {
 			listener:    proxyListener{env: e},
 			traffic:     appTraffic{env: e},
 		}
+		a.monitors.eager = a.listener.holding
+		return a
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/bluegreen/bluegreen/config"
@@ -20,8 +21,9 @@ import (
 // down or back (containerDown, containerHealthy) and when it drains.
 type proxyListener struct {
 	env   *env
-	proxy *proxy.Proxy // nil until it first listened
-	err   error        // the proxy cannot listen
+	proxy *proxy.Proxy                // nil until it first listened
+	err   error                       // the proxy cannot listen
+	cur   atomic.Pointer[proxy.Proxy] // proxy, for holding (read from the health actors)
 
 	// What the proxy was told, which a proxy that replaces it is told
 	// before it listens.
@@ -78,6 +80,7 @@ func (l *proxyListener) start() bool {
 		}()
 	}
 	l.proxy = p
+	l.cur.Store(p)
 	e.metrics.SetProxy(p)
 	l.err = nil
 	return true
@@ -170,6 +173,13 @@ func (l *proxyListener) containerHealthy(color deploy.Color) {
 		delete(l.down, color)
 		l.env.log.Info("the active container is back: held requests go", keyColor, color)
 	}
+}
+
+// holding reports whether the proxy holds requests now; safe from any
+// goroutine (the health actors ask it after each pass).
+func (l *proxyListener) holding() bool {
+	p := l.cur.Load()
+	return p != nil && p.Held() > 0
 }
 
 // held is how many requests the proxy holds now.

@@ -3,6 +3,7 @@ package actors
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/bluegreen/bluegreen/deploy"
@@ -122,6 +123,29 @@ func (a *appActor) followOutage() {
 		return
 	}
 	a.listener.containerDown(color)
+}
+
+// onKill takes a kill signal sent to a known container (docker kill, docker
+// stop, an OOM kill): one that ends the active container, which the actor
+// did not stop itself, puts the outage hold on at once, before its exit
+// comes (Docker's die event follows within milliseconds, and the requests
+// sent meanwhile would meet a port that no longer answers).
+func (a *appActor) onKill(color deploy.Color, signal string) {
+	s, ok := a.containers.get(color)
+	if !ok || color != a.record.active() || s.stopping || !s.running() || !endsContainer(signal) {
+		return
+	}
+	a.listener.containerDown(color)
+}
+
+// endsContainer reports whether a kill with signal ends a container as
+// Docker sends it: SIGKILL, or SIGTERM (docker stop).
+func endsContainer(signal string) bool {
+	switch strings.TrimPrefix(strings.ToUpper(signal), "SIG") {
+	case "9", "KILL", "15", "TERM":
+		return true
+	}
+	return false
 }
 
 // SetTraffic implements api.Backend: it pauses an app, puts it in

@@ -4,13 +4,19 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"slices"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/anthdm/hollywood/actor"
 
+	"github.com/bluegreen/bluegreen/config"
 	"github.com/bluegreen/bluegreen/deploy"
 	"github.com/bluegreen/bluegreen/proxy"
 )
@@ -233,7 +239,8 @@ func TestListener_Traffic(t *testing.T) {
 }
 
 // The proxy is told the active container is down when Docker says it does
-// not run, and not when nothing is known of it yet.
+// not run or sends it a signal that ends it, and not when nothing is known
+// of it yet.
 func TestAppActor_FollowOutage(t *testing.T) {
 	cfg := unitApp(t, "web:v1")
 	p := newPartEnv(t, cfg)
@@ -255,6 +262,16 @@ func TestAppActor_FollowOutage(t *testing.T) {
 	if a.listener.down[deploy.Blue] {
 		t.Fatal("down while it runs")
 	}
+	// docker kill: its kill event (the die event follows) puts the hold on.
+	p.do(func(*actor.Context) { a.onKill(deploy.Blue, "1") }) // SIGHUP: it lives on
+	if a.listener.down[deploy.Blue] {
+		t.Fatal("down after a SIGHUP")
+	}
+	p.do(func(*actor.Context) { a.onKill(deploy.Blue, "9") })
+	if !a.listener.down[deploy.Blue] {
+		t.Fatal("not down after a SIGKILL")
+	}
+	p.do(func(*actor.Context) { a.listener.containerHealthy(deploy.Blue) })
 	p.rt.kill(cfg.Name + "-blue")
 	p.do(func(*actor.Context) {
 		a.containers.died(deploy.Blue)
@@ -265,5 +282,64 @@ func TestAppActor_FollowOutage(t *testing.T) {
 	}
 	if strings.Contains(string(a.containers.slots[deploy.Blue].state), "running") || slices.Contains([]string{"", stateUnknown}, a.containers.slots[deploy.Blue].state) {
 		t.Fatalf("state %q", a.containers.slots[deploy.Blue].state)
+	}
+}
+
+// While the app's proxy holds requests (eager), a health actor sends every
+// passed check: the outage hold releases at the next one, not at a
+// heartbeat.
+func TestHealthActor_EagerWhileHolding(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) }))
+	t.Cleanup(srv.Close)
+	_, portText, _ := net.SplitHostPort(strings.TrimPrefix(srv.URL, "http://"))
+	port, _ := strconv.Atoi(portText)
+	eng, err := actor.NewEngine(actor.NewEngineConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	results := make(chan healthResult, 1000)
+	hc := config.HealthCheck{Path: "/health", Method: "GET", Timeout: time.Second, Interval: 2 * time.Millisecond, HealthyThreshold: 2}
+	tally := new(atomic.Int64)
+	var holding atomic.Bool
+	parent := eng.SpawnFunc(func(c *actor.Context) {
+		switch msg := c.Message().(type) {
+		case actor.Started:
+			c.SpawnChild(newHealthActor(deploy.Blue, "c1", port, hc, healthRecorder{app: "test"}, tally, holding.Load), "health", actor.WithID("blue-1"))
+		case healthResult:
+			results <- msg
+		}
+	}, "app", actor.WithID("eager"))
+	t.Cleanup(func() { <-eng.Poison(parent).Done() })
+
+	// count drains the results sent while the tally grew by n passes.
+	count := func(n int64) (sent int, passes int64) {
+		start := tally.Load()
+		deadline := time.Now().Add(10 * time.Second)
+		for tally.Load() < start+n && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
+		for len(results) > 0 {
+			<-results
+			sent++
+		}
+		return sent, tally.Load() - start
+	}
+	count(3 * heartbeatChecks) // past healthy_threshold
+	if sent, passes := count(3 * heartbeatChecks); sent > int(passes)/heartbeatChecks+2 {
+		t.Fatalf("not holding: %d results for %d passes", sent, passes)
+	}
+	holding.Store(true)
+	count(1) // a check that began before the switch may still be sent alone
+	if sent, passes := count(2 * heartbeatChecks); int64(sent) < passes-2 {
+		t.Fatalf("holding: %d results for %d passes, want each", sent, passes)
+	}
+}
+
+func TestEndsContainer(t *testing.T) {
+	for sig, want := range map[string]bool{"9": true, "15": true, "SIGKILL": true, "KILL": true, "sigterm": true, "TERM": true,
+		"1": false, "HUP": false, "SIGUSR1": false, "": false, "10": false} {
+		if got := endsContainer(sig); got != want {
+			t.Errorf("endsContainer(%q) = %v, want %v", sig, got, want)
+		}
 	}
 }
