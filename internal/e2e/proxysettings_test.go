@@ -134,7 +134,7 @@ func TestTraffic_AccessLog(t *testing.T) {
 	}
 	find := func(recs []map[string]any, path string, status float64) map[string]any {
 		for _, r := range recs {
-			if r["path"] == path && r["status"] == status {
+			if (r["path"] == path || path == "*") && r["status"] == status {
 				return r
 			}
 		}
@@ -143,8 +143,8 @@ func TestTraffic_AccessLog(t *testing.T) {
 	var proxied, refused, socket map[string]any
 	waitFor(t, 10*time.Second, "three records", func() (bool, string) {
 		recs := records(file)
-		proxied, refused, socket = find(recs, "/headers", 200), find(recs, "/", 400), find(recs, "/ws", 101)
-		return proxied != nil && refused != nil && socket != nil, fmt.Sprintf("%d records", len(recs))
+		proxied, refused, socket = find(recs, "/headers", 200), find(recs, "*", 400), find(recs, "/ws", 101)
+		return proxied != nil && refused != nil && socket != nil, fmt.Sprintf("%d records: %v", len(recs), recs)
 	})
 	want := map[string]any{"app": a.name, "color": string(st.ActiveColor), "method": "GET", "query": "x=1&y=2", "client_ip": "127.0.0.1",
 		"request_id": id, "host": fmt.Sprintf("127.0.0.1:%d", a.proxy), "user_agent": "e2e-agent/1", "proto": "HTTP/1.1", "level": "INFO"}
