@@ -28,7 +28,7 @@ type proxyListener struct {
 	// What the proxy was told, which a proxy that replaces it is told
 	// before it listens.
 	mode deploy.TrafficState
-	down map[deploy.Color]bool
+	down map[deploy.Color]time.Time // when the proxy was told the color is down
 }
 
 // start binds the app's proxy listener (or takes over the one an old
@@ -100,10 +100,8 @@ func (l *proxyListener) tell(p *proxy.Proxy) {
 	if !l.mode.Serving() {
 		l.apply(p, l.mode)
 	}
-	for color, down := range l.down {
-		if down {
-			p.ContainerDown(string(color))
-		}
+	for color := range l.down {
+		p.ContainerDown(string(color))
 	}
 }
 
@@ -149,13 +147,13 @@ func (l *proxyListener) apply(p *proxy.Proxy, t deploy.TrafficState) int {
 // proxy.outage_hold, its requests wait for it (docs/traffic.md, "Outage
 // hold"). A color already down is left as it is.
 func (l *proxyListener) containerDown(color deploy.Color) {
-	if l.down[color] {
+	if _, down := l.down[color]; down {
 		return
 	}
 	if l.down == nil {
-		l.down = map[deploy.Color]bool{}
+		l.down = map[deploy.Color]time.Time{}
 	}
-	l.down[color] = true
+	l.down[color] = time.Now()
 	if l.proxy != nil {
 		l.proxy.ContainerDown(string(color))
 	}
@@ -163,15 +161,20 @@ func (l *proxyListener) containerDown(color deploy.Color) {
 }
 
 // containerHealthy tells the proxy that color's container passed a health
-// check: the requests held for it go now. It costs the proxy an atomic
-// load when nothing is held.
-func (l *proxyListener) containerHealthy(color deploy.Color) {
-	if l.proxy != nil {
-		l.proxy.ContainerHealthy(string(color))
-	}
-	if l.down[color] {
+// check that began at checked: the requests held for it go now. It costs
+// the proxy an atomic load when nothing is held. A check that began before
+// the container was known to be down says nothing of it now (it passed
+// before the container died, and its answer came after): it is ignored.
+func (l *proxyListener) containerHealthy(color deploy.Color, checked time.Time) {
+	if since, down := l.down[color]; down {
+		if checked.Before(since) {
+			return
+		}
 		delete(l.down, color)
 		l.env.log.Info("the active container is back: held requests go", keyColor, color)
+	}
+	if l.proxy != nil {
+		l.proxy.ContainerHealthy(string(color))
 	}
 }
 

@@ -245,7 +245,7 @@ func (a *appActor) onHealth(msg healthResult) {
 	}
 	if msg.color == a.record.active() {
 		if msg.check.Success {
-			a.listener.containerHealthy(msg.color) // requests held for it by the outage hold go
+			a.listener.containerHealthy(msg.color, msg.check.At) // requests held for it by the outage hold go
 		}
 		if a.containers.activeCheck(msg.color, msg.check, a.cfg.HealthCheck) {
 			a.revival.reset() // back since it died: the next death starts the backoff over

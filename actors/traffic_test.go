@@ -208,11 +208,16 @@ func TestListener_Traffic(t *testing.T) {
 	if tr := l.proxy.Traffic(); tr.Mode != proxy.ModePaused {
 		t.Fatalf("the moved proxy: %+v", tr)
 	}
-	if !l.down[deploy.Blue] {
+	downAt, down := l.down[deploy.Blue]
+	if !down {
 		t.Fatal("blue is no longer known to be down")
 	}
-	l.containerHealthy(deploy.Blue)
-	if l.down[deploy.Blue] {
+	l.containerHealthy(deploy.Blue, downAt.Add(-time.Millisecond)) // a check from before: it passed before the container died
+	if _, down := l.down[deploy.Blue]; !down {
+		t.Fatal("a check that began before the container was down ended the hold")
+	}
+	l.containerHealthy(deploy.Blue, time.Now())
+	if _, down := l.down[deploy.Blue]; down {
 		t.Fatal("blue is still down after it passed a check")
 	}
 
@@ -253,31 +258,31 @@ func TestAppActor_FollowOutage(t *testing.T) {
 		a.containers.assume(deploy.Blue, "web:v1") // unknown until Docker answers
 		a.followOutage()
 	})
-	if a.listener.down[deploy.Blue] {
+	if _, down := a.listener.down[deploy.Blue]; down {
 		t.Fatal("down before Docker said anything")
 	}
 	id := p.runContainer(&a.containers, deploy.Blue, "web:v1", 1, true)
 	p.adopted(&a.containers)
 	p.do(func(*actor.Context) { a.followOutage() })
-	if a.listener.down[deploy.Blue] {
+	if _, down := a.listener.down[deploy.Blue]; down {
 		t.Fatal("down while it runs")
 	}
 	// docker kill: its kill event (the die event follows) puts the hold on.
 	p.do(func(*actor.Context) { a.onKill(deploy.Blue, "1") }) // SIGHUP: it lives on
-	if a.listener.down[deploy.Blue] {
+	if _, down := a.listener.down[deploy.Blue]; down {
 		t.Fatal("down after a SIGHUP")
 	}
 	p.do(func(*actor.Context) { a.onKill(deploy.Blue, "9") })
-	if !a.listener.down[deploy.Blue] {
+	if _, down := a.listener.down[deploy.Blue]; !down {
 		t.Fatal("not down after a SIGKILL")
 	}
-	p.do(func(*actor.Context) { a.listener.containerHealthy(deploy.Blue) })
+	p.do(func(*actor.Context) { a.listener.containerHealthy(deploy.Blue, time.Now()) })
 	p.rt.kill(cfg.Name + "-blue")
 	p.do(func(*actor.Context) {
 		a.containers.died(deploy.Blue)
 		a.followOutage()
 	})
-	if !a.listener.down[deploy.Blue] {
+	if _, down := a.listener.down[deploy.Blue]; !down {
 		t.Fatalf("container %s exited, the proxy was not told", id)
 	}
 	if strings.Contains(string(a.containers.slots[deploy.Blue].state), "running") || slices.Contains([]string{"", stateUnknown}, a.containers.slots[deploy.Blue].state) {

@@ -183,3 +183,33 @@ func killUnderLoad(t *testing.T, hold string) *outageLoad {
 	wg.Wait()
 	return m
 }
+
+// TestSoakJudge_InFlightAtDeath: with the outage hold, a docker kill
+// excuses the requests in flight when the container died, and no other.
+func TestSoakJudge_InFlightAtDeath(t *testing.T) {
+	t0 := time.Now()
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	k := &soak{
+		faults: []injected{{kind: faultDockerKill, at: at(100)}},
+		windows: []window{
+			{fault: 0, app: 1, excuse: excuseWebSocket | excuseGoingAway, from: at(100), to: at(3000)}, // containerGone()
+			{fault: 0, app: 1, excuse: excuseHTTP, from: at(100), to: at(104)},                         // the kill began at 100, the container died at 104
+		},
+	}
+	for _, tc := range []struct {
+		name string
+		f    failure
+		want verdict
+	}{
+		{"a POST in flight at the death", failure{app: 1, op: opPostLength, from: at(98), to: at(106), class: classOutage}, verdict{0, true}},
+		{"a GET sent as the kill began", failure{app: 1, op: opGet, from: at(101), to: at(105), class: classOutage}, verdict{0, true}},
+		{"a request begun after the death", failure{app: 1, op: opGet, from: at(105), to: at(2500), class: classOutage}, verdict{0, false}},
+		{"a 502 long after", failure{app: 1, op: opPostChunked, from: at(2000), to: at(2001), class: classOutage}, verdict{0, false}},
+		{"another app in flight", failure{app: 0, op: opGet, from: at(98), to: at(106), class: classOutage}, verdict{-1, false}},
+		{"a WebSocket the container carried", failure{app: 1, op: opWebSocket, from: at(50), to: at(200), class: classOutage}, verdict{0, true}},
+	} {
+		if got := k.judge(tc.f); got != tc.want {
+			t.Errorf("%s: %+v, want %+v", tc.name, got, tc.want)
+		}
+	}
+}
