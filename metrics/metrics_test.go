@@ -423,3 +423,54 @@ func TestRegistry_labels(t *testing.T) {
 		}
 	}
 }
+
+// TestApp_held reads a real paused proxy's held requests at scrape time.
+func TestApp_held(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
+	defer up.Close()
+	r := New()
+	a := r.App("web")
+	p := proxy.New(proxy.Options{App: "web", ListenAddress: "127.0.0.1", Stats: a.Requests(), Logger: slog.New(slog.DiscardHandler)})
+	if err := p.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer p.Stop(context.Background())
+	p.SetTarget(proxy.ColorBlue, strings.TrimPrefix(up.URL, "http://"))
+	a.SetProxy(p)
+	p.Pause(time.Minute)
+	a.SetTraffic(deploy.TrafficPaused)
+
+	done := make(chan error, 1)
+	go func() {
+		resp, err := (&http.Client{Transport: &http.Transport{}}).Get("http://" + p.Addr().String() + "/")
+		if err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+		done <- err
+	}()
+	held := func(want float64) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			s := gather(t, r)
+			if v, _ := s.Value("bluegreen_proxy_held_requests", "app", "web"); v == want {
+				promtool.CheckMetrics(t, s.Text)
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("held %s, want %v", s.Series("bluegreen_proxy_held_requests", "app", "web"), want)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	held(1)
+	if v := value(t, gather(t, r), "bluegreen_app_traffic", "app", "web", "mode", "paused"); v != 1 {
+		t.Fatalf("paused %v", v)
+	}
+	p.Resume()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	held(0)
+}
