@@ -75,9 +75,11 @@ func (cc *clientConn) route(hasBody bool) (answered, again bool) {
 		cc.writeError(503, fmt.Sprintf("app %q has no active container", p.opts.App), rq.Close)
 		return true, false
 	}
-	if cc.sc.set.OutageHold > 0 && p.isDown(t.color) {
+	sc := cc.sc
+	sc.outageGen, sc.outageTarget = p.healthyGen(t.color), t // before the connect: a health check after it counts
+	if sc.set.OutageHold > 0 && p.isDown(t.color) {
 		t.doneHTTP() // never began
-		cc.sc.outageColor = t.color
+		sc.outageColor = t.color
 		return false, true
 	}
 	cc.register(t)
