@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -310,4 +311,47 @@ func TestProxy_maintenance(t *testing.T) {
 		t.Fatalf("the container saw %q", got)
 	}
 	checkNoneCount(t, p, 503, 3)
+}
+
+// TestProxy_stopWithHeld: a stop ends held requests as requests in flight:
+// at the drain's bound they get the answer of a hold that expired, and
+// Stop closes what is left.
+func TestProxy_stopWithHeld(t *testing.T) {
+	rec := newRecorder(t, nil)
+	t.Run("Shutdown", func(t *testing.T) {
+		p := New(Options{App: "web", ListenAddress: "127.0.0.1"})
+		if err := p.Start(); err != nil {
+			t.Fatal(err)
+		}
+		p.SetTarget(ColorBlue, rec.addr())
+		p.Pause(time.Minute)
+		cl := openClient(t, p, getReq("/held"))
+		waitHeld(t, p, 1)
+		start := time.Now()
+		done := make(chan error, 1)
+		go func() { done <- p.Shutdown(context.Background(), 300*time.Millisecond, 300*time.Millisecond) }()
+		resp, _ := cl.answer(t, "GET", 5*time.Second)
+		if d := time.Since(start); resp.StatusCode != 503 || !resp.Close || d < 300*time.Millisecond {
+			t.Fatalf("%d close %v after %s", resp.StatusCode, resp.Close, d)
+		}
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("Stop", func(t *testing.T) {
+		p := New(Options{App: "web", ListenAddress: "127.0.0.1"})
+		if err := p.Start(); err != nil {
+			t.Fatal(err)
+		}
+		p.SetTarget(ColorBlue, rec.addr())
+		p.Pause(time.Minute)
+		cl := openClient(t, p, getReq("/held"))
+		waitHeld(t, p, 1)
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		defer cancel()
+		p.Stop(ctx)
+		if !cl.closed(5*time.Second) || p.Held() != 0 {
+			t.Fatalf("the held request's connection is open after Stop; held %d", p.Held())
+		}
+	})
 }
