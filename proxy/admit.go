@@ -54,7 +54,7 @@ func (cc *clientConn) admit() int {
 			if outcome == releaseMaintenance {
 				return admitRoute // released to a maintenance that ended meanwhile
 			}
-			held, parked, o := cc.holdRequest(holdPause, "")
+			held, parked, o := cc.holdRequest(holdPause, "", cc.p.stillPaused)
 			switch {
 			case !held:
 				cc.writeErrorWith(503, fmt.Sprintf("app %q is paused and holds %d requests already", cc.p.opts.App,
@@ -70,6 +70,18 @@ func (cc *clientConn) admit() int {
 	}
 }
 
+// stillPaused is a pause hold's check (holdSet.insert): whether the proxy
+// is still paused, else what its release did.
+func (p *Proxy) stillPaused() int {
+	switch p.mode.Load().Mode {
+	case ModePaused:
+		return 0
+	case ModeMaintenance:
+		return releaseMaintenance
+	}
+	return releaseSend
+}
+
 // pauseRetryField is the Retry-After of a pause's 503s.
 var pauseRetryField = fmt.Sprintf("Retry-After: %d\r\n", PauseRetryAfter)
 
@@ -83,8 +95,16 @@ func (cc *clientConn) heldFor() time.Duration {
 // hold"); the result is admit's. A request the hold has no room for gets
 // 502 at once.
 func (cc *clientConn) holdOutage(color string) int {
-	cc.sc.wantOutage = false
-	held, parked, o := cc.holdRequest(holdOutage, color)
+	sc := cc.sc
+	sc.wantOutage = false
+	p, gen, t := cc.p, sc.outageGen, sc.outageTarget
+	check := func() int {
+		if p.healthyGen(color) != gen || p.active.Load() != t {
+			return releaseSend // back, or switched, since the connect failed
+		}
+		return 0
+	}
+	held, parked, o := cc.holdRequest(holdOutage, color, check)
 	switch {
 	case !held:
 		cc.outageFailed(color, "is down")

@@ -44,18 +44,20 @@ type scratch struct {
 	req, resp http1.Space
 
 	// The request's own state, reset by takeScratch.
-	set         *Settings // the settings in force when it began
-	parsed      bool      // its head was parsed: its fields may be logged
-	wantOutage  bool      // send found the container refusing: hold it (outage hold)
-	outageColor string    // the color an outage hold is to wait for
-	upStart     time.Time // when it began to go upstream (zero: not sent); access log only
-	upHead      time.Time // when the answer's head came; access log only
-	inMark      int64     // progressConn's counts when it began, for bytes_in and bytes_out
-	outMark     int64
-	reqIDN      int // the length of reqID; 0: none chosen yet
-	reqID       [maxRequestIDLen]byte
-	rec         accessRecord
-	enc         recordEncoder
+	set          *Settings // the settings in force when it began
+	parsed       bool      // its head was parsed: its fields may be logged
+	wantOutage   bool      // send found the container refusing: hold it (outage hold)
+	outageColor  string    // the color an outage hold is to wait for
+	outageGen    uint64    // that color's healthyGen before the connect
+	outageTarget *target   // the route then
+	upStart      time.Time // when it began to go upstream (zero: not sent); access log only
+	upHead       time.Time // when the answer's head came; access log only
+	inMark       int64     // progressConn's counts when it began, for bytes_in and bytes_out
+	outMark      int64
+	reqIDN       int // the length of reqID; 0: none chosen yet
+	reqID        [maxRequestIDLen]byte
+	rec          accessRecord
+	enc          recordEncoder
 }
 
 var scratches = sync.Pool{New: func() any {

@@ -75,9 +75,11 @@ func (cc *clientConn) route(hasBody bool) (answered, again bool) {
 		cc.writeError(503, fmt.Sprintf("app %q has no active container", p.opts.App), rq.Close)
 		return true, false
 	}
-	if cc.sc.set.OutageHold > 0 && p.isDown(t.color) {
+	sc := cc.sc
+	sc.outageGen, sc.outageTarget = p.healthyGen(t.color), t // before the connect: a health check after it counts
+	if sc.set.OutageHold > 0 && p.isDown(t.color) {
 		t.doneHTTP() // never began
-		cc.sc.outageColor = t.color
+		sc.outageColor = t.color
 		return false, true
 	}
 	cc.register(t)
@@ -134,35 +136,6 @@ func (cc *clientConn) readRequest() (ok, answered bool) {
 		}
 	}
 	return true, false
-}
-
-// upgrade serves a WebSocket handshake (a request without a body) and,
-// when the upstream switches protocols, the WebSocket; it returns whether
-// an answer was written whole and the connection may be read on.
-func (cc *clientConn) upgrade(t *target) bool {
-	p := cc.p
-	uc, answered := cc.handshake(t)
-	if !cc.end(t) || uc == nil {
-		if uc != nil {
-			uc.Close()
-			t.doneWS()
-		}
-		return answered && uc == nil
-	}
-	// From here on the connection is a WebSocket, not a request: it
-	// keeps no head, no reader and no writer. What either side sent
-	// beyond the handshake is copied out of the readers first; its access
-	// log record is kept until it ends.
-	cc.keepWebSocketRecord()
-	fromClient, fromUp := takeBuffered(cc.br), takeBuffered(uc.br)
-	uc.br, uc.bw = nil, nil
-	cc.releaseScratch()
-	cc.dropReader()
-	in, out := p.pipeWebSocket(t, cc.nc, fromClient, uc, fromUp)
-	uc.Close()
-	t.doneWS()
-	cc.logWebSocket(in, out)
-	return false
 }
 
 // forward proxies one plain HTTP request to t; false: no whole answer was
@@ -417,65 +390,6 @@ func (cc *clientConn) upstreamFailed(t *target, err error) bool {
 	t.failedWarn.warn("method", string(rq.Method()), "target", string(rq.Target()), "err", err)
 	cc.writeError(502, fmt.Sprintf("app %q: upstream %s (%s) failed: %s", p.opts.App, t.color, t.addr, shortError(err)), rq.Close)
 	return true
-}
-
-// handshake proxies a WebSocket handshake on a fresh upstream connection.
-// When the upstream answers 101 it counts a WebSocket on t and returns the
-// upstream connection; a refused upgrade is passed to the client as an
-// ordinary answer, which ends the connection, and a failed one gets 502
-// (nil, and answered says whether the client got an answer whole).
-func (cc *clientConn) handshake(t *target) (uc *upConn, answered bool) {
-	rq, rs := &cc.req, &cc.resp
-	uc, err := t.pool.dial(t.httpCut)
-	if err != nil {
-		if cc.outageHolds(err) {
-			return nil, false
-		}
-		return nil, cc.upstreamFailed(t, err)
-	}
-	cc.attach(uc)
-	if !cc.setCur(uc) {
-		return nil, false
-	}
-	cc.writeRequestHead(uc.bw, true)
-	cc.noteSent()
-	uc.awaitAnswer(cc.sc.set.ResponseTimeout)
-	err = uc.bw.Flush()
-	cc.signalDispatched()
-	if err == nil {
-		_, err = readResponseHead(rs, uc.br)
-	}
-	if err == nil && rs.TEOther {
-		err = errBadResponse
-	}
-	if err != nil {
-		uc.Close()
-		if isTimeout(err) && !cc.wasCut() {
-			return nil, cc.gatewayTimeout(t)
-		}
-		return nil, cc.upstreamFailed(t, err)
-	}
-	cc.noteAnswered()
-	uc.unbound() // neither a refused upgrade's body nor the WebSocket is bounded
-	if rs.Status() != 101 {
-		defer uc.Close()
-		body := rs.HasBody(rq.IsHEAD())
-		chunked, length := rs.Chunked, rs.ContentLength
-		cc.writeResponseHead(rs, body, true)
-		rerr, werr := cc.copyAnswer(uc.br, body, chunked, length)
-		if werr == nil && rerr == nil {
-			werr = cc.bw.Flush()
-		}
-		return nil, rerr == nil && werr == nil
-	}
-	cc.writeSwitchingHead(rs)
-	if cc.bw.Flush() != nil {
-		uc.Close()
-		return nil, false
-	}
-	cc.pc.noDeadlines()
-	t.wsN.Add(1)
-	return uc, true
 }
 
 // shortError keeps the cause of a network error without Go's op chain.

@@ -7,12 +7,13 @@ import "time"
 
 // holdRequest holds the request just read (its head in cc.req, what came
 // after it in cc.br) as a hold of kind; an outage hold waits for color.
-// held is false when no slot is free: the caller answers. When the
-// connection can park, its request's bytes go into one buffer of their
-// size, its scratch and reader go back to their pools, and it waits in the
-// idle poller (parked: the caller's goroutine returns at once and touches
-// cc no more); otherwise it waits here and outcome is its release's.
-func (cc *clientConn) holdRequest(kind int, color string) (held, parked bool, outcome int) {
+// check is insert's: whether the reason to hold still stands. held is
+// false when no slot is free: the caller answers. When the connection can
+// park, its request's bytes go into one buffer of their size, its scratch
+// and reader go back to their pools, and it waits in the idle poller
+// (parked: the caller's goroutine returns at once and touches cc no
+// more); otherwise it waits here and outcome is its release's.
+func (cc *clientConn) holdRequest(kind int, color string, check func() int) (held, parked bool, outcome int) {
 	hs := &cc.p.holds
 	if !hs.reserve() {
 		return false, false, 0
@@ -29,13 +30,19 @@ func (cc *clientConn) holdRequest(kind int, color string) (held, parked bool, ou
 	}
 	if !cc.watchHeld() {
 		cc.holdWake = make(chan int, 1)
-		hs.insert(cc)
+		if o := hs.insert(cc, check); o != 0 {
+			cc.holdWake = nil
+			return true, false, o // released before it was held
+		}
 		outcome = <-cc.holdWake
 		cc.holdWake = nil
 		return true, false, outcome
 	}
 	cc.compactHeld()
-	hs.insert(cc)
+	if o := hs.insert(cc, check); o != 0 {
+		cc.resumeHeld(o) // released before it was held: served on a goroutine of its own
+		return true, true, 0
+	}
 	// A close the poller saw before the connection was held: it ends now.
 	if cc.heldWakeMissed() && cc.state.CompareAndSwap(connHeld, connClosed) {
 		cc.dropHeld()

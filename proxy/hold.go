@@ -109,14 +109,29 @@ func (hs *holdSet) unreserve() { hs.n.Add(-1) }
 // released) into the FIFO of its kind and publishes it as held: from here
 // on cc belongs to whoever takes it out of connHeld. The deadline of a
 // pause is computed here, from cc.heldAt; that of an outage is cc.holdDue.
-func (hs *holdSet) insert(cc *clientConn) {
+//
+// check says, under the FIFOs' lock, whether the reason to hold still
+// stands (0) or what the release that cc missed would have done: a resume
+// or a maintenance that began after the request saw the pause, a
+// container back or a switch after its connect failed. Then cc is not
+// held, its slot is given back, and insert returns that outcome. The
+// releases change what check reads before they take the lock, so that
+// none is missed.
+func (hs *holdSet) insert(cc *clientConn, check func() int) int {
 	hs.mu.Lock()
 	defer hs.mu.Unlock()
 	l := &hs.lists[cc.holdKind]
 	if cc.holdKind == holdPause {
 		cc.holdDue = cc.heldAt.Add(hs.maxWait)
 	} else {
-		hs.outageN.Add(1)
+		hs.outageN.Add(1) // before check: ContainerHealthy reads it after what check reads
+	}
+	if o := check(); o != 0 {
+		if cc.holdKind == holdOutage {
+			hs.outageN.Add(-1)
+		}
+		hs.n.Add(-1)
+		return o
 	}
 	// Walk back from the tail past the later deadlines: a request held
 	// again for an outage keeps its first deadline; all others come last.
@@ -138,6 +153,7 @@ func (hs *holdSet) insert(cc *clientConn) {
 	}
 	cc.state.Store(connHeld)
 	hs.arm(l)
+	return 0
 }
 
 // remove takes cc out of its FIFO, if it is still in one (the caller took

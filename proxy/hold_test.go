@@ -40,7 +40,9 @@ func (hp *heldProbe) hold(t *testing.T, name string, kind int, at time.Time, col
 	hp.mu.Lock()
 	hp.names[cc] = name
 	hp.mu.Unlock()
-	hp.hs.insert(cc)
+	if o := hp.hs.insert(cc, func() int { return 0 }); o != 0 {
+		t.Fatalf("%s: not held", name)
+	}
 	return cc
 }
 

@@ -63,11 +63,12 @@ type Proxy struct {
 	tmo     timeouts // client-side timeouts; tests shorten them before Start
 	stats   *Stats   // answers sent, per color
 
-	active atomic.Pointer[target] // nil: no active color (503)
-	set    atomic.Pointer[Settings]
-	mode   atomic.Pointer[mode] // the traffic mode (traffic.go)
-	down   [2]atomic.Bool       // by colorIndex: the owner said the container is down
-	holds  holdSet              // the requests held now (hold.go)
+	active  atomic.Pointer[target] // nil: no active color (503)
+	set     atomic.Pointer[Settings]
+	mode    atomic.Pointer[mode] // the traffic mode (traffic.go)
+	down    [2]atomic.Bool       // by colorIndex: the owner said the container is down
+	healthy [2]atomic.Uint64     // by colorIndex: passed health checks the owner reported
+	holds   holdSet              // the requests held now (hold.go)
 
 	mu      sync.Mutex // guards targets, ln, stopped
 	targets []*target  // every routing that may still have traffic

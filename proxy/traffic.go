@@ -151,9 +151,18 @@ func (p *Proxy) ContainerHealthy(color string) {
 	if p.down[i].Swap(false) {
 		p.closeIdleOf(color) // put back by requests that ended as it died
 	}
+	p.healthy[i].Add(1) // before outageN is read: a hold that missed this release sees it (holdSet.insert)
 	if p.holds.outageN.Load() > 0 {
 		p.holds.releaseOutage(color)
 	}
+}
+
+// healthyGen counts color's passed health checks (ContainerHealthy).
+func (p *Proxy) healthyGen(color string) uint64 {
+	if i := colorIndex(color); i >= 0 {
+		return p.healthy[i].Load()
+	}
+	return 0
 }
 
 // isDown reports whether the owner said color's container is down.

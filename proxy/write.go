@@ -52,20 +52,7 @@ func (cc *clientConn) writeRequestHead(w *bufio.Writer, upgrade bool) {
 			trustedFwd[k] = append(trustedFwd[k], string(rq.Value(f)))
 		}
 	}
-	switch {
-	case rq.Chunked:
-		w.WriteString("Transfer-Encoding: chunked\r\n")
-	case rq.ContentLength >= 0:
-		w.WriteString("Content-Length: ")
-		w.Write(strconv.AppendInt(w.AvailableBuffer(), rq.ContentLength, 10))
-		w.WriteString("\r\n")
-	}
-	if rq.TETrailers {
-		w.WriteString("Te: trailers\r\n")
-	}
-	w.WriteString("X-Request-Id: ")
-	w.Write(cc.requestID())
-	w.WriteString("\r\n")
+	cc.writeProxyFields(w)
 	if upgrade {
 		w.WriteString("Connection: Upgrade\r\n")
 	}
@@ -88,6 +75,26 @@ func (cc *clientConn) writeRequestHead(w *bufio.Writer, upgrade bool) {
 			w.WriteString("\r\n")
 		}
 	}
+	w.WriteString("\r\n")
+}
+
+// writeProxyFields writes the fields of a request head sent upstream that
+// the proxy decides: the framing, TE: trailers, and X-Request-Id.
+func (cc *clientConn) writeProxyFields(w *bufio.Writer) {
+	rq := &cc.req
+	switch {
+	case rq.Chunked:
+		w.WriteString("Transfer-Encoding: chunked\r\n")
+	case rq.ContentLength >= 0:
+		w.WriteString("Content-Length: ")
+		w.Write(strconv.AppendInt(w.AvailableBuffer(), rq.ContentLength, 10))
+		w.WriteString("\r\n")
+	}
+	if rq.TETrailers {
+		w.WriteString("Te: trailers\r\n")
+	}
+	w.WriteString("X-Request-Id: ")
+	w.Write(cc.requestID())
 	w.WriteString("\r\n")
 }
 

@@ -270,16 +270,7 @@ func (h *Head) fieldLine(off, end int) error {
 		h.hostN++
 		h.host = f.value
 	case KindConnection:
-		for tok := range Tokens(v) {
-			switch {
-			case EqualFold(tok, "close"):
-				h.Close = true
-			case EqualFold(tok, "upgrade"):
-				h.Upgrade = true
-			case EqualFold(tok, "keep-alive"):
-				h.KeepAlive = true
-			}
-		}
+		h.connectionTokens(v)
 	case KindRequestID:
 		h.requestIDN++
 		h.requestID = f.value
@@ -296,6 +287,20 @@ func (h *Head) fieldLine(off, end int) error {
 	}
 	h.addField(f)
 	return nil
+}
+
+// connectionTokens notes the options of a Connection field's value.
+func (h *Head) connectionTokens(v []byte) {
+	for tok := range Tokens(v) {
+		switch {
+		case EqualFold(tok, "close"):
+			h.Close = true
+		case EqualFold(tok, "upgrade"):
+			h.Upgrade = true
+		case EqualFold(tok, "keep-alive"):
+			h.KeepAlive = true
+		}
+	}
 }
 
 func parseContentLength(v []byte) (int64, bool) {
