@@ -20,7 +20,7 @@ type appActor struct {
 	*env // what every part reads; written in receive.go only (started, onUpdateConfig)
 
 	// The owned parts, with the files that may write their state.
-	containers  appContainers  // the two colors' containers: containers.go, inspect.go, exits.go
+	containers  appContainers  // the two colors' containers: containers.go, inspect.go, exits.go, standby.go
 	revival     activeRevival  // the restart of a dead active container: exits.go
 	monitors    appMonitors    // the health actors: monitor.go
 	deployments appDeployments // the running, the queued, the last completed deployment: deployments.go

@@ -113,7 +113,7 @@ func (cs *appContainers) exitRecorded(msg exitInspected) bool {
 func (cs *appContainers) tookStart(color deploy.Color) (byDocker bool) {
 	s, e := cs.slots[color], cs.env
 	s.state = "running"
-	s.stopping, s.exitState = false, ""
+	s.stopping, s.exitState, s.fresh = false, "", true
 	if !s.exitPending {
 		s.oom = false
 	}
@@ -203,7 +203,7 @@ func (cs *appContainers) opDone(msg opDone, active deploy.Color) opOutcome {
 	}
 	if s != nil {
 		if !s.running() {
-			s.stopping, s.exitState = false, ""
+			s.stopping, s.exitState, s.fresh = false, "", true
 			s.oom = s.oom && s.exitPending
 			s.resetHealth()
 		}

@@ -19,6 +19,9 @@ func (a *appActor) ensureMonitors() {
 		a.containers.each(func(color deploy.Color, s slot) {
 			if s.running() && (color == a.record.active() || a.deployments.running().gating(color)) {
 				want[color] = healthTarget{id: s.id, port: s.port}
+				if s.fresh { // its first checks may find the app not listening yet
+					want[color] = healthTarget{id: s.id, port: s.port, starting: a.cfg.Deployment.HealthCheckTimeout}
+				}
 			}
 		})
 	}

@@ -41,8 +41,9 @@ func (r *deploymentRun) pull() {
 	}()
 }
 
-// startCandidate replaces the color's container with a new one and starts
-// it; a manual switch starts the color's existing container instead.
+// startCandidate starts a new container in the color, once the color's
+// standby is set aside (runHost.newContainer); a manual switch starts the
+// color's existing container instead.
 func (r *deploymentRun) startCandidate() {
 	rt, startup, poll := r.env.deps.rt, r.env.cfg.Deployment.StartupTimeout, r.env.deps.timers.runPoll
 	done := func(id string, port int, err error) {
@@ -61,10 +62,16 @@ func (r *deploymentRun) startCandidate() {
 		}()
 		return
 	}
-	spec := r.host.newContainer(r.dep)
+	spec, prepare := r.host.newContainer(r.dep)
 	go func() {
 		ctx, cancel := context.WithTimeout(r.ctx, startup)
 		defer cancel()
+		if prepare != nil {
+			if err := prepare(ctx); err != nil {
+				done("", 0, err)
+				return
+			}
+		}
 		id, err := createAndStart(ctx, rt, spec)
 		if err != nil {
 			done("", 0, err)
@@ -162,8 +169,9 @@ func (r *deploymentRun) switchTraffic() stepDone {
 		return stepDone{gen: r.gen, phase: phaseSwitching,
 			err: fmt.Errorf("could not record the switch in the store (%v): traffic stays on %s", err, orNone(from))}
 	}
+	// The proxy logs "traffic switched" itself (proxy.SetTarget), for every
+	// move of its route: logged here too, a switch read as two.
 	e := r.env
-	e.log.Info("traffic switched", keyFrom, from, keyTo, r.color, keyImage, r.dep.ToImage)
 	e.event(r.dep.DeploymentID, deploy.EventProxySwitched,
 		fmt.Sprintf("traffic switched from %s to %s (%s)", orNone(from), r.color, r.dep.ToImage),
 		map[string]any{"from": from, "to": r.color, "image": r.dep.ToImage})

@@ -96,6 +96,8 @@ func (a *appActor) driving(msg any) {
 		a.onExitInspected(msg)
 	case exitDue:
 		a.onExitDue(msg)
+	case standbyDone:
+		a.onStandbyDone(msg)
 	case reviveDue:
 		a.onReviveDue(msg)
 	case reviveInspected:
@@ -149,7 +151,11 @@ func (a *appActor) stopped() {
 	}
 	a.revival.cancel()
 	a.gate.answer(errors.New("the app actor stopped"))
-	if !a.gate.closed() { // else the shutdown drains it
+	switch {
+	case a.gate.closed(): // the shutdown drains it
+	case a.retired && a.gate.drives():
+		a.retireApp() // retire.go
+	default:
 		a.listener.close(a.retired)
 	}
 }

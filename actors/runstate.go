@@ -46,9 +46,11 @@ type runHost interface {
 	// retentionPass is closed when the running image retention pass ends;
 	// nil when none runs (images.go).
 	retentionPass() <-chan struct{}
-	// newContainer makes room in d's color for d's new container: the old
-	// one is forgotten (the run removes it by name). It returns the spec.
-	newContainer(d deploy.Deployment) docker.Spec
+	// newContainer makes room in d's color for d's new container and
+	// decides what happens to the color's standby (standby.go): it returns
+	// the spec, and the work to run before the container is created (nil:
+	// none).
+	newContainer(d deploy.Deployment) (docker.Spec, func(context.Context) error)
 	// startExisting marks color's existing container as started by the
 	// actor (a manual switch) and returns it.
 	startExisting(color deploy.Color) (id string, port int)

@@ -309,7 +309,7 @@ func TestHealthActor_EagerWhileHolding(t *testing.T) {
 	parent := eng.SpawnFunc(func(c *actor.Context) {
 		switch msg := c.Message().(type) {
 		case actor.Started:
-			c.SpawnChild(newHealthActor(deploy.Blue, "c1", port, hc, healthRecorder{app: "test"}, tally, holding.Load), "health", actor.WithID("blue-1"))
+			c.SpawnChild(newHealthActor(deploy.Blue, healthTarget{id: "c1", port: port}, hc, healthRecorder{app: "test"}, tally, holding.Load), "health", actor.WithID("blue-1"))
 		case healthResult:
 			results <- msg
 		}

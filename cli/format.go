@@ -139,14 +139,14 @@ func (f formatter) historyTable(w io.Writer, ds []deploy.Deployment) {
 		return
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tFROM → TO\tTRIGGER\tSTATUS\tDURATION\tSTARTED\tERROR")
+	fmt.Fprintln(tw, "ID\tKIND\tFROM → TO\tTRIGGER\tSTATUS\tDURATION\tSTARTED\tERROR")
 	for _, d := range ds {
 		dur := durationMS(d.DurationMS)
 		if !d.Done() {
 			dur = "running"
 		}
-		fmt.Fprintf(tw, "%d\t%s → %s\t%s\t%s\t%s\t%s\t%s\n",
-			d.DeploymentID, dash(d.FromImage), dash(d.ToImage), dash(d.TriggerSource), d.Status,
+		fmt.Fprintf(tw, "%d\t%s\t%s → %s\t%s\t%s\t%s\t%s\t%s\n",
+			d.DeploymentID, dash(d.Kind), dash(d.FromImage), dash(d.ToImage), dash(d.TriggerSource), d.Status,
 			dur, f.stamp(d.StartedAt), f.cut(d.Error, 60))
 	}
 	tw.Flush()
@@ -187,8 +187,11 @@ func (f formatter) healthView(w io.Writer, h map[deploy.Color]deploy.ColorHealth
 		fmt.Fprintln(tw, "  AT\tRESULT\tSTATUS\tTIME\tERROR")
 		for _, c := range ch.Checks {
 			res := "fail"
-			if c.Success {
+			switch {
+			case c.Success:
 				res = "ok"
+			case c.Starting: // before the container's first pass: no failure
+				res = "starting"
 			}
 			code := "-"
 			if c.StatusCode != 0 {

@@ -90,9 +90,9 @@ deployment: {health_check_timeout: 3s, drain_timeout: 1s, websocket_drain_timeou
 				txt(app, ".color-blue .health"),
 				q(app, ".color-blue svg.spark")+".querySelectorAll('polyline')"),
 			pageText)
-		p.waitFor(ctx, 5*time.Second, app+" green panel without container, one completed deployment",
-			fmt.Sprintf(`%s.includes("no container") && %s.querySelectorAll('.dep').length === 1 && %s === "completed"`,
-				txt(app, ".color-green"), card(app), txt(app, ".dep .badge")),
+		p.waitFor(ctx, 5*time.Second, app+" green panel without container, one completed deployment of kind config",
+			fmt.Sprintf(`%s.includes("no container") && %s.querySelectorAll('.dep').length === 1 && %s === "completed" && %s === "config"`,
+				txt(app, ".color-green"), card(app), txt(app, ".dep .badge"), txt(app, ".dep .kind")),
 			pageText)
 	}
 	tm := p.timing(ctx)
@@ -121,7 +121,8 @@ deployment: {health_check_timeout: 3s, drain_timeout: 1s, websocket_drain_timeou
 			txt(web, ".badge.color")+".trim()", txt(web, ".color-green .container-image"), v2), pageText)
 	t.Logf("page showed %s %v after the deployment completed", v2, time.Since(done).Round(time.Millisecond))
 	p.waitFor(ctx, 5*time.Second, "timeline with the new deployment and its phases",
-		fmt.Sprintf(`%s === "#%d" && %s.querySelectorAll('.seg').length >= 3`, txt(web, ".dep .dep-id"), d.DeploymentID, q(web, ".dep .bar")), pageText)
+		fmt.Sprintf(`%s === "#%d" && %s.querySelectorAll('.seg').length >= 3 && %s === "deploy"`, txt(web, ".dep .dep-id"), d.DeploymentID,
+			q(web, ".dep .bar"), txt(web, ".dep .kind")), pageText)
 
 	// A deployment that rolls back, with its container's log lines, while the
 	// page shows the running phase.

@@ -88,6 +88,9 @@ type HealthCheck struct {
 	StatusCode     int       `json:"status_code"`
 	ResponseTimeMS float64   `json:"response_time_ms"`
 	Error          string    `json:"error,omitempty"`
+	// Starting marks a failed check of a container that has not passed one
+	// since it started: not a failure (docs/deployments.md, "Health checks").
+	Starting bool `json:"starting"`
 }
 
 // ColorHealth is the health of one color (GET /api/apps/{name}/health).

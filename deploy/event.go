@@ -35,6 +35,7 @@ const (
 	EventContainerExited       EventType = "container.exited"     // Data: {"color", "container", "exit_code", "oom_killed"}
 	EventContainerRestarting   EventType = "container.restarting" // bluegreen starts a dead active container: {"color", "attempt"}
 	EventAppState              EventType = "app.state"            // Data: {"from": "deploying", "to": "stable"}
+	EventAppRemoved            EventType = "app.removed"          // removed from the configs: its proxy closed, its containers stopped
 	EventActorFailed           EventType = "actor.failed"
 	EventConfigLoaded          EventType = "config.loaded"
 	EventConfigReloaded        EventType = "config.reloaded"

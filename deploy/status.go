@@ -68,6 +68,20 @@ const (
 	NoContainer Health = "none"      // the color has no container
 )
 
+// Kind says what kind of change a deployment is (Deployment.Kind).
+type Kind string
+
+// Deployment kinds.
+const (
+	KindDeploy   Kind = "deploy"   // a deploy request: a new image, or the current one again
+	KindRollback Kind = "rollback" // a rollback request: the image of the completed deployment before
+	KindSwitch   Kind = "switch"   // a manual switch to the other color's existing container
+	KindConfig   Kind = "config"   // the first start of an app: the config's image
+)
+
+// Kinds are all deployment kinds, in the order above.
+var Kinds = []Kind{KindDeploy, KindRollback, KindSwitch, KindConfig}
+
 // Trigger says who asked for a deployment (Deployment.TriggerSource).
 type Trigger string
 

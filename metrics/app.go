@@ -89,10 +89,12 @@ func (a *App) SetTraffic(m deploy.TrafficMode) {
 	a.traffic.Store(int32(max(slices.Index(deploy.TrafficModes, m), 0)))
 }
 
-// HealthChecked counts one health check of color's container.
+// HealthChecked counts one health check of color's container; a starting
+// one (before the container's first pass) is neither a success nor a
+// failure, and is not counted.
 func (a *App) HealthChecked(color deploy.Color, c deploy.HealthCheck) {
 	i := colorIndex(color)
-	if i < 0 {
+	if i < 0 || c.Starting {
 		return
 	}
 	h := &a.health[i]

@@ -637,7 +637,8 @@
       const ok = checks.filter((x) => x.success);
       const rts = ok.map((x) => Number(x.response_time_ms) || 0);
       const last = checks.length ? checks[checks.length - 1] : null;
-      const fails = checks.length - ok.length;
+      // A check before the container's first pass is starting, not a failure.
+      const fails = checks.filter((x) => !x.success && !x.starting).length;
       return h('section', { class: 'color-panel color-' + color + (active ? ' active' : ''), data: { color: color } },
         h('header', {},
           h('span', { class: 'swatch' }),
@@ -651,7 +652,7 @@
           : h('div', { class: 'container none' }, 'no container', st.active_color && !active ? h('span', { class: 'muted' }, ' · the next deployment starts here') : null),
         sparkline(checks),
         h('div', { class: 'spark-legend' },
-          last ? h('span', {}, 'last ', h('b', {}, last.success ? fmtRT(Number(last.response_time_ms)) : 'failed')) : h('span', { class: 'muted' }, 'no checks yet'),
+          last ? h('span', {}, 'last ', h('b', {}, last.success ? fmtRT(Number(last.response_time_ms)) : last.starting ? 'starting' : 'failed')) : h('span', { class: 'muted' }, 'no checks yet'),
           rts.length ? h('span', {}, 'max ', h('b', {}, fmtRT(Math.max(...rts)))) : null,
           checks.length ? h('span', { class: fails ? 'bad' : '' }, fails + '/' + checks.length + ' failed') : null,
           hl && hl.consecutive_failures ? h('span', { class: 'bad' }, hl.consecutive_failures + ' in a row') : null),
@@ -663,7 +664,8 @@
   }
 
   // sparkline draws response times of checks (oldest first) as a line, with
-  // a red mark for each failed check.
+  // a red mark for each failed check and a grey one for each starting check
+  // (before the container's first pass).
   function sparkline(checks) {
     const W = 240, H = 40, PAD = 3;
     const root = s('svg', { class: 'spark', viewBox: '0 0 ' + W + ' ' + H, preserveAspectRatio: 'none', role: 'img', 'aria-label': 'health check response times' });
@@ -689,8 +691,8 @@
     }
     checks.forEach((c, i) => {
       if (c.success) return;
-      const t = s('rect', { x: (x(i) - 1.5).toFixed(1), y: 0, width: 3, height: H, class: 'spark-fail' });
-      t.appendChild(s('title', {}, fmtClock(parseTime(c.at)) + ' failed' + (c.status_code ? ' (' + Number(c.status_code) + ')' : '') + (c.error ? ': ' + c.error : '')));
+      const t = s('rect', { x: (x(i) - 1.5).toFixed(1), y: 0, width: 3, height: H, class: c.starting ? 'spark-starting' : 'spark-fail' });
+      t.appendChild(s('title', {}, fmtClock(parseTime(c.at)) + (c.starting ? ' starting' : ' failed') + (c.status_code ? ' (' + Number(c.status_code) + ')' : '') + (c.error ? ': ' + c.error : '')));
       root.appendChild(t);
     });
     return root;
@@ -732,6 +734,7 @@
           h('span', { class: 'badge status-' + cls(d.status) }, label(d.status)),
           h('span', { class: 'dep-images' }, images(d.from_image, d.to_image)),
           h('span', { class: 'dep-meta' },
+            d.kind ? h('span', { class: 'kind kind-' + cls(d.kind), title: 'kind' }, d.kind) : null,
             h('span', { class: 'trigger', title: 'trigger' }, d.trigger_source || ''),
             isNaN(start) ? null : ago(start),
             h('b', { class: 'dep-dur' }, FINAL.has(d.status) ? fmtDur(dur) : elapsed(start))),
