@@ -5,7 +5,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"os/exec"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -17,11 +20,13 @@ import (
 // TestTraffic_DockerKillOutageHold kills the active container with docker
 // kill under GET and POST load, with the outage hold off (as before it
 // existed) and on (docs/traffic.md, "Outage hold"). With it on, no request
-// that began after the container died fails: nothing of it reached the
-// container, so it waits for the container to be back. A request in flight
-// at that instant was sent already, and one that is not idempotent is never
-// sent twice (docs/proxy.md): it may fail. The test reports, for each, the
-// failed requests (and how many began after the death) and the longest wait.
+// that began once bluegreen knew the container was down fails: it waits
+// for the container to be back. A request in flight when it died was sent
+// already, and one that is not idempotent is never sent twice
+// (docs/proxy.md): it may fail; so may one sent in the few milliseconds
+// between the death and Docker's kill event, to a port that no longer
+// answers. The test reports, for each, the failed requests, when they
+// began, and the longest wait.
 func TestTraffic_DockerKillOutageHold(t *testing.T) {
 	images(t)
 	for _, tc := range []struct {
@@ -34,15 +39,45 @@ func TestTraffic_DockerKillOutageHold(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			m := killUnderLoad(t, tc.hold)
 			t.Logf("docker kill under load, %s: %s", tc.name, m)
-			if tc.held && m.failedAfterDeath() > 0 {
-				t.Fatalf("requests that began after the container died failed with the outage hold on: %s", m)
+			if tc.held && m.failedAfter(m.held) > 0 {
+				t.Fatalf("requests that began once the outage hold was on failed: %s", m)
 			}
-			if !tc.held && m.failedAfterDeath() == 0 {
+			if !tc.held && m.failedAfter(m.died) == 0 {
 				t.Fatalf("no request failed with the outage hold off: the test did not reach its case: %s", m)
 			}
 		})
 	}
 }
+
+// holdBegan reads in serve's log when the proxy of app was first told,
+// after after, that its active container is down: from then on the outage
+// hold keeps its requests. Between the container's death and then (the
+// latency of Docker's kill event, a few milliseconds) a request meets the
+// dead port: bluegreen cannot know yet.
+func (s *serve) holdBegan(app string, after time.Time) (time.Time, bool) {
+	b, err := os.ReadFile(filepath.Join(s.dir, "serve.log"))
+	if err != nil {
+		return time.Time{}, false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if !strings.Contains(line, "requests to the active container wait for it") ||
+			!(strings.Contains(line, " app="+app+" ") || strings.Contains(line, `"app":"`+app+`"`)) {
+			continue
+		}
+		m := logTime.FindStringSubmatch(line)
+		if m == nil {
+			continue
+		}
+		at, err := time.Parse(time.RFC3339Nano, m[1]+m[2])
+		if err == nil && at.After(after) {
+			return at.Add(time.Millisecond), true // the log says milliseconds: the instant is within the next one
+		}
+	}
+	return time.Time{}, false
+}
+
+// logTime finds the time of a log line, text or JSON.
+var logTime = regexp.MustCompile(`^time=(\S+)|"time":"([^"]+)"`)
 
 // outageLoad is what the clients of killUnderLoad saw.
 type outageLoad struct {
@@ -54,6 +89,7 @@ type outageLoad struct {
 	errs               []string
 	failedAt           []time.Time // when each failed request began
 	died               time.Time   // when the container died, as Docker recorded it
+	held               time.Time   // when the proxy was told it is down: the outage hold began
 }
 
 func (m *outageLoad) record(post bool, start time.Time, err error) {
@@ -89,14 +125,13 @@ func (m *outageLoad) failed() int {
 	return m.getFails + m.postFail
 }
 
-// failedAfterDeath counts the failed requests that began after the
-// container died: nothing of them can have reached it.
-func (m *outageLoad) failedAfterDeath() int {
+// failedAfter counts the failed requests that began after t.
+func (m *outageLoad) failedAfter(t time.Time) int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	n := 0
 	for _, at := range m.failedAt {
-		if at.After(m.died) {
+		if at.After(t) {
 			n++
 		}
 	}
@@ -104,11 +139,15 @@ func (m *outageLoad) failedAfterDeath() int {
 }
 
 func (m *outageLoad) String() string {
-	n := m.failedAfterDeath()
+	dead, held := m.failedAfter(m.died), m.failedAfter(m.held)
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return fmt.Sprintf("%d GET (%d failed), %d POST (%d failed), %d of the failed began after the container died (%s); longest wait %s (%s); %q",
-		m.gets, m.getFails, m.posts, m.postFail, n, m.died.Format("15:04:05.000"), m.longest.Round(time.Millisecond), m.longestAt, m.errs)
+	hold := "no outage hold"
+	if !m.held.IsZero() {
+		hold = fmt.Sprintf("the hold began %s after it, %d failed after that", m.held.Sub(m.died).Round(time.Millisecond), held)
+	}
+	return fmt.Sprintf("%d GET (%d failed), %d POST (%d failed); %d of the failed began after the container died (%s), %s; longest wait %s (%s); %q",
+		m.gets, m.getFails, m.posts, m.postFail, dead, m.died.Format("15:04:05.000"), hold, m.longest.Round(time.Millisecond), m.longestAt, m.errs)
 }
 
 // killUnderLoad runs an app with proxy.outage_hold hold, puts 4 GET and 2
@@ -176,6 +215,17 @@ func killUnderLoad(t *testing.T, hold string) *outageLoad {
 	m.mu.Lock()
 	m.died = died
 	m.mu.Unlock()
+	if hold != "0s" {
+		var held time.Time
+		waitFor(t, 10*time.Second, "the outage hold in serve's log", func() (bool, string) {
+			var ok bool
+			held, ok = s.holdBegan(a.name, died.Add(-time.Second))
+			return ok, ""
+		})
+		m.mu.Lock()
+		m.held = held
+		m.mu.Unlock()
+	}
 	s.event(a.name, deploy.EventContainerStarted, after, 30*time.Second)
 	s.stable(a, imgV1, 30*time.Second)
 	time.Sleep(time.Second) // load after it is back

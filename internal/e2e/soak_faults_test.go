@@ -173,9 +173,10 @@ func (k *soak) dockerKill(st step) {
 // inFlightAtDeath excuses the requests of app that were in flight when its
 // container name died (killed: when the kill began): they were sent
 // already, and a request sent is never sent again unless it is idempotent
-// (docs/proxy.md); the outage hold keeps only those of which nothing
-// reached the container (docs/traffic.md). A request that began after the
-// death is not excused.
+// (docs/proxy.md). So are those sent before bluegreen learnt of it (the
+// latency of Docker's kill event): they met a port that no longer answers.
+// The outage hold keeps every request that begins after that
+// (docs/traffic.md): none of them is excused.
 func (k *soak) inFlightAtDeath(fault, app int, name string, killed time.Time) {
 	k.t.Helper()
 	out, err := exec.Command("docker", "inspect", "-f", "{{.State.FinishedAt}}", name).CombinedOutput()
@@ -186,7 +187,15 @@ func (k *soak) inFlightAtDeath(fault, app int, name string, killed time.Time) {
 	if err != nil {
 		k.t.Fatal(err)
 	}
-	k.windows = append(k.windows, window{fault: fault, app: app, excuse: excuseHTTP, from: killed, to: died})
+	end := died
+	waitFor(k.t, 10*time.Second, "the outage hold of "+name+" in serve's log", func() (bool, string) {
+		held, ok := k.s.holdBegan(k.apps[app].name, killed.Add(-time.Second))
+		if ok && held.After(end) {
+			end = held
+		}
+		return ok, ""
+	})
+	k.windows = append(k.windows, window{fault: fault, app: app, excuse: excuseHTTP, from: killed, to: end})
 }
 
 // restartServe kills serve (-9) or stops it (SIGTERM), maybe while a

@@ -227,18 +227,19 @@ func TestTraffic_Maintenance(t *testing.T) {
 			t.Fatalf("%s %s: %d %v %q", req.Method, req.URL.Path, got.code, got.header, got.body)
 		}
 	}
-	metrics, err := s.client.Metrics(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, want := range []string{
-		fmt.Sprintf(`bluegreen_app_traffic{app=%q,mode="maintenance"} 1`, a.name),
-		fmt.Sprintf(`bluegreen_proxy_requests_total{app=%q,code="503",color="none"} 4`, a.name),
-	} {
-		if !strings.Contains(metrics, want) {
-			t.Errorf("metrics lack %s", want)
+	// An answer is counted once it went out: the scrape may come first.
+	waitFor(t, 10*time.Second, "the maintenance in the metrics", func() (bool, string) {
+		metrics, err := s.client.Metrics(context.Background())
+		for _, want := range []string{
+			fmt.Sprintf(`bluegreen_app_traffic{app=%q,mode="maintenance"} 1`, a.name),
+			fmt.Sprintf(`bluegreen_proxy_requests_total{app=%q,code="503",color="none"} 4`, a.name),
+		} {
+			if err != nil || !strings.Contains(metrics, want) {
+				return false, fmt.Sprintf("no %s (%v)", want, err)
+			}
 		}
-	}
+		return true, ""
+	})
 
 	if code, _, errOut := s.ctl("resume", a.name); code != 0 {
 		t.Fatalf("ctl resume: %s", errOut)
