@@ -29,6 +29,8 @@ var architecture = []row{
 		why: "apps.d is read and checked without Docker or a network: bluegreen validate runs anywhere"},
 	{pkg: "internal/http1", floor: 0,
 		why: "the one HTTP/1 codec (bytes in, heads out), shared by the proxy and the health prober"},
+	{pkg: "internal/proxyproto", floor: 0, by: []string{"proxy"},
+		why: "the PROXY protocol header's codec (bytes in, addresses out); only the proxy reads it"},
 	{pkg: "internal/histogram", floor: 0, why: "a lock-free latency histogram, for the proxy's and the deployments' metrics"},
 	{pkg: "internal/handover", floor: 0, why: "passes listening sockets to the process an upgrade starts; knows sockets, not apps"},
 	{pkg: "internal/sdnotify", floor: 0, why: "tells systemd the service's state; one datagram, no cgo"},

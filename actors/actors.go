@@ -18,7 +18,9 @@
 // the health actors (monitor.go), the deployments (deployments.go) and the
 // running one (runstate.go, run.go, phases.go), image retention
 // (images.go), the single-driver gate (pause.go), the app's row in the
-// store (state.go) and its proxy (listener.go). Its Receive (receive.go)
+// store (state.go), its proxy (listener.go) and its traffic mode
+// (traffic.go: pause, maintenance, resume; the outage hold follows the
+// active container). Its Receive (receive.go)
 // hands each message to a part or to a flow across parts: adoption
 // (adopt.go), the reconcile (reconcile.go), requests (request.go), Docker's
 // events (events.go), a run's requests to the actor (deploying.go); what
@@ -42,6 +44,7 @@ import (
 	"github.com/bluegreen/bluegreen/config"
 	"github.com/bluegreen/bluegreen/deploy"
 	"github.com/bluegreen/bluegreen/metrics"
+	"github.com/bluegreen/bluegreen/proxy"
 	"github.com/bluegreen/bluegreen/store"
 )
 
@@ -65,6 +68,12 @@ type Options struct {
 	// removals of all apps run at once (queue.go); 0:
 	// DefaultDockerConcurrency, below 0: no bound.
 	DockerConcurrency int
+	// AccessLog takes the proxies' access log records (docs/traffic.md,
+	// "Access log"), in AccessLogFormat; nil: no access log. When it
+	// counts the records it drops (metrics.DropCounter, as a
+	// logsink.Sink does), bluegreen_access_log_dropped_total reads it.
+	AccessLog       proxy.Sink
+	AccessLogFormat proxy.LogFormat
 
 	timers timers // tests: the app actors' clocks
 }
@@ -117,7 +126,10 @@ func Start(o Options) (*System, error) {
 	rec := &recorder{store: o.Store, hub: h, log: o.Logger, metrics: o.Metrics}
 	rt := newQueuedRuntime(o.Runtime, max(o.DockerConcurrency, 0)) // every Docker call of the process goes through it
 	d := deps{store: o.Store, rt: rt, rec: rec, log: o.Logger, reconcile: o.ReconcileInterval, timers: o.timers.withDefaults(),
-		listen: o.Listen, metrics: o.Metrics}
+		listen: o.Listen, metrics: o.Metrics, accessLog: accessLog{sink: o.AccessLog, format: o.AccessLogFormat}}
+	if dc, ok := o.AccessLog.(metrics.DropCounter); ok {
+		o.Metrics.SetAccessLog(dc)
+	}
 	s := &System{eng: eng, store: o.Store, rt: rt, hub: h, rec: rec, log: o.Logger, timeout: o.RequestTimeout,
 		version: o.Version, started: time.Now().UTC(), metrics: o.Metrics}
 	names := make([]string, 0, len(cfgs))

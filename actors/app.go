@@ -29,6 +29,7 @@ type appActor struct {
 	gate        driverGate     // the single-driver gate of an upgrade: pause.go
 	record      appRecord      // the app's row in the store: state.go
 	listener    proxyListener  // the app's proxy: listener.go
+	traffic     appTraffic     // serving, paused or in maintenance: traffic.go
 
 	retired bool // removed from the configs: stopping for good (receive.go)
 }
@@ -37,7 +38,7 @@ type appActor struct {
 func newAppActor(cfg *config.App, d deps) actor.Producer {
 	return func() actor.Receiver {
 		e := &env{cfg: cfg, deps: d, log: d.log.With(keyApp, cfg.Name)}
-		return &appActor{
+		a := &appActor{
 			env:         e,
 			containers:  newAppContainers(e),
 			revival:     activeRevival{env: e},
@@ -48,6 +49,9 @@ func newAppActor(cfg *config.App, d deps) actor.Producer {
 			gate:        driverGate{env: e},
 			record:      appRecord{env: e},
 			listener:    proxyListener{env: e},
+			traffic:     appTraffic{env: e},
 		}
+		a.monitors.eager = a.listener.holding
+		return a
 	}
 }

@@ -48,7 +48,7 @@ func TestHealthActor_Starting(t *testing.T) {
 			parent := eng.SpawnFunc(func(c *actor.Context) {
 				switch msg := c.Message().(type) {
 				case actor.Started:
-					c.SpawnChild(newHealthActor(deploy.Blue, target, hc, rec, new(atomic.Int64)), "health", actor.WithID("blue-1"))
+					c.SpawnChild(newHealthActor(deploy.Blue, target, hc, rec, new(atomic.Int64), nil), "health", actor.WithID("blue-1"))
 				case healthResult:
 					results <- msg
 				}

@@ -59,6 +59,16 @@ type ContainerReply struct {
 	Err error
 }
 
+// SetTraffic asks an app to pause, go into maintenance or resume
+// (docs/traffic.md); the change is checked (deploy.TrafficChange.Check).
+type SetTraffic struct {
+	App    string
+	Change deploy.TrafficChange
+}
+
+// TrafficReply answers SetTraffic.
+type TrafficReply struct{ Err error }
+
 // appMessage is any message addressed to one app.
 type appMessage interface{ appName() string }
 
@@ -67,6 +77,7 @@ func (m Rollback) appName() string           { return m.App }
 func (m Switch) appName() string             { return m.App }
 func (m GetStatus) appName() string          { return m.App }
 func (m GetActiveContainer) appName() string { return m.App }
+func (m SetTraffic) appName() string         { return m.App }
 
 // Messages to the supervisor.
 

@@ -79,6 +79,7 @@ func (u *unit) untilMetric(want float64, name string, labels ...string) *scrape.
 func TestAppActor_Metrics(t *testing.T) {
 	cfg := unitApp(t, "web:v1")
 	cfg.Docker.KeepImages = 1
+	cfg.Proxy.OutageHold = 0 // the dead container's request gets its 502 at once (docs/traffic.md, "Outage hold")
 	u := newUnit(t, cfg)
 	u.stable(cfg.Name, "web:v1")
 	u.until("the pass after the first start", func() bool { return u.prunePasses(cfg.Name) == 1 })

@@ -34,6 +34,8 @@ func (a *appActor) Receive(c *actor.Context) {
 		c.Respond(StatusReply{Status: a.status()})
 	case GetActiveContainer:
 		c.Respond(a.activeContainer())
+	case SetTraffic:
+		c.Respond(a.onSetTraffic(msg.Change))
 
 	// From the supervisor and the System.
 	case updateConfig:
@@ -129,6 +131,8 @@ func (a *appActor) started(c *actor.Context) {
 	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 	defer cancel()
 	a.record.load(ctx)
+	a.traffic.load(ctx)
+	a.listener.setTraffic(a.traffic.mode()) // told before the proxy listens: it holds from the first request
 	active := a.record.active()
 	a.deployments.load(ctx, active, a.record.current())
 	if active != "" {
@@ -178,6 +182,8 @@ func (a *appActor) onUpdateConfig(cfg *config.App) {
 	if old.Ports.Proxy != cfg.Ports.Proxy || old.Proxy.ListenAddress != cfg.Proxy.ListenAddress ||
 		!reflect.DeepEqual(old.Proxy.TrustedProxies, cfg.Proxy.TrustedProxies) {
 		a.startProxy()
+	} else {
+		a.listener.configure(old) // the proxy's settings, and a maintenance's page
 	}
 	if !reflect.DeepEqual(old.HealthCheck, cfg.HealthCheck) {
 		a.ensureMonitors()
@@ -255,6 +261,9 @@ func (a *appActor) onHealth(msg healthResult) {
 		r.windowCheck(msg.check, msg.failures, a.cfg.HealthCheck) // may move the traffic back: active changes
 	}
 	if msg.color == a.record.active() {
+		if msg.check.Success {
+			a.listener.containerHealthy(msg.color, msg.check.At) // requests held for it by the outage hold go
+		}
 		if a.containers.activeCheck(msg.color, msg.check, a.cfg.HealthCheck) {
 			a.revival.reset() // back since it died: the next death starts the backoff over
 		}

@@ -29,6 +29,10 @@ type Backend interface {
 	Promote(ctx context.Context, app string) (deploy.AppStatus, error)
 	// Switch moves traffic to the other color's container after it passes health checks.
 	Switch(ctx context.Context, app string, color deploy.Color) (deploy.AppStatus, error)
+	// SetTraffic pauses an app, puts it in maintenance or resumes it
+	// (docs/traffic.md); the change is checked (TrafficChange.Check). It
+	// returns the app's status with its new mode.
+	SetTraffic(ctx context.Context, app string, change deploy.TrafficChange) (deploy.AppStatus, error)
 	// Apps returns the status of every app, sorted by name.
 	Apps(ctx context.Context) ([]deploy.AppStatus, error)
 	// App returns one app's status.

@@ -35,6 +35,8 @@ type fakeSupervisor struct {
 	eventID int64
 	images  []deploy.Image
 	windows []deploy.Verification // a verified run's windows, judged in order (ctl_verify_test.go); nil: not verified
+	// trafficCalls counts the pauses, maintenances and resumes that reached it.
+	trafficCalls int
 }
 
 func newFakeSupervisor() *fakeSupervisor {

@@ -47,6 +47,7 @@ type Options struct {
 	LogLevel          string        // debug, info, warn or error (--log-level)
 	ReconcileInterval time.Duration // how often each app re-reads its containers (--reconcile-interval); 0: DefaultReconcileInterval
 	DockerConcurrency int           // container creates, starts, stops and removals at once (--docker-concurrency); 0: no bound
+	AccessLog         string        // the file of the proxies' access log (--access-log); "": the log output
 	Args              []string      // the process's arguments ("serve" and its flags), for the process an upgrade starts
 	Version           string        // this build's version, in the log and the upgrade's events
 	Stderr            io.Writer     // the log, and what stops serve before there is one
@@ -63,8 +64,9 @@ const (
 	// Failed: serve did not start (said on Stderr, and to the old process
 	// after an upgrade), or its management API stopped (said in the log).
 	Failed
-	// BadOption: a log format or level that does not exist, or a negative
-	// --docker-concurrency (said on Stderr).
+	// BadOption: a log format or level that does not exist, a negative
+	// --docker-concurrency, an access log file that cannot be opened (said
+	// on Stderr).
 	BadOption
 )
 
@@ -127,8 +129,15 @@ func Run(ctx context.Context, o Options) Result {
 		return BadOption
 	}
 	slog.SetDefault(logger) // hollywood logs through the default logger
+	access, err := openAccessLog(o, out)
+	if err != nil {
+		fmt.Fprintf(out, "bluegreen: %v\n", err)
+		inh.Fail(err)
+		return BadOption
+	}
+	defer access.close(logger)
 
-	sv, err := start(ctx, o, logger, inh)
+	sv, err := start(ctx, o, logger, inh, access)
 	if err != nil {
 		fmt.Fprintf(out, "bluegreen: %v\n", err)
 		inh.Fail(err)
@@ -148,6 +157,7 @@ func Run(ctx context.Context, o Options) Result {
 	sv.stop()
 	sv.st.Close()
 	if sv.standIn.active() {
+		access.close(logger)
 		sv.standIn.stand(func() { out.Close() }) // does not return
 	}
 	return res

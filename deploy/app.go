@@ -15,6 +15,7 @@ type AppStatus struct {
 	LastDeployment *Deployment           `json:"last_deployment"`
 	Stats          Stats                 `json:"stats"`
 	Connections    map[Color]Connections `json:"connections"`
+	Traffic        Traffic               `json:"traffic"`         // serving, paused or maintenance (docs/traffic.md)
 	Error          string                `json:"error,omitempty"` // why the app is failed or degraded
 }
 

@@ -69,6 +69,31 @@ const (
 	EventDeploymentRetryScheduled EventType = "deployment.retry_scheduled"
 )
 
+// Event types of traffic control (docs/traffic.md, "Events").
+const (
+	// EventTrafficPaused records a pause, or a change of a pause's
+	// max_wait. Data: {"from", "max_wait_ms"}.
+	EventTrafficPaused EventType = "traffic.paused"
+	// EventTrafficMaintenance records a maintenance, or a change of its
+	// message. Data: {"from", "message", "retry_after_ms", "held"}: held
+	// counts the requests a pause held that got the maintenance answer.
+	EventTrafficMaintenance EventType = "traffic.maintenance"
+	// EventTrafficResumed records a resume. Data: {"from", "held"}: held
+	// counts the requests that were held and then sent.
+	EventTrafficResumed EventType = "traffic.resumed"
+)
+
+// TrafficEvent returns the type of the event that records a change to mode m.
+func TrafficEvent(m TrafficMode) EventType {
+	switch m {
+	case TrafficPaused:
+		return EventTrafficPaused
+	case TrafficMaintenance:
+		return EventTrafficMaintenance
+	}
+	return EventTrafficResumed
+}
+
 // OfDeployment reports whether t is a deployment event, and what follows
 // "deployment." in it: a status (started, completed, ...) or "phase".
 func (t EventType) OfDeployment() (string, bool) {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"net"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -41,6 +42,22 @@ type scratch struct {
 	ubr       *bufio.Reader
 	ubw       *bufio.Writer
 	req, resp http1.Space
+
+	// The request's own state, reset by takeScratch.
+	set          *Settings // the settings in force when it began
+	parsed       bool      // its head was parsed: its fields may be logged
+	wantOutage   bool      // send found the container refusing: hold it (outage hold)
+	outageColor  string    // the color an outage hold is to wait for
+	outageGen    uint64    // that color's healthyGen before the connect
+	outageTarget *target   // the route then
+	upStart      time.Time // when it began to go upstream (zero: not sent); access log only
+	upHead       time.Time // when the answer's head came; access log only
+	inMark       int64     // progressConn's counts when it began, for bytes_in and bytes_out
+	outMark      int64
+	reqIDN       int // the length of reqID; 0: none chosen yet
+	reqID        [maxRequestIDLen]byte
+	rec          accessRecord
+	enc          recordEncoder
 }
 
 var scratches = sync.Pool{New: func() any {
@@ -61,6 +78,7 @@ const (
 	connNew              // waiting for its first request (Stop leaves it a moment: newConnGrace)
 	connParked           // idle, with no goroutine: the idle poller wakes it (idle_linux.go)
 	connParkedNew        // connNew, parked
+	connHeld             // its request is held, with no goroutine (hold.go)
 )
 
 // parkAfter is how long a connection waits for its next request on a
@@ -80,7 +98,8 @@ type clientConn struct {
 	bw      *bufio.Writer // sc.bw; nil while idle
 	sc      *scratch      // nil while idle
 	trusted bool          // the peer is a trusted proxy
-	peer    string        // the peer's address
+	needPP  bool          // the PROXY protocol header is still to come (peer.go)
+	peer    string        // the peer's address (the client's, from a PROXY protocol header)
 	fwd     []byte        // forwarding fields for an untrusted peer, up to "X-Forwarded-Host: "
 	local   []byte        // the address the client connected to, once needed (Host of HTTP/1.0)
 	req     http1.Head
@@ -101,9 +120,12 @@ type clientConn struct {
 	continued bool
 	closing   bool
 
+	wsRec *accessRecord // a WebSocket's access log record, written when it ends
+
 	state     atomic.Int32
 	waitStart time.Time // when the wait for the next request began
 	parking             // the idle poller's part (idle_linux.go)
+	holding             // a held request's part (hold.go)
 
 	regT    *target     // the target onCut is registered with
 	stopReg func() bool // stops that registration
@@ -115,22 +137,29 @@ type clientConn struct {
 	cut      bool       // the request was cut by a drain or Stop
 }
 
-func (p *Proxy) newClientConn(nc net.Conn) *clientConn {
-	peer := peerAddr(nc.RemoteAddr().String())
+func (p *Proxy) newClientConn(nc net.Conn, peer netip.Addr, needPP bool) *clientConn {
 	raw, _ := nc.(*rawConn)
 	cc := &clientConn{
-		p:       p,
-		nc:      nc,
-		raw:     raw,
-		pc:      &progressConn{Conn: nc, raw: raw},
-		trusted: isTrusted(peer, p.trusted),
-		peer:    peer.String(),
+		p:      p,
+		nc:     nc,
+		raw:    raw,
+		pc:     &progressConn{Conn: nc, raw: raw},
+		needPP: needPP,
 	}
-	cc.fwd = []byte("X-Forwarded-For: " + cc.peer + "\r\nX-Real-Ip: " + cc.peer +
-		"\r\nX-Forwarded-Proto: http\r\nX-Forwarded-Port: " + p.port[0] + "\r\nX-Forwarded-Host: ")
+	cc.setPeer(peer)
 	cc.req.Release()
 	cc.resp.Release()
 	return cc
+}
+
+// setPeer makes peer the connection's client: whose forwarding fields are
+// believed when it is trusted, and whose address the proxy's own
+// forwarding fields carry.
+func (cc *clientConn) setPeer(peer netip.Addr) {
+	cc.trusted = isTrusted(peer, cc.p.trusted)
+	cc.peer = peer.String()
+	cc.fwd = []byte("X-Forwarded-For: " + cc.peer + "\r\nX-Real-Ip: " + cc.peer +
+		"\r\nX-Forwarded-Proto: http\r\nX-Forwarded-Port: " + cc.p.port[0] + "\r\nX-Forwarded-Host: ")
 }
 
 // serve serves requests until the client or the proxy ends the connection.
@@ -175,18 +204,14 @@ func (cc *clientConn) run(first bool) {
 			cc.close()
 			return // closed by Stop
 		}
-		cc.takeScratch()
-		// The body invariant (body.go): the next request is read only
-		// when this one's answer did not end the connection and its body
-		// was wholly read.
-		answered := cc.serveOne()
-		keep := answered && cc.reusable()
-		linger := answered && !keep && cc.lingers()
-		cc.releaseScratch()
-		if linger {
-			cc.lingerClose()
+		if cc.needPP && !cc.readProxyHeader() {
+			cc.close()
+			return
 		}
-		cc.releaseReader()
+		keep, held := cc.serveRequest()
+		if held {
+			return // the hold has it now (hold.go)
+		}
 		if !keep {
 			cc.close()
 			return
@@ -195,8 +220,37 @@ func (cc *clientConn) run(first bool) {
 	}
 }
 
-// timedOut answers 408 to a client that took too long for its head.
+// serveRequest serves the request whose first bytes are there. keep: the
+// connection may read a next one; held: the request is held and the
+// connection belongs to the hold (the caller returns at once and touches
+// nothing of cc).
+func (cc *clientConn) serveRequest() (keep, held bool) {
+	cc.takeScratch()
+	// The body invariant (body.go): the next request is read only
+	// when this one's answer did not end the connection and its body
+	// was wholly read.
+	answered, held := cc.serveOne()
+	if held {
+		return false, true
+	}
+	cc.signalDispatched()
+	cc.heldAt, cc.outageSince = time.Time{}, time.Time{}
+	keep = answered && cc.reusable()
+	linger := answered && !keep && cc.lingers()
+	cc.releaseScratch()
+	if linger {
+		cc.lingerClose()
+	}
+	cc.releaseReader()
+	return keep, false
+}
+
+// timedOut answers 408 to a client that took too long for its head; one
+// that still owes its PROXY protocol header gets no answer.
 func (cc *clientConn) timedOut() {
+	if cc.needPP {
+		return
+	}
 	cc.takeScratch()
 	cc.writeError(408, "request head not received in time", true)
 }
@@ -211,6 +265,16 @@ func (cc *clientConn) takeScratch() {
 	cc.req.Use(&cc.sc.req)
 	cc.resp.Use(&cc.sc.resp)
 	cc.start, cc.code, cc.stats = time.Now(), 0, nil
+	if !cc.heldAt.IsZero() {
+		cc.start = cc.heldAt // a held request began when it came
+	}
+	sc := cc.sc
+	sc.set, sc.parsed, sc.wantOutage, sc.reqIDN = cc.p.settings(), false, false, 0
+	sc.upStart, sc.upHead = time.Time{}, time.Time{}
+	sc.inMark, sc.outMark = cc.pc.in, cc.pc.out
+	if cc.br != nil {
+		sc.inMark -= int64(cc.br.Buffered()) // read already, and this request's
+	}
 }
 
 // attach gives the upstream connection uc the scratch's reader and writer
@@ -234,7 +298,9 @@ func (cc *clientConn) releaseScratch() {
 		if s == nil {
 			s = cc.p.stats.Color(ColorNone)
 		}
-		s.Observe(cc.code, time.Since(cc.start))
+		now := time.Now()
+		s.Observe(cc.code, now.Sub(cc.start))
+		cc.logRequest(now) // after the flush: the client has its answer
 		cc.code = 0
 	}
 	cc.bw.Reset(nil)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"syscall"
+	"time"
 
 	"github.com/bluegreen/bluegreen/internal/http1"
 )
@@ -29,38 +30,74 @@ var (
 // maxInterim bounds the 1xx answers skipped before a final one.
 const maxInterim = 16
 
-// serveOne serves one request. It returns whether an answer was written
-// whole; false ends the connection at once (a client gone, a request cut,
-// an answer cut). Whether the connection goes on after an answer is
+// serveOne serves one request. answered: an answer was written whole
+// (false ends the connection at once: a client gone, a request cut, an
+// answer cut); held: the request is held and the connection belongs to its
+// hold (hold.go). Whether the connection goes on after an answer is
 // decided where its head is written (closeAfter, body.go).
-func (cc *clientConn) serveOne() bool {
+func (cc *clientConn) serveOne() (answered, held bool) {
 	p, rq := cc.p, &cc.req
 	cc.body, cc.continued, cc.closing = bodyUnknown, false, false
 	if ok, answered := cc.readRequest(); !ok {
-		return answered
+		return answered, false
 	}
+	cc.sc.parsed = true
 	hasBody := rq.Chunked || rq.ContentLength > 0
 	cc.body = bodyDone
 	if hasBody {
 		cc.body = bodyUnread
 		cc.pc.readProgress(p.tmo.body) // a body may take as long as it takes, while it moves
 	}
+	for next := cc.admit(); ; next = cc.holdOutage(cc.sc.outageColor) {
+		switch next {
+		case admitAnswered:
+			return true, false
+		case admitHeld:
+			return false, true
+		case admitEnd:
+			return false, false
+		}
+		if answered, again := cc.route(hasBody); !again {
+			return answered, false
+		}
+	}
+}
+
+// route sends the request to the active color and passes its answer
+// back; answered as serveOne's. again: nothing of the request reached the
+// container, which is down or refused it, and the outage hold is to keep
+// it (for the color in cc.sc.outageColor).
+func (cc *clientConn) route(hasBody bool) (answered, again bool) {
+	p, rq := cc.p, &cc.req
 	t := p.acquire()
 	if t == nil {
 		p.noActiveWarn.warn("method", string(rq.Method()), "target", string(rq.Target()))
 		cc.writeError(503, fmt.Sprintf("app %q has no active container", p.opts.App), rq.Close)
-		return true
+		return true, false
+	}
+	sc := cc.sc
+	sc.outageGen, sc.outageTarget = p.healthyGen(t.color), t // before the connect: a health check after it counts
+	if sc.set.OutageHold > 0 && p.isDown(t.color) {
+		t.doneHTTP() // never began
+		sc.outageColor = t.color
+		return false, true
 	}
 	cc.register(t)
 	if !cc.begin(t) {
 		cc.end(t)
-		return false
+		return false, false
 	}
 	if rq.Upgrade && !hasBody {
-		return cc.upgrade(t)
+		answered = cc.upgrade(t)
+	} else {
+		answered = cc.forward(t, hasBody)
+		answered = cc.end(t) && answered
 	}
-	ok := cc.forward(t, hasBody)
-	return cc.end(t) && ok
+	if cc.sc != nil && cc.sc.wantOutage { // (a WebSocket gave its scratch back)
+		cc.sc.outageColor = t.color
+		return false, true
+	}
+	return answered, false
 }
 
 // readRequest reads and checks the request head, and what already came of
@@ -101,32 +138,6 @@ func (cc *clientConn) readRequest() (ok, answered bool) {
 	return true, false
 }
 
-// upgrade serves a WebSocket handshake (a request without a body) and,
-// when the upstream switches protocols, the WebSocket; it returns whether
-// an answer was written whole and the connection may be read on.
-func (cc *clientConn) upgrade(t *target) bool {
-	p := cc.p
-	uc, answered := cc.handshake(t)
-	if !cc.end(t) || uc == nil {
-		if uc != nil {
-			uc.Close()
-			t.doneWS()
-		}
-		return answered && uc == nil
-	}
-	// From here on the connection is a WebSocket, not a request: it
-	// keeps no head, no reader and no writer. What either side sent
-	// beyond the handshake is copied out of the readers first.
-	fromClient, fromUp := takeBuffered(cc.br), takeBuffered(uc.br)
-	uc.br, uc.bw = nil, nil
-	cc.releaseScratch()
-	cc.dropReader()
-	p.pipeWebSocket(t, cc.nc, fromClient, uc, fromUp)
-	uc.Close()
-	t.doneWS()
-	return false
-}
-
 // forward proxies one plain HTTP request to t; false: no whole answer was
 // written, and the connection ends.
 func (cc *clientConn) forward(t *target, hasBody bool) bool {
@@ -154,6 +165,11 @@ func (cc *clientConn) send(t *target, hasBody bool) (uc *upConn, answered bool) 
 	for attempt := 0; ; attempt++ {
 		c, reused, err := t.pool.get(t.httpCut, !deferred)
 		if err != nil {
+			// Nothing of the request went out (or, after a resend, it
+			// may go out again): the outage hold may keep it.
+			if cc.outageHolds(err) {
+				return nil, false
+			}
 			return nil, cc.upstreamFailed(t, err) // the body is not read yet: closeAfter settles it
 		}
 		uc = c
@@ -162,6 +178,7 @@ func (cc *clientConn) send(t *target, hasBody bool) (uc *upConn, answered bool) 
 			return nil, false
 		}
 		cc.writeRequestHead(uc.bw, false)
+		cc.noteSent()
 		if hasBody {
 			if sent, answered := cc.sendBody(t, uc); !sent {
 				return nil, answered
@@ -170,27 +187,67 @@ func (cc *clientConn) send(t *target, hasBody bool) (uc *upConn, answered bool) 
 		if deferred && uc.raw != nil {
 			uc.raw.deferWrite()
 		}
+		uc.awaitAnswer(cc.sc.set.ResponseTimeout)
 		err = uc.bw.Flush()
+		cc.signalDispatched()
 		gotSome := false
 		if err == nil {
 			gotSome, err = readResponseHead(&cc.resp, uc.br)
 		}
 		if err == nil {
+			cc.noteAnswered()
 			return uc, false
 		}
 		uc.Close()
 		switch {
 		case err == errStale && attempt < 3:
 			continue // nothing of the request went out: any request may go on another connection
-		case reused && !resent && !hasBody && !gotSome && safeMethod(rq.Method()) && retryable(err):
+		case reused && !resent && !hasBody && !gotSome && http1.Resendable(rq.Method()) && http1.ConnectionLost(err):
 			// A keep-alive connection the upstream closed just as the
 			// request went out: safe to send again, but only a request
 			// that cannot have done anything, and only when not a byte of
 			// an answer came back.
 			resent = true
 			continue
+		case isTimeout(err) && !cc.wasCut():
+			return nil, cc.gatewayTimeout(t)
 		}
 		return nil, cc.upstreamFailed(t, err)
+	}
+}
+
+// outageHolds reports whether the outage hold is to keep the request
+// whose connection to its container failed with err (refused: the
+// container is not listening), and notes it for route.
+func (cc *clientConn) outageHolds(err error) bool {
+	if cc.sc.set.OutageHold <= 0 || !errors.Is(err, syscall.ECONNREFUSED) || cc.wasCut() {
+		return false
+	}
+	cc.sc.wantOutage = true
+	return true
+}
+
+// gatewayTimeout answers 504 for a request whose answer's head did not
+// come within response_timeout; the upstream connection was closed.
+func (cc *clientConn) gatewayTimeout(t *target) bool {
+	rq := &cc.req
+	tmo := cc.sc.set.ResponseTimeout
+	t.failedWarn.warn("method", string(rq.Method()), "target", string(rq.Target()), "err", "no answer within response_timeout "+tmo.String())
+	cc.writeError(504, fmt.Sprintf("app %q: upstream %s (%s) sent no answer within %s", cc.p.opts.App, t.color, t.addr, tmo), rq.Close)
+	return true
+}
+
+// noteSent and noteAnswered note when the request began to go upstream
+// and when its answer's head came, for the access log's upstream_ms.
+func (cc *clientConn) noteSent() {
+	if sc := cc.sc; sc.upStart.IsZero() && cc.logging() {
+		sc.upStart = time.Now()
+	}
+}
+
+func (cc *clientConn) noteAnswered() {
+	if sc := cc.sc; !sc.upStart.IsZero() {
+		sc.upHead = time.Now()
 	}
 }
 
@@ -210,7 +267,7 @@ func (cc *clientConn) sendBody(t *target, uc *upConn) (sent, answered bool) {
 	cc.body = bodyReading
 	var rerr, werr error
 	if rq.Chunked {
-		rerr, werr = http1.CopyChunked(uc.bw, cc.br, false)
+		rerr, werr = http1.CopyChunkedMax(uc.bw, cc.br, false, cc.sc.set.MaxRequestBody)
 	} else {
 		rerr, werr = http1.CopyN(uc.bw, cc.br, rq.ContentLength)
 	}
@@ -219,6 +276,8 @@ func (cc *clientConn) sendBody(t *target, uc *upConn) (sent, answered bool) {
 		uc.Close()
 		switch {
 		case cc.wasCut():
+		case rerr == http1.ErrBodyTooLarge:
+			cc.writeError(413, fmt.Sprintf("chunked request body larger than %d bytes", cc.sc.set.MaxRequestBody), true)
 		case rerr == http1.ErrBadChunk:
 			cc.writeError(400, "malformed chunked body", true)
 		case isTimeout(rerr):
@@ -243,8 +302,14 @@ func (cc *clientConn) relay(t *target, uc *upConn) bool {
 	body := rs.HasBody(rq.IsHEAD())
 	chunked, length, upClose := rs.Chunked, rs.ContentLength, rs.Close
 	framed := !body || chunked || length >= 0
-	cc.writeResponseHead(rs, body, rq.Close || !framed)
+	// An HTTP/1.0 client gets a chunked answer's data until the close.
+	cc.writeResponseHead(rs, body, rq.Close || !framed || rq.HTTP10 && body && chunked)
 	rs.Release()
+	if !body || length >= 0 && int64(uc.br.Buffered()) >= length {
+		// The whole answer is read: the bound of its head may stay.
+	} else {
+		uc.unbound() // response_timeout does not bound a body
+	}
 	rerr, werr := cc.copyAnswer(uc.br, body, chunked, length)
 	if werr == nil && rerr == nil {
 		werr = cc.bw.Flush()
@@ -325,72 +390,6 @@ func (cc *clientConn) upstreamFailed(t *target, err error) bool {
 	t.failedWarn.warn("method", string(rq.Method()), "target", string(rq.Target()), "err", err)
 	cc.writeError(502, fmt.Sprintf("app %q: upstream %s (%s) failed: %s", p.opts.App, t.color, t.addr, shortError(err)), rq.Close)
 	return true
-}
-
-// handshake proxies a WebSocket handshake on a fresh upstream connection.
-// When the upstream answers 101 it counts a WebSocket on t and returns the
-// upstream connection; a refused upgrade is passed to the client as an
-// ordinary answer, which ends the connection, and a failed one gets 502
-// (nil, and answered says whether the client got an answer whole).
-func (cc *clientConn) handshake(t *target) (uc *upConn, answered bool) {
-	rq, rs := &cc.req, &cc.resp
-	uc, err := t.pool.dial(t.httpCut)
-	if err != nil {
-		return nil, cc.upstreamFailed(t, err)
-	}
-	cc.attach(uc)
-	if !cc.setCur(uc) {
-		return nil, false
-	}
-	cc.writeRequestHead(uc.bw, true)
-	err = uc.bw.Flush()
-	if err == nil {
-		_, err = readResponseHead(rs, uc.br)
-	}
-	if err == nil && rs.TEOther {
-		err = errBadResponse
-	}
-	if err != nil {
-		uc.Close()
-		return nil, cc.upstreamFailed(t, err)
-	}
-	if rs.Status() != 101 {
-		defer uc.Close()
-		body := rs.HasBody(rq.IsHEAD())
-		chunked, length := rs.Chunked, rs.ContentLength
-		cc.writeResponseHead(rs, body, true)
-		rerr, werr := cc.copyAnswer(uc.br, body, chunked, length)
-		if werr == nil && rerr == nil {
-			werr = cc.bw.Flush()
-		}
-		return nil, rerr == nil && werr == nil
-	}
-	cc.writeSwitchingHead(rs)
-	if cc.bw.Flush() != nil {
-		uc.Close()
-		return nil, false
-	}
-	cc.pc.noDeadlines()
-	t.wsN.Add(1)
-	return uc, true
-}
-
-// safeMethod reports whether a request with method may be sent again:
-// only the safe methods (RFC 9110 §9.2.1) that are usually sent without a
-// body.
-func safeMethod(m []byte) bool {
-	switch string(m) {
-	case "GET", "HEAD", "OPTIONS":
-		return true
-	}
-	return false
-}
-
-// retryable reports whether err looks like a keep-alive connection the
-// upstream had already closed.
-func retryable(err error) bool {
-	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
 
 // shortError keeps the cause of a network error without Go's op chain.

@@ -40,7 +40,10 @@ import (
 //     client's requests meet a refused connect or no active color: the
 //     proxy answers them itself (502, 503), and gives no more such answers
 //     than net/http finds request heads in the client's bytes (a body read
-//     as a request would add one; the body invariant, body.go).
+//     as a request would add one; the body invariant, body.go). With
+//     fuzzMaintenance the app is in maintenance for the first client (503,
+//     and the upstream sees none of its requests); with fuzzLimit its
+//     bodies may have 16 bytes at most (413).
 //
 // go test runs the seeds only; fuzz with
 //
@@ -61,8 +64,17 @@ const templateSep = "\x00|"
 // Upstream bytes that begin with these route the first client to a port
 // nothing listens on, or to no color.
 const (
-	fuzzRefuse = "\x00refuse|"
-	fuzzNone   = "\x00none|"
+	fuzzRefuse      = "\x00refuse|"
+	fuzzNone        = "\x00none|"
+	fuzzMaintenance = "\x00maintenance|"
+	fuzzLimit       = "\x00limit|"
+)
+
+// Modes of the first client's run, besides its route.
+const (
+	fuzzPlain = iota
+	fuzzInMaintenance
+	fuzzLimited
 )
 
 var fuzzSeeds = [][2]string{
@@ -95,6 +107,10 @@ var fuzzSeeds = [][2]string{
 	{"POST /e HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 44\r\n\r\n" + smuggledEcho, fuzzRefuse},
 	{"POST /e HTTP/1.1\r\nHost: x\r\nContent-Length: 90\r\n\r\n" + smuggledEcho, fuzzNone},
 	{"POST /e HTTP/1.0\r\nContent-Length: 44\r\n\r\n" + smuggledEcho + smuggledEcho, fuzzRefuse},
+	{postLength("/echo", smuggledEcho) + "GET /next HTTP/1.1\r\nHost: x\r\nAccept: text/html\r\n\r\n", fuzzMaintenance},
+	{postChunked("/echo", smuggledEcho) + "HEAD /next HTTP/1.1\r\nHost: x\r\n\r\n", fuzzMaintenance},
+	{postLength("/echo", smuggledEcho) + "GET /next HTTP/1.1\r\nHost: x\r\n\r\n", fuzzLimit},
+	{"POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n8\r\n01234567\r\n9\r\n" + smuggledEcho[:9] + "\r\n0\r\n\r\n", fuzzLimit + "HTTP/1.1 200 OK\r\nContent-Length: 15\r\n\r\n$"},
 }
 
 // fuzzer is one proxy and one upstream listener shared by a fuzzing
@@ -181,11 +197,17 @@ type fuzzUpstream struct {
 func (fz *fuzzer) run(t *testing.T, client, template []byte) {
 	var phase atomic.Int32
 	phase.Store(1)
-	route := routeRecorder
+	route, mode := routeRecorder, fuzzPlain
 	if rest, ok := bytes.CutPrefix(template, []byte(fuzzRefuse)); ok {
 		route, template = routeRefused, rest
 	} else if rest, ok := bytes.CutPrefix(template, []byte(fuzzNone)); ok {
 		route, template = routeNone, rest
+	} else if rest, ok := bytes.CutPrefix(template, []byte(fuzzMaintenance)); ok {
+		mode, template = fuzzInMaintenance, rest
+		fz.p.Maintenance(MaintenancePage{Message: "m"})
+	} else if rest, ok := bytes.CutPrefix(template, []byte(fuzzLimit)); ok {
+		mode, template = fuzzLimited, rest
+		fz.p.Configure(Settings{MaxRequestBody: 16})
 	}
 	up := &fuzzUpstream{fz: fz, templates: bytes.Split(template, []byte(templateSep)), phase: &phase}
 	fz.cur.Store(up)
@@ -209,11 +231,13 @@ func (fz *fuzzer) run(t *testing.T, client, template []byte) {
 	if err != nil {
 		t.Fatalf("first client: %v (got %.300q)", err, gotA)
 	}
-	if route != routeRecorder {
+	if route != routeRecorder || mode != fuzzPlain {
 		if n, heads := ownAnswers(gotA), netHTTPHeads(client); n > heads {
 			t.Fatalf("the proxy answered %d requests itself, net/http finds %d request heads: %.300q", n, heads, gotA)
 		}
 		fz.p.SetTarget(color, fz.ln.Addr().String())
+		fz.p.Resume()
+		fz.p.Configure(Settings{})
 	}
 	phase.Store(2)
 	gotB, err := fz.exchange([]byte("GET /second HTTP/1.1\r\nHost: b\r\n\r\n"), 10*time.Second)
@@ -239,8 +263,8 @@ func (fz *fuzzer) run(t *testing.T, client, template []byte) {
 			countB++
 		}
 	}
-	if n := netHTTPRequests(client); countA > n {
-		t.Fatalf("the upstream saw %d requests of the first client, net/http finds %d in its bytes", countA, n)
+	if n := netHTTPRequests(client); countA > n || mode == fuzzInMaintenance && countA > 0 {
+		t.Fatalf("the upstream saw %d requests of the first client, net/http finds %d in its bytes (mode %d)", countA, n, mode)
 	}
 
 	// No client gets bytes beyond an answer's framing, nor another
@@ -388,9 +412,9 @@ func netHTTPHeads(data []byte) int {
 	}
 }
 
-// ownAnswers counts the 502 and 503 answers in what a client got (the
-// proxy's own answers to requests it could not send), reading answers
-// until one it cannot read.
+// ownAnswers counts the 502, 503 and 413 answers in what a client got
+// (the proxy's own answers to requests it could not or would not send),
+// reading answers until one it cannot read.
 func ownAnswers(got []byte) int {
 	br := bufio.NewReader(bytes.NewReader(got))
 	n := 0
@@ -400,7 +424,7 @@ func ownAnswers(got []byte) int {
 			return n
 		}
 		io.Copy(io.Discard, resp.Body)
-		if resp.StatusCode == 502 || resp.StatusCode == 503 {
+		if resp.StatusCode == 502 || resp.StatusCode == 503 || resp.StatusCode == 413 {
 			n++
 		}
 	}

@@ -30,7 +30,8 @@ type hostileCase struct {
 	methods []string                                   // the methods of the requests, to read the answers (GET when missing)
 	answer  func(*upReq) (string, bool)                // the upstream (nil: 200 with "METHOD URI" as the body)
 	opts    Options
-	route   int // what the proxy routes to: routeRecorder, routeRefused or routeNone
+	route   int                      // what the proxy routes to: routeRecorder, routeRefused or routeNone
+	setup   func(*testing.T, *Proxy) // after the route: a traffic mode, held requests (nil: none)
 
 	wantUp  []string // the complete requests the upstream saw, "METHOD URI", in order
 	noBytes bool     // not one byte reached the upstream
@@ -205,6 +206,9 @@ func hostileCases() []hostileCase {
 		badAnswer("answer with bare LF", "HTTP/1.1 200 OK\nContent-Length: 2\n\nok"),
 		badAnswer("answer with Content-Length and Transfer-Encoding", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"),
 		badAnswer("answer with an unknown coding", "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nxx"),
+		// RFC 9112 §6.1: net/http reads this body until the close, a
+		// chunked reader to its last chunk: framing the two disagree on.
+		badAnswer("HTTP/1.0 answer with Transfer-Encoding: chunked", "HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\nEVIL!"),
 		badAnswer("101 to a plain request", "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"),
 		badAnswer("answer head over 64 KiB", "HTTP/1.1 200 OK\r\nX: "+strings.Repeat("a", 64<<10)+"\r\nContent-Length: 0\r\n\r\n"),
 		badAnswer("answer with header injection", "HTTP/1.1 200 OK\r\nX: a\rSet-Cookie: evil\r\nContent-Length: 0\r\n\r\n"),
@@ -431,6 +435,9 @@ func runHostile(t *testing.T, cases []hostileCase) {
 				p.SetTarget("blue", rec.addr())
 			case routeRefused:
 				p.SetTarget("blue", refusedAddr(t))
+			}
+			if tt.setup != nil {
+				tt.setup(t, p)
 			}
 			var raw string
 			if tt.run != nil {

@@ -121,6 +121,8 @@ func (ip *idlePoller) wake(id uint64) {
 	case cc.state.CompareAndSwap(connParkedNew, connNew):
 		cc.parkTimer.Stop()
 		go cc.resume(true)
+	case cc.state.CompareAndSwap(connHeld, connClosed):
+		cc.gaveUp() // its client closed while its request was held
 	default:
 		cc.wakeMissed.Store(true) // not parked yet (park checks), or closed
 	}
@@ -174,7 +176,7 @@ func (cc *clientConn) park(first bool) bool {
 		cc.parkTimer.Stop()
 		cc.parkGen.Add(1)
 	}
-	if !cc.registerIdle(ip) {
+	if !cc.registerIdle(ip, syscall.EPOLLIN|syscall.EPOLLRDHUP|syscall.EPOLLONESHOT) {
 		undo()
 		return false
 	}
@@ -195,10 +197,9 @@ func (cc *clientConn) park(first bool) bool {
 }
 
 // registerIdle puts the socket into the poller's epoll set, armed for one
-// event.
-func (cc *clientConn) registerIdle(ip *idlePoller) bool {
-	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT,
-		Fd: int32(uint32(cc.parkID)), Pad: int32(uint32(cc.parkID >> 32))}
+// of events.
+func (cc *clientConn) registerIdle(ip *idlePoller, events uint32) bool {
+	ev := syscall.EpollEvent{Events: events, Fd: int32(uint32(cc.parkID)), Pad: int32(uint32(cc.parkID >> 32))}
 	var cerr error
 	op := syscall.EPOLL_CTL_MOD
 	if !cc.registered {
@@ -218,6 +219,42 @@ func (cc *clientConn) registerIdle(ip *idlePoller) bool {
 	}
 	cc.registered = true
 	return true
+}
+
+// watchHeld puts the socket of a connection whose request is about to be
+// held into the poller, armed for its client's close alone (EPOLLRDHUP: a
+// body or a pipelined request that comes meanwhile wakes nothing); false
+// when it cannot (the connection then waits on its goroutine).
+func (cc *clientConn) watchHeld() bool {
+	ip := poller()
+	if ip == nil || cc.raw == nil {
+		return false
+	}
+	ip.mu.Lock()
+	if cc.parkID == 0 {
+		ip.next++
+		cc.parkID = ip.next
+	}
+	ip.conns[cc.parkID] = cc
+	ip.mu.Unlock()
+	cc.wakeMissed.Store(false)
+	if !cc.registerIdle(ip, syscall.EPOLLRDHUP|syscall.EPOLLONESHOT) {
+		ip.forget(cc)
+		return false
+	}
+	return true
+}
+
+// heldWakeMissed reports whether the poller had an event for the
+// connection before it was held.
+func (cc *clientConn) heldWakeMissed() bool { return cc.wakeMissed.Load() }
+
+// unwatchHeld takes a released connection out of the poller's map; an
+// event that still comes for it finds nothing.
+func (cc *clientConn) unwatchHeld() {
+	if ip := poller(); ip != nil {
+		ip.forget(cc)
+	}
 }
 
 // parkExpired ends a parked connection whose timeout came: a new one with

@@ -38,6 +38,16 @@ type Options struct {
 	// a socket taken over from the process that served it before (an
 	// upgrade). Stop and Shutdown close it.
 	Listener net.Listener
+
+	// Settings are those a config reload may change (Configure).
+	Settings
+
+	// AccessLogSink takes the access log's records when
+	// Settings.AccessLog is on; nil: no access log. One sink is usually
+	// shared by every app of the process.
+	AccessLogSink Sink
+	// AccessLogFormat is the records' encoding (LogText or LogJSON).
+	AccessLogFormat LogFormat
 }
 
 // Connections counts the open client connections of one color: HTTP ones
@@ -53,7 +63,12 @@ type Proxy struct {
 	tmo     timeouts // client-side timeouts; tests shorten them before Start
 	stats   *Stats   // answers sent, per color
 
-	active atomic.Pointer[target] // nil: no active color (503)
+	active  atomic.Pointer[target] // nil: no active color (503)
+	set     atomic.Pointer[Settings]
+	mode    atomic.Pointer[mode] // the traffic mode (traffic.go)
+	down    [2]atomic.Bool       // by colorIndex: the owner said the container is down
+	healthy [2]atomic.Uint64     // by colorIndex: passed health checks the owner reported
+	holds   holdSet              // the requests held now (hold.go)
 
 	mu      sync.Mutex // guards targets, ln, stopped
 	targets []*target  // every routing that may still have traffic
@@ -92,6 +107,10 @@ func New(o Options) *Proxy {
 		stopDone: make(chan struct{}),
 	}
 	p.noActiveWarn = newWarnLimiter(p.log, "no active color")
+	p.Configure(o.Settings)
+	p.mode.Store(serving)
+	p.holds.init(func(cc *clientConn, outcome int) { cc.resumeHeld(outcome) },
+		func() int { return p.settings().MaxHeldRequests })
 	return p
 }
 
@@ -160,9 +179,15 @@ func (p *Proxy) accept(ln net.Listener) {
 // serveConn serves the client connection nc on its own goroutine, or
 // closes it when the proxy is stopping.
 func (p *Proxy) serveConn(nc net.Conn) {
+	peer := peerAddr(nc.RemoteAddr().String())
+	pp := p.settings().ProxyProtocol
+	if pp && !isTrusted(peer, p.trusted) {
+		nc.Close() // the PROXY protocol from a peer not trusted: closed without an answer
+		return
+	}
 	// A connection accepted while Stop begins is served too: it was
 	// queued on a socket that another process may go on serving.
-	cc := p.newClientConn(nc)
+	cc := p.newClientConn(nc, peer, pp)
 	p.connMu.Lock()
 	p.conns[cc] = time.Now()
 	p.connMu.Unlock()
@@ -182,11 +207,15 @@ func (p *Proxy) dropConn(cc *clientConn) {
 
 // SetTarget routes every new request to addr (like "127.0.0.1:18000") as
 // color; color "" clears the route so requests get 503. Requests already
-// running stay where they started. Only the owning app actor calls it.
+// running stay where they started; requests the outage hold keeps go to
+// the new route. Only the owning app actor calls it.
 func (p *Proxy) SetTarget(color, addr string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	old := p.active.Load()
+	if old != nil && (old.color != color || old.addr != addr) && p.holds.outageN.Load() > 0 {
+		defer p.holds.releaseOutage("") // what waits for the old routing goes to the new one
+	}
 	if color == "" {
 		p.active.Store(nil)
 		if old != nil {
@@ -196,6 +225,9 @@ func (p *Proxy) SetTarget(color, addr string) {
 	}
 	if old != nil && old.color == color && old.addr == addr {
 		return
+	}
+	if i := colorIndex(color); i >= 0 {
+		p.down[i].Store(false) // a new route says the container serves
 	}
 	t := newTarget(color, addr, DefaultMaxIdlePerTarget, p.stats.Color(color))
 	t.failedWarn = newWarnLimiter(p.log, "upstream failed", "color", color, "addr", addr)

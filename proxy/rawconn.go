@@ -245,6 +245,15 @@ func (c *rawConn) dropStash() {
 	}
 }
 
+// restash makes the next Reads return b (a held request's bytes, hold.go)
+// before anything from the socket.
+func (c *rawConn) restash(b []byte) {
+	c.dropStash()
+	if len(b) > 0 {
+		c.stash, c.stashOff, c.stashN = &b, 0, len(b)
+	}
+}
+
 // Read reads into p like net.Conn's Read, first sending deferred bytes.
 func (c *rawConn) Read(p []byte) (int, error) {
 	if len(p) == 0 {

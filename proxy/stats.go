@@ -91,3 +91,14 @@ func (c *ColorStats) Durations() *histogram.Histogram { return &c.durations }
 
 // Stats returns the counters of the answers p sends.
 func (p *Proxy) Stats() *Stats { return p.stats }
+
+// colorOf returns the color whose counters c are (ColorNone for nil).
+func (s *Stats) colorOf(c *ColorStats) string {
+	switch c {
+	case &s.blue:
+		return ColorBlue
+	case &s.green:
+		return ColorGreen
+	}
+	return ColorNone
+}

@@ -149,8 +149,10 @@ func (p *Proxy) connCounts() (open, busy int) {
 	return len(p.conns), busy
 }
 
-// cutBegunBy cuts the HTTP requests in flight that began at or before at.
+// cutBegunBy cuts the HTTP requests in flight that began at or before at;
+// held ones get the answer of a hold that expired.
 func (p *Proxy) cutBegunBy(at time.Time) {
+	p.holds.expireBy(at)
 	p.connMu.Lock()
 	conns := make([]*clientConn, 0, len(p.conns))
 	for cc := range p.conns {
@@ -190,9 +192,14 @@ func (p *Proxy) closeIdle() {
 func (p *Proxy) closeAll() {
 	p.connMu.Lock()
 	var parked []*clientConn
+	var held []*clientConn
 	for cc := range p.conns {
 		if cc.state.CompareAndSwap(connParked, connClosed) || cc.state.CompareAndSwap(connParkedNew, connClosed) {
 			parked = append(parked, cc)
+			continue
+		}
+		if cc.state.CompareAndSwap(connHeld, connClosed) {
+			held = append(held, cc)
 			continue
 		}
 		cc.nc.Close()
@@ -200,6 +207,9 @@ func (p *Proxy) closeAll() {
 	p.connMu.Unlock()
 	for _, cc := range parked {
 		cc.closeParked()
+	}
+	for _, cc := range held {
+		cc.dropHeld()
 	}
 	deadline := time.Now().Add(time.Second)
 	for time.Now().Before(deadline) {

@@ -90,6 +90,31 @@ type upConn struct {
 
 	raw  *rawConn       // the connection, when it can defer a write (nil: not a socket)
 	live http1.Liveness // whether it may carry the next request, when idle
+	dl   time.Time      // its read deadline (zero: none): response_timeout's
+}
+
+// awaitAnswer bounds the wait for the answer's head to d from now (0: no
+// bound), like a progress timeout (progressConn): the deadline moves only
+// when it would come more than its slack early, so that a busy connection
+// moves it about once a second.
+func (c *upConn) awaitAnswer(d time.Duration) {
+	if d <= 0 {
+		c.unbound()
+		return
+	}
+	if at := time.Now().Add(d); c.dl.Before(at) {
+		c.dl = at.Add(slackOf(d))
+		c.Conn.SetReadDeadline(c.dl)
+	}
+}
+
+// unbound lifts the bound of awaitAnswer: an answer's body and a
+// WebSocket are not bounded.
+func (c *upConn) unbound() {
+	if !c.dl.IsZero() {
+		c.dl = time.Time{}
+		c.Conn.SetReadDeadline(time.Time{})
+	}
 }
 
 // pool keeps idle keep-alive connections to one upstream address.

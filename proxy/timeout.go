@@ -59,17 +59,20 @@ type progressConn struct {
 	// aborted is set (by another goroutine) when the request is cut; a
 	// deadline is not moved once it is set.
 	aborted atomic.Bool
+
+	in, out int64 // bytes read and written, for the access log
 }
 
 // slackOf is how late a timeout of d may fire.
 func slackOf(d time.Duration) time.Duration { return min(d/8, time.Second) }
 
 func (c *progressConn) Read(p []byte) (int, error) {
-	if c.raw != nil && c.raw.stashed() {
-		return c.Conn.Read(p) // no system call: no deadline
+	if c.raw == nil || !c.raw.stashed() {
+		c.applyRead() // a read from the socket (from the stash: no system call, no deadline)
 	}
-	c.applyRead()
-	return c.Conn.Read(p)
+	n, err := c.Conn.Read(p)
+	c.in += int64(n)
+	return n, err
 }
 
 // await waits, with the read deadline, until the connection has bytes,
@@ -111,7 +114,9 @@ func (c *progressConn) Write(p []byte) (int, error) {
 			c.recheck()
 		}
 	}
-	return c.Conn.Write(p)
+	n, err := c.Conn.Write(p)
+	c.out += int64(n)
+	return n, err
 }
 
 // recheck restores an abort's expired deadline that a move just replaced.

@@ -31,11 +31,100 @@ var closeGoingAway = func() []byte {
 	return append(f, reason...)
 }()
 
+// upgrade serves a WebSocket handshake (a request without a body) and,
+// when the upstream switches protocols, the WebSocket; it returns whether
+// an answer was written whole and the connection may be read on.
+func (cc *clientConn) upgrade(t *target) bool {
+	p := cc.p
+	uc, answered := cc.handshake(t)
+	if !cc.end(t) || uc == nil {
+		if uc != nil {
+			uc.Close()
+			t.doneWS()
+		}
+		return answered && uc == nil
+	}
+	// From here on the connection is a WebSocket, not a request: it
+	// keeps no head, no reader and no writer. What either side sent
+	// beyond the handshake is copied out of the readers first; its access
+	// log record is kept until it ends.
+	cc.keepWebSocketRecord()
+	fromClient, fromUp := takeBuffered(cc.br), takeBuffered(uc.br)
+	uc.br, uc.bw = nil, nil
+	cc.releaseScratch()
+	cc.dropReader()
+	in, out := p.pipeWebSocket(t, cc.nc, fromClient, uc, fromUp)
+	uc.Close()
+	t.doneWS()
+	cc.logWebSocket(in, out)
+	return false
+}
+
+// handshake proxies a WebSocket handshake on a fresh upstream connection.
+// When the upstream answers 101 it counts a WebSocket on t and returns the
+// upstream connection; a refused upgrade is passed to the client as an
+// ordinary answer, which ends the connection, and a failed one gets 502
+// (nil, and answered says whether the client got an answer whole).
+func (cc *clientConn) handshake(t *target) (uc *upConn, answered bool) {
+	rq, rs := &cc.req, &cc.resp
+	uc, err := t.pool.dial(t.httpCut)
+	if err != nil {
+		if cc.outageHolds(err) {
+			return nil, false
+		}
+		return nil, cc.upstreamFailed(t, err)
+	}
+	cc.attach(uc)
+	if !cc.setCur(uc) {
+		return nil, false
+	}
+	cc.writeRequestHead(uc.bw, true)
+	cc.noteSent()
+	uc.awaitAnswer(cc.sc.set.ResponseTimeout)
+	err = uc.bw.Flush()
+	cc.signalDispatched()
+	if err == nil {
+		_, err = readResponseHead(rs, uc.br)
+	}
+	if err == nil && rs.TEOther {
+		err = errBadResponse
+	}
+	if err != nil {
+		uc.Close()
+		if isTimeout(err) && !cc.wasCut() {
+			return nil, cc.gatewayTimeout(t)
+		}
+		return nil, cc.upstreamFailed(t, err)
+	}
+	cc.noteAnswered()
+	uc.unbound() // neither a refused upgrade's body nor the WebSocket is bounded
+	if rs.Status() != 101 {
+		defer uc.Close()
+		body := rs.HasBody(rq.IsHEAD())
+		chunked, length := rs.Chunked, rs.ContentLength
+		cc.writeResponseHead(rs, body, true)
+		rerr, werr := cc.copyAnswer(uc.br, body, chunked, length)
+		if werr == nil && rerr == nil {
+			werr = cc.bw.Flush()
+		}
+		return nil, rerr == nil && werr == nil
+	}
+	cc.writeSwitchingHead(rs)
+	if cc.bw.Flush() != nil {
+		uc.Close()
+		return nil, false
+	}
+	cc.pc.noDeadlines()
+	t.wsN.Add(1)
+	return uc, true
+}
+
 // pipeWebSocket copies an upgraded connection's bytes both ways until
-// either side ends, or until t's WebSocket cutoff closes it with 1001.
-// fromClient and fromUp are what each side sent beyond the handshake (nil
-// when nothing), in pooled buffers the copiers give back.
-func (p *Proxy) pipeWebSocket(t *target, client net.Conn, fromClient *pending, uc *upConn, fromUp *pending) {
+// either side ends, or until t's WebSocket cutoff closes it with 1001, and
+// returns how many bytes came from the client and went to it. fromClient
+// and fromUp are what each side sent beyond the handshake (nil when
+// nothing), in pooled buffers the copiers give back.
+func (p *Proxy) pipeWebSocket(t *target, client net.Conn, fromClient *pending, uc *upConn, fromUp *pending) (in, out int64) {
 	ws := &wsConn{client: client, up: uc}
 	stopWS := context.AfterFunc(t.wsCut, func() {
 		t.nWSClosed.Add(1)
@@ -50,6 +139,7 @@ func (p *Proxy) pipeWebSocket(t *target, client net.Conn, fromClient *pending, u
 	})
 	ws.copyToClient(newRelayReader(uc.Conn, fromUp))
 	wg.Wait()
+	return ws.in, ws.out
 }
 
 // wsConn is one proxied WebSocket.
@@ -59,6 +149,9 @@ type wsConn struct {
 
 	mu  sync.Mutex
 	cut bool
+
+	in  int64 // bytes from the client (copyToUpstream's)
+	out int64 // bytes to the client (copyToClient's, the 1001 close frame included)
 }
 
 // cutoff asks the upstream→client copier to close the WebSocket at the next
@@ -84,6 +177,7 @@ func (c *wsConn) copyToUpstream(src *relayReader) {
 	for {
 		buf, err := src.next()
 		if len(buf) > 0 {
+			c.in += int64(len(buf))
 			_, werr := c.up.Write(buf)
 			src.done()
 			if werr != nil {
@@ -113,7 +207,8 @@ func (c *wsConn) copyToClient(src *relayReader) {
 			} else {
 				fs.scan(chunk, false)
 			}
-			_, werr := c.client.Write(chunk)
+			n, werr := c.client.Write(chunk)
+			c.out += int64(n)
 			src.done()
 			if werr != nil {
 				c.up.Close()
@@ -150,7 +245,9 @@ func (c *wsConn) copyToClient(src *relayReader) {
 func (c *wsConn) goAway() {
 	c.up.Close()
 	c.client.SetWriteDeadline(time.Now().Add(closeLinger))
-	if _, err := c.client.Write(closeGoingAway); err == nil {
+	n, err := c.client.Write(closeGoingAway)
+	c.out += int64(n)
+	if err == nil {
 		if tc, ok := c.client.(interface{ CloseWrite() error }); ok {
 			tc.CloseWrite()
 		}

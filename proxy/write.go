@@ -52,17 +52,7 @@ func (cc *clientConn) writeRequestHead(w *bufio.Writer, upgrade bool) {
 			trustedFwd[k] = append(trustedFwd[k], string(rq.Value(f)))
 		}
 	}
-	switch {
-	case rq.Chunked:
-		w.WriteString("Transfer-Encoding: chunked\r\n")
-	case rq.ContentLength >= 0:
-		w.WriteString("Content-Length: ")
-		w.Write(strconv.AppendInt(w.AvailableBuffer(), rq.ContentLength, 10))
-		w.WriteString("\r\n")
-	}
-	if rq.TETrailers {
-		w.WriteString("Te: trailers\r\n")
-	}
+	cc.writeProxyFields(w)
 	if upgrade {
 		w.WriteString("Connection: Upgrade\r\n")
 	}
@@ -85,6 +75,26 @@ func (cc *clientConn) writeRequestHead(w *bufio.Writer, upgrade bool) {
 			w.WriteString("\r\n")
 		}
 	}
+	w.WriteString("\r\n")
+}
+
+// writeProxyFields writes the fields of a request head sent upstream that
+// the proxy decides: the framing, TE: trailers, and X-Request-Id.
+func (cc *clientConn) writeProxyFields(w *bufio.Writer) {
+	rq := &cc.req
+	switch {
+	case rq.Chunked:
+		w.WriteString("Transfer-Encoding: chunked\r\n")
+	case rq.ContentLength >= 0:
+		w.WriteString("Content-Length: ")
+		w.Write(strconv.AppendInt(w.AvailableBuffer(), rq.ContentLength, 10))
+		w.WriteString("\r\n")
+	}
+	if rq.TETrailers {
+		w.WriteString("Te: trailers\r\n")
+	}
+	w.WriteString("X-Request-Id: ")
+	w.Write(cc.requestID())
 	w.WriteString("\r\n")
 }
 
@@ -115,8 +125,10 @@ func (cc *clientConn) writeResponseHead(rs *http1.Head, body, closeClient bool) 
 		w.Write(strconv.AppendInt(w.AvailableBuffer(), rs.ContentLength, 10))
 		w.WriteString("\r\n")
 	}
-	if closeClient {
-		w.WriteString("Connection: close\r\n")
+	if c := connectionValue(closeClient, cc.req.HTTP10); c != "" {
+		w.WriteString("Connection: ")
+		w.WriteString(c)
+		w.WriteString("\r\n")
 	}
 	w.WriteString("\r\n")
 }
@@ -140,6 +152,12 @@ func (cc *clientConn) writeSwitchingHead(rs *http1.Head) {
 // connection ends after it when closeClient or closeAfter says so (a body
 // not read yet that could not be read now).
 func (cc *clientConn) writeError(status int, msg string, closeClient bool) {
+	cc.writeErrorWith(status, msg, closeClient, "")
+}
+
+// writeErrorWith is writeError with fields (whole lines) added to the
+// answer's head.
+func (cc *clientConn) writeErrorWith(status int, msg string, closeClient bool, fields string) {
 	closeClient = cc.closeAfter(closeClient) // before the answer: it may read the body
 	cc.code = status
 	body := "bluegreen: " + msg + "\n"
@@ -148,10 +166,13 @@ func (cc *clientConn) writeError(status int, msg string, closeClient bool) {
 	w.WriteString(strconv.Itoa(status))
 	w.WriteByte(' ')
 	w.WriteString(statusText(status))
-	w.WriteString("\r\nContent-Type: text/plain; charset=utf-8\r\nX-Content-Type-Options: nosniff\r\nCache-Control: no-store\r\nContent-Length: ")
+	w.WriteString("\r\nContent-Type: text/plain; charset=utf-8\r\nX-Content-Type-Options: nosniff\r\nCache-Control: no-store\r\n")
+	w.WriteString(fields)
+	w.WriteString("Content-Length: ")
 	w.WriteString(strconv.Itoa(len(body)))
-	if closeClient {
-		w.WriteString("\r\nConnection: close")
+	if c := connectionValue(closeClient, cc.req.HTTP10); c != "" {
+		w.WriteString("\r\nConnection: ")
+		w.WriteString(c)
 	}
 	w.WriteString("\r\n\r\n")
 	if !cc.req.IsHEAD() {
@@ -166,6 +187,8 @@ func statusText(code int) string {
 		return "Bad Request"
 	case 408:
 		return "Request Timeout"
+	case 413:
+		return "Content Too Large"
 	case 417:
 		return "Expectation Failed"
 	case 431:
@@ -174,6 +197,8 @@ func statusText(code int) string {
 		return "Bad Gateway"
 	case 503:
 		return "Service Unavailable"
+	case 504:
+		return "Gateway Timeout"
 	}
 	return "Error"
 }

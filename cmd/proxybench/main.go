@@ -10,6 +10,12 @@
 // With -baseline, a proxybench binary built from another checkout (say,
 // main before a change) runs its bluegreen proxy as the target "baseline",
 // interleaved with this one, so that both see the same machine load.
+//
+// With -accesslog (the default), bluegreen also runs as "bluegreen-log",
+// writing an access log record per request to a file through
+// internal/logsink as serve does, and nginx as "nginx-log" with its
+// access_log to a file; their CPU per request against the targets without
+// a log is the log's cost.
 package main
 
 import (
@@ -31,6 +37,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/bluegreen/bluegreen/internal/logsink"
 	"github.com/bluegreen/bluegreen/proxy"
 	"github.com/coder/websocket"
 )
@@ -42,7 +49,7 @@ func main() {
 			serveBackend(os.Args[2])
 			return
 		case "bluegreen":
-			serveBluegreen(os.Args[2], os.Args[3])
+			serveBluegreen(os.Args[2], os.Args[3], os.Args[4:]...)
 			return
 		}
 	}
@@ -60,6 +67,7 @@ type config struct {
 	wsTrips    int
 	only       string
 	baseline   string
+	accessLog  bool
 }
 
 func run() error {
@@ -104,8 +112,9 @@ func parseFlags() config {
 	flag.StringVar(&c.gomaxprocs, "gomaxprocs", "", "GOMAXPROCS of the bluegreen proxy process (empty: Go's default)")
 	flag.IntVar(&c.threads, "t", 1, "wrk threads")
 	flag.IntVar(&c.wsTrips, "ws", 2000, "WebSocket echo round trips per target and round")
-	flag.StringVar(&c.only, "only", "", "comma-separated targets to run (direct,bluegreen,baseline,nginx,haproxy)")
+	flag.StringVar(&c.only, "only", "", "comma-separated targets to run (direct,bluegreen,bluegreen-log,baseline,nginx,nginx-log,haproxy)")
 	flag.StringVar(&c.baseline, "baseline", "", "a proxybench binary of another checkout whose proxy runs as the target \"baseline\"")
+	flag.BoolVar(&c.accessLog, "accesslog", true, "also run bluegreen and nginx with an access log to a file (bluegreen-log, nginx-log)")
 	flag.Parse()
 	return c
 }
@@ -143,18 +152,28 @@ func startTargets(ctx context.Context, c config, dir string) (targets []*target,
 	if err := add(startTarget(ctx, dir, "bluegreen", env, self, "bluegreen", freeAddr(), backendAddr)); err != nil {
 		return nil, stop, err
 	}
+	if c.accessLog {
+		logFile := filepath.Join(dir, "bluegreen-access.log")
+		if err := add(startTarget(ctx, dir, "bluegreen-log", env, self, "bluegreen", freeAddr(), backendAddr, logFile)); err != nil {
+			return nil, stop, err
+		}
+	}
 	if c.baseline != "" {
 		if err := add(startTarget(ctx, dir, "baseline", env, c.baseline, "bluegreen", freeAddr(), backendAddr)); err != nil {
 			return nil, stop, err
 		}
 	}
-	for _, other := range []struct {
-		name  string
-		start func(ctx context.Context, dir, path, backend string) (*target, error)
-	}{{"nginx", startNginx}, {"haproxy", startHAProxy}} {
-		path, err := exec.LookPath(other.name)
+	others := []struct {
+		name, bin string
+		start     func(ctx context.Context, dir, path, backend string) (*target, error)
+	}{{"nginx", "nginx", startNginx}, {"nginx-log", "nginx", startNginxLog}, {"haproxy", "haproxy", startHAProxy}}
+	for _, other := range others {
+		if other.name == "nginx-log" && !c.accessLog {
+			continue
+		}
+		path, err := exec.LookPath(other.bin)
 		if err != nil {
-			fmt.Fprintln(os.Stderr, other.name+" not installed: skipped")
+			fmt.Fprintln(os.Stderr, other.bin+" not installed: "+other.name+" skipped")
 			continue
 		}
 		if err := add(other.start(ctx, dir, path, backendAddr)); err != nil {
@@ -276,13 +295,25 @@ func serveBackend(addr string) {
 	}
 }
 
-// serveBluegreen runs the bluegreen proxy on addr routed to target.
-func serveBluegreen(addr, target string) {
+// serveBluegreen runs the bluegreen proxy on addr routed to target; with
+// an access log file, it writes a record per request there (text, through
+// a logsink, as serve --access-log does).
+func serveBluegreen(addr, target string, accessLog ...string) {
 	host, port, _ := net.SplitHostPort(addr)
 	var p int
 	fmt.Sscan(port, &p)
-	px := proxy.New(proxy.Options{App: "bench", ListenAddress: host, Port: p,
-		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+	o := proxy.Options{App: "bench", ListenAddress: host, Port: p,
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
+	if len(accessLog) > 0 {
+		sink, err := logsink.OpenFile(accessLog[0], logsink.Options{})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bluegreen:", err)
+			os.Exit(1)
+		}
+		defer sink.Close()
+		o.AccessLogSink, o.AccessLog = sink, true
+	}
+	px := proxy.New(o)
 	if err := px.Start(); err != nil {
 		fmt.Fprintln(os.Stderr, "bluegreen:", err)
 		os.Exit(1)

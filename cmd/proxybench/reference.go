@@ -9,7 +9,9 @@ import (
 
 // The reference proxies get the configuration an operator would use for a
 // keep-alive HTTP/1.1 reverse proxy with WebSockets: one worker (nginx) or
-// thread (HAProxy), upstream keep-alive, no access log.
+// thread (HAProxy), upstream keep-alive, no access log; nginx-log is nginx
+// with its access_log to a file (its default format, unbuffered: a write
+// per request, as an operator's plain access_log line does).
 
 const nginxConf = `worker_processes 1;
 daemon off;
@@ -18,7 +20,7 @@ pid %[1]s/nginx.pid;
 error_log %[1]s/nginx-error.log warn;
 events { worker_connections 4096; }
 http {
-    access_log off;
+    access_log %[4]s;
     client_body_temp_path %[1]s/nginx-body;
     proxy_temp_path %[1]s/nginx-proxy;
     fastcgi_temp_path %[1]s/nginx-fastcgi;
@@ -61,16 +63,30 @@ backend be
 `
 
 func startNginx(ctx context.Context, dir, path, backend string) (*target, error) {
+	return startNginxAs(ctx, "nginx", "off", dir, path, backend)
+}
+
+func startNginxLog(ctx context.Context, dir, path, backend string) (*target, error) {
+	return startNginxAs(ctx, "nginx-log", filepath.Join(dir, "nginx-access.log"), dir, path, backend)
+}
+
+// startNginxAs starts nginx as the target name, with accessLog as its
+// access_log ("off", or a file).
+func startNginxAs(ctx context.Context, name, accessLog, dir, path, backend string) (*target, error) {
 	addr := freeAddr()
-	conf := filepath.Join(dir, "nginx.conf")
-	if err := os.WriteFile(conf, fmt.Appendf(nil, nginxConf, dir, backend, addr), 0o644); err != nil {
+	sub := filepath.Join(dir, name) // a prefix of its own: pid file, temp paths
+	if err := os.MkdirAll(sub, 0o755); err != nil {
 		return nil, err
 	}
-	p, err := startProc(ctx, dir, "nginx", nil, path, "-c", conf, "-p", dir, "-e", filepath.Join(dir, "nginx-error.log"))
+	conf := filepath.Join(sub, "nginx.conf")
+	if err := os.WriteFile(conf, fmt.Appendf(nil, nginxConf, sub, backend, addr, accessLog), 0o644); err != nil {
+		return nil, err
+	}
+	p, err := startProc(ctx, dir, name, nil, path, "-c", conf, "-p", sub, "-e", filepath.Join(sub, "nginx-error.log"))
 	if err != nil {
 		return nil, err
 	}
-	return &target{name: "nginx", addr: addr, proc: p}, nil
+	return &target{name: name, addr: addr, proc: p}, nil
 }
 
 func startHAProxy(ctx context.Context, dir, path, backend string) (*target, error) {

@@ -65,7 +65,15 @@ func CopyAll(dst *bufio.Writer, src *bufio.Reader) (rerr, werr error) {
 // re-encoded without extensions and the trailer section as received; with
 // dechunk it writes only the data (for an HTTP/1.0 client).
 func CopyChunked(dst *bufio.Writer, src *bufio.Reader, dechunk bool) (rerr, werr error) {
+	return CopyChunkedMax(dst, src, dechunk, 0)
+}
+
+// CopyChunkedMax is CopyChunked for a body of at most limit data bytes
+// (0: no limit): a chunk that would take it past limit is not copied, and
+// rerr is ErrBodyTooLarge.
+func CopyChunkedMax(dst *bufio.Writer, src *bufio.Reader, dechunk bool, limit int64) (rerr, werr error) {
 	var excess int64 // non-data bytes beyond an allowance, as net/http counts them
+	var total uint64 // data bytes
 	var num [20]byte
 	for {
 		if werr = flushBeforeWait(dst, src, 0); werr != nil {
@@ -89,6 +97,9 @@ func CopyChunked(dst *bufio.Writer, src *bufio.Reader, dechunk bool) (rerr, werr
 		}
 		if n == 0 {
 			return copyTrailer(dst, src, dechunk)
+		}
+		if total += n; limit > 0 && total > uint64(limit) {
+			return ErrBodyTooLarge, nil
 		}
 		if !dechunk {
 			dst.Write(strconv.AppendUint(num[:0], n, 16))

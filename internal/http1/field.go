@@ -24,7 +24,8 @@ const (
 	KindForwardedHost                // X-Forwarded-Host
 	KindForwardedPort                // X-Forwarded-Port
 	KindForwarded                    // Forwarded
-	KindForwardingAlias              // a forwarding field spelled with '_' for '-' (X_Forwarded_For, X_Real_IP): always dropped
+	KindForwardingAlias              // a forwarding field (or X-Request-Id) spelled with '_' for '-' (X_Forwarded_For, X_Real_IP): always dropped
+	KindRequestID                    // X-Request-Id: the proxy writes its own
 )
 
 // ForwardingNames are the forwarding fields, in the order of their kinds
@@ -74,6 +75,13 @@ func classify(name []byte) Kind {
 		}
 		if EqualFold(name, "Keep-Alive") {
 			return KindHop
+		}
+	case 12:
+		if equalFoldDash(name, "X-Request-Id") {
+			if bytes.IndexByte(name, '_') >= 0 {
+				return KindForwardingAlias
+			}
+			return KindRequestID
 		}
 	case 14:
 		if EqualFold(name, "Content-Length") {

@@ -42,6 +42,8 @@ var (
 	ErrMalformed = errors.New("malformed or ambiguous head")
 	// ErrBadChunk: a chunked body breaks the chunk syntax.
 	ErrBadChunk = errors.New("malformed chunked body")
+	// ErrBodyTooLarge: a chunked body grew past the limit of CopyChunkedMax.
+	ErrBodyTooLarge = errors.New("body larger than the limit")
 )
 
 // span is a range of a head's buffer: buf[off:end]. Fields keep offsets,
@@ -85,12 +87,15 @@ type Head struct {
 	reason         span // the status line after its version: "200 OK\r\n"
 	host           span
 	hostN          int
+	requestID      span
+	requestIDN     int
 
 	HTTP10        bool  // an HTTP/1.0 message
 	ContentLength int64 // -1: none
 	Chunked       bool  // Transfer-Encoding: chunked (final)
 	TEOther       bool  // a Transfer-Encoding other than a final chunked
-	Close         bool  // Connection: close, or HTTP/1.0
+	Close         bool  // Connection: close, or HTTP/1.0 without Connection: keep-alive
+	KeepAlive     bool  // Connection: keep-alive
 	Upgrade       bool  // a WebSocket upgrade request (Upgrade: websocket + Connection: upgrade)
 	Expect        bool  // Expect: 100-continue on an HTTP/1.1 request
 	ExpectOther   bool  // an Expect the proxy cannot meet, on an HTTP/1.1 request
@@ -132,6 +137,10 @@ func (h *Head) ReadHead(br *bufio.Reader) error {
 		lineStart = len(h.buf)
 	}
 }
+
+// Bytes returns the head as it was read, valid until the next ReadHead or
+// Release.
+func (h *Head) Bytes() []byte { return h.buf[:len(h.buf):len(h.buf)] }
 
 // Len returns the size of the head in bytes.
 func (h *Head) Len() int { return len(h.buf) }
@@ -217,6 +226,10 @@ func (h *Head) HasHost() bool { return h.hostN > 0 }
 
 // Host returns the request's Host field value ("" when none).
 func (h *Head) Host() []byte { return h.bytes(h.host) }
+
+// RequestID returns the value of the request's X-Request-Id field, and
+// whether it had exactly one.
+func (h *Head) RequestID() ([]byte, bool) { return h.bytes(h.requestID), h.requestIDN == 1 }
 
 // Status returns a response's status code.
 func (h *Head) Status() int { return h.status }

@@ -105,6 +105,8 @@ func TestHead_ParseRequest_framing(t *testing.T) {
 		{"h2c is no websocket", "GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n", -1, false, false, false, false},
 		{"upgrade without connection", "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n\r\n", -1, false, false, false, false},
 		{"no upgrade on http/1.0", "GET / HTTP/1.0\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n", -1, false, true, false, false},
+		{"http/1.0 keep-alive", "GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n", -1, false, false, false, false},
+		{"http/1.0 keep-alive and close", "GET / HTTP/1.0\r\nConnection: keep-alive, close\r\n\r\n", -1, false, true, false, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -139,6 +141,7 @@ func TestHead_markHop(t *testing.T) {
 		{"connection naming framing and host", "POST / HTTP/1.1\r\nHost: x\r\nConnection: Content-Length, Transfer-Encoding, Host, X-Forwarded-For\r\nContent-Length: 3\r\nA: 1\r\n\r\n", []string{"A"}},
 		{"many connection tokens", "GET / HTTP/1.1\r\nHost: x\r\nConnection: t1,t2,t3,t4,t5,t6,t7,t8,t9,T10,t11\r\nT1: a\r\nt9: b\r\nt10: c\r\nT11: d\r\nt12: e\r\n\r\n", []string{"t12"}},
 		{"repeated tokens", "GET / HTTP/1.1\r\nHost: x\r\nConnection: a, a, A, a\r\nConnection: b\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n", []string{"C"}},
+		{"request ids and their underscore aliases", "GET / HTTP/1.1\r\nHost: x\r\nX-Request-Id: a\r\nx_request_id: b\r\nConnection: X-Request-ID\r\nA: 1\r\n\r\n", []string{"A"}},
 		{"forwarding fields and their underscore aliases", "GET / HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 1\r\nX_Forwarded_For: 2\r\nX-Real-IP: 3\r\nX_Real_IP: 4\r\nx_real-ip: 5\r\nX_Forwarded_Host: 6\r\nX-Forwarded_Proto: 7\r\nX_Forwarded_Port: 8\r\nForwarded: 9\r\nX_Other: 10\r\n\r\n", []string{"X_Other"}},
 	}
 	for _, tt := range tests {
@@ -176,6 +179,7 @@ func TestClassify(t *testing.T) {
 		"X-Forwarded-Host": KindForwardedHost, "X-Forwarded-Port": KindForwardedPort, "forwarded": KindForwarded,
 		"X_Forwarded_For": KindForwardingAlias, "x_real_ip": KindForwardingAlias, "X-Real_Ip": KindForwardingAlias,
 		"X_Forwarded-Proto": KindForwardingAlias, "X_FORWARDED_HOST": KindForwardingAlias, "X-Forwarded_Port": KindForwardingAlias,
+		"X-Request-Id": KindRequestID, "x-request-id": KindRequestID, "X_Request_ID": KindForwardingAlias, "X-Request_Id": KindForwardingAlias,
 		"Content_Length": KindOther, "X_Other": KindOther, "Hosts": KindOther, "X-Forwarded-Fo": KindOther, "Forwarded_": KindOther,
 	} {
 		if got := classify([]byte(name)); got != want {
@@ -225,6 +229,11 @@ func TestHead_ParseResponse(t *testing.T) {
 		"obs-fold":                   "HTTP/1.1 200 OK\r\nX-A: a\r\n b\r\n\r\n",
 		"space before colon":         "HTTP/1.1 200 OK\r\nContent-Length : 2\r\n\r\n",
 		"control byte":               "HTTP/1.1 200 OK\r\nX-A: a\x01\r\n\r\n",
+		// RFC 9112 §6.1: the framing of an HTTP/1.0 message with
+		// Transfer-Encoding is faulty; net/http reads its body until the
+		// close, a chunked reader to its last chunk.
+		"http/1.0 chunked": "HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+		"http/1.0 gzip":    "HTTP/1.0 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n",
 	}
 	for name, resp := range refused {
 		t.Run(name, func(t *testing.T) {
@@ -372,6 +381,27 @@ func BenchmarkHead_typical(b *testing.B) {
 		}
 		if err := h.ParseRequest(); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+func TestHead_RequestID(t *testing.T) {
+	for _, tt := range []struct {
+		req  string
+		want string
+		one  bool
+	}{
+		{"GET / HTTP/1.1\r\nHost: x\r\n\r\n", "", false},
+		{"GET / HTTP/1.1\r\nHost: x\r\nX-Request-ID:  abc-1 \r\n\r\n", "abc-1", true},
+		{"GET / HTTP/1.1\r\nHost: x\r\nX-Request-ID: a\r\nx-request-id: b\r\n\r\n", "b", false},
+		{"GET / HTTP/1.1\r\nHost: x\r\nX_Request_ID: a\r\n\r\n", "", false},
+	} {
+		h, err := readRequest(t, tt.req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, one := h.RequestID(); string(got) != tt.want || one != tt.one {
+			t.Errorf("%q: RequestID %q %v, want %q %v", tt.req, got, one, tt.want, tt.one)
 		}
 	}
 }

@@ -24,7 +24,9 @@ func (h *Head) ParseRequest() error {
 		return ErrMalformed
 	}
 	if h.HTTP10 {
-		h.Close = true // keep-alive is not offered to HTTP/1.0 clients
+		// An HTTP/1.0 connection ends after its answer unless the client
+		// asked to keep it (Connection: keep-alive, RFC 9112 §C.2.2).
+		h.Close = h.Close || !h.KeepAlive
 		// RFC 9110 §10.1.1: an HTTP/1.0 request's expectation is ignored.
 		h.Expect, h.ExpectOther = false, false
 	}
@@ -43,7 +45,10 @@ func (h *Head) ParseRequest() error {
 
 // ParseResponse parses the head ReadHead read as a response. A
 // Transfer-Encoding other than a final chunked is not an error here
-// (TEOther is set) and neither is a 1xx status: the caller decides.
+// (TEOther is set) and neither is a 1xx status: the caller decides. An
+// HTTP/1.0 answer with any Transfer-Encoding is ErrMalformed: its framing
+// is faulty (RFC 9112 §6.1), and net/http reads such a body until the
+// close where a chunked reader would stop at its last chunk.
 func (h *Head) ParseResponse() error {
 	rest, err := h.startLine()
 	if err != nil {
@@ -55,7 +60,7 @@ func (h *Head) ParseResponse() error {
 	if err := h.parseFields(rest); err != nil {
 		return err
 	}
-	if h.Chunked && h.ContentLength >= 0 {
+	if h.Chunked && h.ContentLength >= 0 || h.HTTP10 && (h.Chunked || h.TEOther) {
 		return ErrMalformed
 	}
 	if h.HTTP10 {
@@ -265,14 +270,10 @@ func (h *Head) fieldLine(off, end int) error {
 		h.hostN++
 		h.host = f.value
 	case KindConnection:
-		for tok := range Tokens(v) {
-			switch {
-			case EqualFold(tok, "close"):
-				h.Close = true
-			case EqualFold(tok, "upgrade"):
-				h.Upgrade = true
-			}
-		}
+		h.connectionTokens(v)
+	case KindRequestID:
+		h.requestIDN++
+		h.requestID = f.value
 	case KindExpect:
 		if EqualFold(v, "100-continue") {
 			h.Expect = true
@@ -286,6 +287,20 @@ func (h *Head) fieldLine(off, end int) error {
 	}
 	h.addField(f)
 	return nil
+}
+
+// connectionTokens notes the options of a Connection field's value.
+func (h *Head) connectionTokens(v []byte) {
+	for tok := range Tokens(v) {
+		switch {
+		case EqualFold(tok, "close"):
+			h.Close = true
+		case EqualFold(tok, "upgrade"):
+			h.Upgrade = true
+		case EqualFold(tok, "keep-alive"):
+			h.KeepAlive = true
+		}
+	}
 }
 
 func parseContentLength(v []byte) (int64, bool) {
