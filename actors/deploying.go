@@ -157,6 +157,18 @@ func (a *appActor) candidateRemoved(color deploy.Color, existing bool) {
 
 func (a *appActor) running(color deploy.Color) bool { return a.containers.running(color) }
 
+func (a *appActor) split(color deploy.Color, percent int) {
+	a.listener.canary(color, a.portOf(color), percent)
+}
+
+// portOf is the host port of color's container.
+func (a *appActor) portOf(color deploy.Color) int {
+	if s, ok := a.containers.get(color); ok && s.port != 0 {
+		return s.port
+	}
+	return a.containers.port(color)
+}
+
 func (a *appActor) tally(color deploy.Color) proxy.Tally {
 	return a.metrics.Requests().Color(string(color)).Tally()
 }
@@ -166,11 +178,8 @@ func (a *appActor) routeBack(color deploy.Color, image string) error {
 	if a.record.active() != color {
 		_, err = a.record.switchTo(color, image)
 	}
-	port := a.containers.port(color)
-	if s, ok := a.containers.get(color); ok && s.port != 0 {
-		port = s.port
-	}
-	a.listener.route(color, port)
+	a.listener.route(color, a.portOf(color))
+	a.listener.canary("", 0, 0) // a canary step's split ends with it
 	a.ensureMonitors()
 	a.refreshStatus()
 	return err

@@ -209,6 +209,20 @@ func (l *proxyListener) route(color deploy.Color, port int) {
 	l.proxy.SetTarget(string(color), net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
 }
 
+// canary routes percent of the clients to color's container on port, the
+// others to the active color (a canary step, docs/verification.md);
+// percent 0 ends the split. A no-op before the proxy listened.
+func (l *proxyListener) canary(color deploy.Color, port, percent int) {
+	if l.proxy == nil {
+		return
+	}
+	if percent <= 0 {
+		l.proxy.SetCanary("", "", 0)
+		return
+	}
+	l.proxy.SetCanary(string(color), net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), percent)
+}
+
 // drainer returns what lets color's requests finish and closes its
 // WebSockets, bounded by the app's timeouts; nil before the proxy listened.
 func (l *proxyListener) drainer(color deploy.Color) func() proxy.DrainResult {

@@ -144,6 +144,16 @@ func (r *deploymentRun) advance(res stepDone) {
 			return
 		}
 		r.enter(r.afterGate(), "")
+	case phaseCanary: // 4a. the step passed: the next one, or the switch (also after a promote); it failed: back to the old color
+		switch {
+		case res.err != nil:
+			r.enter(phaseReverting, res.err.Error())
+		case !r.promoted && r.stepIdx+1 < len(r.steps):
+			r.stepIdx++
+			r.enter(phaseCanary, "")
+		default:
+			r.enter(phaseSwitching, "")
+		}
 	case phaseSwitching: // 5. traffic moved, or the switch could not be recorded; 6. the old color drains, if there is one
 		if res.err != nil {
 			r.enter(phaseRollingBack, res.err.Error())
@@ -192,8 +202,13 @@ func (r *deploymentRun) drainOrEnd() {
 // enter closes r's current phase (with why, when it failed) and begins the
 // work of next; work that ends at once comes back to advance here.
 func (r *deploymentRun) enter(next phase, why string) {
-	if next == phaseVerifying {
-		r.openWindow(deploy.VerifyStepAll) // before the record: its event shows the window
+	switch next { // the window opens before the record: its event shows it
+	case phaseCanary:
+		step := r.steps[r.stepIdx]
+		r.host.split(r.color, step)
+		r.openWindow(step)
+	case phaseVerifying:
+		r.openWindow(deploy.VerifyStepAll)
 	}
 	r.record(next, why)
 	var res stepDone

@@ -112,8 +112,11 @@ type runHost interface {
 	tally(color deploy.Color) proxy.Tally
 	// routeBack moves all traffic to color (serving image) at once: the
 	// store first, then the proxy, which it moves even when the store
-	// cannot record it.
+	// cannot record it; a canary step's split ends with it.
 	routeBack(color deploy.Color, image string) error
+	// split routes percent of the clients to color, the others to the
+	// active color: a canary step.
+	split(color deploy.Color, percent int)
 }
 
 // newDeploymentRun makes the run of a recorded deployment d, numbered gen,

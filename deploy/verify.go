@@ -107,10 +107,14 @@ func Percent(f float64) string {
 	return strconv.FormatFloat(math.Round(f*1e6)/1e4, 'f', -1, 64) + "%"
 }
 
-// roundDuration keeps a duration readable: milliseconds under 10s, tenths
-// of a second above.
+// roundDuration keeps a duration readable and still above a limit it is
+// above: tenths of a millisecond under 100ms, milliseconds under 10s,
+// tenths of a second above.
 func roundDuration(d time.Duration) time.Duration {
-	if d < 10*time.Second {
+	switch {
+	case d < 100*time.Millisecond:
+		return d.Round(100 * time.Microsecond)
+	case d < 10*time.Second:
 		return d.Round(time.Millisecond)
 	}
 	return d.Round(100 * time.Millisecond)

@@ -32,6 +32,8 @@ func TestJudge(t *testing.T) {
 		{"no requests", Limits{MaxErrorRate: 0, MinRequests: 0}, WindowNumbers{}, ""},
 		{"min_requests 0 judges one", Limits{MaxErrorRate: 0, MinRequests: 0}, WindowNumbers{Requests: 1, Errors: 1},
 			"5xx 100.0% of 1 requests (max 0%)"},
+		{"p99 just over a short limit", Limits{MaxErrorRate: 0.01, MinRequests: 1, MaxP99: 50 * time.Millisecond},
+			WindowNumbers{Requests: 20, P99: 50420 * time.Microsecond}, "p99 50.4ms of 20 requests (max 50ms)"},
 		{"p99 not judged without max_p99", Limits{MaxErrorRate: 0.01, MinRequests: 20}, WindowNumbers{Requests: 40, P99: time.Hour}, ""},
 		{"half a percent", Limits{MaxErrorRate: 0.005, MinRequests: 1}, WindowNumbers{Requests: 1000, Errors: 6},
 			"5xx 0.6% of 1000 requests (max 0.5%)"},

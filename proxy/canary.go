@@ -109,6 +109,11 @@ func (cc *clientConn) writeCanaryCookie(w *bufio.Writer) {
 	}
 }
 
+// Bucket is the bucket, 0-99, of a bluegreen_canary cookie value: during
+// a canary step at percent p, a client whose bucket is under p goes to the
+// canary color.
+func Bucket(value string) int { return int(bucketOf([]byte(value))) }
+
 // bucketOf is a cookie value's bucket: its FNV-1a hash modulo 100.
 func bucketOf(v []byte) uint32 {
 	h := uint32(2166136261)
