@@ -2,10 +2,12 @@ package actors
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -14,6 +16,7 @@ import (
 
 	"github.com/bluegreen/bluegreen/deploy"
 	"github.com/bluegreen/bluegreen/internal/testsupport/testimage"
+	"github.com/bluegreen/bluegreen/proxy"
 )
 
 // The real-Docker tests of verification on live traffic
@@ -166,14 +169,90 @@ func TestSystem_VerifyRollsBackABadRelease(t *testing.T) {
 		len(answers), bad, d.Verification.Requests, lastBad.Sub(first500).Round(time.Millisecond), failed, afterBack)
 }
 
-// phaseAt waits until deployment id is in status st and returns it.
-func (h *harness) phaseAt(id int64, st deploy.Status, timeout time.Duration) deploy.Deployment {
-	h.t.Helper()
-	var d deploy.Deployment
-	eventually(h.t, timeout, func() bool {
-		var err error
-		d, err = h.sys.Deployment(context.Background(), id)
-		return err == nil && d.Status == st
-	}, func() string { return fmt.Sprintf("deployment %d %s, want %s", id, d.Status, st) })
-	return d
+// TestSystem_CanarySharesByCookie deploys a good image with canary steps
+// 10 and 50 under load from 100 keep-alive clients that carry a
+// bluegreen_canary cookie, one client per bucket: in each step the share
+// of the requests that the new version served is within a few points of
+// the step's percent, and the deployment completes.
+func TestSystem_CanarySharesByCookie(t *testing.T) {
+	buildImages(t)
+	app := newTestApp(t, imgV1)
+	app.verify = "verify: {window: 6s, min_requests: 5}, canary: [10, 50]"
+	h := newHarness(t, app)
+	h.waitStable(app.name, imgV1, 60*time.Second)
+
+	log := &answerLog{stop: make(chan struct{})}
+	for bucket := range 100 {
+		log.wg.Add(1)
+		go func() {
+			defer log.wg.Done()
+			jar := newJar()
+			u, _ := url.Parse(app.url("/"))
+			jar.SetCookies(u, []*http.Cookie{{Name: proxy.CanaryCookie, Value: valueOfBucket(bucket)}})
+			c := &http.Client{Timeout: 10 * time.Second, Jar: jar, Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
+			defer c.CloseIdleConnections()
+			for {
+				select {
+				case <-log.stop:
+					return
+				default:
+				}
+				log.record(c.Get(app.url("/")))
+				time.Sleep(20 * time.Millisecond)
+			}
+		}()
+	}
+	d := h.deploy(app.name, imgV2, deploy.TriggerAPI)
+	answers := log.halt()
+	if d.Status != deploy.StatusCompleted || d.Verification == nil || d.Verification.Result != deploy.VerificationPassed {
+		t.Fatalf("deployment %s %q, verification %+v", d.Status, d.Error, d.Verification)
+	}
+	if want := []string{"pulling", "starting", "health_checking", "canary", "canary", "switching", "verifying", "draining", "stopping"}; !slices.Equal(phaseNamesOf(d), want) {
+		t.Fatalf("phases %v, want %v", phaseNamesOf(d), want)
+	}
+	// Each step's answers, by the times of its window's events.
+	evs, err := h.sys.Events(context.Background(), app.name, 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	from := map[int]time.Time{}
+	for _, e := range evs {
+		var v deploy.Verification
+		if e.Type != deploy.EventDeploymentPhase || !e.Of(d.DeploymentID) || json.Unmarshal(e.Data, &v) != nil || v.Result == "" {
+			continue
+		}
+		if v.Result == deploy.VerificationRunning {
+			from[v.Step] = e.At
+			continue
+		}
+		n, onNew := 0, 0
+		for _, a := range answers {
+			if a.at.After(from[v.Step]) && a.at.Before(e.At) {
+				n++
+				if a.version == "v2" {
+					onNew++
+				}
+				if a.status != http.StatusOK {
+					t.Errorf("a request failed in the window at %d%%: %+v", v.Step, a)
+				}
+			}
+		}
+		share := 100 * float64(onNew) / float64(max(n, 1))
+		t.Logf("window at %d%%: %d requests, %.1f%% served by the new version (%d in its window's numbers)", v.Step, n, share, v.Requests)
+		if n < 100 || share < float64(v.Step)-5 || share > float64(v.Step)+5 {
+			t.Errorf("window at %d%%: %.1f%% of %d requests on the new version", v.Step, share, n)
+		}
+	}
+	if len(from) != 3 {
+		t.Fatalf("windows begun: %v", from)
+	}
+}
+
+// valueOfBucket is a bluegreen_canary cookie value whose bucket is b.
+func valueOfBucket(b int) string {
+	for i := 0; ; i++ {
+		if v := fmt.Sprintf("%032x", i); proxy.Bucket(v) == b {
+			return v
+		}
+	}
 }
