@@ -59,6 +59,6 @@ type Backend interface {
 	// deployments used that are still present in Docker), newest first.
 	Images(ctx context.Context, app string) ([]deploy.Image, error)
 	// Metrics returns the registry of the supervisor's metrics
-	// (CONTRACT §6.2), which GET /metrics serves.
+	// (docs/metrics.md, "Families"), which GET /metrics serves.
 	Metrics() prometheus.Gatherer
 }

@@ -1,5 +1,5 @@
 // Package config reads and validates the app configs of bluegreen: one YAML
-// file per app in the apps folder (CONTRACT §2).
+// file per app in the apps folder (docs/config.md).
 //
 // Reading an app goes defaults → strict decode (unknown keys are errors) →
 // normalize → validate. Every problem of every file is collected as an *Error
@@ -12,7 +12,7 @@ import (
 	"time"
 )
 
-// Defaults of the optional settings (CONTRACT §2).
+// Defaults of the optional settings (docs/config.md).
 const (
 	DefaultMethod             = "GET"
 	DefaultTimeout            = 5 * time.Second
@@ -154,12 +154,13 @@ type Docker struct {
 	Command       []string // empty = the image's own
 	// KeepImages is how many of the newest distinct images the app's
 	// deployments used stay in Docker after a completed deployment; older
-	// ones are removed by tag (CONTRACT §6.5). 0 keeps every image.
+	// ones are removed by tag (docs/deployments.md, "Image retention"). 0 keeps every image.
 	KeepImages int
 }
 
-// Deployment holds the timeouts of a deployment (docs/deployments.md), and
-// how it is verified on live traffic (docs/verification.md).
+// Deployment holds the timeouts of a deployment (docs/config.md,
+// "deployment"), and how it is verified on live traffic
+// (docs/verification.md).
 type Deployment struct {
 	DrainTimeout, WebSocketDrainTimeout, StartupTimeout, HealthCheckTimeout, StopTimeout time.Duration
 	// Verify, when set, watches the new color's real traffic after the

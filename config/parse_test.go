@@ -390,7 +390,7 @@ func TestParse_TooLarge(t *testing.T) {
 }
 
 func TestParse_Contract(t *testing.T) {
-	// The example of CONTRACT §2, as written there.
+	// The example of the app config format as the contract first wrote it (docs/config.md has its own).
 	src := `name: web-api
 image: web-api:20250630-1010-a333666
 ports:

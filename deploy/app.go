@@ -115,7 +115,7 @@ type ReloadResult struct {
 type Overall struct {
 	Status    string           `json:"status"` // OverallHealthy, OverallDegraded or OverallUnhealthy
 	Apps      map[string]State `json:"apps"`
-	PID       int              `json:"pid"`        // the serving process (CONTRACT §6.3)
+	PID       int              `json:"pid"`        // the serving process (docs/api.md, "Supervisor health")
 	Version   string           `json:"version"`    // its version
 	StartedAt time.Time        `json:"started_at"` // when it started
 }
@@ -141,7 +141,7 @@ func (st AppStatus) CanServe() bool {
 	return false
 }
 
-// UpgradeStatus is what POST /api/upgrade answers (CONTRACT §6.1).
+// UpgradeStatus is what POST /api/upgrade answers (docs/api.md, "Upgrade").
 type UpgradeStatus struct {
 	Status  string `json:"status"`   // UpgradeStarted
 	OldPID  int    `json:"old_pid"`  // the process being replaced

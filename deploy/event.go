@@ -41,13 +41,13 @@ const (
 	EventConfigReloaded        EventType = "config.reloaded"
 	EventSupervisorStarted     EventType = "supervisor.started"
 	EventSupervisorStopped     EventType = "supervisor.stopped"
-	// CONTRACT §6.3: an upgrade of serve onto the binary at its path.
+	// docs/upgrades.md, "Step by step": an upgrade of serve onto the binary at its path.
 	EventSupervisorUpgrading     EventType = "supervisor.upgrading"      // Data: {"old_pid", "old_version", "executable"}
 	EventSupervisorUpgraded      EventType = "supervisor.upgraded"       // Data: {"old_pid", "new_pid", "old_version", "new_version"}
 	EventSupervisorUpgradeFailed EventType = "supervisor.upgrade_failed" // Data: {"old_pid", "new_pid", "reason", "logs"}
 )
 
-// Event types of image retention (CONTRACT §6.5).
+// Event types of image retention (docs/deployments.md, "Image retention").
 const (
 	// EventImageRemoved records an image removed by tag after a completed
 	// deployment. Data: {"image", "id", "size_bytes", "last_deployment_id",

@@ -1,6 +1,6 @@
 package deploy
 
-// Status is where a deployment stands (docs/deployments.md, "Statuses").
+// Status is where a deployment stands (docs/deployments.md, "Deployment statuses").
 type Status string
 
 // Deployment statuses: a deployment runs through the first eight in order

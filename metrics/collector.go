@@ -11,7 +11,7 @@ import (
 	"github.com/bluegreen/bluegreen/proxy"
 )
 
-// The families of CONTRACT §6.2, all of them exported by one collector
+// The families of docs/metrics.md, all of them exported by one collector
 // that reads the apps' counters at scrape time.
 var (
 	requestsDesc = prometheus.NewDesc("bluegreen_proxy_requests_total",

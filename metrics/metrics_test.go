@@ -21,7 +21,7 @@ import (
 	"github.com/bluegreen/bluegreen/proxy"
 )
 
-// Families are the families of CONTRACT §6.2 with their types.
+// Families are the families of docs/metrics.md with their types.
 var Families = map[string]string{
 	"bluegreen_proxy_requests_total":           "counter",
 	"bluegreen_proxy_request_duration_seconds": "histogram",
@@ -112,7 +112,7 @@ func TestRegistry(t *testing.T) {
 				continue
 			}
 			if Families[name] == "" {
-				t.Errorf("family %s is not in CONTRACT §6.2", name)
+				t.Errorf("family %s is not in docs/metrics.md", name)
 			}
 		}
 		for name, typ := range Families {

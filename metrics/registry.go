@@ -1,4 +1,4 @@
-// Package metrics is bluegreen's Prometheus metrics (CONTRACT §6.2). A
+// Package metrics is bluegreen's Prometheus metrics (docs/metrics.md). A
 // Registry holds the metrics of one supervisor: per app, the counters its
 // proxy, its health checks and its deployments count into (App), and the
 // standard process and Go collectors. Everything is counted with atomics and
