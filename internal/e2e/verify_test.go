@@ -15,7 +15,7 @@ import (
 
 // TestCrash_Kill9InVerificationWindow kills serve with SIGKILL while a
 // verified deployment of v2 over v1 watches its window, then starts it
-// again (docs/verification.md, "Crashes"). In canary the new process
+// again (docs/verification.md, "Crashes and upgrades"). In canary the new process
 // routes every client to the old color, removes the candidate and ends
 // the deployment interrupted. In verifying it keeps the new color active,
 // watches a fresh window with the old container still running, and
