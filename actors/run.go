@@ -145,15 +145,7 @@ func (r *deploymentRun) advance(res stepDone) {
 		}
 		r.enter(r.afterGate(), "")
 	case phaseCanary: // 4a. the step passed: the next one, or the switch (also after a promote); it failed: back to the old color
-		switch {
-		case res.err != nil:
-			r.enter(phaseReverting, res.err.Error())
-		case !r.promoted && r.stepIdx+1 < len(r.steps):
-			r.stepIdx++
-			r.enter(phaseCanary, "")
-		default:
-			r.enter(phaseSwitching, "")
-		}
+		r.afterStep(res.err)
 	case phaseSwitching: // 5. traffic moved, or the switch could not be recorded; 6. the old color drains, if there is one
 		if res.err != nil {
 			r.enter(phaseRollingBack, res.err.Error())
@@ -186,6 +178,20 @@ func (r *deploymentRun) advance(res stepDone) {
 	case phaseRollingBack: // 4. the candidate is gone; the old container kept serving
 		r.candidateRemoved(res.err)
 		r.end(deploy.StatusRolledBack, r.why, res.logs)
+	}
+}
+
+// afterStep follows a canary step (err: why it failed): the next step, the
+// switch (also after a promote), or back to the old color.
+func (r *deploymentRun) afterStep(err error) {
+	switch {
+	case err != nil:
+		r.enter(phaseReverting, err.Error())
+	case !r.promoted && r.stepIdx+1 < len(r.steps):
+		r.stepIdx++
+		r.enter(phaseCanary, "")
+	default:
+		r.enter(phaseSwitching, "")
 	}
 }
 

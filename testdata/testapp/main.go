@@ -57,15 +57,7 @@ func run() error {
 	if !validMode(mode) {
 		return fmt.Errorf("HEALTH_MODE %q: use ok, fail, hang or crash", mode)
 	}
-	crashAfter, err := envDuration("CRASH_AFTER")
-	if err != nil {
-		return err
-	}
-	startupDelay, err := envDuration("STARTUP_DELAY")
-	if err != nil {
-		return err
-	}
-	failRate, err := envPercent("FAIL_RATE")
+	crashAfter, startupDelay, failRate, err := faults()
 	if err != nil {
 		return err
 	}
@@ -111,6 +103,19 @@ func run() error {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+// faults reads the misbehaviours asked for: CRASH_AFTER, STARTUP_DELAY
+// and FAIL_RATE.
+func faults() (crashAfter, startupDelay time.Duration, failRate uint64, err error) {
+	if crashAfter, err = envDuration("CRASH_AFTER"); err != nil {
+		return
+	}
+	if startupDelay, err = envDuration("STARTUP_DELAY"); err != nil {
+		return
+	}
+	failRate, err = envPercent("FAIL_RATE")
+	return
 }
 
 func envOr(key, def string) string {
