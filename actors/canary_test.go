@@ -239,3 +239,41 @@ func TestCanary_RestartInCanary(t *testing.T) {
 		}
 	}
 }
+
+// An upgrade's pause during a window waits for the deployment to end, its
+// bound counting the windows left; a promote is refused meanwhile, as any
+// request that changes the app.
+func TestCanary_UpgradeWaitsForTheWindows(t *testing.T) {
+	cfg := verifiedApp(t, "web:v1", 10, 50)
+	u := newVerifyUnit(t, cfg)
+	ctx := context.Background()
+	id := u.deploy(cfg.Name, "web:v2").DeploymentID
+	u.stepOpen(id, 10)
+	u.clock.fire(verifyWindowLen)
+	u.stepOpen(id, 50)
+
+	paused := make(chan error, 1)
+	go func() { paused <- u.sys.Pause(ctx) }()
+	u.until("paused", u.sys.Paused)
+	bound := deploymentBound(cfg) - verifyAllowance(cfg) + 2*verifyWindowLen // this step and verifying
+	u.until("the pause's bound", func() bool { return u.clock.pending(bound) == 1 })
+	if _, err := u.sys.Promote(ctx, cfg.Name); deploy.ErrorCode(err) != deploy.EUNAVAILABLE {
+		t.Fatalf("promote during the pause: %v", err)
+	}
+	u.clock.fire(verifyWindowLen)
+	u.windowOpen(id, deploy.StatusVerifying)
+	select {
+	case err := <-paused:
+		t.Fatalf("the pause returned (%v) while deployment %d watches its window", err, id)
+	default:
+	}
+	u.clock.fire(verifyWindowLen)
+	if err := <-paused; err != nil {
+		t.Fatalf("pause: %v", err)
+	}
+	if d := u.wait(id); d.Status != deploy.StatusCompleted {
+		t.Fatalf("deployment %s %q", d.Status, d.Error)
+	}
+	u.sys.Resume()
+	u.stable(cfg.Name, "web:v2")
+}
