@@ -7,11 +7,11 @@ import (
 
 // A proxy's access log records reach the sink in batches: a request
 // copies its record into its proxy's buffer, under the proxy's own lock,
-// and a timer hands the buffer to the sink logFlushDelay later, record by
-// record (a request whose record does not fit hands it over at once). So
-// the request path takes no lock shared with other apps (the sink, one
-// for all apps, has one), and the sink's writer wakes about once per
-// batch rather than once per record.
+// and a timer hands the buffer to the sink logFlushDelay later, one Write
+// per record; a request whose record does not fit hands the buffer over
+// first. So a request takes the sink's lock (one sink, and one lock, for
+// all apps) only when it finds the buffer full, and the sink's writer
+// wakes about once per batch rather than once per record.
 
 // Bounds of a proxy's record buffer.
 const (
