@@ -13,7 +13,7 @@ import (
 // resolved before any request (each routing holds its color's counters),
 // so counting takes no lock and allocates nothing; a metrics collector
 // reads them at scrape time (bluegreen_proxy_requests_total and
-// bluegreen_proxy_request_duration_seconds, CONTRACT §6.2).
+// bluegreen_proxy_request_duration_seconds, docs/metrics.md).
 
 // ColorNone labels the answers to requests that were routed to no color:
 // the 503 when no color is active, and the requests refused before routing

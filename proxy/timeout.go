@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// Timeouts of the client side (CONTRACT §6.6). There is deliberately no
+// Timeouts of the client side (docs/proxy.md, "Limits and timeouts"). There is deliberately no
 // bound on a whole request or response: long uploads, downloads and event
 // streams must not be cut while they make progress.
 const (
