@@ -5,18 +5,22 @@
 // System ties them together and serves the management API (api.Backend).
 //
 // One Docker event stream serves the process (events.go): the supervisor
-// routes each event to the app actor of the container. During an upgrade of
-// serve, Pause hands the driving of Docker over and Resume takes it back
-// (pause.go: the single-driver rule); Stop drains every proxy with its app's
-// timeouts.
+// routes each event to the app actor of the container. Every container
+// create, start, stop and removal of all apps takes its turn in one queue
+// (queue.go), a few at once. During an upgrade of serve, Pause hands the
+// driving of Docker over and Resume takes it back (pause.go: the
+// single-driver rule); Stop drains every proxy with its app's timeouts.
 //
 // The app actor (app.go) is made of owned parts, each a type that alone
 // holds and changes its state: the two colors' containers (containers.go,
 // inspect.go, exits.go), the restart of a dead active container (exits.go),
+// the retry of a deployment that failed while nothing serves (retry.go),
 // the health actors (monitor.go), the deployments (deployments.go) and the
 // running one (runstate.go, run.go, phases.go), image retention
 // (images.go), the single-driver gate (pause.go), the app's row in the
-// store (state.go) and its proxy (listener.go). Its Receive (receive.go)
+// store (state.go), its proxy (listener.go) and its traffic mode
+// (traffic.go: pause, maintenance, resume; the outage hold follows the
+// active container). Its Receive (receive.go)
 // hands each message to a part or to a flow across parts: adoption
 // (adopt.go), the reconcile (reconcile.go), requests (request.go), Docker's
 // events (events.go), a run's requests to the actor (deploying.go); what
@@ -40,6 +44,7 @@ import (
 	"github.com/bluegreen/bluegreen/config"
 	"github.com/bluegreen/bluegreen/deploy"
 	"github.com/bluegreen/bluegreen/metrics"
+	"github.com/bluegreen/bluegreen/proxy"
 	"github.com/bluegreen/bluegreen/store"
 )
 
@@ -59,6 +64,16 @@ type Options struct {
 	// proxy; nil: net.Listen.
 	Listen  func(network, addr string) (net.Listener, error)
 	Version string // the build's version, for GET /health
+	// DockerConcurrency is how many container creates, starts, stops and
+	// removals of all apps run at once (queue.go); 0:
+	// DefaultDockerConcurrency, below 0: no bound.
+	DockerConcurrency int
+	// AccessLog takes the proxies' access log records (docs/traffic.md,
+	// "Access log"), in AccessLogFormat; nil: no access log. When it
+	// counts the records it drops (metrics.DropCounter, as a
+	// logsink.Sink does), bluegreen_access_log_dropped_total reads it.
+	AccessLog       proxy.Sink
+	AccessLogFormat proxy.LogFormat
 
 	timers timers // tests: the app actors' clocks
 }
@@ -96,6 +111,9 @@ func Start(o Options) (*System, error) {
 	if o.Metrics == nil {
 		o.Metrics = metrics.New()
 	}
+	if o.DockerConcurrency == 0 {
+		o.DockerConcurrency = DefaultDockerConcurrency
+	}
 	cfgs, err := o.Load()
 	if err != nil {
 		return nil, err
@@ -106,9 +124,13 @@ func Start(o Options) (*System, error) {
 	}
 	h := newHub()
 	rec := &recorder{store: o.Store, hub: h, log: o.Logger, metrics: o.Metrics}
-	d := deps{store: o.Store, rt: o.Runtime, rec: rec, log: o.Logger, reconcile: o.ReconcileInterval, timers: o.timers.withDefaults(),
-		listen: o.Listen, metrics: o.Metrics}
-	s := &System{eng: eng, store: o.Store, rt: o.Runtime, hub: h, rec: rec, log: o.Logger, timeout: o.RequestTimeout,
+	rt := newQueuedRuntime(o.Runtime, max(o.DockerConcurrency, 0)) // every Docker call of the process goes through it
+	d := deps{store: o.Store, rt: rt, rec: rec, log: o.Logger, reconcile: o.ReconcileInterval, timers: o.timers.withDefaults(),
+		listen: o.Listen, metrics: o.Metrics, accessLog: accessLog{sink: o.AccessLog, format: o.AccessLogFormat}}
+	if dc, ok := o.AccessLog.(metrics.DropCounter); ok {
+		o.Metrics.SetAccessLog(dc)
+	}
+	s := &System{eng: eng, store: o.Store, rt: rt, hub: h, rec: rec, log: o.Logger, timeout: o.RequestTimeout,
 		version: o.Version, started: time.Now().UTC(), metrics: o.Metrics}
 	names := make([]string, 0, len(cfgs))
 	for _, c := range cfgs {

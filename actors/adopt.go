@@ -27,6 +27,7 @@ func (a *appActor) onAdopt(msg adoptResult) {
 		// A deployment began before adoption answered: it owns its color and
 		// its decisions; take only the other color's container.
 		a.containers.adoptBeside(msg.containers, r.color)
+		a.containers.adoptAsides(msg.containers) // the run's end decides on its color's (standby.go)
 		if b != nil && b.finish != nil {
 			ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 			a.deployments.endFound(ctx, b.finish, deploy.StatusInterrupted, "a new deployment began before it could be finished")
@@ -35,6 +36,8 @@ func (a *appActor) onAdopt(msg adoptResult) {
 		return
 	}
 	a.containers.adoptAll(msg.containers)
+	a.containers.adoptAsides(msg.containers)
+	a.settleAsides(b.finishing()) // before the interrupted candidate's removal: it may take its place (standby.go)
 	a.removeInterruptedCandidate()
 	a.log.Info("adopted containers", "count", a.containers.count(), "active_color", a.record.active(), keyImage, a.record.current())
 	if b == nil {
@@ -48,12 +51,15 @@ func (a *appActor) onAdopt(msg adoptResult) {
 // after its switch, and deploys again what a stop interrupted (resume).
 func (a *appActor) bringUp(b *boot) {
 	active := a.record.active()
-	image, trigger := a.cfg.Image, deploy.TriggerConfig // first start: the config's image
+	image, trigger, kind := a.cfg.Image, deploy.TriggerConfig, deploy.KindConfig // first start: the config's image
 	if a.record.current() != "" {
-		image = a.record.current()
+		image, kind = a.record.current(), deploy.KindDeploy
 	}
 	if b.resume != nil { // what the operator asked for last
-		image, trigger = b.resume.ToImage, b.resume.TriggerSource
+		image, trigger, kind = b.resume.ToImage, b.resume.TriggerSource, b.resume.Kind
+		if kind == deploy.KindSwitch { // deployed again as a new container
+			kind = deploy.KindDeploy
+		}
 	}
 	s, found := a.containers.get(active)
 	if b.finish != nil && !found {
@@ -64,14 +70,15 @@ func (a *appActor) bringUp(b *boot) {
 	}
 	switch {
 	case active == "":
-		a.startDeployment(image, trigger, "")
+		a.startDeployment(image, trigger, kind, "")
 		return
 	case !found:
 		a.log.Warn("active container is gone: deploying again", keyColor, active, keyImage, image)
-		a.startDeployment(image, trigger, "")
+		a.startDeployment(image, trigger, kind, "")
 		return
 	case !s.running():
 		a.log.Warn("active container is not running: starting it", keyColor, active, "state", s.state)
+		a.containers.markRecovering(active) // degraded until it passed its checks again
 		a.containers.startOp(active)
 	default:
 		a.routeActive()
@@ -82,9 +89,9 @@ func (a *appActor) bringUp(b *boot) {
 	if b.resume != nil && image != a.record.current() {
 		a.log.Info("resuming the deployment the stop interrupted", keyImage, image)
 		if a.deployments.running() != nil {
-			a.deployments.enqueue(image, a.record.current(), trigger)
+			a.deployments.enqueue(image, a.record.current(), trigger, kind)
 		} else {
-			a.startDeployment(image, trigger, "")
+			a.startDeployment(image, trigger, kind, "")
 		}
 	}
 	a.ensureMonitors()

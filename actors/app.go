@@ -20,14 +20,16 @@ type appActor struct {
 	*env // what every part reads; written in receive.go only (started, onUpdateConfig)
 
 	// The owned parts, with the files that may write their state.
-	containers  appContainers  // the two colors' containers: containers.go, inspect.go, exits.go
+	containers  appContainers  // the two colors' containers: containers.go, inspect.go, exits.go, standby.go
 	revival     activeRevival  // the restart of a dead active container: exits.go
+	retry       deployRetry    // the retry of a failed deployment while nothing serves: retry.go
 	monitors    appMonitors    // the health actors: monitor.go
 	deployments appDeployments // the running, the queued, the last completed deployment: deployments.go
 	images      imageRetention // image retention: images.go
 	gate        driverGate     // the single-driver gate of an upgrade: pause.go
 	record      appRecord      // the app's row in the store: state.go
 	listener    proxyListener  // the app's proxy: listener.go
+	traffic     appTraffic     // serving, paused or in maintenance: traffic.go
 
 	retired bool // removed from the configs: stopping for good (receive.go)
 }
@@ -36,16 +38,20 @@ type appActor struct {
 func newAppActor(cfg *config.App, d deps) actor.Producer {
 	return func() actor.Receiver {
 		e := &env{cfg: cfg, deps: d, log: d.log.With(keyApp, cfg.Name)}
-		return &appActor{
+		a := &appActor{
 			env:         e,
 			containers:  newAppContainers(e),
 			revival:     activeRevival{env: e},
+			retry:       deployRetry{env: e},
 			monitors:    newAppMonitors(e),
 			deployments: appDeployments{env: e},
 			images:      imageRetention{env: e},
 			gate:        driverGate{env: e},
 			record:      appRecord{env: e},
 			listener:    proxyListener{env: e},
+			traffic:     appTraffic{env: e},
 		}
+		a.monitors.eager = a.listener.holding
+		return a
 	}
 }

@@ -45,6 +45,8 @@ func notFound(msg appMessage) any {
 		return StatusReply{Err: err}
 	case GetActiveContainer:
 		return ContainerReply{Err: err}
+	case SetTraffic:
+		return TrafficReply{Err: err}
 	default:
 		return DeployReply{Err: err}
 	}

@@ -52,7 +52,8 @@ func (s *System) askDeploy(msg any) (deploy.Response, error) {
 	return r.Response, r.Err
 }
 
-// Switch implements api.Backend: it waits for the switch to end.
+// Switch implements api.Backend: it waits for the switch to end. A switch
+// to the active color changes nothing: the app's status.
 func (s *System) Switch(ctx context.Context, app string, color deploy.Color) (deploy.AppStatus, error) {
 	if s.paused.Load() {
 		return deploy.AppStatus{}, errBusy
@@ -63,6 +64,9 @@ func (s *System) Switch(ctx context.Context, app string, color deploy.Color) (de
 	resp, err := s.askDeploy(Switch{App: app, Color: color})
 	if err != nil {
 		return deploy.AppStatus{}, err
+	}
+	if resp.Status == deploy.AnswerUnchanged {
+		return s.App(ctx, app)
 	}
 	d, err := s.WaitDeployment(ctx, resp.DeploymentID)
 	if err != nil {

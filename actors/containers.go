@@ -22,13 +22,16 @@ const (
 // appContainers are an app's two colors' containers as its actor knows
 // them, kept in the store as they change: adoption, the reconcile, Docker's
 // events, the actor's own starts and removals, a deployment and the health
-// checks change them, each through a method here, in inspect.go or in
-// exits.go; no other file writes a slot. It also knows whether Docker
+// checks change them, each through a method here, in inspect.go, exits.go
+// or standby.go (a color's standby set aside while a candidate takes the
+// color); no other file writes a slot. It also knows whether Docker
 // answered its last read.
 type appContainers struct {
-	env   *env
-	slots map[deploy.Color]*slot
-	seen  [2]uint64 // the events of each color taken (reconcileResult.seen)
+	env      *env
+	slots    map[deploy.Color]*slot
+	asides   map[deploy.Color]*aside // the standbys set aside while a candidate takes their color (standby.go)
+	asideGen uint64                  // numbers the standbys' operations
+	seen     [2]uint64               // the events of each color taken (reconcileResult.seen)
 
 	adopted bool  // Docker listed them once
 	reading bool  // a read of both colors (the reconcile) is in flight
@@ -46,8 +49,9 @@ type slot struct {
 	healthy   bool // passed healthy_threshold checks in a row since it last started or failed
 	unhealthy bool // failed unhealthy_threshold checks in a row and not healthy since
 	checked   bool // at least one check ran
-	failures  int  // consecutive failed checks
+	failures  int  // consecutive failed checks (not those before its first pass: starting)
 	passes    int  // consecutive passed checks
+	fresh     bool // started since the actor knew it and no check passed since: its first failed checks are starting
 
 	oom         bool   // Docker reported an OOM kill since it last started
 	exitPending bool   // its exit is not recorded yet (exits.go)
@@ -58,7 +62,7 @@ type slot struct {
 }
 
 func newAppContainers(e *env) appContainers {
-	return appContainers{env: e, slots: map[deploy.Color]*slot{}}
+	return appContainers{env: e, slots: map[deploy.Color]*slot{}, asides: map[deploy.Color]*aside{}}
 }
 
 func (s *slot) running() bool { return s != nil && s.state == "running" }
@@ -164,7 +168,7 @@ func (cs *appContainers) clear(color deploy.Color) {
 // putCandidate takes a deployment's candidate into its color: running, or
 // exited when it did not stay up (failed).
 func (cs *appContainers) putCandidate(color deploy.Color, id, image string, port int, deploymentID int64, failed bool) {
-	s := &slot{id: id, image: image, port: port, state: "running", deploymentID: deploymentID}
+	s := &slot{id: id, image: image, port: port, state: "running", deploymentID: deploymentID, fresh: true}
 	if failed {
 		s.state = "exited"
 	}
@@ -212,6 +216,9 @@ func (cs *appContainers) checked(color deploy.Color, id string, passes, failures
 	}
 	s.checked = true
 	s.passes, s.failures = passes, failures
+	if passes > 0 {
+		s.fresh = false
+	}
 	return true
 }
 

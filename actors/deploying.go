@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"context"
 	"time"
 
 	"github.com/bluegreen/bluegreen/deploy"
@@ -66,13 +67,13 @@ var _ runHost = (*appActor)(nil)
 
 func (a *appActor) retentionPass() <-chan struct{} { return a.images.running() }
 
-func (a *appActor) newContainer(d deploy.Deployment) docker.Spec {
+// newContainer is the one place that decides what happens to a color's
+// standby when a deployment goes into the color: it is set aside, and put
+// back or removed by the deployment's outcome (standby.go, standbyAfter).
+func (a *appActor) newContainer(d deploy.Deployment) (docker.Spec, func(context.Context) error) {
 	spec := a.containers.spec(d)
-	if _, ok := a.containers.get(d.Color); ok {
-		a.monitors.stop(d.Color)
-		a.containers.clear(d.Color)
-	}
-	return spec
+	a.monitors.stop(d.Color)
+	return spec, a.containers.makeRoom(d.Color)
 }
 
 func (a *appActor) startExisting(color deploy.Color) (string, int) {
@@ -141,11 +142,14 @@ func (a *appActor) candidateRemoved(color deploy.Color, existing bool) {
 }
 
 // ended takes the end of the running deployment: the app serves what it
-// serves, the queued deployment begins, image retention follows a
-// completed one, and a pause that waited for it is answered.
+// serves, a failure that may pass is retried, the queued deployment begins,
+// image retention follows a completed one, and a pause that waited for it
+// is answered.
 func (a *appActor) ended(d deploy.Deployment) {
+	retrying := a.retryAfterEnd(d) // a failure while nothing serves is retried (retry.go)
 	a.deployments.finished(d)
-	if d.Status != deploy.StatusCompleted && !a.deployments.hasQueued() {
+	a.standbyAfter(d) // before a queued deployment takes the color again
+	if d.Status != deploy.StatusCompleted && !a.deployments.hasQueued() && !retrying {
 		a.record.settle() // what was asked for did not happen
 	}
 	a.ensureMonitors()

@@ -75,6 +75,15 @@ func (ds *appDeployments) markInterrupted(ctx context.Context, why string, finis
 	return b
 }
 
+// finishing is the color of the deployment to be finished after adoption
+// ("": none); b may be nil.
+func (b *boot) finishing() deploy.Color {
+	if b == nil || b.finish == nil {
+		return ""
+	}
+	return b.finish.Color
+}
+
 // switchedTo reports whether an unfinished deployment had switched traffic:
 // the store's active color and image are its own. The switch is written
 // before the proxy moves (switchTraffic), so a restart never routes back.
@@ -160,9 +169,9 @@ func (ds *appDeployments) finished(d deploy.Deployment) {
 	}
 }
 
-// enqueue records a deployment of image (from fromImage) to run after the
-// running one; it replaces (supersedes) the one queued before.
-func (ds *appDeployments) enqueue(image, fromImage string, trigger deploy.Trigger) DeployReply {
+// enqueue records a deployment of image (from fromImage; kind) to run
+// after the running one; it replaces (supersedes) the one queued before.
+func (ds *appDeployments) enqueue(image, fromImage string, trigger deploy.Trigger, kind deploy.Kind) DeployReply {
 	e := ds.env
 	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 	defer cancel()
@@ -170,7 +179,7 @@ func (ds *appDeployments) enqueue(image, fromImage string, trigger deploy.Trigge
 		ds.endQueued(ctx, deploy.StatusSuperseded, "superseded by a newer request for "+image)
 	}
 	d := deploy.Deployment{App: e.cfg.Name, FromImage: fromImage, ToImage: image,
-		TriggerSource: trigger, Status: deploy.StatusQueued, StartedAt: time.Now().UTC()}
+		TriggerSource: trigger, Kind: kind, Status: deploy.StatusQueued, StartedAt: time.Now().UTC()}
 	if err := e.deps.store.CreateDeployment(ctx, &d); err != nil {
 		return DeployReply{Err: fmt.Errorf("record deployment: %w", err)}
 	}
@@ -192,6 +201,14 @@ func (ds *appDeployments) endQueued(ctx context.Context, status deploy.Status, w
 	}
 	e.event(q.DeploymentID, status.Event(), fmt.Sprintf("deployment %d of %s %s: %s", q.DeploymentID, q.ToImage, status, why),
 		map[string]any{"status": status, "error": why, "duration_ms": q.DurationMS})
+}
+
+// queuedOf returns the ID of the queued deployment when it deploys image.
+func (ds *appDeployments) queuedOf(image string) (int64, bool) {
+	if ds.queued == nil || ds.queued.ToImage != image {
+		return 0, false
+	}
+	return ds.queued.DeploymentID, true
 }
 
 // takeQueued takes the queued request, if any, to begin it.

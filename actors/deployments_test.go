@@ -66,10 +66,19 @@ func TestDeployments_Queue(t *testing.T) {
 	if ds.running() != r || ds.idle() || r.id() != d.DeploymentID {
 		t.Fatal("start: the run does not run")
 	}
-	first := ds.enqueue("web:v3", "web:v1", deploy.TriggerAPI)
-	second := ds.enqueue("web:v4", "web:v1", deploy.TriggerAPI)
+	first := ds.enqueue("web:v3", "web:v1", deploy.TriggerAPI, deploy.KindDeploy)
+	second := ds.enqueue("web:v4", "web:v1", deploy.TriggerAPI, deploy.KindRollback)
 	if first.Response.Status != deploy.AnswerQueued || second.Response.Status != deploy.AnswerQueued {
 		t.Fatalf("enqueue answered %+v, %+v", first, second)
+	}
+	if id, ok := ds.queuedOf("web:v4"); !ok || id != second.Response.DeploymentID {
+		t.Fatalf("queuedOf(web:v4) = %d, %v; want the queued %d", id, ok, second.Response.DeploymentID)
+	}
+	if _, ok := ds.queuedOf("web:v3"); ok {
+		t.Fatal("queuedOf names a superseded deployment")
+	}
+	if got, _ := p.st.GetDeployment(context.Background(), second.Response.DeploymentID); got.Kind != deploy.KindRollback {
+		t.Fatalf("the queued deployment's kind %q, want rollback", got.Kind)
 	}
 	if got, _ := p.st.GetDeployment(context.Background(), first.Response.DeploymentID); got.Status != deploy.StatusSuperseded {
 		t.Fatalf("the first queued is %s, want superseded", got.Status)

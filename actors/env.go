@@ -10,6 +10,7 @@ import (
 	"github.com/bluegreen/bluegreen/config"
 	"github.com/bluegreen/bluegreen/deploy"
 	"github.com/bluegreen/bluegreen/metrics"
+	"github.com/bluegreen/bluegreen/proxy"
 	"github.com/bluegreen/bluegreen/store"
 )
 
@@ -28,6 +29,14 @@ type deps struct {
 	timers    timers
 	listen    func(network, addr string) (net.Listener, error) // the proxies' listeners
 	metrics   *metrics.Registry
+	accessLog accessLog // where the proxies write their access log
+}
+
+// accessLog is where the proxies write their access log records, and in
+// which format (docs/traffic.md, "Access log"); a nil sink: none.
+type accessLog struct {
+	sink   proxy.Sink
+	format proxy.LogFormat
 }
 
 // timers are the app actors' clocks; tests shorten the polls and fire the

@@ -143,6 +143,8 @@ func (a *appActor) onContainerEvent(ev docker.Event) {
 		return
 	}
 	switch ev.Action {
+	case docker.ActionKill:
+		a.onKill(color, ev.Signal)
 	case docker.ActionOOM:
 		a.containers.setOOM(color)
 	case docker.ActionDie:

@@ -113,7 +113,7 @@ func (cs *appContainers) exitRecorded(msg exitInspected) bool {
 func (cs *appContainers) tookStart(color deploy.Color) (byDocker bool) {
 	s, e := cs.slots[color], cs.env
 	s.state = "running"
-	s.stopping, s.exitState = false, ""
+	s.stopping, s.exitState, s.fresh = false, "", true
 	if !s.exitPending {
 		s.oom = false
 	}
@@ -145,7 +145,7 @@ func (cs *appContainers) startOp(color deploy.Color) {
 	send, rt, id := e.send, e.deps.rt, s.id
 	timeout := e.cfg.Deployment.StartupTimeout
 	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		ctx, cancel := timeoutAfterQueue(context.Background(), timeout) // from the turn in Docker's queue (queue.go)
 		defer cancel()
 		err := rt.Start(ctx, id)
 		send(opDone{what: opStart, color: color, err: err})
@@ -163,7 +163,7 @@ func (cs *appContainers) remove(color deploy.Color, why string) {
 	s.stopping = true
 	send, rt, id := e.send, e.deps.rt, s.id
 	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		ctx, cancel := timeoutAfterQueue(context.Background(), 30*time.Second)
 		defer cancel()
 		err := rt.Remove(ctx, id)
 		send(opDone{what: opRemove, color: color, err: err})
@@ -203,7 +203,7 @@ func (cs *appContainers) opDone(msg opDone, active deploy.Color) opOutcome {
 	}
 	if s != nil {
 		if !s.running() {
-			s.stopping, s.exitState = false, ""
+			s.stopping, s.exitState, s.fresh = false, "", true
 			s.oom = s.oom && s.exitPending
 			s.resetHealth()
 		}

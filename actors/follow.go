@@ -19,6 +19,9 @@ func (a *appActor) ensureMonitors() {
 		a.containers.each(func(color deploy.Color, s slot) {
 			if s.running() && (color == a.record.active() || a.deployments.running().gating(color)) {
 				want[color] = healthTarget{id: s.id, port: s.port}
+				if s.fresh { // its first checks may find the app not listening yet
+					want[color] = healthTarget{id: s.id, port: s.port, starting: a.cfg.Deployment.HealthCheckTimeout}
+				}
 			}
 		})
 	}
@@ -71,6 +74,7 @@ func (a *appActor) onReconcileTick() {
 func (a *appActor) resync() {
 	a.revival.cancel()
 	a.revival.reset()
+	a.retry.resume() // a retry that a pause held is due (retry.go)
 	if !a.containers.isAdopted() {
 		a.containers.list()
 		return
@@ -90,11 +94,12 @@ func (a *appActor) quietIfIdle() {
 }
 
 // stopDriving stops what drives Docker or writes health: the health
-// actors, a pending restart of the active container and a retention pass
-// (images.go).
+// actors, a pending restart of the active container, the timer of a
+// retry (retry.go) and a retention pass (images.go).
 func (a *appActor) stopDriving() {
 	a.monitors.stopAll()
 	a.revival.cancel()
+	a.retry.pause()
 	a.images.cancel()
 }
 

@@ -36,9 +36,11 @@ type healthResult struct {
 // The loop records every check itself (the metrics, the store's batch:
 // health recorder) and counts the passes and failures in a row; it sends its
 // parent, the app actor, only the results that can change a decision:
-// every failure, every pass up to healthy_threshold in a row, and every
-// heartbeatChecks-th check. A healthy container's steady passes then cost
-// no message, no wake-up of the app actor; the consecutive passes it shows
+// every failure, every pass up to healthy_threshold in a row, every
+// heartbeatChecks-th check, and every pass while the app's proxy holds
+// requests (eager: the outage hold waits for a passed check,
+// docs/traffic.md). A healthy container's steady passes otherwise cost no
+// message, no wake-up of the app actor; the consecutive passes it shows
 // are read from tally. The ticks of all health actors with one interval
 // fall on a common grid (healthGrid), so the process wakes once for many
 // checks rather than once for each.
@@ -49,10 +51,14 @@ type healthActor struct {
 	prober      *probe.Prober
 	rec         healthRecorder
 	tally       *atomic.Int64 // the passes in a row, for the app actor's status
+	eager       func() bool   // true: send every passed check (the app's proxy holds requests, maybe for one)
+	startingFor time.Duration // how long failed checks before the first pass are starting (healthTarget)
 
 	// Owned by the probe loop.
-	passes, failures int    // checks passed (failed) in a row
-	checks           uint64 // checks made
+	passes, failures int       // checks passed (failed, not starting) in a row
+	checks           uint64    // checks made
+	passed           bool      // a check passed
+	began            time.Time // the first check
 
 	cancel context.CancelFunc
 	done   chan struct{} // closed when the probe loop ended
@@ -87,9 +93,12 @@ const heartbeatChecks = 16
 // (at most the interval).
 const healthGrid = 50 * time.Millisecond
 
-func newHealthActor(color deploy.Color, containerID string, port int, hc config.HealthCheck, rec healthRecorder, tally *atomic.Int64) actor.Producer {
+// newHealthActor makes the health actor of color's container t; while
+// eager (nil: never) reports true, it sends every passed check too.
+func newHealthActor(color deploy.Color, t healthTarget, hc config.HealthCheck, rec healthRecorder, tally *atomic.Int64, eager func() bool) actor.Producer {
 	return func() actor.Receiver {
-		return &healthActor{color: color, containerID: containerID, hc: hc, prober: probe.New(port, hc), rec: rec, tally: tally}
+		return &healthActor{color: color, containerID: t.id, hc: hc, prober: probe.New(t.port, hc), rec: rec, tally: tally,
+			startingFor: t.starting, eager: eager}
 	}
 }
 
@@ -122,6 +131,7 @@ func (h *healthActor) Receive(c *actor.Context) {
 func (h *healthActor) loop(ctx context.Context, eng *actor.Engine, parent *actor.PID) {
 	defer close(h.done)
 	interval := max(h.hc.Interval, time.Millisecond)
+	h.began = time.Now()
 	h.probe(ctx, eng, parent)
 	// The second check waits for the grid: at most a grid step late.
 	grid := min(interval, healthGrid)
@@ -148,21 +158,28 @@ func (h *healthActor) loop(ctx context.Context, eng *actor.Engine, parent *actor
 	}
 }
 
-// probe makes one check, records it and sends the parent what it needs.
+// probe makes one check, records it and sends the parent what it needs. A
+// failed check of a container that has not passed one since it started
+// (within startingFor) is starting, not a failure: Docker's port proxy
+// accepts before the app listens (docs/deployments.md, "Health checks").
 func (h *healthActor) probe(ctx context.Context, eng *actor.Engine, parent *actor.PID) {
 	check := h.prober.Check(ctx)
 	if ctx.Err() != nil {
 		return
 	}
+	check.Starting = !check.Success && !h.passed && time.Since(h.began) < h.startingFor
 	h.rec.record(h.color, h.containerID, check)
-	if check.Success {
-		h.passes, h.failures = h.passes+1, 0
-	} else {
+	switch {
+	case check.Success:
+		h.passes, h.failures, h.passed = h.passes+1, 0, true
+	case check.Starting:
+		h.passes = 0
+	default:
 		h.passes, h.failures = 0, h.failures+1
 	}
 	h.tally.Store(int64(h.passes))
 	h.checks++
-	if !check.Success || h.passes <= h.hc.HealthyThreshold || h.checks%heartbeatChecks == 0 {
+	if !check.Success || h.passes <= h.hc.HealthyThreshold || h.checks%heartbeatChecks == 0 || (h.eager != nil && h.eager()) {
 		eng.Send(parent, healthResult{color: h.color, containerID: h.containerID, check: check, passes: h.passes, failures: h.failures})
 	}
 }

@@ -67,7 +67,7 @@ func TestHealthActor(t *testing.T) {
 	parent := eng.SpawnFunc(func(c *actor.Context) {
 		switch msg := c.Message().(type) {
 		case actor.Started:
-			c.SpawnChild(newHealthActor(deploy.Green, "c1", port, hc, rec, tally), "health", actor.WithID("green-1"))
+			c.SpawnChild(newHealthActor(deploy.Green, healthTarget{id: "c1", port: port}, hc, rec, tally, nil), "health", actor.WithID("green-1"))
 		case healthResult:
 			results <- msg
 		}

@@ -15,10 +15,13 @@ import (
 // (containers.go): the list of adoption, the reads of the reconcile, and
 // how what it says changes what the actor knows.
 
+// stateUnknown is the state of a container Docker has not told of yet.
+const stateUnknown = "unknown"
+
 // assume takes the active color's container as the store last knew it,
 // until Docker answers.
 func (cs *appContainers) assume(color deploy.Color, image string) {
-	cs.slots[color] = &slot{image: image, port: cs.port(color), state: "unknown"}
+	cs.slots[color] = &slot{image: image, port: cs.port(color), state: stateUnknown}
 }
 
 // list lists the app's containers in the background (adoptResult).

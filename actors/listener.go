@@ -1,23 +1,34 @@
 package actors
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net"
 	"strconv"
+	"sync/atomic"
 	"time"
 
+	"github.com/bluegreen/bluegreen/config"
 	"github.com/bluegreen/bluegreen/deploy"
 	"github.com/bluegreen/bluegreen/proxy"
 )
 
-// proxyListener is the app's proxy: its listener and where it routes. Only its
-// methods start, replace and stop the proxy; the app actor says where it
-// routes (routeActive) and when it drains.
+// proxyListener is the app's proxy: its listener, where it routes, its
+// settings, its traffic mode and which colors it knows to be down. Only its
+// methods start, replace, tell and stop the proxy; the app actor says where
+// it routes (routeActive), in which mode (setTraffic), which container is
+// down or back (containerDown, containerHealthy) and when it drains.
 type proxyListener struct {
 	env   *env
-	proxy *proxy.Proxy // nil until it first listened
-	err   error        // the proxy cannot listen
+	proxy *proxy.Proxy                // nil until it first listened
+	err   error                       // the proxy cannot listen
+	cur   atomic.Pointer[proxy.Proxy] // proxy, for holding (read from the health actors)
+
+	// What the proxy was told, which a proxy that replaces it is told
+	// before it listens.
+	mode deploy.TrafficState
+	down map[deploy.Color]time.Time // when the proxy was told the color is down
 }
 
 // start binds the app's proxy listener (or takes over the one an old
@@ -34,6 +45,10 @@ func (l *proxyListener) start() bool {
 		TrustedProxies: e.cfg.Proxy.TrustedProxies,
 		Logger:         e.deps.log,
 		Stats:          e.metrics.Requests(), // the app's counters, kept across proxies
+		Settings:       settingsOf(e.cfg),
+
+		AccessLogSink:   e.deps.accessLog.sink,
+		AccessLogFormat: e.deps.accessLog.format,
 	}
 	err := error(nil)
 	if e.deps.listen != nil {
@@ -43,6 +58,7 @@ func (l *proxyListener) start() bool {
 		}
 	}
 	p := proxy.New(o)
+	l.tell(p) // a paused app holds from the first request
 	if err == nil {
 		err = p.Start()
 	}
@@ -64,9 +80,117 @@ func (l *proxyListener) start() bool {
 		}()
 	}
 	l.proxy = p
+	l.cur.Store(p)
 	e.metrics.SetProxy(p)
 	l.err = nil
 	return true
+}
+
+// settingsOf is the proxy's part of an app's config (docs/traffic.md,
+// "The proxy's settings").
+func settingsOf(cfg *config.App) proxy.Settings {
+	pc := cfg.Proxy
+	return proxy.Settings{OutageHold: pc.OutageHold, ResponseTimeout: pc.ResponseTimeout, MaxRequestBody: pc.MaxRequestBody,
+		MaxHeldRequests: pc.MaxHeldRequests, AccessLog: pc.AccessLog, ProxyProtocol: pc.ProxyProtocol}
+}
+
+// tell gives p what the proxy before it was told: the traffic mode and
+// the colors that are down.
+func (l *proxyListener) tell(p *proxy.Proxy) {
+	if !l.mode.Serving() {
+		l.apply(p, l.mode)
+	}
+	for color := range l.down {
+		p.ContainerDown(string(color))
+	}
+}
+
+// configure gives the proxy the settings of the app's config, which
+// changed (a reload); a maintenance takes the page of the new config.
+func (l *proxyListener) configure(old *config.App) {
+	if l.proxy == nil {
+		return
+	}
+	cfg := l.env.cfg
+	l.proxy.Configure(settingsOf(cfg))
+	if l.mode.Mode == deploy.TrafficMaintenance && !bytes.Equal(old.Proxy.MaintenanceHTML, cfg.Proxy.MaintenanceHTML) {
+		l.apply(l.proxy, l.mode)
+	}
+}
+
+// setTraffic puts the proxy in the traffic mode t. It returns how many
+// held requests a resume sent, or a maintenance answered.
+func (l *proxyListener) setTraffic(t deploy.TrafficState) int {
+	l.mode = t
+	if l.proxy == nil {
+		return 0
+	}
+	return l.apply(l.proxy, t)
+}
+
+// apply puts p in the traffic mode t.
+func (l *proxyListener) apply(p *proxy.Proxy, t deploy.TrafficState) int {
+	switch t.Mode {
+	case deploy.TrafficPaused:
+		p.Pause(t.MaxWait)
+		return 0
+	case deploy.TrafficMaintenance:
+		return p.Maintenance(proxy.MaintenancePage{Message: t.Message, RetryAfter: t.RetryAfter, Page: l.env.cfg.Proxy.MaintenanceHTML})
+	}
+	if p.Traffic().Mode == proxy.ModeServing {
+		return 0
+	}
+	return p.Resume()
+}
+
+// containerDown tells the proxy that color's container is not running: with
+// proxy.outage_hold, its requests wait for it (docs/traffic.md, "Outage
+// hold"). A color already down is left as it is.
+func (l *proxyListener) containerDown(color deploy.Color) {
+	if _, down := l.down[color]; down {
+		return
+	}
+	if l.down == nil {
+		l.down = map[deploy.Color]time.Time{}
+	}
+	l.down[color] = time.Now()
+	if l.proxy != nil {
+		l.proxy.ContainerDown(string(color))
+	}
+	l.env.log.Info("requests to the active container wait for it", keyColor, color, "outage_hold", l.env.cfg.Proxy.OutageHold.String())
+}
+
+// containerHealthy tells the proxy that color's container passed a health
+// check that began at checked: the requests held for it go now. It costs
+// the proxy an atomic load when nothing is held. A check that began before
+// the container was known to be down says nothing of it now (it passed
+// before the container died, and its answer came after): it is ignored.
+func (l *proxyListener) containerHealthy(color deploy.Color, checked time.Time) {
+	if since, down := l.down[color]; down {
+		if checked.Before(since) {
+			return
+		}
+		delete(l.down, color)
+		l.env.log.Info("the active container is back: held requests go", keyColor, color)
+	}
+	if l.proxy != nil {
+		l.proxy.ContainerHealthy(string(color))
+	}
+}
+
+// holding reports whether the proxy holds requests now; safe from any
+// goroutine (the health actors ask it after each pass).
+func (l *proxyListener) holding() bool {
+	p := l.cur.Load()
+	return p != nil && p.Held() > 0
+}
+
+// held is how many requests the proxy holds now.
+func (l *proxyListener) held() int {
+	if l.proxy == nil {
+		return 0
+	}
+	return l.proxy.Held()
 }
 
 // listening reports whether the proxy listens.

@@ -59,6 +59,16 @@ type ContainerReply struct {
 	Err error
 }
 
+// SetTraffic asks an app to pause, go into maintenance or resume
+// (docs/traffic.md); the change is checked (deploy.TrafficChange.Check).
+type SetTraffic struct {
+	App    string
+	Change deploy.TrafficChange
+}
+
+// TrafficReply answers SetTraffic.
+type TrafficReply struct{ Err error }
+
 // appMessage is any message addressed to one app.
 type appMessage interface{ appName() string }
 
@@ -67,6 +77,7 @@ func (m Rollback) appName() string           { return m.App }
 func (m Switch) appName() string             { return m.App }
 func (m GetStatus) appName() string          { return m.App }
 func (m GetActiveContainer) appName() string { return m.App }
+func (m SetTraffic) appName() string         { return m.App }
 
 // Messages to the supervisor.
 
@@ -189,6 +200,10 @@ type reviveInspected struct {
 	ct  docker.Container
 	err error
 }
+
+// retryDue asks the app actor to deploy again what failed while nothing
+// served it (retry.go).
+type retryDue struct{ gen uint64 }
 
 // The single-driver rule of an upgrade (pause.go).
 

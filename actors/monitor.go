@@ -22,6 +22,9 @@ type appMonitors struct {
 	watches map[deploy.Color]*healthWatch
 	dying   []context.Context // health actors stopped and maybe not gone yet
 	gen     uint64            // numbers the health actors' IDs
+	// eager reports, from any goroutine, whether the app's proxy holds
+	// requests: the health actors then send every passed check.
+	eager func() bool
 }
 
 // healthWatch is one color's health actor.
@@ -32,10 +35,13 @@ type healthWatch struct {
 	tally *atomic.Int64      // its passes in a row (healthActor)
 }
 
-// healthTarget is a container to check: its ID and published port.
+// healthTarget is a container to check: its ID and published port, and
+// for how long its failed checks before its first pass are starting (0: a
+// container that passed before; docs/deployments.md, "Health checks").
 type healthTarget struct {
-	id   string
-	port int
+	id       string
+	port     int
+	starting time.Duration
 }
 
 func newAppMonitors(e *env) appMonitors {
@@ -57,7 +63,7 @@ func (m *appMonitors) ensure(want map[deploy.Color]healthTarget) {
 			rec := healthRecorder{app: e.cfg.Name, metrics: e.metrics, store: e.deps.store, log: e.log}
 			w = &healthWatch{ofID: t.id, ofCfg: e.cfg.HealthCheck, tally: new(atomic.Int64)}
 			m.gen++
-			w.pid = e.home.SpawnChild(newHealthActor(color, t.id, t.port, e.cfg.HealthCheck, rec, w.tally), "health",
+			w.pid = e.home.SpawnChild(newHealthActor(color, t, e.cfg.HealthCheck, rec, w.tally, m.eager), "health",
 				actor.WithID(string(color)+"-"+strconv.FormatUint(m.gen, 10)),
 				actor.WithMiddleware(recoverMiddleware(e.cfg.Name+"/health")))
 			m.watches[color] = w

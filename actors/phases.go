@@ -41,8 +41,9 @@ func (r *deploymentRun) pull() {
 	}()
 }
 
-// startCandidate replaces the color's container with a new one and starts
-// it; a manual switch starts the color's existing container instead.
+// startCandidate starts a new container in the color, once the color's
+// standby is set aside (runHost.newContainer); a manual switch starts the
+// color's existing container instead.
 func (r *deploymentRun) startCandidate() {
 	rt, startup, poll := r.env.deps.rt, r.env.cfg.Deployment.StartupTimeout, r.env.deps.timers.runPoll
 	done := func(id string, port int, err error) {
@@ -51,7 +52,7 @@ func (r *deploymentRun) startCandidate() {
 	if r.existing {
 		id, port := r.host.startExisting(r.color)
 		go func() {
-			ctx, cancel := context.WithTimeout(r.ctx, startup)
+			ctx, cancel := timeoutAfterQueue(r.ctx, startup) // startup_timeout runs from the turn in Docker's queue (queue.go)
 			defer cancel()
 			err := rt.Start(ctx, id)
 			if err == nil {
@@ -61,10 +62,16 @@ func (r *deploymentRun) startCandidate() {
 		}()
 		return
 	}
-	spec := r.host.newContainer(r.dep)
+	spec, prepare := r.host.newContainer(r.dep)
 	go func() {
-		ctx, cancel := context.WithTimeout(r.ctx, startup)
+		ctx, cancel := timeoutAfterQueue(r.ctx, startup)
 		defer cancel()
+		if prepare != nil {
+			if err := prepare(ctx); err != nil {
+				done("", 0, err)
+				return
+			}
+		}
 		id, err := createAndStart(ctx, rt, spec)
 		if err != nil {
 			done("", 0, err)
@@ -95,7 +102,7 @@ func createAndStart(ctx context.Context, rt Runtime, spec docker.Spec) (string, 
 		return "", err
 	}
 	if err := rt.Start(ctx, id); err != nil {
-		rctx, rcancel := context.WithTimeout(context.Background(), 30*time.Second)
+		rctx, rcancel := timeoutAfterQueue(context.Background(), 30*time.Second)
 		_ = rt.Remove(rctx, id)
 		rcancel()
 		return "", err
@@ -162,8 +169,9 @@ func (r *deploymentRun) switchTraffic() stepDone {
 		return stepDone{gen: r.gen, phase: phaseSwitching,
 			err: fmt.Errorf("could not record the switch in the store (%v): traffic stays on %s", err, orNone(from))}
 	}
+	// The proxy logs "traffic switched" itself (proxy.SetTarget), for every
+	// move of its route: logged here too, a switch read as two.
 	e := r.env
-	e.log.Info("traffic switched", keyFrom, from, keyTo, r.color, keyImage, r.dep.ToImage)
 	e.event(r.dep.DeploymentID, deploy.EventProxySwitched,
 		fmt.Sprintf("traffic switched from %s to %s (%s)", orNone(from), r.color, r.dep.ToImage),
 		map[string]any{"from": from, "to": r.color, "image": r.dep.ToImage})
@@ -205,7 +213,7 @@ func (r *deploymentRun) stopOld() (res stepDone, now bool) {
 	}
 	rt, grace := r.env.deps.rt, r.env.cfg.Deployment.StopTimeout
 	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), grace+30*time.Second)
+		ctx, cancel := timeoutAfterQueue(context.Background(), grace+30*time.Second)
 		defer cancel()
 		r.done(stepDone{phase: phaseStopping, err: rt.Stop(ctx, id, grace)})
 	}()
@@ -234,7 +242,7 @@ func (r *deploymentRun) rollBack(why string) {
 	r.host.rollingBack(r.color, r.candidate)
 	rt, id, existing, grace := r.env.deps.rt, r.candidate, r.existing, r.env.cfg.Deployment.StopTimeout
 	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), grace+30*time.Second)
+		ctx, cancel := timeoutAfterQueue(context.Background(), grace+30*time.Second)
 		defer cancel()
 		logs, _ := rt.Logs(ctx, id, logLines)
 		var err error

@@ -142,30 +142,42 @@ func (s *System) Health(ctx context.Context, app string, limit int) (map[deploy.
 	out := map[deploy.Color]deploy.ColorHealth{}
 	for _, color := range deploy.Colors {
 		ct := st.Containers.Of(color)
-		checks, err := s.store.HealthChecks(ctx, app, color, limit)
-		if err != nil {
-			return nil, fmt.Errorf("read health checks of %s: %w", app, err)
-		}
-		ch := deploy.ColorHealth{Checks: checks, Healthy: ct != nil && ct.Health == deploy.Healthy, Status: deploy.NoContainer}
+		ch := deploy.ColorHealth{Checks: []deploy.HealthCheck{}, Status: deploy.NoContainer}
 		if ct != nil {
-			ch.Status, ch.Container = ct.Health, ct.State
-		}
-		if ch.Checks == nil {
-			ch.Checks = []deploy.HealthCheck{}
-		}
-		if len(checks) > 0 {
-			at := checks[0].At
-			ch.LastCheck = &at
-		}
-		for _, c := range checks {
-			if c.Success {
-				break
+			// The checks of the color's current container only (docs/api.md, "ColorHealth").
+			checks, err := s.store.ContainerHealthChecks(ctx, app, color, ct.ID, limit)
+			if err != nil {
+				return nil, fmt.Errorf("read health checks of %s: %w", app, err)
 			}
-			ch.ConsecutiveFailures++
+			ch = colorHealth(checks)
+			ch.Healthy, ch.Status, ch.Container = ct.Health == deploy.Healthy, ct.Health, ct.State
 		}
 		out[color] = ch
 	}
 	return out, nil
+}
+
+// colorHealth sums up a container's checks, newest first: the failures in
+// a row since its last pass; a starting check (before its first pass) is
+// no failure.
+func colorHealth(checks []deploy.HealthCheck) deploy.ColorHealth {
+	ch := deploy.ColorHealth{Checks: checks}
+	if ch.Checks == nil {
+		ch.Checks = []deploy.HealthCheck{}
+	}
+	if len(checks) > 0 {
+		at := checks[0].At
+		ch.LastCheck = &at
+	}
+	for _, c := range checks {
+		if c.Success {
+			break
+		}
+		if !c.Starting {
+			ch.ConsecutiveFailures++
+		}
+	}
+	return ch
 }
 
 // Events implements api.Backend.

@@ -32,6 +32,8 @@ func (a *appActor) Receive(c *actor.Context) {
 		c.Respond(StatusReply{Status: a.status()})
 	case GetActiveContainer:
 		c.Respond(a.activeContainer())
+	case SetTraffic:
+		c.Respond(a.onSetTraffic(msg.Change))
 
 	// From the supervisor and the System.
 	case updateConfig:
@@ -94,10 +96,14 @@ func (a *appActor) driving(msg any) {
 		a.onExitInspected(msg)
 	case exitDue:
 		a.onExitDue(msg)
+	case standbyDone:
+		a.onStandbyDone(msg)
 	case reviveDue:
 		a.onReviveDue(msg)
 	case reviveInspected:
 		a.onReviveInspected(msg)
+	case retryDue: // a failed deployment's retry (retry.go)
+		a.onRetryDue(msg)
 
 	// Health checks (monitor.go).
 	case healthResult:
@@ -121,6 +127,8 @@ func (a *appActor) started(c *actor.Context) {
 	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 	defer cancel()
 	a.record.load(ctx)
+	a.traffic.load(ctx)
+	a.listener.setTraffic(a.traffic.mode()) // told before the proxy listens: it holds from the first request
 	active := a.record.active()
 	a.deployments.load(ctx, active, a.record.current())
 	if active != "" {
@@ -144,8 +152,13 @@ func (a *appActor) stopped() {
 		cancel()
 	}
 	a.revival.cancel()
+	a.retry.reset()
 	a.gate.answer(errors.New("the app actor stopped"))
-	if !a.gate.closed() { // else the shutdown drains it
+	switch {
+	case a.gate.closed(): // the shutdown drains it
+	case a.retired && a.gate.drives():
+		a.retireApp() // retire.go
+	default:
 		a.listener.close(a.retired)
 	}
 }
@@ -165,6 +178,8 @@ func (a *appActor) onUpdateConfig(cfg *config.App) {
 	if old.Ports.Proxy != cfg.Ports.Proxy || old.Proxy.ListenAddress != cfg.Proxy.ListenAddress ||
 		!reflect.DeepEqual(old.Proxy.TrustedProxies, cfg.Proxy.TrustedProxies) {
 		a.startProxy()
+	} else {
+		a.listener.configure(old) // the proxy's settings, and a maintenance's page
 	}
 	if !reflect.DeepEqual(old.HealthCheck, cfg.HealthCheck) {
 		a.ensureMonitors()
@@ -238,6 +253,9 @@ func (a *appActor) onHealth(msg healthResult) {
 		return
 	}
 	if msg.color == a.record.active() {
+		if msg.check.Success {
+			a.listener.containerHealthy(msg.color, msg.check.At) // requests held for it by the outage hold go
+		}
 		if a.containers.activeCheck(msg.color, msg.check, a.cfg.HealthCheck) {
 			a.revival.reset() // back since it died: the next death starts the backoff over
 		}

@@ -128,6 +128,7 @@ func (a *appActor) onReconcile(msg reconcileResult) {
 		}
 		a.reconcileColor(color, msg.containers[color])
 	}
+	a.settleAsides("") // a restore that failed is tried again (standby.go)
 	a.removeInterruptedCandidate()
 	a.ensureMonitors()
 	a.refreshStatus()

@@ -54,8 +54,12 @@ func TestAppActor_Switch(t *testing.T) {
 		t.Fatalf("switch to a color without a container: %v", err)
 	}
 	u.wait(u.deploy(cfg.Name, "web:v2").DeploymentID)
-	if _, err := u.sys.Switch(ctx, cfg.Name, deploy.Green); deploy.ErrorCode(err) != deploy.ECONFLICT || !strings.Contains(err.Error(), "already the active color") {
-		t.Fatalf("switch to the active color: %v", err)
+	before, _ := u.sys.History(ctx, cfg.Name, 100, 0)
+	if st, err := u.sys.Switch(ctx, cfg.Name, deploy.Green); err != nil || st.ActiveColor != deploy.Green || st.CurrentImage != "web:v2" {
+		t.Fatalf("switch to the active color: %+v, %v; want the status, nothing done", st, err)
+	}
+	if after, _ := u.sys.History(ctx, cfg.Name, 100, 0); len(after) != len(before) {
+		t.Fatalf("switch to the active color made a deployment: %d, were %d", len(after), len(before))
 	}
 	if _, err := u.sys.Switch(ctx, cfg.Name, "red"); deploy.ErrorCode(err) != deploy.EINVALID {
 		t.Fatalf("switch to red: %v", err)

@@ -113,7 +113,7 @@ func (r *deploymentRun) advance(res stepDone) {
 	switch r.phase {
 	case phasePulling: // 2. the image is present, or nothing was started
 		if res.err != nil {
-			r.end(deploy.StatusFailed, dockerMessage(res.err), nil)
+			r.fail(res.err)
 			return
 		}
 		if res.pulled {
@@ -122,7 +122,7 @@ func (r *deploymentRun) advance(res stepDone) {
 		r.enter(phaseStarting, "")
 	case phaseStarting: // 3. the new container runs, or it never did
 		if res.container == "" {
-			r.end(deploy.StatusFailed, dockerMessage(res.err), nil)
+			r.fail(res.err)
 			return
 		}
 		r.candidateCreated(res)
@@ -241,6 +241,13 @@ func (r *deploymentRun) end(status deploy.Status, why string, logs []string) {
 	e.event(d.DeploymentID, status.Event(), msg,
 		map[string]any{"status": status, "error": why, "duration_ms": d.DurationMS, "image": d.ToImage})
 	r.host.ended(d)
+}
+
+// fail ends the run failed with err, Docker's answer in the current phase,
+// which the app actor reads (failedWith) to decide on a retry (retry.go).
+func (r *deploymentRun) fail(err error) {
+	r.failedIn, r.failure = r.phase, err
+	r.end(deploy.StatusFailed, dockerMessage(err), nil)
 }
 
 // dockerMessage makes a Docker error read as what to do.

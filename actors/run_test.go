@@ -156,10 +156,10 @@ type fakeHost struct {
 func (h *fakeHost) call(s string) { h.calls = append(h.calls, s) }
 
 func (h *fakeHost) retentionPass() <-chan struct{} { return nil }
-func (h *fakeHost) newContainer(d deploy.Deployment) docker.Spec {
+func (h *fakeHost) newContainer(d deploy.Deployment) (docker.Spec, func(context.Context) error) {
 	h.call("newContainer")
 	cs := newAppContainers(h.p.env)
-	return cs.spec(d)
+	return cs.spec(d), nil
 }
 func (h *fakeHost) startExisting(deploy.Color) (string, int) { return "", 0 }
 func (h *fakeHost) candidateStarted(color deploy.Color, id, image string, port int, deploymentID int64, failed bool) {

@@ -33,6 +33,8 @@ type deploymentRun struct {
 	old          string // the old color's container, once it is being stopped
 	lastCheckErr string // the gate's last failed check
 	why          string // why the candidate is rolled back
+	failedIn     phase  // the phase a failed run ended in (fail)
+	failure      error  // Docker's answer it failed with
 
 	ctx      context.Context // ends with the run: cancels its steps and the crash watch
 	cancel   context.CancelFunc
@@ -46,9 +48,11 @@ type runHost interface {
 	// retentionPass is closed when the running image retention pass ends;
 	// nil when none runs (images.go).
 	retentionPass() <-chan struct{}
-	// newContainer makes room in d's color for d's new container: the old
-	// one is forgotten (the run removes it by name). It returns the spec.
-	newContainer(d deploy.Deployment) docker.Spec
+	// newContainer makes room in d's color for d's new container and
+	// decides what happens to the color's standby (standby.go): it returns
+	// the spec, and the work to run before the container is created (nil:
+	// none).
+	newContainer(d deploy.Deployment) (docker.Spec, func(context.Context) error)
 	// startExisting marks color's existing container as started by the
 	// actor (a manual switch) and returns it.
 	startExisting(color deploy.Color) (id string, port int)
@@ -113,6 +117,15 @@ func (r *deploymentRun) deployment() deploy.Deployment {
 	d := r.dep
 	d.Phases = append([]deploy.Phase(nil), d.Phases...)
 	return d
+}
+
+// failedWith is the phase a failed run ended in and Docker's answer that
+// failed it; nil when it did not fail.
+func (r *deploymentRun) failedWith() (phase, error) {
+	if r == nil {
+		return phaseNone, nil
+	}
+	return r.failedIn, r.failure
 }
 
 // closeGate stops the health_check_timeout timer.

@@ -17,6 +17,8 @@ type Runtime interface {
 	Start(ctx context.Context, id string) error
 	Stop(ctx context.Context, id string, grace time.Duration) error
 	Remove(ctx context.Context, id string) error
+	// Rename renames a container (a standby set aside: standby.go).
+	Rename(ctx context.Context, id, name string) error
 	Inspect(ctx context.Context, nameOrID string) (docker.Container, error)
 	List(ctx context.Context, labels map[string]string) ([]docker.Container, error)
 	// Summaries lists them in one call, with only their ID, name, image,

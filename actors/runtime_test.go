@@ -295,6 +295,26 @@ func (rt *fakeRuntime) container(name string) (docker.Container, bool) {
 	return docker.Container{}, false
 }
 
+// exists reports whether the container id exists.
+func (rt *fakeRuntime) exists(id string) bool {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	return rt.containers[id] != nil
+}
+
+// containersOf returns the containers labelled as app's.
+func (rt *fakeRuntime) containersOf(app string) []docker.Container {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	var out []docker.Container
+	for _, c := range rt.containers {
+		if c.Labels[LabelApp] == app {
+			out = append(out, rt.report(c))
+		}
+	}
+	return out
+}
+
 // enter runs the hooks of a call: Docker down, an injected failure, a hold.
 func (rt *fakeRuntime) enter(ctx context.Context, call string) error {
 	rt.mu.Lock()
@@ -445,6 +465,26 @@ func (rt *fakeRuntime) Remove(ctx context.Context, id string) error {
 	rt.halt(c, 137)
 	rt.emit(c, docker.ActionDestroy, 0)
 	delete(rt.containers, c.ID)
+	return nil
+}
+
+func (rt *fakeRuntime) Rename(ctx context.Context, id, name string) error {
+	if err := rt.enter(ctx, "Rename"); err != nil {
+		return err
+	}
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	c := rt.containers[id]
+	if c == nil {
+		c = rt.byName(id)
+	}
+	if c == nil {
+		return fmt.Errorf("rename container %s: %w", id, docker.ErrNotFound)
+	}
+	if other := rt.byName(name); other != nil && other != c {
+		return fmt.Errorf("rename container %s to %s: %w", id, name, docker.ErrNameInUse)
+	}
+	c.Name = name
 	return nil
 }
 

@@ -25,6 +25,9 @@ func (a *appActor) appStatus() (deploy.State, string) {
 		if dockErr != nil {
 			return deploy.AppFailed, "Docker unreachable: " + dockErr.Error()
 		}
+		if a.retry.waiting() {
+			return deploy.AppFailed, a.retry.reason() // retry.go
+		}
 		return deploy.AppFailed, "no container serves this app: deploy an image"
 	case dockErr != nil:
 		return deploy.AppDegraded, "Docker unreachable: " + dockErr.Error()
@@ -50,6 +53,7 @@ func (a *appActor) known() bool {
 // refreshStatus records a change of the derived status: in the store, the
 // log and the audit trail.
 func (a *appActor) refreshStatus() {
+	a.followOutage() // the proxy follows the active container (traffic.go)
 	shown, _ := a.shownStatus()
 	a.metrics.SetStatus(shown) // the status GET /api/apps shows, also before the first adoption
 	if !a.known() {
@@ -90,6 +94,7 @@ func (a *appActor) status() deploy.AppStatus {
 		DesiredImage: a.record.desired(),
 		Ports:        deploy.Ports{Proxy: a.cfg.Ports.Proxy, Blue: a.cfg.Ports.Blue, Green: a.cfg.Ports.Green},
 		Connections:  a.listener.connections(),
+		Traffic:      a.traffic.mode().Status(a.listener.held()),
 	}
 	a.containers.each(func(color deploy.Color, s slot) {
 		passes := s.passes // the health actor's own count once a check reached the actor

@@ -21,6 +21,10 @@ type Backend interface {
 	Rollback(ctx context.Context, app string) (deploy.Response, error)
 	// Switch moves traffic to the other color's container after it passes health checks.
 	Switch(ctx context.Context, app string, color deploy.Color) (deploy.AppStatus, error)
+	// SetTraffic pauses an app, puts it in maintenance or resumes it
+	// (docs/traffic.md); the change is checked (TrafficChange.Check). It
+	// returns the app's status with its new mode.
+	SetTraffic(ctx context.Context, app string, change deploy.TrafficChange) (deploy.AppStatus, error)
 	// Apps returns the status of every app, sorted by name.
 	Apps(ctx context.Context) ([]deploy.AppStatus, error)
 	// App returns one app's status.
@@ -47,6 +51,6 @@ type Backend interface {
 	// deployments used that are still present in Docker), newest first.
 	Images(ctx context.Context, app string) ([]deploy.Image, error)
 	// Metrics returns the registry of the supervisor's metrics
-	// (CONTRACT §6.2), which GET /metrics serves.
+	// (docs/metrics.md, "Families"), which GET /metrics serves.
 	Metrics() prometheus.Gatherer
 }

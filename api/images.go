@@ -7,7 +7,7 @@ import (
 )
 
 // handleImages answers GET /api/apps/{name}/images: the app's images that
-// bluegreen keeps, newest first (CONTRACT §6.1).
+// bluegreen keeps, newest first (docs/api.md, "Images").
 func (s *server) handleImages(w http.ResponseWriter, r *http.Request) {
 	images, err := s.b.Images(r.Context(), r.PathValue("name"))
 	if err != nil {

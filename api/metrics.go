@@ -8,7 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// handleMetrics serves GET /metrics (CONTRACT §6.2): what the backend's
+// handleMetrics serves GET /metrics (docs/metrics.md, "Families"): what the backend's
 // registry gathers, through promhttp, in the Prometheus text format (or in
 // what the scraper asks for with Accept: OpenMetrics, protobuf), gzipped
 // when it accepts that. The route has the API's loopback Host rule.

@@ -53,7 +53,11 @@ func jsonProblem(err error, v any) string {
 		return fmt.Sprintf("%s: want %s, got %s", typ.Field, jsonKind(typ.Type), article(typ.Value))
 	}
 	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-		return fmt.Sprintf("unknown field %s (known: %s)", name, strings.Join(jsonFields(v), ", "))
+		known := jsonFields(v)
+		if len(known) == 0 {
+			return fmt.Sprintf("unknown field %s: this route takes no fields (send {} or nothing)", name)
+		}
+		return fmt.Sprintf("unknown field %s (known: %s)", name, strings.Join(known, ", "))
 	}
 	return "not valid JSON"
 }

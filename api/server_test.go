@@ -34,6 +34,7 @@ type fakeBackend struct {
 	logLines    []string
 	reloadErr   error
 	metrics     *metrics.Registry
+	lastTraffic deploy.TrafficChange
 }
 
 func newFakeBackend() *fakeBackend {

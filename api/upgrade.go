@@ -8,7 +8,7 @@ import (
 )
 
 // Upgrader is what a Backend offers when its process can upgrade itself
-// (CONTRACT §6.3): `bluegreen serve` starts the binary at its path and hands
+// (docs/upgrades.md, "Step by step"): `bluegreen serve` starts the binary at its path and hands
 // it its sockets. Upgrade answers at once; the outcome is the event
 // supervisor.upgraded or supervisor.upgrade_failed, recorded after the event
 // the answer names. A second upgrade while one runs is ECONFLICT.

@@ -19,7 +19,7 @@ import (
 // -ldflags "-X github.com/bluegreen/bluegreen/cli.Version=...".
 var Version = "dev"
 
-// Exit statuses of every command (CONTRACT §1).
+// Exit statuses of every command (docs/cli.md, "Exit codes").
 const (
 	ExitOK     = 0
 	ExitFailed = 1

@@ -34,6 +34,8 @@ type fakeSupervisor struct {
 	nextSub int
 	eventID int64
 	images  []deploy.Image
+	// trafficCalls counts the pauses, maintenances and resumes that reached it.
+	trafficCalls int
 }
 
 func newFakeSupervisor() *fakeSupervisor {

@@ -31,12 +31,30 @@ func (f formatter) cut(s string, n int) string {
 	return oneLine(s, n)
 }
 
-// appsColumns are the columns of the apps table; when it must fit a
-// terminal (ctl watch), PROXY is dropped first, then HEALTH, ACTIVE and
-// LAST DEPLOY, then IMAGE is cut.
+// appsColumns are the columns of the apps table. When it must fit a
+// terminal (ctl watch), TRAFFIC goes first while every app serves with
+// nothing held (it says nothing then), then PROXY, HEALTH, ACTIVE and LAST
+// DEPLOY; TRAFFIC of an app that is paused or in maintenance goes last (it
+// matters more than the last deployment); then IMAGE is cut.
 var appsColumns = []column{
-	{head: "APP"}, {head: "STATUS"}, {head: "ACTIVE", drop: 3}, {head: "IMAGE", cut: true},
-	{head: "HEALTH", drop: 2}, {head: "LAST DEPLOY", drop: 4}, {head: "PROXY", drop: 1},
+	{head: "APP"}, {head: "STATUS"}, {head: "TRAFFIC", drop: 6}, {head: "ACTIVE", drop: 4}, {head: "IMAGE", cut: true},
+	{head: "HEALTH", drop: 3}, {head: "LAST DEPLOY", drop: 5}, {head: "PROXY", drop: 2},
+}
+
+// trafficColumn is TRAFFIC's index in appsColumns.
+const trafficColumn = 2
+
+// appsColumnsFor returns the columns of the apps table for apps: TRAFFIC
+// is the first to go when every app serves and none holds a request.
+func appsColumnsFor(apps []deploy.AppStatus) []column {
+	for _, a := range apps {
+		if a.Traffic.Held > 0 || (a.Traffic.Mode != deploy.TrafficServing && a.Traffic.Mode != "") {
+			return appsColumns
+		}
+	}
+	cols := slices.Clone(appsColumns)
+	cols[trafficColumn].drop = 1
+	return cols
 }
 
 // appsTable writes one row per app.
@@ -49,10 +67,10 @@ func (f formatter) appsTable(w io.Writer, apps []deploy.AppStatus) {
 func (f formatter) appsTableFit(w io.Writer, apps []deploy.AppStatus, width int) {
 	rows := make([][]string, 0, len(apps))
 	for _, a := range apps {
-		rows = append(rows, []string{a.Name, dash(a.Status), dash(a.ActiveColor), dash(a.CurrentImage),
+		rows = append(rows, []string{a.Name, dash(a.Status), trafficCell(a.Traffic), dash(a.ActiveColor), dash(a.CurrentImage),
 			activeHealth(a), f.lastDeploy(a), proxyCell(a)})
 	}
-	fitTable(w, appsColumns, rows, width)
+	fitTable(w, appsColumnsFor(apps), rows, width)
 	if len(apps) == 0 {
 		fmt.Fprintln(w, "(no apps configured)")
 	}
@@ -64,6 +82,7 @@ func (f formatter) appDetail(w io.Writer, a deploy.AppStatus) {
 	if a.Error != "" {
 		fmt.Fprintf(w, "  problem:  %s\n", a.Error)
 	}
+	fmt.Fprintf(w, "  traffic:  %s\n", f.trafficLine(a.Traffic))
 	fmt.Fprintf(w, "  active:   %s\n", dash(a.ActiveColor))
 	fmt.Fprintf(w, "  image:    %s\n", dash(a.CurrentImage))
 	if a.DesiredImage != "" && a.DesiredImage != a.CurrentImage {
@@ -120,14 +139,14 @@ func (f formatter) historyTable(w io.Writer, ds []deploy.Deployment) {
 		return
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tFROM → TO\tTRIGGER\tSTATUS\tDURATION\tSTARTED\tERROR")
+	fmt.Fprintln(tw, "ID\tKIND\tFROM → TO\tTRIGGER\tSTATUS\tDURATION\tSTARTED\tERROR")
 	for _, d := range ds {
 		dur := durationMS(d.DurationMS)
 		if !d.Done() {
 			dur = "running"
 		}
-		fmt.Fprintf(tw, "%d\t%s → %s\t%s\t%s\t%s\t%s\t%s\n",
-			d.DeploymentID, dash(d.FromImage), dash(d.ToImage), dash(d.TriggerSource), d.Status,
+		fmt.Fprintf(tw, "%d\t%s\t%s → %s\t%s\t%s\t%s\t%s\t%s\n",
+			d.DeploymentID, dash(d.Kind), dash(d.FromImage), dash(d.ToImage), dash(d.TriggerSource), d.Status,
 			dur, f.stamp(d.StartedAt), f.cut(d.Error, 60))
 	}
 	tw.Flush()
@@ -168,8 +187,11 @@ func (f formatter) healthView(w io.Writer, h map[deploy.Color]deploy.ColorHealth
 		fmt.Fprintln(tw, "  AT\tRESULT\tSTATUS\tTIME\tERROR")
 		for _, c := range ch.Checks {
 			res := "fail"
-			if c.Success {
+			switch {
+			case c.Success:
 				res = "ok"
+			case c.Starting: // before the container's first pass: no failure
+				res = "starting"
 			}
 			code := "-"
 			if c.StatusCode != 0 {

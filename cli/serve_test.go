@@ -31,6 +31,18 @@ func TestServe_ExitStatus(t *testing.T) {
 	if code := Run(context.Background(), []string{"serve", "--reconcile-interval", "often"}, &out, &errOut); code != ExitUsage {
 		t.Fatalf("serve with a bad duration: %d", code)
 	}
+	errOut.Reset()
+	if code := Run(context.Background(), []string{"serve", "--docker-concurrency", "-1"}, &out, &errOut); code != ExitUsage ||
+		!strings.Contains(errOut.String(), "--docker-concurrency -1") {
+		t.Fatalf("serve with a negative Docker concurrency: %d %q", code, errOut.String())
+	}
+	out.Reset()
+	errOut.Reset()
+	noDir := filepath.Join(t.TempDir(), "missing", "access.log")
+	if code := Run(context.Background(), []string{"serve", "--access-log", noDir}, &out, &errOut); code != ExitUsage ||
+		!strings.Contains(errOut.String(), "--access-log "+noDir+": ") || !strings.Contains(errOut.String(), "no such file or directory") {
+		t.Fatalf("serve with an access log it cannot open: %d %q", code, errOut.String())
+	}
 	for r, want := range map[daemon.Result]int{daemon.Stopped: ExitOK, daemon.Failed: ExitFailed, daemon.BadOption: ExitUsage} {
 		if got := serveStatus(r); got != want {
 			t.Errorf("serveStatus(%d) = %d, want %d", r, got, want)

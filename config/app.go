@@ -1,5 +1,5 @@
 // Package config reads and validates the app configs of bluegreen: one YAML
-// file per app in the apps folder (CONTRACT §2).
+// file per app in the apps folder (docs/config.md).
 //
 // Reading an app goes defaults → strict decode (unknown keys are errors) →
 // normalize → validate. Every problem of every file is collected as an *Error
@@ -12,7 +12,7 @@ import (
 	"time"
 )
 
-// Defaults of the optional settings (CONTRACT §2).
+// Defaults of the optional settings (docs/config.md).
 const (
 	DefaultMethod             = "GET"
 	DefaultTimeout            = 5 * time.Second
@@ -27,6 +27,28 @@ const (
 	DefaultStopTimeout        = 10 * time.Second
 	DefaultListenAddress      = "0.0.0.0"
 	DefaultKeepImages         = 5
+	// Defaults of the proxy's settings (docs/traffic.md, "The proxy's
+	// settings"); max_request_body has none (0: no limit), nor
+	// maintenance_page (the built-in page).
+	DefaultOutageHold      = 10 * time.Second
+	DefaultResponseTimeout = 60 * time.Second
+	DefaultMaxHeldRequests = 10000
+	DefaultAccessLog       = true
+	DefaultProxyProtocol   = false
+)
+
+// Bounds of the proxy's settings.
+const (
+	// MaxOutageHold bounds proxy.outage_hold: a client waits that long at
+	// most for a container that Docker or bluegreen restarts.
+	MaxOutageHold = 10 * time.Minute
+	// MaxResponseTimeout bounds proxy.response_timeout.
+	MaxResponseTimeout = 24 * time.Hour
+	// MaxHeldRequests bounds proxy.max_held_requests: each held request
+	// keeps its connection and its head (a few KiB).
+	MaxHeldRequests = 1000000
+	// MaxMaintenancePage bounds the size of proxy.maintenance_page's file.
+	MaxMaintenancePage = 1 << 20
 )
 
 // MaxKeepImages bounds docker.keep_images; 0 (keep every image) is the way
@@ -67,6 +89,32 @@ type Ports struct{ Proxy, Blue, Green int }
 type Proxy struct {
 	ListenAddress  string         // default "0.0.0.0"; an IP address or "localhost"
 	TrustedProxies []netip.Prefix // IPs become /32 or /128 prefixes
+
+	// OutageHold is how long a request waits for the active container to
+	// come back (it is not running, or refuses the connection) before it
+	// gets 502; 0 turns the hold off.
+	OutageHold time.Duration
+	// ResponseTimeout bounds the wait for an answer's head once the
+	// request was sent (504 after it).
+	ResponseTimeout time.Duration
+	// MaxRequestBody is the largest request body in bytes (413 beyond);
+	// 0: no limit.
+	MaxRequestBody int64
+	// MaxHeldRequests bounds the requests held at once (a pause, the
+	// outage hold).
+	MaxHeldRequests int
+	// MaintenancePage is the file of proxy.maintenance_page, as written
+	// ("" for the built-in page); a relative path is relative to the
+	// config file's folder.
+	MaintenancePage string
+	// MaintenanceHTML is that file's content, read when the config was
+	// loaded; nil for the built-in page.
+	MaintenanceHTML []byte
+	// AccessLog writes one record per finished request.
+	AccessLog bool
+	// ProxyProtocol makes every connection begin with a PROXY protocol
+	// header, from a peer in TrustedProxies only.
+	ProxyProtocol bool
 }
 
 // HealthCheck configures the HTTP health checks of a container.
@@ -106,11 +154,11 @@ type Docker struct {
 	Command       []string // empty = the image's own
 	// KeepImages is how many of the newest distinct images the app's
 	// deployments used stay in Docker after a completed deployment; older
-	// ones are removed by tag (CONTRACT §6.5). 0 keeps every image.
+	// ones are removed by tag (docs/deployments.md, "Image retention"). 0 keeps every image.
 	KeepImages int
 }
 
-// Deployment holds the timeouts of a deployment (CONTRACT §4).
+// Deployment holds the timeouts of a deployment (docs/config.md, "deployment").
 type Deployment struct {
 	DrainTimeout, WebSocketDrainTimeout, StartupTimeout, HealthCheckTimeout, StopTimeout time.Duration
 }
@@ -119,8 +167,15 @@ type Deployment struct {
 // WebSocketDrainTimeout is left 0: it follows DrainTimeout once that is known.
 func defaults(file string) *App {
 	return &App{
-		File:  file,
-		Proxy: Proxy{ListenAddress: DefaultListenAddress},
+		File: file,
+		Proxy: Proxy{
+			ListenAddress:   DefaultListenAddress,
+			OutageHold:      DefaultOutageHold,
+			ResponseTimeout: DefaultResponseTimeout,
+			MaxHeldRequests: DefaultMaxHeldRequests,
+			AccessLog:       DefaultAccessLog,
+			ProxyProtocol:   DefaultProxyProtocol,
+		},
 		HealthCheck: HealthCheck{
 			Method:             DefaultMethod,
 			Timeout:            DefaultTimeout,

@@ -33,7 +33,7 @@ func Parse(r io.Reader, file string) (*App, error) {
 // maxFileSize bounds an app config file; real ones are a few hundred bytes.
 const maxFileSize = 1 << 20
 
-// topKeys are the keys of an app config, in the order of CONTRACT §2. Each
+// topKeys are the keys of an app config, in the order of docs/config.md, "A complete example". Each
 // section's keys stand in its file.
 var topKeys = []string{"name", "image", "ports", "proxy", "health_check", "docker", "deployment"}
 

@@ -126,8 +126,8 @@ func TestParse_Fields(t *testing.T) {
 			want: []string{`5:3: ports.admin: unknown key "admin" (allowed: proxy, blue, green)`}},
 
 		// proxy
-		{name: "proxy defaults", section: "proxy", yaml: "", get: func(a *App) any { return a.Proxy }, value: Proxy{ListenAddress: "0.0.0.0"}},
-		{name: "proxy empty", section: "proxy", yaml: "proxy:\n", get: func(a *App) any { return a.Proxy }, value: Proxy{ListenAddress: "0.0.0.0"}},
+		{name: "proxy defaults", section: "proxy", yaml: "", get: func(a *App) any { return a.Proxy }, value: defaultProxy},
+		{name: "proxy empty", section: "proxy", yaml: "proxy:\n", get: func(a *App) any { return a.Proxy }, value: defaultProxy},
 		{name: "listen ipv4", section: "proxy", yaml: "proxy:\n  listen_address: 127.0.0.1\n", get: func(a *App) any { return a.Proxy.ListenAddress }, value: "127.0.0.1"},
 		{name: "listen ipv6", section: "proxy", yaml: "proxy:\n  listen_address: \"::\"\n", get: func(a *App) any { return a.Proxy.ListenAddress }, value: "::"},
 		{name: "listen localhost", section: "proxy", yaml: "proxy:\n  listen_address: localhost\n", get: func(a *App) any { return a.Proxy.ListenAddress }, value: "localhost"},
@@ -148,7 +148,7 @@ func TestParse_Fields(t *testing.T) {
 		{name: "trusted proxies scalar", section: "proxy", yaml: "proxy:\n  trusted_proxies: 10.0.0.0/8\n",
 			want: []string{`2:20: proxy.trusted_proxies: expected a list of IP addresses or CIDRs (e.g. [10.0.0.0/8, 192.168.1.10]), got the string "10.0.0.0/8"`}},
 		{name: "proxy unknown key", section: "proxy", yaml: "proxy:\n  listen: 0.0.0.0\n",
-			want: []string{`2:3: proxy.listen: unknown key "listen" (allowed: listen_address, trusted_proxies); did you mean "listen_address"?`}},
+			want: []string{`2:3: proxy.listen: unknown key "listen" (allowed: listen_address, trusted_proxies, outage_hold, response_timeout, max_request_body, max_held_requests, maintenance_page, access_log, proxy_protocol); did you mean "listen_address"?`}},
 
 		// health_check
 		{name: "health defaults", section: "health_check", yaml: "health_check:\n  path: /health\n", get: func(a *App) any { return a.HealthCheck },
@@ -390,7 +390,7 @@ func TestParse_TooLarge(t *testing.T) {
 }
 
 func TestParse_Contract(t *testing.T) {
-	// The example of CONTRACT §2, as written there.
+	// The example of the app config format as the contract first wrote it (docs/config.md has its own).
 	src := `name: web-api
 image: web-api:20250630-1010-a333666
 ports:
@@ -434,7 +434,8 @@ deployment:
 		Name:  "web-api",
 		Image: "web-api:20250630-1010-a333666",
 		Ports: Ports{Proxy: 8000, Blue: 18000, Green: 18001},
-		Proxy: Proxy{ListenAddress: "0.0.0.0", TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}},
+		Proxy: Proxy{ListenAddress: "0.0.0.0", TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")},
+			OutageHold: 10 * time.Second, ResponseTimeout: 60 * time.Second, MaxHeldRequests: 10000, AccessLog: true},
 		HealthCheck: HealthCheck{Path: "/health", Method: "GET", Timeout: 5 * time.Second, Interval: 2 * time.Second,
 			HealthyThreshold: 3, UnhealthyThreshold: 2, ExpectedStatus: []int{200}},
 		Docker: Docker{

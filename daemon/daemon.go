@@ -33,6 +33,11 @@ var _ api.Backend = (*actors.System)(nil)
 // from Docker unless Options say otherwise.
 const DefaultReconcileInterval = actors.DefaultReconcileInterval
 
+// DefaultDockerConcurrency is how many container creates, starts, stops
+// and removals of all apps run at once (--docker-concurrency;
+// docs/operations.md, "Many apps on one VM").
+const DefaultDockerConcurrency = actors.DefaultDockerConcurrency
+
 // Options are what serve runs with: its flags, its version and its output.
 type Options struct {
 	AppsDir           string        // the app configs (--apps)
@@ -41,6 +46,8 @@ type Options struct {
 	LogFormat         string        // text or json (--log-format)
 	LogLevel          string        // debug, info, warn or error (--log-level)
 	ReconcileInterval time.Duration // how often each app re-reads its containers (--reconcile-interval); 0: DefaultReconcileInterval
+	DockerConcurrency int           // container creates, starts, stops and removals at once (--docker-concurrency); 0: no bound
+	AccessLog         string        // the file of the proxies' access log (--access-log); "": the log output
 	Args              []string      // the process's arguments ("serve" and its flags), for the process an upgrade starts
 	Version           string        // this build's version, in the log and the upgrade's events
 	Stderr            io.Writer     // the log, and what stops serve before there is one
@@ -57,7 +64,9 @@ const (
 	// Failed: serve did not start (said on Stderr, and to the old process
 	// after an upgrade), or its management API stopped (said in the log).
 	Failed
-	// BadOption: a log format or level that does not exist (said on Stderr).
+	// BadOption: a log format or level that does not exist, a negative
+	// --docker-concurrency, an access log file that cannot be opened (said
+	// on Stderr).
 	BadOption
 )
 
@@ -111,14 +120,24 @@ func Run(ctx context.Context, o Options) Result {
 		}()
 	}
 	logger, err := newLogger(inh.LogWriter(out), o.LogFormat, o.LogLevel)
+	if err == nil && o.DockerConcurrency < 0 {
+		err = fmt.Errorf("--docker-concurrency %d: use 1 or more, or 0 for no bound", o.DockerConcurrency)
+	}
 	if err != nil {
 		fmt.Fprintln(out, err)
 		inh.Fail(err)
 		return BadOption
 	}
 	slog.SetDefault(logger) // hollywood logs through the default logger
+	access, err := openAccessLog(o, out)
+	if err != nil {
+		fmt.Fprintf(out, "bluegreen: %v\n", err)
+		inh.Fail(err)
+		return BadOption
+	}
+	defer access.close(logger)
 
-	sv, err := start(ctx, o, logger, inh)
+	sv, err := start(ctx, o, logger, inh, access)
 	if err != nil {
 		fmt.Fprintf(out, "bluegreen: %v\n", err)
 		inh.Fail(err)
@@ -138,6 +157,7 @@ func Run(ctx context.Context, o Options) Result {
 	sv.stop()
 	sv.st.Close()
 	if sv.standIn.active() {
+		access.close(logger)
 		sv.standIn.stand(func() { out.Close() }) // does not return
 	}
 	return res

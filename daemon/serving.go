@@ -33,6 +33,7 @@ type serving struct {
 	lns      *handover.Listeners
 	inh      *handover.Inherited // what an upgrade handed over; nil on a normal start
 	out      *logsink.Sink       // the log's output
+	access   *accessLog          // the proxies' access log (accesslog.go)
 	standIn  *standIn            // this process's part as the stand-in, from its first upgrade on (standin.go)
 	argv     []string
 	version  string
@@ -45,7 +46,7 @@ type serving struct {
 // starts the supervisor and the API. Invalid configs start nothing. The
 // listeners are taken over from the old process after an upgrade (inh),
 // and opened otherwise.
-func start(ctx context.Context, o Options, logger *slog.Logger, inh *handover.Inherited) (*serving, error) {
+func start(ctx context.Context, o Options, logger *slog.Logger, inh *handover.Inherited, access *accessLog) (*serving, error) {
 	load := func() ([]*config.App, error) { return config.LoadDir(o.AppsDir) }
 	if _, err := load(); err != nil {
 		return nil, fmt.Errorf("the app configs in %s are invalid, nothing started:\n%v", o.AppsDir, err)
@@ -73,8 +74,13 @@ func start(ctx context.Context, o Options, logger *slog.Logger, inh *handover.In
 	listen := func(network, addr string) (net.Listener, error) {
 		return lns.Listen(handover.TCPKey(addr), func() (net.Listener, error) { return net.Listen(network, addr) })
 	}
+	concurrency := o.DockerConcurrency
+	if concurrency == 0 {
+		concurrency = -1 // no bound (actors: 0 is the default)
+	}
 	sys, err := actors.Start(actors.Options{Load: load, Store: st, Runtime: rt, Logger: logger,
-		ReconcileInterval: o.ReconcileInterval, Listen: listen, Version: o.Version})
+		ReconcileInterval: o.ReconcileInterval, Listen: listen, Version: o.Version, DockerConcurrency: concurrency,
+		AccessLog: access.sink, AccessLogFormat: access.format})
 	if err != nil {
 		ln.Close()
 		lns.CloseUnclaimed()
@@ -82,7 +88,7 @@ func start(ctx context.Context, o Options, logger *slog.Logger, inh *handover.In
 		return nil, err
 	}
 	sv := &serving{log: logger, st: st, sys: sys, rt: rt, serveErr: make(chan error, 1), lns: lns, inh: inh,
-		argv: o.Args, version: o.Version, ctx: ctx}
+		access: access, argv: o.Args, version: o.Version, ctx: ctx}
 	sv.upgrade.done = make(chan error, 1)
 	sv.srv = &http.Server{Handler: api.NewServer(backend{System: sys, sv: sv}, logger), ReadHeaderTimeout: 10 * time.Second}
 	go func() { sv.serveErr <- sv.srv.Serve(ln) }()
@@ -149,6 +155,7 @@ func (sv *serving) run(ctx context.Context, hup, usr2 <-chan os.Signal) Result {
 			return Stopped
 		case <-hup:
 			sv.notify(sdnotify.Reloading)
+			sv.access.reopen(sv.log)
 			if _, err := sv.sys.Reload(ctx); err != nil { // a reload that worked is logged by the supervisor
 				sv.log.Error("reload (SIGHUP)", "err", err)
 			}

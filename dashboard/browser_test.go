@@ -90,9 +90,9 @@ deployment: {health_check_timeout: 3s, drain_timeout: 1s, websocket_drain_timeou
 				txt(app, ".color-blue .health"),
 				q(app, ".color-blue svg.spark")+".querySelectorAll('polyline')"),
 			pageText)
-		p.waitFor(ctx, 5*time.Second, app+" green panel without container, one completed deployment",
-			fmt.Sprintf(`%s.includes("no container") && %s.querySelectorAll('.dep').length === 1 && %s === "completed"`,
-				txt(app, ".color-green"), card(app), txt(app, ".dep .badge")),
+		p.waitFor(ctx, 5*time.Second, app+" green panel without container, one completed deployment of kind config",
+			fmt.Sprintf(`%s.includes("no container") && %s.querySelectorAll('.dep').length === 1 && %s === "completed" && %s === "config"`,
+				txt(app, ".color-green"), card(app), txt(app, ".dep .badge"), txt(app, ".dep .kind")),
 			pageText)
 	}
 	tm := p.timing(ctx)
@@ -121,7 +121,8 @@ deployment: {health_check_timeout: 3s, drain_timeout: 1s, websocket_drain_timeou
 			txt(web, ".badge.color")+".trim()", txt(web, ".color-green .container-image"), v2), pageText)
 	t.Logf("page showed %s %v after the deployment completed", v2, time.Since(done).Round(time.Millisecond))
 	p.waitFor(ctx, 5*time.Second, "timeline with the new deployment and its phases",
-		fmt.Sprintf(`%s === "#%d" && %s.querySelectorAll('.seg').length >= 3`, txt(web, ".dep .dep-id"), d.DeploymentID, q(web, ".dep .bar")), pageText)
+		fmt.Sprintf(`%s === "#%d" && %s.querySelectorAll('.seg').length >= 3 && %s === "deploy"`, txt(web, ".dep .dep-id"), d.DeploymentID,
+			q(web, ".dep .bar"), txt(web, ".dep .kind")), pageText)
 
 	// A deployment that rolls back, with its container's log lines, while the
 	// page shows the running phase.
@@ -188,6 +189,8 @@ deployment: {health_check_timeout: 3s, drain_timeout: 1s, websocket_drain_timeou
 	}
 	p.waitFor(ctx, 10*time.Second, "switched color shown", txt(web, ".badge.color")+`.trim() === "serving green"`, pageText)
 
+	trafficControl(ctx, t, p, c, web, txt, q, pageText)
+
 	// The rolled back deployment: status, error and log lines as text.
 	c.waitApp(ctx, worker, func(st deploy.AppStatus) bool {
 		return st.Deployment == nil && st.LastDeployment != nil && st.LastDeployment.Done()
@@ -237,6 +240,74 @@ deployment: {health_check_timeout: 3s, drain_timeout: 1s, websocket_drain_timeou
 		page.FCP, floor.FCP, page.DCL, page.Load, page.FirstApp)
 	checkProblems(t, p)
 	srv.stop(t)
+}
+
+// trafficControl drives the Pause, Maintenance and Resume buttons of app's
+// card: the mode shows on the page (from the answer and from the events)
+// and in the API; a value the API refuses is shown with its message; a
+// hostile message stays text.
+func trafficControl(ctx context.Context, t *testing.T, p *cdpPage, c *apiClient, app string,
+	txt func(app, sel string) string, q func(app, sel string) string, pageText string) {
+	t.Helper()
+	card := fmt.Sprintf(`.card[data-app=%q]`, app)
+	dialogField := func(name string) string { return fmt.Sprintf(`#confirm-fields input[name=%q]`, name) }
+
+	p.waitFor(ctx, 5*time.Second, "serving, Resume not offered", fmt.Sprintf(`document.querySelector(%q).dataset.traffic === "serving" && %s.disabled && !%s`,
+		card, q(app, ".btn-resume"), q(app, ".traffic-badge")), pageText)
+
+	// A max wait the API refuses: its message on the page, nothing changed.
+	p.click(ctx, card+" .btn-pause")
+	p.waitFor(ctx, 5*time.Second, "pause dialog with its max wait", `document.querySelector('#confirm').open && `+
+		fmt.Sprintf(`document.querySelector(%q).value === "30s"`, dialogField("max_wait")), "")
+	p.typeText(ctx, dialogField("max_wait"), "1h")
+	p.click(ctx, "#confirm-ok")
+	p.waitFor(ctx, 10*time.Second, "the refusal shown", txt(app, ".msg.err")+`.includes("400 invalid: max_wait 1h is out of range: use 1s to 10m")`, txt(app, ".msg"))
+	if st := c.status(ctx, app); st.Traffic.Mode != deploy.TrafficServing {
+		t.Fatalf("a refused pause changed the mode: %+v", st.Traffic)
+	}
+	p.takeProblems() // the browser logs the refused POST
+
+	p.click(ctx, card+" .btn-pause")
+	p.waitFor(ctx, 5*time.Second, "pause dialog", `document.querySelector('#confirm').open`, "")
+	p.typeText(ctx, dialogField("max_wait"), "45s")
+	p.click(ctx, "#confirm-ok")
+	p.waitFor(ctx, 10*time.Second, "paused shown", fmt.Sprintf(`%s.includes("Paused") && document.querySelector(%q).dataset.traffic === "paused" && %s === "paused" && %s.includes("max wait 45s") && !%s.disabled`,
+		txt(app, ".msg.ok"), card, txt(app, ".traffic-badge"), txt(app, ".traffic-state"), q(app, ".btn-resume")), txt(app, ".traffic"))
+	if st := c.status(ctx, app); st.Traffic.Mode != deploy.TrafficPaused || st.Traffic.MaxWaitMS != 45000 {
+		t.Fatalf("after clicking pause: %+v", st.Traffic)
+	}
+
+	// Maintenance through the API: the page follows the event; then a
+	// hostile message typed in the dialog shows as text.
+	if r := c.postStatus(ctx, "/api/apps/"+app+"/maintenance", map[string]string{"message": "back soon"}); r.Traffic.Mode != deploy.TrafficMaintenance {
+		t.Fatalf("maintenance through the API: %+v", r.Traffic)
+	}
+	p.waitFor(ctx, 10*time.Second, "maintenance shown live", fmt.Sprintf(`document.querySelector(%q).dataset.traffic === "maintenance" && %s === "in maintenance" && %s === "back soon"`,
+		card, txt(app, ".traffic-badge"), txt(app, ".traffic-message")), txt(app, ".traffic"))
+	hostile := `<img src=x onerror=window.__xss2=1>`
+	p.click(ctx, card+" .btn-maintenance")
+	p.waitFor(ctx, 5*time.Second, "maintenance dialog with the current message", fmt.Sprintf(`document.querySelector('#confirm').open && document.querySelector(%q).value === "back soon"`, dialogField("message")), "")
+	p.typeText(ctx, dialogField("message"), hostile)
+	p.click(ctx, "#confirm-ok")
+	p.waitFor(ctx, 10*time.Second, "the new message shown as text", fmt.Sprintf(`%s === %q`, txt(app, ".traffic-message"), hostile), txt(app, ".traffic"))
+	var xss struct {
+		Imgs int
+		XSS  bool
+	}
+	p.eval(ctx, `({imgs: document.querySelectorAll('img').length, xss: !!window.__xss2})`, &xss)
+	if xss.Imgs != 0 || xss.XSS {
+		t.Fatalf("a hostile message became markup: %+v", xss)
+	}
+
+	p.click(ctx, card+" .btn-resume")
+	p.waitFor(ctx, 5*time.Second, "resume confirmation", `document.querySelector('#confirm').open && document.querySelector('#confirm-title').textContent.includes("Resume")`, "")
+	p.click(ctx, "#confirm-ok")
+	p.waitFor(ctx, 10*time.Second, "serving again", fmt.Sprintf(`document.querySelector(%q).dataset.traffic === "serving" && !%s && %s.disabled`,
+		card, q(app, ".traffic-badge"), q(app, ".btn-resume")), txt(app, ".traffic"))
+	if st := c.status(ctx, app); st.Traffic.Mode != deploy.TrafficServing {
+		t.Fatalf("after clicking resume: %+v", st.Traffic)
+	}
+	checkProblems(t, p)
 }
 
 // emptyPage is the floor of the timings: what the browser itself needs.
@@ -378,6 +449,22 @@ func (c *apiClient) get(ctx context.Context, path string, out any) {
 
 func (c *apiClient) post(ctx context.Context, path string, body any) deploy.Response {
 	c.t.Helper()
+	var r deploy.Response
+	c.postJSON(ctx, path, body, &r)
+	return r
+}
+
+// postStatus posts body to path, a route that answers an AppStatus.
+func (c *apiClient) postStatus(ctx context.Context, path string, body any) deploy.AppStatus {
+	c.t.Helper()
+	var st deploy.AppStatus
+	c.postJSON(ctx, path, body, &st)
+	return st
+}
+
+// postJSON posts body to path and decodes the answer into out.
+func (c *apiClient) postJSON(ctx context.Context, path string, body, out any) {
+	c.t.Helper()
 	buf, _ := json.Marshal(body)
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, c.base+path, bytes.NewReader(buf))
 	req.Header.Set("Content-Type", "application/json")
@@ -386,12 +473,10 @@ func (c *apiClient) post(ctx context.Context, path string, body any) deploy.Resp
 		c.t.Fatalf("POST %s: %v", path, err)
 	}
 	defer resp.Body.Close()
-	var r deploy.Response
 	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode >= 300 || json.Unmarshal(b, &r) != nil {
+	if resp.StatusCode >= 300 || json.Unmarshal(b, out) != nil {
 		c.t.Fatalf("POST %s: %s %s", path, resp.Status, b)
 	}
-	return r
 }
 
 // deploy deploys image and waits for the deployment to end.

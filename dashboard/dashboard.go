@@ -1,4 +1,4 @@
-// Package dashboard serves bluegreen's live web dashboard (CONTRACT §6.4): one
+// Package dashboard serves bluegreen's live web dashboard (docs/dashboard.md): one
 // page, its stylesheet, its script and its icon, embedded in the binary and
 // written by hand (no build step, no framework, no external URL).
 //

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -223,6 +224,9 @@ func TestHandler_CrossOriginActionsRefused(t *testing.T) {
 			{"/api/apps/web/deploy", "", ""},
 			{"/api/apps/web/deploy", "text/plain", `{"desired_image":"evil:1"}`},
 			{"/api/apps/web/switch", "application/json", `{"color":"green"}`},
+			{"/api/apps/web/pause", "text/plain", `{"max_wait":"10m"}`},
+			{"/api/apps/web/maintenance", "application/json", `{"message":"owned"}`},
+			{"/api/apps/web/resume", "", ""},
 			{"/api/reload", "", ""},
 		} {
 			if resp := post(tc.path, tc.ctype, tc.body, hdr); resp.StatusCode != http.StatusForbidden {
@@ -323,6 +327,10 @@ func (b *recordingBackend) Rollback(ctx context.Context, app string) (deploy.Res
 func (b *recordingBackend) Switch(ctx context.Context, app string, color deploy.Color) (deploy.AppStatus, error) {
 	b.rec("Switch")
 	return deploy.AppStatus{Name: app, ActiveColor: color}, nil
+}
+func (b *recordingBackend) SetTraffic(ctx context.Context, app string, change deploy.TrafficChange) (deploy.AppStatus, error) {
+	b.rec("SetTraffic")
+	return deploy.AppStatus{Name: app, Traffic: change.State(time.Now()).Status(0)}, nil
 }
 func (b *recordingBackend) Apps(ctx context.Context) ([]deploy.AppStatus, error) {
 	b.rec("Apps")

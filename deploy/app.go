@@ -15,6 +15,7 @@ type AppStatus struct {
 	LastDeployment *Deployment           `json:"last_deployment"`
 	Stats          Stats                 `json:"stats"`
 	Connections    map[Color]Connections `json:"connections"`
+	Traffic        Traffic               `json:"traffic"`         // serving, paused or maintenance (docs/traffic.md)
 	Error          string                `json:"error,omitempty"` // why the app is failed or degraded
 }
 
@@ -87,6 +88,9 @@ type HealthCheck struct {
 	StatusCode     int       `json:"status_code"`
 	ResponseTimeMS float64   `json:"response_time_ms"`
 	Error          string    `json:"error,omitempty"`
+	// Starting marks a failed check of a container that has not passed one
+	// since it started: not a failure (docs/deployments.md, "Health checks").
+	Starting bool `json:"starting"`
 }
 
 // ColorHealth is the health of one color (GET /api/apps/{name}/health).
@@ -111,7 +115,7 @@ type ReloadResult struct {
 type Overall struct {
 	Status    string           `json:"status"` // OverallHealthy, OverallDegraded or OverallUnhealthy
 	Apps      map[string]State `json:"apps"`
-	PID       int              `json:"pid"`        // the serving process (CONTRACT §6.3)
+	PID       int              `json:"pid"`        // the serving process (docs/api.md, "Supervisor health")
 	Version   string           `json:"version"`    // its version
 	StartedAt time.Time        `json:"started_at"` // when it started
 }
@@ -137,7 +141,7 @@ func (st AppStatus) CanServe() bool {
 	return false
 }
 
-// UpgradeStatus is what POST /api/upgrade answers (CONTRACT §6.1).
+// UpgradeStatus is what POST /api/upgrade answers (docs/api.md, "Upgrade").
 type UpgradeStatus struct {
 	Status  string `json:"status"`   // UpgradeStarted
 	OldPID  int    `json:"old_pid"`  // the process being replaced

@@ -1,7 +1,7 @@
 // Package deploy is bluegreen's vocabulary: the words of the domain (colors,
 // app and deployment statuses, health, trigger sources, event types, error
 // codes) and the shapes that the supervisor, the store, the management API
-// and ctl exchange (CONTRACT §4 and §5). Each word is defined here once.
+// and ctl exchange (docs/deployments.md and docs/api.md, "Shapes"). Each word is defined here once.
 //
 // The package knows nothing of HTTP: the api package alone turns an error
 // Code into an HTTP status.

@@ -13,6 +13,7 @@ type Deployment struct {
 	ToImage       string     `json:"to_image"`
 	Color         Color      `json:"color"`
 	TriggerSource Trigger    `json:"trigger_source"`
+	Kind          Kind       `json:"kind"` // what kind of change it is
 	Status        Status     `json:"status"`
 	Error         string     `json:"error"` // why it failed or rolled back
 	Logs          []string   `json:"logs"`  // the failed container's last log lines

@@ -41,7 +41,7 @@ func TestDeployment_End(t *testing.T) {
 	}
 }
 
-// The wire shapes are CONTRACT §5: field names as the API has always sent them.
+// The wire shapes are docs/api.md, "Shapes": field names as the API has always sent them.
 func TestWireShapes(t *testing.T) {
 	b, _ := json.Marshal(AppStatus{Connections: map[Color]Connections{Blue: {HTTP: 1}}})
 	for _, key := range []string{`"name"`, `"status"`, `"active_color"`, `"current_image"`, `"desired_image"`, `"ports"`,

@@ -35,18 +35,19 @@ const (
 	EventContainerExited       EventType = "container.exited"     // Data: {"color", "container", "exit_code", "oom_killed"}
 	EventContainerRestarting   EventType = "container.restarting" // bluegreen starts a dead active container: {"color", "attempt"}
 	EventAppState              EventType = "app.state"            // Data: {"from": "deploying", "to": "stable"}
+	EventAppRemoved            EventType = "app.removed"          // removed from the configs: its proxy closed, its containers stopped
 	EventActorFailed           EventType = "actor.failed"
 	EventConfigLoaded          EventType = "config.loaded"
 	EventConfigReloaded        EventType = "config.reloaded"
 	EventSupervisorStarted     EventType = "supervisor.started"
 	EventSupervisorStopped     EventType = "supervisor.stopped"
-	// CONTRACT §6.3: an upgrade of serve onto the binary at its path.
+	// docs/upgrades.md, "Step by step": an upgrade of serve onto the binary at its path.
 	EventSupervisorUpgrading     EventType = "supervisor.upgrading"      // Data: {"old_pid", "old_version", "executable"}
 	EventSupervisorUpgraded      EventType = "supervisor.upgraded"       // Data: {"old_pid", "new_pid", "old_version", "new_version"}
 	EventSupervisorUpgradeFailed EventType = "supervisor.upgrade_failed" // Data: {"old_pid", "new_pid", "reason", "logs"}
 )
 
-// Event types of image retention (CONTRACT §6.5).
+// Event types of image retention (docs/deployments.md, "Image retention").
 const (
 	// EventImageRemoved records an image removed by tag after a completed
 	// deployment. Data: {"image", "id", "size_bytes", "last_deployment_id",
@@ -56,6 +57,42 @@ const (
 	// failed; the deployment is not affected. Data: {"image", "id", "error"}.
 	EventImageRemoveFailed EventType = "image.remove_failed"
 )
+
+// Event types of a deployment's retry (docs/faults.md, "A first start that
+// meets a slow or absent Docker").
+const (
+	// EventDeploymentRetryScheduled records that a deployment which failed
+	// for a passing reason (Docker timed out, was unreachable, or refused a
+	// create or start) while nothing served the app is deployed again after
+	// a wait. It carries the failed deployment's ID. Data: {"status",
+	// "image", "trigger_source", "attempt", "delay_ms", "error"}.
+	EventDeploymentRetryScheduled EventType = "deployment.retry_scheduled"
+)
+
+// Event types of traffic control (docs/traffic.md, "Events").
+const (
+	// EventTrafficPaused records a pause, or a change of a pause's
+	// max_wait. Data: {"from", "max_wait_ms"}.
+	EventTrafficPaused EventType = "traffic.paused"
+	// EventTrafficMaintenance records a maintenance, or a change of its
+	// message. Data: {"from", "message", "retry_after_ms", "held"}: held
+	// counts the requests a pause held that got the maintenance answer.
+	EventTrafficMaintenance EventType = "traffic.maintenance"
+	// EventTrafficResumed records a resume. Data: {"from", "held"}: held
+	// counts the requests that were held and then sent.
+	EventTrafficResumed EventType = "traffic.resumed"
+)
+
+// TrafficEvent returns the type of the event that records a change to mode m.
+func TrafficEvent(m TrafficMode) EventType {
+	switch m {
+	case TrafficPaused:
+		return EventTrafficPaused
+	case TrafficMaintenance:
+		return EventTrafficMaintenance
+	}
+	return EventTrafficResumed
+}
 
 // OfDeployment reports whether t is a deployment event, and what follows
 // "deployment." in it: a status (started, completed, ...) or "phase".

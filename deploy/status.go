@@ -1,6 +1,6 @@
 package deploy
 
-// Status is where a deployment stands (CONTRACT §4).
+// Status is where a deployment stands (docs/deployments.md, "Deployment statuses").
 type Status string
 
 // Deployment statuses: a deployment runs through the first six in order and
@@ -67,6 +67,20 @@ const (
 	Unchecked   Health = "unknown"   // not checked now (stopped, or no result yet)
 	NoContainer Health = "none"      // the color has no container
 )
+
+// Kind says what kind of change a deployment is (Deployment.Kind).
+type Kind string
+
+// Deployment kinds.
+const (
+	KindDeploy   Kind = "deploy"   // a deploy request: a new image, or the current one again
+	KindRollback Kind = "rollback" // a rollback request: the image of the completed deployment before
+	KindSwitch   Kind = "switch"   // a manual switch to the other color's existing container
+	KindConfig   Kind = "config"   // the first start of an app: the config's image
+)
+
+// Kinds are all deployment kinds, in the order above.
+var Kinds = []Kind{KindDeploy, KindRollback, KindSwitch, KindConfig}
 
 // Trigger says who asked for a deployment (Deployment.TriggerSource).
 type Trigger string

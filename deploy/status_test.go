@@ -35,6 +35,7 @@ func TestEventType(t *testing.T) {
 		{EventDeploymentStarted, "started", true, false},
 		{EventDeploymentCompleted, "completed", true, true},
 		{EventDeploymentInterrupted, "interrupted", true, true},
+		{EventDeploymentRetryScheduled, "retry_scheduled", true, false}, // no end: the failed deployment ended before
 		{EventProxySwitched, "", false, false},
 		{"deploymentx.completed", "", false, false},
 	} {

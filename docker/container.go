@@ -138,6 +138,23 @@ func (c *Client) Remove(ctx context.Context, id string) error {
 	}
 }
 
+// Rename gives the container id the name name (a container's labels stay
+// as they were). A missing container matches ErrNotFound, a name another
+// container has ErrNameInUse.
+func (c *Client) Rename(ctx context.Context, id, name string) error {
+	err := c.dc.RenameContainer(dockerclient.RenameContainerOptions{ID: id, Name: name, Context: ctx})
+	switch {
+	case err == nil:
+		return nil
+	case apiStatus(err) == http.StatusNotFound:
+		return fmt.Errorf("rename container %s to %s: %w", id, name, ErrNotFound)
+	case apiStatus(err) == http.StatusConflict:
+		return fmt.Errorf("rename container %s to %s: %w: %s", id, name, ErrNameInUse, apiMessage(err))
+	default:
+		return fmt.Errorf("rename container %s to %s: %w", id, name, c.cause(err))
+	}
+}
+
 // Inspect returns the container named or identified by nameOrID; a missing
 // one matches ErrNotFound.
 func (c *Client) Inspect(ctx context.Context, nameOrID string) (Container, error) {

@@ -30,8 +30,10 @@ const DefaultPullPolicy = PullIfNotPresent
 //   - "always": pulled every time.
 //   - "never": a missing image is an error matching ErrImageMissing.
 //
-// A pull the registry answers with "not found" matches ErrImageMissing too;
-// other pull errors name the image and the registry's cause.
+// A missing image that could not be pulled matches ErrImageMissing too, its
+// message saying first why (not found locally, and the registry could not
+// be reached or does not have it); a failed pull of "always" names the
+// image, the policy and the registry's cause.
 func (c *Client) EnsureImage(ctx context.Context, ref, policy string) (pulled bool, err error) {
 	if policy == "" {
 		policy = DefaultPullPolicy
@@ -52,12 +54,12 @@ func (c *Client) EnsureImage(ctx context.Context, ref, policy string) (pulled bo
 			return false, nil
 		}
 		if policy == PullNever {
-			return false, fmt.Errorf("image %s: %w locally and pull_policy is never (load it with docker load or docker pull, or change pull_policy)", full, ErrImageMissing)
+			return false, &missingError{"image " + full + " not found locally and pull_policy is never (load it with docker load or docker pull, or change pull_policy)"}
 		}
 	default:
 		return false, fmt.Errorf("image %s: unknown pull policy %q (use %s, %s or %s)", full, policy, PullIfNotPresent, PullAlways, PullNever)
 	}
-	if err := c.pull(ctx, repo, tag); err != nil {
+	if err := c.pull(ctx, repo, tag, policy != PullAlways); err != nil {
 		return false, err
 	}
 	return true, nil
@@ -92,8 +94,11 @@ func (c *Client) imagePresent(ctx context.Context, ref string) (bool, error) {
 	}
 }
 
-// pull pulls repo:tag (tag may be a digest "sha256:...").
-func (c *Client) pull(ctx context.Context, repo, tag string) error {
+// pull pulls repo:tag (tag may be a digest "sha256:..."); missing: the
+// image is not present locally. A failure says first, in its own words,
+// what that means (not found locally, the registry could not be reached or
+// does not have it), then the daemon's words.
+func (c *Client) pull(ctx context.Context, repo, tag string, missing bool) error {
 	full := joinRef(repo, tag)
 	err := c.dc.PullImage(dockerclient.PullImageOptions{
 		Repository:   repo,
@@ -111,10 +116,46 @@ func (c *Client) pull(ctx context.Context, repo, tag string) error {
 		return fmt.Errorf("pull %s: %w", full, context.Cause(ctx))
 	}
 	msg := apiMessage(err)
-	if apiStatus(err) == http.StatusNotFound || notFoundMessage(msg) {
-		return fmt.Errorf("pull %s: %w in the registry: %s", full, ErrImageMissing, msg)
+	what := "pull " + full + " (pull_policy always)"
+	if missing {
+		what = "image " + full + " not found locally"
 	}
-	return fmt.Errorf("pull %s: %s", full, msg)
+	switch {
+	case apiStatus(err) == http.StatusNotFound || notFoundMessage(msg):
+		if missing {
+			return &missingError{what + " nor in the registry: " + msg}
+		}
+		return &missingError{what + ": the registry does not have it: " + msg}
+	case unreachableMessage(msg):
+		if missing {
+			return &missingError{what + " and the registry could not be reached: " + msg}
+		}
+		return fmt.Errorf("%s: the registry could not be reached: %s", what, msg)
+	case missing:
+		return &missingError{what + " and the pull failed: " + msg}
+	}
+	return fmt.Errorf("%s: %s", what, msg)
+}
+
+// missingError says why an image is neither present locally nor pulled; it
+// matches ErrImageMissing.
+type missingError struct{ msg string }
+
+func (e *missingError) Error() string        { return e.msg }
+func (e *missingError) Is(target error) bool { return target == ErrImageMissing }
+
+// unreachableMessage reports whether a pull error streamed by the daemon
+// says the registry could not be reached (its name, its address, its TLS).
+func unreachableMessage(msg string) bool {
+	m := strings.ToLower(msg)
+	for _, s := range []string{"dial tcp", "no such host", "connection refused", "i/o timeout",
+		"network is unreachable", "tls handshake timeout", "request canceled while waiting for connection",
+		"server misbehaving", "connection reset"} {
+		if strings.Contains(m, s) {
+			return true
+		}
+	}
+	return false
 }
 
 // notFoundMessage reports whether a pull error streamed by the daemon says

@@ -69,6 +69,16 @@ func TestClient_EnsureImage(t *testing.T) {
 		t.Log(err)
 	})
 
+	t.Run("missing and the registry unreachable", func(t *testing.T) {
+		ref := fmt.Sprintf("127.0.0.1:%d/%s-absent:v1", testimage.FreePort(t), name)
+		_, err := c.EnsureImage(ctx, ref, PullIfNotPresent)
+		want := "image " + ref + " not found locally and the registry could not be reached: "
+		if !errors.Is(err, ErrImageMissing) || !strings.HasPrefix(err.Error(), want) {
+			t.Fatalf("got %v, want ErrImageMissing beginning %q", err, want)
+		}
+		t.Log(err)
+	})
+
 	reg := testimage.Registry(t)
 
 	t.Run("missing with if-not-present is pulled", func(t *testing.T) {
@@ -111,8 +121,9 @@ func TestClient_EnsureImage(t *testing.T) {
 	t.Run("missing in the registry", func(t *testing.T) {
 		remote := reg + "/" + name + "-never-pushed:v1"
 		_, err := c.EnsureImage(ctx, remote, PullIfNotPresent)
-		if !errors.Is(err, ErrImageMissing) || !strings.Contains(err.Error(), remote) {
-			t.Fatalf("got %v, want ErrImageMissing naming %s", err, remote)
+		want := "image " + remote + " not found locally nor in the registry: "
+		if !errors.Is(err, ErrImageMissing) || !strings.HasPrefix(err.Error(), want) {
+			t.Fatalf("got %v, want ErrImageMissing beginning %q", err, want)
 		}
 		t.Log(err)
 	})

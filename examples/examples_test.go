@@ -182,7 +182,7 @@ func TestGrafanaDashboard(t *testing.T) {
 			exprs = append(exprs, tg.Expr)
 		}
 	}
-	// Every family of CONTRACT §6.2 is on the dashboard.
+	// Every family of docs/metrics.md is on the dashboard.
 	for name := range names {
 		if strings.HasPrefix(name, "bluegreen_") && !strings.HasSuffix(name, "_bucket") && !strings.HasSuffix(name, "_sum") &&
 			!strings.HasSuffix(name, "_count") && !used[name] {

@@ -32,6 +32,7 @@ type App struct {
 	requests *proxy.Stats
 	proxy    atomic.Pointer[proxy.Proxy] // the app's proxy now, for its open connections and active color
 	status   atomic.Int32                // index in deploy.States, -1 until SetStatus
+	traffic  atomic.Int32                // index in deploy.TrafficModes: 0, serving, until SetTraffic
 
 	health        [len(deploy.Colors)]healthStats
 	deployments   []deploymentStats // by the index of deploy.FinalStatuses
@@ -82,10 +83,18 @@ func (a *App) SetStatus(s deploy.State) {
 	a.status.Store(int32(i))
 }
 
-// HealthChecked counts one health check of color's container.
+// SetTraffic sets the app's current traffic mode (AppStatus.Traffic.Mode);
+// an unknown mode shows as serving.
+func (a *App) SetTraffic(m deploy.TrafficMode) {
+	a.traffic.Store(int32(max(slices.Index(deploy.TrafficModes, m), 0)))
+}
+
+// HealthChecked counts one health check of color's container; a starting
+// one (before the container's first pass) is neither a success nor a
+// failure, and is not counted.
 func (a *App) HealthChecked(color deploy.Color, c deploy.HealthCheck) {
 	i := colorIndex(color)
-	if i < 0 {
+	if i < 0 || c.Starting {
 		return
 	}
 	h := &a.health[i]

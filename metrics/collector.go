@@ -11,7 +11,7 @@ import (
 	"github.com/bluegreen/bluegreen/proxy"
 )
 
-// The families of CONTRACT §6.2, all of them exported by one collector
+// The families of docs/metrics.md, all of them exported by one collector
 // that reads the apps' counters at scrape time.
 var (
 	requestsDesc = prometheus.NewDesc("bluegreen_proxy_requests_total",
@@ -41,6 +41,16 @@ var (
 	imagesRemovedDesc = prometheus.NewDesc("bluegreen_images_removed_total",
 		"Images removed by retention after a completed deployment (docker.keep_images).",
 		[]string{"app"}, nil)
+	// The families of traffic control (docs/traffic.md, "Metrics").
+	heldDesc = prometheus.NewDesc("bluegreen_proxy_held_requests",
+		"Requests the app's proxy holds now: by a pause (WebSocket handshakes too) and by the outage hold.",
+		[]string{"app"}, nil)
+	trafficDesc = prometheus.NewDesc("bluegreen_app_traffic",
+		"1 for the app's current traffic mode (serving, paused, maintenance), 0 for the others.",
+		[]string{"app", "mode"}, nil)
+	accessLogDroppedDesc = prometheus.NewDesc("bluegreen_access_log_dropped_total",
+		"Access log records dropped because their output was too slow, stuck or failing (without serve --access-log, the access log shares serve's log output, whose other dropped lines count too).",
+		nil, nil)
 )
 
 // requestColors are the colors of the request metrics.
@@ -52,7 +62,8 @@ type collector struct{ r *Registry }
 // Describe implements prometheus.Collector.
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{requestsDesc, requestDurationDesc, connectionsDesc, deploymentsDesc,
-		deploymentDurationDesc, healthChecksDesc, healthDurationDesc, appStatusDesc, imagesRemovedDesc} {
+		deploymentDurationDesc, healthChecksDesc, healthDurationDesc, appStatusDesc, imagesRemovedDesc,
+		heldDesc, trafficDesc, accessLogDroppedDesc} {
 		ch <- d
 	}
 }
@@ -70,7 +81,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		a.collectHealth(ch)
 		a.collectStatus(ch)
 		ch <- prometheus.MustNewConstMetric(imagesRemovedDesc, prometheus.CounterValue, float64(a.imagesRemoved.Load()), a.name)
+		a.collectTraffic(ch)
 	}
+	ch <- prometheus.MustNewConstMetric(accessLogDroppedDesc, prometheus.CounterValue, float64(c.r.accessLogDropped()))
 }
 
 func (a *App) collectRequests(ch chan<- prometheus.Metric) {
@@ -127,6 +140,22 @@ func (a *App) collectStatus(ch chan<- prometheus.Metric) {
 			v = 1
 		}
 		ch <- prometheus.MustNewConstMetric(appStatusDesc, prometheus.GaugeValue, v, a.name, string(st))
+	}
+}
+
+func (a *App) collectTraffic(ch chan<- prometheus.Metric) {
+	held := 0
+	if p := a.proxy.Load(); p != nil {
+		held = p.Held()
+	}
+	ch <- prometheus.MustNewConstMetric(heldDesc, prometheus.GaugeValue, float64(held), a.name)
+	cur := int(a.traffic.Load())
+	for i, m := range deploy.TrafficModes {
+		v := 0.0
+		if i == cur {
+			v = 1
+		}
+		ch <- prometheus.MustNewConstMetric(trafficDesc, prometheus.GaugeValue, v, a.name, string(m))
 	}
 }
 

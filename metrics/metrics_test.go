@@ -21,7 +21,7 @@ import (
 	"github.com/bluegreen/bluegreen/proxy"
 )
 
-// Families are the families of CONTRACT §6.2 with their types.
+// Families are the families of docs/metrics.md with their types.
 var Families = map[string]string{
 	"bluegreen_proxy_requests_total":           "counter",
 	"bluegreen_proxy_request_duration_seconds": "histogram",
@@ -32,6 +32,10 @@ var Families = map[string]string{
 	"bluegreen_health_check_duration_seconds":  "histogram",
 	"bluegreen_app_status":                     "gauge",
 	"bluegreen_images_removed_total":           "counter",
+	// docs/traffic.md, "Metrics"
+	"bluegreen_proxy_held_requests":      "gauge",
+	"bluegreen_app_traffic":              "gauge",
+	"bluegreen_access_log_dropped_total": "counter",
 }
 
 // gather encodes what r gathers in the text format, as GET /metrics does.
@@ -108,7 +112,7 @@ func TestRegistry(t *testing.T) {
 				continue
 			}
 			if Families[name] == "" {
-				t.Errorf("family %s is not in CONTRACT §6.2", name)
+				t.Errorf("family %s is not in docs/metrics.md", name)
 			}
 		}
 		for name, typ := range Families {
@@ -252,6 +256,55 @@ func TestApp_status(t *testing.T) {
 	}
 }
 
+func TestApp_traffic(t *testing.T) {
+	r := New()
+	a := r.App("web")
+	s := gather(t, r)
+	if got := value(t, s, "bluegreen_app_traffic", "app", "web", "mode", "serving"); got != 1 {
+		t.Fatalf("before any mode: serving %v", got)
+	}
+	if got := value(t, s, "bluegreen_proxy_held_requests", "app", "web"); got != 0 {
+		t.Fatalf("held without a proxy: %v", got)
+	}
+	for _, m := range append(deploy.TrafficModes, "closed") {
+		a.SetTraffic(m)
+		s := gather(t, r)
+		promtool.CheckMetrics(t, s.Text)
+		for _, other := range deploy.TrafficModes {
+			want := 0.0
+			if other == m || (m == "closed" && other == deploy.TrafficServing) {
+				want = 1
+			}
+			if got := value(t, s, "bluegreen_app_traffic", "app", "web", "mode", string(other)); got != want {
+				t.Errorf("mode %s: %s is %v, want %v", m, other, got, want)
+			}
+		}
+	}
+}
+
+// countingOutput is an access log output that dropped n records.
+type countingOutput struct{ n uint64 }
+
+func (c *countingOutput) Dropped() uint64 { return c.n }
+
+func TestRegistry_SetAccessLog(t *testing.T) {
+	r := New()
+	if got := value(t, gather(t, r), "bluegreen_access_log_dropped_total"); got != 0 {
+		t.Fatalf("without an access log: %v", got)
+	}
+	out := &countingOutput{n: 7}
+	r.SetAccessLog(out)
+	if got := value(t, gather(t, r), "bluegreen_access_log_dropped_total"); got != 7 {
+		t.Fatalf("dropped = %v, want 7", got)
+	}
+	out.n = 9 // read at scrape time
+	s := gather(t, r)
+	if got := value(t, s, "bluegreen_access_log_dropped_total"); got != 9 {
+		t.Fatalf("dropped = %v, want 9", got)
+	}
+	promtool.CheckMetrics(t, s.Text)
+}
+
 // TestApp_connections reads a real proxy's connections at scrape time: a
 // request held by the upstream is open on blue.
 func TestApp_connections(t *testing.T) {
@@ -349,6 +402,9 @@ func TestRegistry_labels(t *testing.T) {
 		"bluegreen_health_check_duration_seconds":  {"app", "color"},
 		"bluegreen_app_status":                     {"app", "status"},
 		"bluegreen_images_removed_total":           {"app"},
+		"bluegreen_proxy_held_requests":            {"app"},
+		"bluegreen_app_traffic":                    {"app", "mode"},
+		"bluegreen_access_log_dropped_total":       nil,
 	}
 	for name, labels := range want {
 		f := s.Families[name]
@@ -366,4 +422,55 @@ func TestRegistry_labels(t *testing.T) {
 			t.Errorf("%s: labels %v, want %v", name, got, labels)
 		}
 	}
+}
+
+// TestApp_held reads a real paused proxy's held requests at scrape time.
+func TestApp_held(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
+	defer up.Close()
+	r := New()
+	a := r.App("web")
+	p := proxy.New(proxy.Options{App: "web", ListenAddress: "127.0.0.1", Stats: a.Requests(), Logger: slog.New(slog.DiscardHandler)})
+	if err := p.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer p.Stop(context.Background())
+	p.SetTarget(proxy.ColorBlue, strings.TrimPrefix(up.URL, "http://"))
+	a.SetProxy(p)
+	p.Pause(time.Minute)
+	a.SetTraffic(deploy.TrafficPaused)
+
+	done := make(chan error, 1)
+	go func() {
+		resp, err := (&http.Client{Transport: &http.Transport{}}).Get("http://" + p.Addr().String() + "/")
+		if err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+		done <- err
+	}()
+	held := func(want float64) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			s := gather(t, r)
+			if v, _ := s.Value("bluegreen_proxy_held_requests", "app", "web"); v == want {
+				promtool.CheckMetrics(t, s.Text)
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("held %s, want %v", s.Series("bluegreen_proxy_held_requests", "app", "web"), want)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	held(1)
+	if v := value(t, gather(t, r), "bluegreen_app_traffic", "app", "web", "mode", "paused"); v != 1 {
+		t.Fatalf("paused %v", v)
+	}
+	p.Resume()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	held(0)
 }

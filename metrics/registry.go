@@ -1,4 +1,4 @@
-// Package metrics is bluegreen's Prometheus metrics (CONTRACT §6.2). A
+// Package metrics is bluegreen's Prometheus metrics (docs/metrics.md). A
 // Registry holds the metrics of one supervisor: per app, the counters its
 // proxy, its health checks and its deployments count into (App), and the
 // standard process and Go collectors. Everything is counted with atomics and
@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -28,6 +29,34 @@ type Registry struct {
 
 	mu   sync.Mutex
 	apps map[string]*App
+
+	accessLog atomic.Pointer[DropCounter] // the access log's output, for bluegreen_access_log_dropped_total
+}
+
+// DropCounter counts the records an output dropped (internal/logsink's
+// Sink is one).
+type DropCounter interface {
+	Dropped() uint64
+}
+
+// SetAccessLog tells which output the access log writes to: a scrape reads
+// how many records it dropped (bluegreen_access_log_dropped_total). serve
+// sets it once, at its start; nil: none (0).
+func (r *Registry) SetAccessLog(out DropCounter) {
+	if out == nil {
+		r.accessLog.Store(nil)
+		return
+	}
+	r.accessLog.Store(&out)
+}
+
+// accessLogDropped reads the access log output's dropped records; 0 when
+// there is none.
+func (r *Registry) accessLogDropped() uint64 {
+	if out := r.accessLog.Load(); out != nil {
+		return (*out).Dropped()
+	}
+	return 0
 }
 
 var _ prometheus.Gatherer = (*Registry)(nil)

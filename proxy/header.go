@@ -6,7 +6,7 @@ import (
 	"strings"
 )
 
-// Forwarding headers the proxy sets (CONTRACT §4, header rules).
+// Forwarding headers the proxy sets (docs/proxy.md, "Forwarding headers and trusted_proxies").
 const (
 	headerXForwardedFor   = "X-Forwarded-For"
 	headerXRealIP         = "X-Real-Ip"

@@ -124,6 +124,17 @@ func (p *Proxy) setMode(m *mode) {
 func (p *Proxy) ContainerDown(color string) {
 	if i := colorIndex(color); i >= 0 {
 		p.down[i].Store(true)
+		p.closeIdleOf(color)
+	}
+}
+
+// closeIdleOf closes the idle upstream connections of color's active
+// route: they lead to a container that is gone, and a request released by
+// the outage hold must not meet them (more than a few stale ones in a row
+// end in a 502).
+func (p *Proxy) closeIdleOf(color string) {
+	if t := p.active.Load(); t != nil && t.color == color {
+		t.pool.closeIdle()
 	}
 }
 
@@ -137,7 +148,9 @@ func (p *Proxy) ContainerHealthy(color string) {
 	if i < 0 {
 		return
 	}
-	p.down[i].Store(false)
+	if p.down[i].Swap(false) {
+		p.closeIdleOf(color) // put back by requests that ended as it died
+	}
 	p.healthy[i].Add(1) // before outageN is read: a hold that missed this release sees it (holdSet.insert)
 	if p.holds.outageN.Load() > 0 {
 		p.holds.releaseOutage(color)

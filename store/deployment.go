@@ -13,7 +13,8 @@ import (
 )
 
 // CreateDeployment inserts d with its phases and sets d.DeploymentID. A zero
-// d.StartedAt is set to s.Now and an empty d.Status to deploy.StatusQueued.
+// d.StartedAt is set to s.Now, an empty d.Status to deploy.StatusQueued and
+// an empty d.Kind to deploy.KindDeploy.
 func (s *Store) CreateDeployment(ctx context.Context, d *deploy.Deployment) error {
 	if d.App == "" {
 		return errors.New("create deployment: empty app")
@@ -24,6 +25,9 @@ func (s *Store) CreateDeployment(ctx context.Context, d *deploy.Deployment) erro
 	if d.Status == "" {
 		d.Status = deploy.StatusQueued
 	}
+	if d.Kind == "" {
+		d.Kind = deploy.KindDeploy
+	}
 	logs, err := marshalLogs(d.Logs)
 	if err != nil {
 		return fmt.Errorf("create deployment of %s: %w", d.App, err)
@@ -31,10 +35,10 @@ func (s *Store) CreateDeployment(ctx context.Context, d *deploy.Deployment) erro
 	var id int64
 	err = s.writeTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `INSERT INTO deployments
-			(app, from_image, to_image, color, trigger_source, status, error, logs, started_at, completed_at, duration_ms)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			(app, from_image, to_image, color, trigger_source, status, error, logs, started_at, completed_at, duration_ms, kind)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			d.App, d.FromImage, d.ToImage, d.Color, d.TriggerSource, d.Status, d.Error, logs,
-			formatTime(d.StartedAt), nullTime(d.CompletedAt), d.DurationMS)
+			formatTime(d.StartedAt), nullTime(d.CompletedAt), d.DurationMS, d.Kind)
 		if err != nil {
 			return err
 		}
@@ -53,7 +57,7 @@ func (s *Store) CreateDeployment(ctx context.Context, d *deploy.Deployment) erro
 
 // UpdateDeployment writes d's status, error, logs, color, from and to image,
 // completed_at and duration_ms, and replaces its phases with d.Phases. App,
-// trigger source and start time stay as created. An unknown
+// trigger source, kind and start time stay as created. An unknown
 // d.DeploymentID is an error wrapping ErrNotFound.
 func (s *Store) UpdateDeployment(ctx context.Context, d *deploy.Deployment) error {
 	logs, err := marshalLogs(d.Logs)
@@ -139,7 +143,7 @@ func (s *Store) DeploymentsByStatus(ctx context.Context, app string, statuses []
 	return ds, nil
 }
 
-const deploymentColumns = `id, app, from_image, to_image, color, trigger_source, status, error, logs, started_at, completed_at, duration_ms`
+const deploymentColumns = `id, app, from_image, to_image, color, trigger_source, status, error, logs, started_at, completed_at, duration_ms, kind`
 
 // queryDeployments selects deployments by the SQL tail rest (WHERE ...
 // ORDER BY ...) and loads their phases, all in one read transaction so they
@@ -209,7 +213,7 @@ func scanDeployment(sc scanner) (deploy.Deployment, error) {
 	var logs, started string
 	var completed sql.NullString
 	if err := sc.Scan(&d.DeploymentID, &d.App, &d.FromImage, &d.ToImage, &d.Color, &d.TriggerSource,
-		&d.Status, &d.Error, &logs, &started, &completed, &d.DurationMS); err != nil {
+		&d.Status, &d.Error, &logs, &started, &completed, &d.DurationMS, &d.Kind); err != nil {
 		return deploy.Deployment{}, err
 	}
 	if err := json.Unmarshal([]byte(logs), &d.Logs); err != nil {

@@ -115,8 +115,8 @@ func (s *Store) FlushHealthChecks(ctx context.Context) error {
 	}
 	err := s.writeTx(ctx, func(tx *sql.Tx) error {
 		stmt, err := tx.PrepareContext(ctx, `INSERT INTO health_checks
-			(app, color, container_id, at, success, status_code, response_time_ms, error)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
+			(app, color, container_id, at, success, status_code, response_time_ms, error, starting)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 		if err != nil {
 			return err
 		}
@@ -124,7 +124,7 @@ func (s *Store) FlushHealthChecks(ctx context.Context) error {
 		for _, r := range rows {
 			c := r.check
 			if _, err := stmt.ExecContext(ctx, r.app, r.color, r.containerID, formatTime(c.At),
-				c.Success, c.StatusCode, c.ResponseTimeMS, c.Error); err != nil {
+				c.Success, c.StatusCode, c.ResponseTimeMS, c.Error, c.Starting); err != nil {
 				return err
 			}
 		}
@@ -169,12 +169,19 @@ func (s *Store) healthLoop(stop <-chan struct{}, done chan<- struct{}) {
 // HealthChecks returns the newest checks of app's color, newest first, at
 // most limit (limit <= 0: no limit). Queued checks are written first.
 func (s *Store) HealthChecks(ctx context.Context, app string, color deploy.Color, limit int) ([]deploy.HealthCheck, error) {
+	return s.ContainerHealthChecks(ctx, app, color, "", limit)
+}
+
+// ContainerHealthChecks returns the newest checks of app's color container
+// containerID ("": of any container of the color), newest first, at most
+// limit (limit <= 0: no limit). Queued checks are written first.
+func (s *Store) ContainerHealthChecks(ctx context.Context, app string, color deploy.Color, containerID string, limit int) ([]deploy.HealthCheck, error) {
 	if err := s.FlushHealthChecks(ctx); err != nil {
 		slog.Warn("write health checks", "err", err)
 	}
-	rows, err := s.r.QueryContext(ctx, `SELECT at, success, status_code, response_time_ms, error
-		FROM health_checks WHERE app = ? AND color = ?
-		ORDER BY at DESC, id DESC LIMIT ?`, app, color, sqlLimit(limit))
+	rows, err := s.r.QueryContext(ctx, `SELECT at, success, status_code, response_time_ms, error, starting
+		FROM health_checks WHERE app = ? AND color = ? AND (? = '' OR container_id = ?)
+		ORDER BY at DESC, id DESC LIMIT ?`, app, color, containerID, containerID, sqlLimit(limit))
 	if err != nil {
 		return nil, fmt.Errorf("health checks of %s-%s: %w", app, color, err)
 	}
@@ -183,7 +190,7 @@ func (s *Store) HealthChecks(ctx context.Context, app string, color deploy.Color
 	for rows.Next() {
 		var c deploy.HealthCheck
 		var at string
-		if err := rows.Scan(&at, &c.Success, &c.StatusCode, &c.ResponseTimeMS, &c.Error); err != nil {
+		if err := rows.Scan(&at, &c.Success, &c.StatusCode, &c.ResponseTimeMS, &c.Error, &c.Starting); err != nil {
 			return nil, fmt.Errorf("health checks of %s-%s: %w", app, color, err)
 		}
 		if c.At, err = parseTime(at); err != nil {

@@ -79,8 +79,9 @@ func (h *historyCache) put(app string, v, all uint64, fill func(*historyEntry)) 
 	h.entries[app] = e
 }
 
-// Stats summarises app's deployment history (app "" means all apps):
-// Deployments counts all of them; SuccessRate is completed / (completed +
+// Stats summarises app's deployment history (app "" means all apps),
+// leaving manual switches out (deploy.KindSwitch: they deploy nothing):
+// Deployments counts all the others; SuccessRate is completed / (completed +
 // failed + rolled back), 0 when there are none; AvgDurationMS (rounded) and
 // P95DurationMS (nearest rank) are over completed deployments. An app's
 // stats are kept until one of its deployments is written.
@@ -127,9 +128,9 @@ func (s *Store) stats(ctx context.Context, app string) (deploy.Stats, error) {
 	}
 	defer tx.Rollback()
 
-	where, args := "", []any{deploy.StatusCompleted, deploy.StatusFailed, deploy.StatusRolledBack, deploy.StatusCompleted}
+	where, args := "WHERE kind != ?", []any{deploy.StatusCompleted, deploy.StatusFailed, deploy.StatusRolledBack, deploy.StatusCompleted, deploy.KindSwitch}
 	if app != "" {
-		where, args = "WHERE app = ?", append(args, app)
+		where, args = where+" AND app = ?", append(args, app)
 	}
 	var st deploy.Stats
 	var avg sql.NullFloat64
@@ -154,7 +155,7 @@ func (s *Store) stats(ctx context.Context, app string) (deploy.Stats, error) {
 
 	// Nearest rank: the ceil(0.95 n)-th smallest duration.
 	rank := int(math.Ceil(0.95 * float64(st.Completed)))
-	where, args = "WHERE status = ?", []any{deploy.StatusCompleted}
+	where, args = "WHERE status = ? AND kind != ?", []any{deploy.StatusCompleted, deploy.KindSwitch}
 	if app != "" {
 		where, args = where+" AND app = ?", append(args, app)
 	}

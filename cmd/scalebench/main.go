@@ -8,6 +8,7 @@
 // concurrent deployments while the other apps are probed. It prints a table.
 //
 //	go run ./cmd/scalebench [-apps 100] [-interval 500ms] [-wal 5m] [-conns 2000] [-ws 2000] [-deploys 20] [-bin path]
+//	go run ./cmd/scalebench -stable-only [-startup-timeout 60s] [-docker-concurrency N] [-bin path]
 //
 // Run it from the repository root with Docker running. It builds the
 // bluegreen binary from the working tree and two images of the test app
@@ -39,6 +40,9 @@ type config struct {
 	keep        bool
 	bin         string
 	idleOnly    bool
+	stableOnly  bool
+	startup     time.Duration
+	concurrency int
 }
 
 func main() {
@@ -55,6 +59,9 @@ func main() {
 	flag.DurationVar(&c.logWindow, "log-window", 20*time.Second, "how long a dead container's app gets traffic")
 	flag.StringVar(&c.bin, "bin", "", "bluegreen binary to measure (default: built from the working tree)")
 	flag.BoolVar(&c.idleOnly, "idle-only", false, "measure only the time to stable and the idle CPU and memory, then stop")
+	flag.BoolVar(&c.stableOnly, "stable-only", false, "measure only the time until all apps are stable (the cold start), then stop")
+	flag.DurationVar(&c.startup, "startup-timeout", 60*time.Second, "deployment.startup_timeout of every app (the config's default)")
+	flag.IntVar(&c.concurrency, "docker-concurrency", -1, "serve's --docker-concurrency (0: no bound); -1: serve's default (a binary without the flag too)")
 	flag.BoolVar(&c.keep, "keep", false, "leave the temporary folder (configs, database, log) in place")
 	flag.Parse()
 	if c.apps < c.deploys+3 {
@@ -93,7 +100,10 @@ func (b *bench) run(ctx context.Context) error {
 		{"dead container's logs", b.measureLogs},
 		{"concurrent deployments", b.measureDeploys},
 	}
-	if b.c.idleOnly {
+	switch {
+	case b.c.stableOnly:
+		steps = steps[:1]
+	case b.c.idleOnly:
 		steps = steps[:2]
 	}
 	for _, s := range steps {

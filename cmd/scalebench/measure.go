@@ -19,6 +19,9 @@ type appStatus struct {
 	Status      string                    `json:"status"`
 	ActiveColor string                    `json:"active_color"`
 	Connections map[string]connectionsRow `json:"connections"`
+	Stats       struct {
+		Failed int `json:"failed"`
+	} `json:"stats"`
 }
 
 type connectionsRow struct {
@@ -70,28 +73,51 @@ func (b *bench) apps100(ctx context.Context) ([]appStatus, error) {
 	return out, err
 }
 
-// waitAllStable waits until every app is stable.
+// settleWait is how long the apps may stay as they are, none deploying,
+// before the bench says that some never become stable: longer than the
+// longest wait between the retries of a failed first start (a minute).
+const settleWait = 2 * time.Minute
+
+// waitAllStable waits until every app is stable, and counts the failed
+// deployments on the way; it gives up when the apps stayed as they are for
+// settleWait with none deploying (a failed first start that nothing
+// retries), or after 15 minutes.
 func (b *bench) waitAllStable(ctx context.Context) error {
 	deadline := time.Now().Add(15 * time.Minute)
-	last := time.Now()
+	last, changed, prev := time.Now(), time.Now(), -1
 	for {
 		if err := b.alive(); err != nil {
 			return err
 		}
 		apps, err := b.apps100(ctx)
-		stable := 0
+		stable, deploying, failed := 0, 0, 0
 		for _, a := range apps {
-			if a.Status == "stable" {
+			switch a.Status {
+			case "stable":
 				stable++
+			case "deploying":
+				deploying++
 			}
+			failed += a.Stats.Failed
+		}
+		if err == nil {
+			b.res.failedDeploys, b.res.notStable = failed, len(b.apps)-stable
 		}
 		if err == nil && stable == len(b.apps) {
 			b.res.stableAfter = time.Since(b.res.started)
 			return nil
 		}
+		if stable != prev || deploying > 0 {
+			prev, changed = stable, time.Now()
+		}
+		if err == nil && time.Since(changed) > settleWait {
+			b.res.gaveUpAfter = time.Since(b.res.started)
+			return fmt.Errorf("%d of %d apps never became stable (%d failed deployments); none changed for %s",
+				len(b.apps)-stable, len(b.apps), failed, settleWait)
+		}
 		if time.Since(last) > 15*time.Second {
 			last = time.Now()
-			b.logf("%d of %d apps stable (%v)", stable, len(b.apps), err)
+			b.logf("%d of %d apps stable, %d deploying, %d failed deployments so far (%v)", stable, len(b.apps), deploying, failed, err)
 		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("%d of %d apps stable after 15 minutes", stable, len(b.apps))

@@ -11,17 +11,20 @@ import (
 
 // results is everything a run measured.
 type results struct {
-	started     time.Time
-	stableAfter time.Duration
-	cpuIdle     float64 // % of one core
-	dockerdIdle float64
-	rssIdle     int64 // KiB
-	api         []time.Duration
-	apiBytes    int
-	wal         []walSample
-	walMax      int64
-	walDuration time.Duration
-	dbSize      int64
+	started       time.Time
+	stableAfter   time.Duration
+	gaveUpAfter   time.Duration // when waitAllStable gave up: some apps never became stable
+	notStable     int           // apps not stable when it ended
+	failedDeploys int           // failed deployments of all apps by then (first starts, retried or not)
+	cpuIdle       float64       // % of one core
+	dockerdIdle   float64
+	rssIdle       int64 // KiB
+	api           []time.Duration
+	apiBytes      int
+	wal           []walSample
+	walMax        int64
+	walDuration   time.Duration
+	dbSize        int64
 
 	connsKiB     float64
 	connsCounted int64
@@ -65,19 +68,35 @@ func ms(d time.Duration) string {
 
 func secs(d time.Duration) string { return fmt.Sprintf("%.1f s", d.Seconds()) }
 
+// coldStart writes the rows of the time until all apps are stable.
+func (r *results) coldStart(c config, row func(what, value, ref, target string)) {
+	if r.stableAfter > 0 {
+		row(fmt.Sprintf("all %d apps stable after start", c.apps), secs(r.stableAfter), "46-57 s", "")
+	}
+	if r.gaveUpAfter > 0 {
+		row(fmt.Sprintf("apps never stable (none changed for %s)", settleWait),
+			fmt.Sprintf("%d of %d, %s after start", r.notStable, c.apps, secs(r.gaveUpAfter)), "", "0")
+	}
+	if r.stableAfter > 0 || r.gaveUpAfter > 0 {
+		row("  failed deployments on the way", fmt.Sprint(r.failedDeploys), "", "")
+	}
+}
+
 // print writes the table of what was measured (rows not reached are left out).
 func (b *bench) print() {
 	r := &b.res
 	c := b.c
 	load, _ := os.ReadFile("/proc/loadavg")
-	fmt.Printf("\nscalebench: %d apps, health interval %s, stop_timeout %s; %d CPUs; load average now %s\n\n",
-		c.apps, c.interval, c.stopTimeout, runtime.NumCPU(), strings.Join(strings.Fields(string(load))[:3], " "))
+	concurrency := "serve's default"
+	if c.concurrency >= 0 {
+		concurrency = fmt.Sprint(c.concurrency)
+	}
+	fmt.Printf("\nscalebench: %d apps, health interval %s, startup_timeout %s, stop_timeout %s, Docker concurrency %s; %d CPUs; load average now %s\n\n",
+		c.apps, c.interval, c.startup, c.stopTimeout, concurrency, runtime.NumCPU(), strings.Join(strings.Fields(string(load))[:3], " "))
 	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(w, "measured\tvalue\tissue 9 (before)\ttarget")
 	row := func(what, value, ref, target string) { fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", what, value, ref, target) }
-	if r.stableAfter > 0 {
-		row(fmt.Sprintf("all %d apps stable after start", c.apps), secs(r.stableAfter), "46-57 s", "")
-	}
+	r.coldStart(c, row)
 	if r.rssIdle > 0 {
 		row("supervisor RSS, idle", mib(r.rssIdle), "", "")
 		row(fmt.Sprintf("supervisor CPU, idle (%s)", c.idle), fmt.Sprintf("%.1f%% of a core", r.cpuIdle), "28% of a core", "≤ 5%")

@@ -121,8 +121,8 @@ ports: {proxy: %d, blue: %d, green: %d}
 proxy: {listen_address: 127.0.0.1}
 health_check: {path: /health, interval: %s, timeout: 2s, healthy_threshold: 2, unhealthy_threshold: 3}
 docker: {expose_port: 3000, memory_limit: %s, restart_policy: %s, keep_images: 0}
-deployment: {drain_timeout: 5s, stop_timeout: %s, health_check_timeout: 120s, startup_timeout: 120s}
-`, a.name, b.images[0], a.proxy, a.blue, a.green, b.c.interval, memory, a.restartPolicy, b.c.stopTimeout)
+deployment: {drain_timeout: 5s, stop_timeout: %s, health_check_timeout: 120s, startup_timeout: %s}
+`, a.name, b.images[0], a.proxy, a.blue, a.green, b.c.interval, memory, a.restartPolicy, b.c.stopTimeout, b.c.startup)
 		if err := os.WriteFile(filepath.Join(apps, a.name+".yaml"), []byte(cfg), 0o644); err != nil {
 			return err
 		}
@@ -145,8 +145,11 @@ func (b *bench) start() error {
 	if err != nil {
 		return err
 	}
-	b.serve = exec.Command(b.bin, "serve", "--apps", filepath.Join(b.dir, "apps.d"), "--db", b.db,
-		"--api", apiAddr, "--log-level", "warn")
+	args := []string{"serve", "--apps", filepath.Join(b.dir, "apps.d"), "--db", b.db, "--api", apiAddr, "--log-level", "warn"}
+	if b.c.concurrency >= 0 {
+		args = append(args, "--docker-concurrency", fmt.Sprint(b.c.concurrency))
+	}
+	b.serve = exec.Command(b.bin, args...)
 	b.serve.Stdout, b.serve.Stderr = logf, logf
 	b.serve.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := b.serve.Start(); err != nil {

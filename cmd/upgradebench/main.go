@@ -1,5 +1,5 @@
 // Command upgradebench measures bluegreen's zero-downtime promises for
-// itself (CONTRACT §6.3, §6.8) against the real Docker daemon, on 127.0.0.1:
+// itself (docs/upgrades.md, docs/faults.md) against the real Docker daemon, on 127.0.0.1:
 //
 //   - failed requests across -upgrades upgrades (SIGUSR2) under load: 8
 //     keep-alive HTTP clients (half of them GET, half POST a -body of

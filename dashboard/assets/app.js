@@ -486,6 +486,10 @@
     el.deploy = h('button', { class: 'btn primary btn-deploy', type: 'button', on: { click: () => doDeploy(a) } }, iconDeploy(), 'Deploy');
     el.rollback = h('button', { class: 'btn btn-rollback', type: 'button', on: { click: () => doRollback(a) } }, iconBack(), 'Roll back');
     el.switch = h('button', { class: 'btn btn-switch', type: 'button', on: { click: () => doSwitch(a) } }, iconSwitch(), 'Switch');
+    el.traffic = h('span', { class: 'traffic-state' });
+    el.pause = h('button', { class: 'btn btn-pause', type: 'button', on: { click: () => doPause(a) } }, iconPause(), 'Pause');
+    el.maint = h('button', { class: 'btn btn-maintenance', type: 'button', on: { click: () => doMaintenance(a) } }, iconMaint(), 'Maintenance');
+    el.resume = h('button', { class: 'btn btn-resume', type: 'button', on: { click: () => doResume(a) } }, iconResume(), 'Resume');
     el.msg = h('div', { class: 'msg', role: 'status', hidden: true });
     el.running = h('section', { class: 'running', hidden: true });
     el.colors = h('div', { class: 'colors' });
@@ -496,6 +500,7 @@
         el.meta, el.stats),
       el.problem,
       h('div', { class: 'actions' }, el.input, el.deploy, el.rollback, el.switch),
+      h('div', { class: 'traffic' }, el.traffic, el.pause, el.maint, el.resume),
       el.msg,
       el.running,
       h('div', { class: 'body' }, el.colors, el.timeline));
@@ -512,7 +517,8 @@
       h('span', { class: 'badge status-' + cls(st.status), title: 'app status' }, label(st.status)),
       st.active_color
         ? h('span', { class: 'badge color color-' + cls(st.active_color), title: 'the proxy sends traffic to this color' }, 'serving ' + st.active_color)
-        : h('span', { class: 'badge muted', title: 'no color takes traffic' }, 'no active color'));
+        : h('span', { class: 'badge muted', title: 'no color takes traffic' }, 'no active color'),
+      trafficBadge(st.traffic));
 
     fill(el.meta,
       h('span', { class: 'kv' }, h('span', { class: 'k', text: 'image' }), h('code', { class: 'app-image', title: st.current_image || '' }, st.current_image || '–')),
@@ -542,6 +548,7 @@
       : !target ? 'no ' + other + ' container to switch to' : 'move traffic to the ' + other + ' container (health-checked first)';
     el.deploy.disabled = a.busy;
     el.rollback.disabled = a.busy;
+    renderTraffic(a);
     el.rollback.title = 'deploy the image of the completed deployment before the current one';
 
     renderMsg(a);
@@ -630,7 +637,8 @@
       const ok = checks.filter((x) => x.success);
       const rts = ok.map((x) => Number(x.response_time_ms) || 0);
       const last = checks.length ? checks[checks.length - 1] : null;
-      const fails = checks.length - ok.length;
+      // A check before the container's first pass is starting, not a failure.
+      const fails = checks.filter((x) => !x.success && !x.starting).length;
       return h('section', { class: 'color-panel color-' + color + (active ? ' active' : ''), data: { color: color } },
         h('header', {},
           h('span', { class: 'swatch' }),
@@ -644,7 +652,7 @@
           : h('div', { class: 'container none' }, 'no container', st.active_color && !active ? h('span', { class: 'muted' }, ' · the next deployment starts here') : null),
         sparkline(checks),
         h('div', { class: 'spark-legend' },
-          last ? h('span', {}, 'last ', h('b', {}, last.success ? fmtRT(Number(last.response_time_ms)) : 'failed')) : h('span', { class: 'muted' }, 'no checks yet'),
+          last ? h('span', {}, 'last ', h('b', {}, last.success ? fmtRT(Number(last.response_time_ms)) : last.starting ? 'starting' : 'failed')) : h('span', { class: 'muted' }, 'no checks yet'),
           rts.length ? h('span', {}, 'max ', h('b', {}, fmtRT(Math.max(...rts)))) : null,
           checks.length ? h('span', { class: fails ? 'bad' : '' }, fails + '/' + checks.length + ' failed') : null,
           hl && hl.consecutive_failures ? h('span', { class: 'bad' }, hl.consecutive_failures + ' in a row') : null),
@@ -656,7 +664,8 @@
   }
 
   // sparkline draws response times of checks (oldest first) as a line, with
-  // a red mark for each failed check.
+  // a red mark for each failed check and a grey one for each starting check
+  // (before the container's first pass).
   function sparkline(checks) {
     const W = 240, H = 40, PAD = 3;
     const root = s('svg', { class: 'spark', viewBox: '0 0 ' + W + ' ' + H, preserveAspectRatio: 'none', role: 'img', 'aria-label': 'health check response times' });
@@ -682,8 +691,8 @@
     }
     checks.forEach((c, i) => {
       if (c.success) return;
-      const t = s('rect', { x: (x(i) - 1.5).toFixed(1), y: 0, width: 3, height: H, class: 'spark-fail' });
-      t.appendChild(s('title', {}, fmtClock(parseTime(c.at)) + ' failed' + (c.status_code ? ' (' + Number(c.status_code) + ')' : '') + (c.error ? ': ' + c.error : '')));
+      const t = s('rect', { x: (x(i) - 1.5).toFixed(1), y: 0, width: 3, height: H, class: c.starting ? 'spark-starting' : 'spark-fail' });
+      t.appendChild(s('title', {}, fmtClock(parseTime(c.at)) + (c.starting ? ' starting' : ' failed') + (c.status_code ? ' (' + Number(c.status_code) + ')' : '') + (c.error ? ': ' + c.error : '')));
       root.appendChild(t);
     });
     return root;
@@ -725,6 +734,7 @@
           h('span', { class: 'badge status-' + cls(d.status) }, label(d.status)),
           h('span', { class: 'dep-images' }, images(d.from_image, d.to_image)),
           h('span', { class: 'dep-meta' },
+            d.kind ? h('span', { class: 'kind kind-' + cls(d.kind), title: 'kind' }, d.kind) : null,
             h('span', { class: 'trigger', title: 'trigger' }, d.trigger_source || ''),
             isNaN(start) ? null : ago(start),
             h('b', { class: 'dep-dur' }, FINAL.has(d.status) ? fmtDur(dur) : elapsed(start))),
@@ -837,6 +847,102 @@
     }
   }
 
+  // ---------- traffic control (pause, maintenance, resume) ----------
+
+  const trafficMode = (t) => (t && (t.mode === 'paused' || t.mode === 'maintenance') ? t.mode : 'serving');
+
+  // trafficBadge is the badge of a mode other than serving, or of requests
+  // held while serving (the outage hold); null otherwise.
+  function trafficBadge(t) {
+    const mode = trafficMode(t);
+    const held = Number(t && t.held) || 0;
+    if (mode === 'serving' && !held) return null;
+    const text = (mode === 'maintenance' ? 'in maintenance' : mode) + (held ? ' · ' + held + ' held' : '');
+    return h('span', { class: 'badge traffic-badge traffic-' + mode, title: 'traffic mode: ' + mode }, text);
+  }
+
+  function renderTraffic(a) {
+    const el = a.el;
+    const t = (a.status && a.status.traffic) || {};
+    const mode = trafficMode(t);
+    el.card.dataset.traffic = mode;
+    const since = t.since ? Date.parse(t.since) : NaN;
+    const parts = [h('span', { class: 'k', text: 'traffic' }), h('b', { class: 'traffic-mode' }, mode)];
+    if (mode !== 'serving' && !isNaN(since)) parts.push(' since ', ago(since));
+    if (mode === 'paused') parts.push(' · max wait ' + fmtWait(t.max_wait_ms));
+    if (mode === 'paused' || Number(t.held) > 0) parts.push(' · ', h('span', { class: 'traffic-held' }, String(Number(t.held) || 0)), ' held');
+    if (mode === 'maintenance') parts.push(' · ', h('q', { class: 'traffic-message' }, String(t.message || '')));
+    fill(el.traffic, ...parts);
+    el.pause.disabled = a.busy;
+    el.pause.title = mode === 'paused' ? 'change how long a request is held' : 'hold every new request until resume';
+    el.maint.disabled = a.busy;
+    el.maint.title = 'answer every new request with 503 and the maintenance page';
+    el.resume.disabled = a.busy || mode === 'serving';
+    el.resume.title = mode === 'serving' ? 'the app serves' : mode === 'paused' ? 'send the held requests, in order, and serve again' : 'end the maintenance';
+  }
+
+  async function doPause(a) {
+    const t = (a.status && a.status.traffic) || {};
+    const v = await confirmAction({
+      title: 'Pause ' + a.name + '?',
+      text: 'Hold every new request (WebSocket handshakes too) until you resume: none reaches a container. ' +
+        'A request held longer than the max wait gets 503. Requests in flight finish; deployments go on.',
+      details: [['app', a.name], ['traffic now', trafficMode(t)]],
+      fields: [{ key: 'max_wait', label: 'max wait', value: t.mode === 'paused' ? fmtWait(t.max_wait_ms) : '30s', hint: '1s to 10m' }],
+      ok: 'Pause',
+      danger: true,
+    });
+    if (!v) return;
+    act(a, async () => {
+      const r = await post(appPath(a.name, '/pause'), { max_wait: v.max_wait });
+      if (r && r.name) a.status = r;
+      return 'Paused: new requests are held, each up to ' + fmtDur(Number(r && r.traffic && r.traffic.max_wait_ms)) + ', until Resume.';
+    });
+  }
+
+  async function doMaintenance(a) {
+    const t = (a.status && a.status.traffic) || {};
+    const v = await confirmAction({
+      title: 'Maintenance for ' + a.name + '?',
+      text: 'Answer every new request with 503 and the maintenance page (JSON to API clients). Requests a pause holds get it too.',
+      details: [['app', a.name], ['traffic now', trafficMode(t)]],
+      fields: [
+        { key: 'message', label: 'message', value: t.mode === 'maintenance' ? String(t.message || '') : '', hint: 'empty: the default message' },
+        { key: 'retry_after', label: 'retry after', value: t.mode === 'maintenance' ? fmtWait(t.retry_after_ms) : '60s', hint: '1s to 24h' },
+      ],
+      ok: 'Start maintenance',
+      danger: true,
+    });
+    if (!v) return;
+    act(a, async () => {
+      const r = await post(appPath(a.name, '/maintenance'), { message: v.message, retry_after: v.retry_after });
+      if (r && r.name) a.status = r;
+      return 'In maintenance: new requests get 503 with the message.';
+    });
+  }
+
+  async function doResume(a) {
+    const t = (a.status && a.status.traffic) || {};
+    const ok = await confirmAction({
+      title: 'Resume ' + a.name + '?',
+      text: trafficMode(t) === 'paused' ? 'Send the held requests to the active color, in the order they came, and serve again.' : 'End the maintenance and serve again.',
+      details: [['app', a.name], ['traffic now', trafficMode(t)], ['held', String(Number(t.held) || 0)]],
+      ok: 'Resume',
+    });
+    if (!ok) return;
+    act(a, async () => {
+      const r = await post(appPath(a.name, '/resume'), {});
+      if (r && r.name) a.status = r;
+      return 'Resumed: ' + a.name + ' serves again.';
+    });
+  }
+
+  // fmtWait writes milliseconds as a duration the API reads (90s, 2m).
+  function fmtWait(ms) {
+    const sec = Math.round((Number(ms) || 0) / 1000);
+    return sec % 60 === 0 && sec >= 60 ? sec / 60 + 'm' : sec + 's';
+  }
+
   function answerText(r, what) {
     if (!r) return what + ': done';
     if (r.status === 'unchanged') return 'Nothing to do: that image is already active and healthy (deployment #' + Number(r.deployment_id) + ').';
@@ -896,13 +1002,19 @@
     });
   }
 
-  // confirmAction shows the confirmation dialog and resolves true on confirm.
+  // confirmAction shows the confirmation dialog and resolves false on
+  // cancel, else true, or with o.fields the values typed ({key: value}).
   function confirmAction(o) {
     const dlg = byId('confirm');
     if (dlg.open) return Promise.resolve(false); // one question at a time
     byId('confirm-title').textContent = o.title;
     byId('confirm-text').textContent = o.text;
     fill(byId('confirm-details'), ...o.details.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, h('code', {}, v))]));
+    const inputs = {};
+    fill(byId('confirm-fields'), ...(o.fields || []).map((f) => {
+      inputs[f.key] = h('input', { type: 'text', name: f.key, spellcheck: 'false', autocomplete: 'off', value: f.value || '', placeholder: f.hint || '' });
+      return h('label', { class: 'field' }, h('span', {}, f.label), inputs[f.key], f.hint ? h('small', { class: 'muted' }, f.hint) : null);
+    }));
     const okBtn = byId('confirm-ok');
     okBtn.textContent = o.ok;
     okBtn.className = 'btn ' + (o.danger ? 'danger' : 'primary');
@@ -912,6 +1024,12 @@
         byId('confirm-cancel').removeEventListener('click', no);
         dlg.removeEventListener('close', no);
         if (dlg.open) dlg.close();
+        if (v && o.fields) {
+          const vals = {};
+          for (const [k, el] of Object.entries(inputs)) vals[k] = el.value.trim();
+          resolve(vals);
+          return;
+        }
         resolve(v);
       };
       const yes = () => done(true);
@@ -920,7 +1038,7 @@
       byId('confirm-cancel').addEventListener('click', no);
       dlg.addEventListener('close', no);
       dlg.showModal();
-      okBtn.focus();
+      (o.fields && o.fields.length ? inputs[o.fields[0].key] : okBtn).focus();
     });
   }
 
@@ -931,6 +1049,9 @@
   }
   const iconDeploy = () => icon('M12 3 5 10l1.4 1.4L11 6.8V17h2V6.8l4.6 4.6L19 10l-7-7zM5 19h14v2H5z');
   const iconBack = () => icon('M12 5V2L7 6l5 4V7a6 6 0 1 1-6 6H4a8 8 0 1 0 8-8z');
+  const iconPause = () => icon('M7 5h4v14H7zm6 0h4v14h-4z');
+  const iconMaint = () => icon('M22.7 19 13.6 9.9c.9-2.3.4-5-1.5-6.9-2-2-5-2.4-7.4-1.3L9 6 6 9 1.6 4.7C.4 7.1.9 10.1 2.9 12.1c1.9 1.9 4.6 2.4 6.9 1.5l9.1 9.1c.4.4 1 .4 1.4 0l2.3-2.3c.5-.4.5-1.1.1-1.4z');
+  const iconResume = () => icon('M8 5v14l11-7z');
   const iconSwitch = () => icon('M7 7h11l-3-3 1.4-1.4L22 8l-5.6 5.4L15 12l3-3H7V7zm10 10H6l3 3-1.4 1.4L2 16l5.6-5.4L9 12l-3 3h11v2z');
 
   // ---------- start ----------

@@ -2,6 +2,6 @@
 // run as `bluegreen serve` against the real Docker daemon, upgraded with
 // SIGUSR2 and `ctl upgrade`, killed with SIGKILL in every phase of a
 // deployment, stopped with SIGTERM, and its containers killed under it
-// (CONTRACT §6.3, §6.8). Traffic goes to 127.0.0.1 only. Each test prints
+// (docs/upgrades.md, docs/faults.md). Traffic goes to 127.0.0.1 only. Each test prints
 // what it measured (t.Logf), so `go test -v` shows the numbers.
 package e2e

@@ -118,6 +118,7 @@ type app struct {
 	restartPolicy           string
 	drain, websocketDrain   string
 	healthTimeout, stopWait string
+	proxyExtra              string // more keys of its proxy section, e.g. "outage_hold: 0s, response_timeout: 2s"
 }
 
 var appSeq atomic.Int64
@@ -146,14 +147,18 @@ func distinctPorts(t *testing.T, n int) []int {
 }
 
 func (a *app) yaml() string {
+	proxy := "listen_address: 127.0.0.1"
+	if a.proxyExtra != "" {
+		proxy += ", " + a.proxyExtra
+	}
 	return fmt.Sprintf(`name: %s
 image: %s
 ports: {proxy: %d, blue: %d, green: %d}
-proxy: {listen_address: 127.0.0.1}
+proxy: {%s}
 health_check: {path: /health, timeout: 1s, interval: 200ms, healthy_threshold: 2, unhealthy_threshold: 2}
 docker: {expose_port: 3000, pull_policy: %s, restart_policy: %s, memory_limit: 64m}
 deployment: {drain_timeout: %s, websocket_drain_timeout: %s, startup_timeout: 20s, health_check_timeout: %s, stop_timeout: %s}
-`, a.name, a.image, a.proxy, a.blue, a.green, a.pullPolicy, a.restartPolicy, a.drain, a.websocketDrain, a.healthTimeout, a.stopWait)
+`, a.name, a.image, a.proxy, a.blue, a.green, proxy, a.pullPolicy, a.restartPolicy, a.drain, a.websocketDrain, a.healthTimeout, a.stopWait)
 }
 
 func (a *app) url(path string) string { return fmt.Sprintf("http://127.0.0.1:%d%s", a.proxy, path) }
@@ -167,7 +172,8 @@ type serve struct {
 	client  *api.Client
 	log     *os.File // serve's stdout and stderr; upgraded processes inherit it
 
-	env []string // added to serve's environment (e.g. DOCKER_HOST)
+	env  []string // added to serve's environment (e.g. DOCKER_HOST)
+	args []string // added to serve's flags (e.g. --access-log FILE)
 
 	mu    sync.Mutex
 	cmd   *exec.Cmd
@@ -241,8 +247,9 @@ func (s *serve) installBytes(b []byte) {
 // start starts serve and returns when it was started (not when it serves).
 func (s *serve) start() time.Time {
 	s.t.Helper()
-	cmd := exec.Command(s.bin, "serve", "--apps", filepath.Join(s.dir, "apps.d"), "--db", filepath.Join(s.dir, "bluegreen.db"),
-		"--api", s.apiAddr, "--reconcile-interval", "1s")
+	args := []string{"serve", "--apps", filepath.Join(s.dir, "apps.d"), "--db", filepath.Join(s.dir, "bluegreen.db"),
+		"--api", s.apiAddr, "--reconcile-interval", "1s"}
+	cmd := exec.Command(s.bin, append(args, s.args...)...)
 	cmd.Stdout, cmd.Stderr = s.log, s.log
 	if len(s.env) > 0 {
 		cmd.Env = append(os.Environ(), s.env...)

@@ -180,6 +180,7 @@ func afterRecovery(t *testing.T, a *app) {
 func TestSmuggle_AfterDockerKill(t *testing.T) {
 	images(t)
 	a := newApp(t, imgV1)
+	a.proxyExtra = "outage_hold: 0s" // the 502 path: with the outage hold the probes wait instead (docs/traffic.md)
 	s := newServe(t, "", a)
 	s.start()
 	st := s.stable(a, imgV1, 60*time.Second)
@@ -205,6 +206,7 @@ func TestSmuggle_AfterDockerKill(t *testing.T) {
 func TestSmuggle_DockerSocketCut(t *testing.T) {
 	images(t)
 	a := newApp(t, imgV1)
+	a.proxyExtra = "outage_hold: 0s" // the refused connects' 502: with the outage hold they wait instead (docs/traffic.md)
 	s := newServe(t, "", a)
 	relay := newDockerRelay(t)
 	t.Setenv("DOCKER_HOST", relay.host())

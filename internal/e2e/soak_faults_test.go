@@ -157,13 +157,45 @@ func (k *soak) dockerKill(st step) {
 	after := k.lastEvent(a.name)
 	f := k.begin(faultDockerKill, "app %d: %s", st.app, name)
 	w := k.open(f, st.app, containerGone())
+	killed := time.Now()
 	if out, err := exec.Command("docker", "kill", name).CombinedOutput(); err != nil {
 		k.t.Fatalf("docker kill %s: %v %s", name, err, out)
 	}
 	exited := k.s.event(a.name, deploy.EventContainerExited, after, 15*time.Second)
+	if !containerOutageExcused {
+		k.inFlightAtDeath(f, st.app, name, killed)
+	}
 	k.s.event(a.name, deploy.EventContainerStarted, exited.ID, 30*time.Second)
 	k.settleApp(st.app, 60*time.Second)
 	k.close(w)
+}
+
+// inFlightAtDeath excuses the requests of app that were in flight when its
+// container name died (killed: when the kill began): they were sent
+// already, and a request sent is never sent again unless it is idempotent
+// (docs/proxy.md). So are those sent before bluegreen learnt of it (the
+// latency of Docker's kill event): they met a port that no longer answers.
+// The outage hold keeps every request that begins after that
+// (docs/traffic.md): none of them is excused.
+func (k *soak) inFlightAtDeath(fault, app int, name string, killed time.Time) {
+	k.t.Helper()
+	out, err := exec.Command("docker", "inspect", "-f", "{{.State.FinishedAt}}", name).CombinedOutput()
+	if err != nil {
+		k.t.Fatalf("docker inspect %s: %v %s", name, err, out)
+	}
+	died, err := time.Parse(time.RFC3339Nano, strings.TrimSpace(string(out)))
+	if err != nil {
+		k.t.Fatal(err)
+	}
+	end := died
+	waitFor(k.t, 10*time.Second, "the outage hold of "+name+" in serve's log", func() (bool, string) {
+		held, ok := k.s.holdBegan(k.apps[app].name, killed.Add(-time.Second))
+		if ok && held.After(end) {
+			end = held
+		}
+		return ok, ""
+	})
+	k.windows = append(k.windows, window{fault: fault, app: app, excuse: excuseHTTP, from: killed, to: end})
 }
 
 // restartServe kills serve (-9) or stops it (SIGTERM), maybe while a

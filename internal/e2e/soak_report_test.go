@@ -13,13 +13,15 @@ import (
 // containerOutageExcused is the one switch of the outage a container's
 // death causes. A docker kill of the active container (and a restart of the
 // Docker daemon, which stops it) leaves nothing to answer until bluegreen
-// started it again and it passed its health checks (docs/faults.md): its
-// requests get 502 meanwhile, and the soak excuses them until the app is
-// stable again. The outage hold of the traffic-control issue holds those
-// requests instead (docs/traffic.md): once it landed, set this to false,
-// and no request may fail at a docker kill. WebSockets that the dead
-// container carried stay excused either way: nothing can keep them.
-const containerOutageExcused = true
+// started it again and it passed its health checks (docs/faults.md). The
+// outage hold (docs/traffic.md, on by default) holds the requests meanwhile
+// and sends them once it is back: no request that began after the death may
+// fail. Those in flight at that instant were sent already, and one that is
+// not idempotent is never sent twice: a docker kill excuses them alone
+// (inFlightAtDeath). With this true, the soak excuses every request until
+// the app is stable again, as before the outage hold. WebSockets that the
+// dead container carried stay excused either way: nothing can keep them.
+const containerOutageExcused = false
 
 // excuse is what a window excuses, as bits.
 type excuse uint8

@@ -9,8 +9,8 @@ import (
 	"time"
 )
 
-// contractDrainTimeout is the default drain_timeout of CONTRACT §2.
-const contractDrainTimeout = 30 * time.Second
+// defaultDrainTimeout is the default drain_timeout of docs/config.md, "deployment".
+const defaultDrainTimeout = 30 * time.Second
 
 // unitFile is a parsed systemd unit: section → key → values in order.
 type unitFile map[string]map[string][]string
@@ -176,8 +176,8 @@ func TestUnit_Contract(t *testing.T) {
 	if err != nil {
 		t.Fatalf("TimeoutStopSec=%q: want a duration like 120s: %v", u.last("Service", "TimeoutStopSec"), err)
 	}
-	if stop < 2*contractDrainTimeout {
-		t.Errorf("TimeoutStopSec=%s: want well above the default drain_timeout %s", stop, contractDrainTimeout)
+	if stop < 2*defaultDrainTimeout {
+		t.Errorf("TimeoutStopSec=%s: want well above the default drain_timeout %s", stop, defaultDrainTimeout)
 	}
 
 	// What would cut serve off from Docker or from its clients.
