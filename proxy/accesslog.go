@@ -218,6 +218,15 @@ func appendQuoted(b []byte, s string) []byte {
 	return append(b, '"')
 }
 
+// bareText are the ASCII bytes a text value may hold unquoted: those
+// JSON takes as they are (and '\\'), but not space and '='.
+var bareText = func() (t [utf8.RuneSelf]bool) {
+	for c := range byte(utf8.RuneSelf) {
+		t[c] = c == '\\' || c != ' ' && c != '=' && jsonSafe(c)
+	}
+	return t
+}()
+
 // needsQuoting is log/slog's rule for text values, and DEL is quoted too.
 func needsQuoting(s string) bool {
 	if len(s) == 0 {
@@ -226,7 +235,7 @@ func needsQuoting(s string) bool {
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c < utf8.RuneSelf {
-			if c != '\\' && (c == ' ' || c == '=' || !jsonSafe(c)) {
+			if !bareText[c] {
 				return true
 			}
 			i++

@@ -20,22 +20,24 @@ const (
 )
 
 // admit applies the body limit and the traffic mode to the request just
-// read, or the outcome of the hold it was released from (cc.replay).
+// read, or the outcome of the hold it was released from (cc.hold.replay).
 func (cc *clientConn) admit() int {
 	rq, set := &cc.req, cc.sc.set
 	if set.MaxRequestBody > 0 && rq.ContentLength > set.MaxRequestBody {
 		cc.writeError(413, fmt.Sprintf("request body of %d bytes; at most %d are taken", rq.ContentLength, set.MaxRequestBody), true)
 		return admitAnswered
 	}
-	outcome := cc.replay
-	cc.replay = 0
+	outcome := 0
+	if cc.hold != nil {
+		outcome, cc.hold.replay = cc.hold.replay, 0
+	}
 	for {
 		switch outcome {
 		case releaseSend:
 			return admitRoute
 		case releaseExpired:
-			if cc.holdKind == holdOutage {
-				cc.outageFailed(cc.holdColor, "did not come back within "+set.OutageHold.String())
+			if cc.hold.holdKind == holdOutage {
+				cc.outageFailed(cc.hold.holdColor, "did not come back within "+set.OutageHold.String())
 			} else {
 				cc.writeErrorWith(503, fmt.Sprintf("app %q is paused: the request waited longer than %s", cc.p.opts.App,
 					cc.heldFor()), rq.Close, pauseRetryField)
@@ -87,7 +89,7 @@ var pauseRetryField = fmt.Sprintf("Retry-After: %d\r\n", PauseRetryAfter)
 
 // heldFor returns how long the request was held.
 func (cc *clientConn) heldFor() time.Duration {
-	return time.Since(cc.heldAt).Round(time.Millisecond)
+	return time.Since(cc.hold.heldAt).Round(time.Millisecond)
 }
 
 // holdOutage holds a request of which nothing reached color's container,
@@ -112,7 +114,7 @@ func (cc *clientConn) holdOutage(color string) int {
 	case parked:
 		return admitHeld
 	}
-	cc.replay = o
+	cc.hold.replay = o
 	return cc.admit()
 }
 

@@ -129,7 +129,7 @@ type clientConn struct {
 	state     atomic.Int32
 	waitStart time.Time // when the wait for the next request began
 	parking             // the idle poller's part (idle_linux.go)
-	holding             // a held request's part (hold.go)
+	hold      *holding  // a held request's part (hold.go); nil but for a request that was held
 
 	regT    *target     // the target onCut is registered with
 	stopReg func() bool // stops that registration
@@ -238,7 +238,7 @@ func (cc *clientConn) serveRequest() (keep, held bool) {
 		return false, true
 	}
 	cc.signalDispatched()
-	cc.heldAt, cc.outageSince = time.Time{}, time.Time{}
+	cc.hold = nil // the request is over, and so are its holds
 	keep = answered && cc.reusable()
 	linger := answered && !keep && cc.lingers()
 	cc.releaseScratch()
@@ -269,8 +269,8 @@ func (cc *clientConn) takeScratch() {
 	cc.req.Use(&cc.sc.req)
 	cc.resp.Use(&cc.sc.resp)
 	cc.start, cc.code, cc.stats = time.Now(), 0, nil
-	if !cc.heldAt.IsZero() {
-		cc.start = cc.heldAt // a held request began when it came
+	if cc.hold != nil && !cc.hold.heldAt.IsZero() {
+		cc.start = cc.hold.heldAt // a held request began when it came
 	}
 	sc := cc.sc
 	sc.set, sc.parsed, sc.wantOutage, sc.reqIDN = cc.p.settings(), false, false, 0

@@ -178,7 +178,6 @@ func (cc *clientConn) send(t *target, hasBody bool) (uc *upConn, answered bool) 
 			return nil, false
 		}
 		cc.writeRequestHead(uc.bw, false)
-		cc.noteSent()
 		if hasBody {
 			if sent, answered := cc.sendBody(t, uc); !sent {
 				return nil, answered
@@ -187,7 +186,7 @@ func (cc *clientConn) send(t *target, hasBody bool) (uc *upConn, answered bool) 
 		if deferred && uc.raw != nil {
 			uc.raw.deferWrite()
 		}
-		uc.awaitAnswer(cc.sc.set.ResponseTimeout)
+		cc.sending(uc)
 		err = uc.bw.Flush()
 		cc.signalDispatched()
 		gotSome := false
@@ -237,14 +236,24 @@ func (cc *clientConn) gatewayTimeout(t *target) bool {
 	return true
 }
 
-// noteSent and noteAnswered note when the request began to go upstream
-// and when its answer's head came, for the access log's upstream_ms.
-func (cc *clientConn) noteSent() {
-	if sc := cc.sc; sc.upStart.IsZero() && cc.logging() {
-		sc.upStart = time.Now()
+// sending notes that the whole request goes upstream now: it arms
+// response_timeout on uc and notes the time for the access log's
+// upstream_ms, reading the clock once.
+func (cc *clientConn) sending(uc *upConn) {
+	sc := cc.sc
+	d, logging := sc.set.ResponseTimeout, sc.upStart.IsZero() && cc.logging()
+	if d <= 0 && !logging {
+		uc.unbound()
+		return
 	}
+	now := time.Now()
+	if logging {
+		sc.upStart = now
+	}
+	uc.awaitAnswer(d, now)
 }
 
+// noteAnswered notes when the answer's head came, for upstream_ms.
 func (cc *clientConn) noteAnswered() {
 	if sc := cc.sc; !sc.upStart.IsZero() {
 		sc.upHead = time.Now()

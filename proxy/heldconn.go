@@ -18,24 +18,27 @@ func (cc *clientConn) holdRequest(kind int, color string, check func() int) (hel
 	if !hs.reserve() {
 		return false, false, 0
 	}
-	cc.holdKind, cc.holdColor = kind, color
-	if cc.heldAt.IsZero() {
-		cc.heldAt = cc.start
+	if cc.hold == nil {
+		cc.hold = &holding{} // a request's, until it ends (serveRequest)
+	}
+	cc.hold.holdKind, cc.hold.holdColor = kind, color
+	if cc.hold.heldAt.IsZero() {
+		cc.hold.heldAt = cc.start
 	}
 	if kind == holdOutage {
-		if cc.outageSince.IsZero() {
-			cc.outageSince = time.Now()
+		if cc.hold.outageSince.IsZero() {
+			cc.hold.outageSince = time.Now()
 		}
-		cc.holdDue = cc.outageSince.Add(cc.p.settings().OutageHold)
+		cc.hold.holdDue = cc.hold.outageSince.Add(cc.p.settings().OutageHold)
 	}
 	if !cc.watchHeld() {
-		cc.holdWake = make(chan int, 1)
+		cc.hold.holdWake = make(chan int, 1)
 		if o := hs.insert(cc, check); o != 0 {
-			cc.holdWake = nil
+			cc.hold.holdWake = nil
 			return true, false, o // released before it was held
 		}
-		outcome = <-cc.holdWake
-		cc.holdWake = nil
+		outcome = <-cc.hold.holdWake
+		cc.hold.holdWake = nil
 		return true, false, outcome
 	}
 	cc.compactHeld()
@@ -63,7 +66,7 @@ func (cc *clientConn) compactHeld() {
 		stashed = (*r.stash)[r.stashOff:r.stashN]
 	}
 	buf := make([]byte, 0, len(head)+len(after)+len(stashed))
-	cc.heldBuf = append(append(append(buf, head...), after...), stashed...)
+	cc.hold.heldBuf = append(append(append(buf, head...), after...), stashed...)
 	cc.releaseScratch()
 	cc.dropReader()
 	if cc.raw != nil {
@@ -75,14 +78,14 @@ func (cc *clientConn) compactHeld() {
 // connHeld, with outcome: on the goroutine that waits for it, or on a new
 // one that reads the request again from its bytes.
 func (cc *clientConn) resumeHeld(outcome int) {
-	if cc.holdWake != nil {
-		cc.holdWake <- outcome
+	if cc.hold.holdWake != nil {
+		cc.hold.holdWake <- outcome
 		return
 	}
 	cc.unwatchHeld()
-	cc.replay = outcome
-	cc.raw.restash(cc.heldBuf)
-	cc.heldBuf = nil
+	cc.hold.replay = outcome
+	cc.raw.restash(cc.hold.heldBuf)
+	cc.hold.heldBuf = nil
 	go cc.serveHeld()
 }
 
@@ -90,12 +93,12 @@ func (cc *clientConn) resumeHeld(outcome int) {
 // gave up, or the proxy stops); the caller took it out of connHeld.
 func (cc *clientConn) dropHeld() {
 	cc.p.holds.remove(cc)
-	if cc.holdWake != nil {
-		cc.holdWake <- releaseClosed
+	if cc.hold.holdWake != nil {
+		cc.hold.holdWake <- releaseClosed
 		return
 	}
 	cc.unwatchHeld()
-	cc.heldBuf = nil
+	cc.hold.heldBuf = nil
 	cc.close()
 }
 

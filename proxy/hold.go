@@ -42,7 +42,8 @@ const (
 // rest.
 const dispatchStep = 10 * time.Millisecond
 
-// holding is a client connection's part of a hold.
+// holding is a client connection's part of a hold, allocated when its
+// request is first held (an idle connection carries none).
 type holding struct {
 	hprev, hnext *clientConn // its neighbors in the FIFO
 	hlist        *heldList   // the FIFO it is in; nil: none
@@ -108,7 +109,7 @@ func (hs *holdSet) unreserve() { hs.n.Add(-1) }
 // insert puts cc (whose slot is reserved, and which is ready to be
 // released) into the FIFO of its kind and publishes it as held: from here
 // on cc belongs to whoever takes it out of connHeld. The deadline of a
-// pause is computed here, from cc.heldAt; that of an outage is cc.holdDue.
+// pause is computed here, from cc.hold.heldAt; that of an outage is cc.hold.holdDue.
 //
 // check says, under the FIFOs' lock, whether the reason to hold still
 // stands (0) or what the release that cc missed would have done: a resume
@@ -120,14 +121,14 @@ func (hs *holdSet) unreserve() { hs.n.Add(-1) }
 func (hs *holdSet) insert(cc *clientConn, check func() int) int {
 	hs.mu.Lock()
 	defer hs.mu.Unlock()
-	l := &hs.lists[cc.holdKind]
-	if cc.holdKind == holdPause {
-		cc.holdDue = cc.heldAt.Add(hs.maxWait)
+	l := &hs.lists[cc.hold.holdKind]
+	if cc.hold.holdKind == holdPause {
+		cc.hold.holdDue = cc.hold.heldAt.Add(hs.maxWait)
 	} else {
 		hs.outageN.Add(1) // before check: ContainerHealthy reads it after what check reads
 	}
 	if o := check(); o != 0 {
-		if cc.holdKind == holdOutage {
+		if cc.hold.holdKind == holdOutage {
 			hs.outageN.Add(-1)
 		}
 		hs.n.Add(-1)
@@ -136,20 +137,20 @@ func (hs *holdSet) insert(cc *clientConn, check func() int) int {
 	// Walk back from the tail past the later deadlines: a request held
 	// again for an outage keeps its first deadline; all others come last.
 	at := l.last
-	for at != nil && at.holdDue.After(cc.holdDue) {
-		at = at.hprev
+	for at != nil && at.hold.holdDue.After(cc.hold.holdDue) {
+		at = at.hold.hprev
 	}
-	cc.hlist = l
-	cc.hprev = at
+	cc.hold.hlist = l
+	cc.hold.hprev = at
 	if at == nil {
-		cc.hnext, l.first = l.first, cc
+		cc.hold.hnext, l.first = l.first, cc
 	} else {
-		cc.hnext, at.hnext = at.hnext, cc
+		cc.hold.hnext, at.hold.hnext = at.hold.hnext, cc
 	}
-	if cc.hnext == nil {
+	if cc.hold.hnext == nil {
 		l.last = cc
 	} else {
-		cc.hnext.hprev = cc
+		cc.hold.hnext.hold.hprev = cc
 	}
 	cc.state.Store(connHeld)
 	hs.arm(l)
@@ -166,21 +167,21 @@ func (hs *holdSet) remove(cc *clientConn) bool {
 
 // unlink takes cc out of its FIFO; hs.mu is held.
 func (hs *holdSet) unlink(cc *clientConn) bool {
-	l := cc.hlist
+	l := cc.hold.hlist
 	if l == nil {
 		return false
 	}
-	if cc.hprev == nil {
-		l.first = cc.hnext
+	if cc.hold.hprev == nil {
+		l.first = cc.hold.hnext
 	} else {
-		cc.hprev.hnext = cc.hnext
+		cc.hold.hprev.hold.hnext = cc.hold.hnext
 	}
-	if cc.hnext == nil {
-		l.last = cc.hprev
+	if cc.hold.hnext == nil {
+		l.last = cc.hold.hprev
 	} else {
-		cc.hnext.hprev = cc.hprev
+		cc.hold.hnext.hold.hprev = cc.hold.hprev
 	}
-	cc.hprev, cc.hnext, cc.hlist = nil, nil, nil
+	cc.hold.hprev, cc.hold.hnext, cc.hold.hlist = nil, nil, nil
 	hs.n.Add(-1)
 	if l.kind == holdOutage {
 		hs.outageN.Add(-1)
@@ -194,7 +195,7 @@ func (hs *holdSet) unlink(cc *clientConn) bool {
 func (hs *holdSet) takeAll(l *heldList, keep func(*clientConn) bool) []*clientConn {
 	var out []*clientConn
 	for cc := l.first; cc != nil; {
-		next := cc.hnext
+		next := cc.hold.hnext
 		if keep == nil || keep(cc) {
 			hs.unlink(cc)
 			if cc.state.CompareAndSwap(connHeld, connActive) {
@@ -211,7 +212,7 @@ func (hs *holdSet) arm(l *heldList) {
 	if l.first == nil {
 		return // a timer that fires finds nothing to do
 	}
-	due := l.first.holdDue
+	due := l.first.hold.holdDue
 	if !l.due.IsZero() && !l.due.After(due) {
 		return // armed for this deadline or an earlier one
 	}
@@ -231,7 +232,7 @@ func (hs *holdSet) expire(l *heldList) {
 	now := hs.now()
 	l.due = time.Time{}
 	var out []*clientConn
-	for cc := l.first; cc != nil && !cc.holdDue.After(now); cc = l.first {
+	for cc := l.first; cc != nil && !cc.hold.holdDue.After(now); cc = l.first {
 		hs.unlink(cc)
 		if cc.state.CompareAndSwap(connHeld, connActive) {
 			out = append(out, cc)
@@ -250,7 +251,7 @@ func (hs *holdSet) expireBy(at time.Time) {
 	hs.mu.Lock()
 	var out []*clientConn
 	for i := range hs.lists {
-		out = append(out, hs.takeAll(&hs.lists[i], func(cc *clientConn) bool { return !cc.heldAt.After(at) })...)
+		out = append(out, hs.takeAll(&hs.lists[i], func(cc *clientConn) bool { return !cc.hold.heldAt.After(at) })...)
 	}
 	hs.mu.Unlock()
 	for _, cc := range out {
@@ -268,8 +269,8 @@ func (hs *holdSet) paused(maxWait time.Duration) {
 	}
 	hs.maxWait = maxWait
 	l := &hs.lists[holdPause]
-	for cc := l.first; cc != nil; cc = cc.hnext {
-		cc.holdDue = cc.heldAt.Add(maxWait)
+	for cc := l.first; cc != nil; cc = cc.hold.hnext {
+		cc.hold.holdDue = cc.hold.heldAt.Add(maxWait)
 	}
 	l.due = time.Time{}
 	hs.arm(l)
@@ -300,7 +301,7 @@ func (hs *holdSet) releaseOutage(color string) {
 	hs.mu.Lock()
 	var keep func(*clientConn) bool
 	if color != "" {
-		keep = func(cc *clientConn) bool { return cc.holdColor == color }
+		keep = func(cc *clientConn) bool { return cc.hold.holdColor == color }
 	}
 	out := hs.takeAll(&hs.lists[holdOutage], keep)
 	hs.mu.Unlock()
@@ -317,7 +318,7 @@ func (hs *holdSet) dispatchInOrder(ccs []*clientConn) {
 		step := time.NewTimer(dispatchStep)
 		defer step.Stop()
 		for _, cc := range ccs {
-			cc.dispatched = sent
+			cc.hold.dispatched = sent
 			hs.release(cc, releaseSend)
 			step.Reset(dispatchStep)
 			select {
@@ -331,8 +332,11 @@ func (hs *holdSet) dispatchInOrder(ccs []*clientConn) {
 // signalDispatched tells a resume's dispatcher that the released request
 // was sent (or ended), so that the next one may go.
 func (cc *clientConn) signalDispatched() {
-	if ch := cc.dispatched; ch != nil {
-		cc.dispatched = nil
+	if cc.hold == nil {
+		return
+	}
+	if ch := cc.hold.dispatched; ch != nil {
+		cc.hold.dispatched = nil
 		select {
 		case ch <- struct{}{}:
 		default:

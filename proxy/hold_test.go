@@ -35,8 +35,8 @@ func (hp *heldProbe) hold(t *testing.T, name string, kind int, at time.Time, col
 	if !hp.hs.reserve() {
 		t.Fatalf("%s: no slot", name)
 	}
-	cc := &clientConn{}
-	cc.holdKind, cc.heldAt, cc.holdColor, cc.holdDue = kind, at, color, due
+	cc := &clientConn{hold: &holding{}}
+	cc.hold.holdKind, cc.hold.heldAt, cc.hold.holdColor, cc.hold.holdDue = kind, at, color, due
 	hp.mu.Lock()
 	hp.names[cc] = name
 	hp.mu.Unlock()
@@ -176,7 +176,7 @@ func TestHoldSet_dispatchInOrder(t *testing.T) {
 	ccs := make([]*clientConn, 4)
 	index := map[*clientConn]int{}
 	for i := range ccs {
-		ccs[i] = &clientConn{}
+		ccs[i] = &clientConn{hold: &holding{}}
 		index[ccs[i]] = i
 	}
 	hs.init(func(cc *clientConn, _ int) {

@@ -308,7 +308,7 @@ func hostileCases() []hostileCase {
 			send: "POST /c HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\nhi", wantUp: []string{"POST /c"}, want: []int{100, 200},
 		},
 
-		// Defect 9 and docs/proxy.md: limits and timeouts.
+		// Defect 9 and docs/proxy.md, "Limits and timeouts".
 		{name: "9 a head over 64 KiB gets 431", send: "GET / HTTP/1.1\r\nHost: x\r\nX: " + strings.Repeat("a", 64<<10) + "\r\n\r\n", noBytes: true, want: []int{431}},
 		{name: "a head of exactly 64 KiB is served", send: exactHead(64 << 10), wantUp: []string{"GET /exact"}, want: []int{200}},
 		{name: "9 a slow head gets 408", run: slowHead, noBytes: true, want: []int{408}},

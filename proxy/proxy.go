@@ -83,6 +83,7 @@ type Proxy struct {
 	open     atomic.Int64              // len(conns), for Connections
 
 	noActiveWarn *warnLimiter // requests refused with no color active (warn.go)
+	logs         *logBuffer   // the access log's records on their way to Options.AccessLogSink; nil: none
 
 	stopOnce sync.Once
 	stopErr  error
@@ -108,6 +109,9 @@ func New(o Options) *Proxy {
 		stopDone: make(chan struct{}),
 	}
 	p.noActiveWarn = newWarnLimiter(p.log, "no active color")
+	if o.AccessLogSink != nil {
+		p.logs = newLogBuffer(o.AccessLogSink)
+	}
 	p.Configure(o.Settings)
 	p.mode.Store(serving)
 	p.holds.init(func(cc *clientConn, outcome int) { cc.resumeHeld(outcome) },

@@ -16,7 +16,7 @@ import (
 
 // logging reports whether the request being served gets a record.
 func (cc *clientConn) logging() bool {
-	return cc.sc.set.AccessLog && cc.p.opts.AccessLogSink != nil
+	return cc.sc.set.AccessLog && cc.p.logs != nil
 }
 
 // logRequest writes the record of the request whose answer just ended.
@@ -26,7 +26,7 @@ func (cc *clientConn) logRequest(now time.Time) {
 	}
 	sc := cc.sc
 	cc.fillRecord(&sc.rec, now)
-	cc.p.opts.AccessLogSink.Write(sc.enc.encode(cc.p.opts.AccessLogFormat, now, &sc.rec))
+	cc.p.logs.add(sc.enc.encode(cc.p.opts.AccessLogFormat, now, &sc.rec))
 	sc.rec = accessRecord{} // keeps no slice of the head
 }
 
@@ -138,6 +138,6 @@ func (cc *clientConn) logWebSocket(in, out int64) {
 	r.bytesIn += in
 	r.bytesOut += out
 	e := encoders.Get().(*recordEncoder)
-	cc.p.opts.AccessLogSink.Write(e.encode(cc.p.opts.AccessLogFormat, now, r))
+	cc.p.logs.add(e.encode(cc.p.opts.AccessLogFormat, now, r))
 	encoders.Put(e)
 }

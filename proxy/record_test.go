@@ -81,6 +81,9 @@ func TestProxy_accessLog(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Fatalf("%d", resp.StatusCode)
 	}
+	// A record is written once its answer went out: wait for each before
+	// the next request, so that they come in order.
+	waitFor(t, 5*time.Second, "the record", func() bool { return sink.count() == 1 })
 	talk(t, p, "GET / HTTP/1.1\r\nHost: x\r\nBad Name: 1\r\n\r\n", 5*time.Second)                        // 400
 	talk(t, p, "GET / HTTP/1.1\r\nHost: x\r\nX: "+strings.Repeat("a", 65<<10)+"\r\n\r\n", 5*time.Second) // 431
 	silentClient(t, p, nil)                                                                              // 408
@@ -111,23 +114,26 @@ func TestProxy_accessLogModes(t *testing.T) {
 	rec := newRecorder(t, answerClosing)
 	p, sink := logged(t, Options{Settings: Settings{MaxRequestBody: 4}}, timeouts{})
 	p.SetTarget(ColorBlue, rec.addr())
+	recorded := func(n int) { // a record is written once its answer went out
+		waitFor(t, 5*time.Second, "the record", func() bool { return sink.count() == n })
+	}
 	openClient(t, p, postLength("/big", "12345")).answer(t, "POST", 5*time.Second)
+	recorded(1)
 	p.Maintenance(MaintenancePage{Message: "m"})
 	openClient(t, p, getReq("/m")).answer(t, "GET", 5*time.Second)
+	recorded(2)
 	p.Pause(time.Minute)
 	held := openClient(t, p, getReq("/held"))
 	waitHeld(t, p, 1)
 	time.Sleep(100 * time.Millisecond)
 	p.Resume()
 	held.answer(t, "GET", 5*time.Second)
+	recorded(3)
 	p.SetTarget(ColorBlue, quietWSUpstream(t, 10*time.Second)) // keeps the WebSocket open
 	ws := openClient(t, p, "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
 	ws.answer(t, "GET", 5*time.Second)
 	time.Sleep(50 * time.Millisecond)
-	sink.mu.Lock()
-	n := len(sink.recs)
-	sink.mu.Unlock()
-	if n != 3 {
+	if n := sink.count(); n != 3 {
 		t.Fatalf("%d records before the WebSocket ended, want 3", n)
 	}
 	ws.c.Close() // the WebSocket ends

@@ -92,6 +92,9 @@ func (p *Proxy) stop(ctx context.Context, b stopBounds) error {
 		for _, t := range p.allTargets() {
 			t.pool.close()
 		}
+		if p.logs != nil {
+			p.logs.flush() // the records of the last requests
+		}
 		if err != nil {
 			p.stopErr = fmt.Errorf("stop proxy for %s: %w", p.opts.App, err)
 		}

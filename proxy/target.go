@@ -97,12 +97,12 @@ type upConn struct {
 // bound), like a progress timeout (progressConn): the deadline moves only
 // when it would come more than its slack early, so that a busy connection
 // moves it about once a second.
-func (c *upConn) awaitAnswer(d time.Duration) {
+func (c *upConn) awaitAnswer(d time.Duration, now time.Time) {
 	if d <= 0 {
 		c.unbound()
 		return
 	}
-	if at := time.Now().Add(d); c.dl.Before(at) {
+	if at := now.Add(d); c.dl.Before(at) {
 		c.dl = at.Add(slackOf(d))
 		c.Conn.SetReadDeadline(c.dl)
 	}

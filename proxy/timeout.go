@@ -8,9 +8,10 @@ import (
 	"time"
 )
 
-// Timeouts of the client side (docs/proxy.md, "Limits and timeouts"). There is deliberately no
-// bound on a whole request or response: long uploads, downloads and event
-// streams must not be cut while they make progress.
+// Timeouts of the client side (docs/proxy.md, "Limits and timeouts").
+// There is deliberately no bound on a whole request or response: long
+// uploads, downloads and event streams must not be cut while they make
+// progress.
 const (
 	// DefaultHeadTimeout is how long a client has to send a complete
 	// request head after it connected or got its previous response; then it

@@ -79,8 +79,7 @@ func (cc *clientConn) handshake(t *target) (uc *upConn, answered bool) {
 		return nil, false
 	}
 	cc.writeRequestHead(uc.bw, true)
-	cc.noteSent()
-	uc.awaitAnswer(cc.sc.set.ResponseTimeout)
+	cc.sending(uc)
 	err = uc.bw.Flush()
 	cc.signalDispatched()
 	if err == nil {

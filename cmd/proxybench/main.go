@@ -32,6 +32,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -68,6 +69,7 @@ type config struct {
 	only       string
 	baseline   string
 	accessLog  bool
+	logWrite   int
 }
 
 func run() error {
@@ -115,6 +117,7 @@ func parseFlags() config {
 	flag.StringVar(&c.only, "only", "", "comma-separated targets to run (direct,bluegreen,bluegreen-log,baseline,nginx,nginx-log,haproxy)")
 	flag.StringVar(&c.baseline, "baseline", "", "a proxybench binary of another checkout whose proxy runs as the target \"baseline\"")
 	flag.BoolVar(&c.accessLog, "accesslog", true, "also run bluegreen and nginx with an access log to a file (bluegreen-log, nginx-log)")
+	flag.IntVar(&c.logWrite, "logwrite", 0, "bytes per write of bluegreen-log's log output at most (0: internal/logsink's default, as serve's)")
 	flag.Parse()
 	return c
 }
@@ -154,7 +157,7 @@ func startTargets(ctx context.Context, c config, dir string) (targets []*target,
 	}
 	if c.accessLog {
 		logFile := filepath.Join(dir, "bluegreen-access.log")
-		if err := add(startTarget(ctx, dir, "bluegreen-log", env, self, "bluegreen", freeAddr(), backendAddr, logFile)); err != nil {
+		if err := add(startTarget(ctx, dir, "bluegreen-log", env, self, "bluegreen", freeAddr(), backendAddr, logFile, strconv.Itoa(c.logWrite))); err != nil {
 			return nil, stop, err
 		}
 	}
@@ -297,15 +300,22 @@ func serveBackend(addr string) {
 
 // serveBluegreen runs the bluegreen proxy on addr routed to target; with
 // an access log file, it writes a record per request there (text, through
-// a logsink, as serve --access-log does).
+// a logsink, as serve --access-log does), in writes of at most the given
+// bytes (0: the logsink's default).
 func serveBluegreen(addr, target string, accessLog ...string) {
 	host, port, _ := net.SplitHostPort(addr)
 	var p int
 	fmt.Sscan(port, &p)
 	o := proxy.Options{App: "bench", ListenAddress: host, Port: p,
-		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		// serve's defaults (docs/traffic.md): an access log off unless asked.
+		Settings: proxy.Settings{OutageHold: proxy.DefaultOutageHold, ResponseTimeout: proxy.DefaultResponseTimeout}}
 	if len(accessLog) > 0 {
-		sink, err := logsink.OpenFile(accessLog[0], logsink.Options{})
+		var maxWrite int
+		if len(accessLog) > 1 {
+			maxWrite, _ = strconv.Atoi(accessLog[1])
+		}
+		sink, err := logsink.OpenFile(accessLog[0], logsink.Options{MaxWrite: maxWrite})
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "bluegreen:", err)
 			os.Exit(1)
