@@ -11,6 +11,7 @@ import (
 
 	"github.com/bluegreen/bluegreen/config"
 	"github.com/bluegreen/bluegreen/deploy"
+	"github.com/bluegreen/bluegreen/internal/testsupport/testimage"
 	"github.com/bluegreen/bluegreen/proxy"
 )
 
@@ -276,4 +277,31 @@ func TestCanary_UpgradeWaitsForTheWindows(t *testing.T) {
 	}
 	u.sys.Resume()
 	u.stable(cfg.Name, "web:v2")
+}
+
+// A reload that moves the app's proxy to another port during a canary
+// step: the new proxy splits the clients as the old one did.
+func TestCanary_ProxyReplacedInAStep(t *testing.T) {
+	cfg := verifiedApp(t, "web:v1", 10, 50)
+	u := newVerifyUnit(t, cfg)
+	id := u.deploy(cfg.Name, "web:v2").DeploymentID
+	u.stepOpen(id, 10)
+	moved := *cfg
+	moved.Ports.Proxy = testimage.FreePort(t)
+	u.configs(nil, &moved)
+	if _, err := u.sys.Reload(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	u.until("the proxy routing on its new port", func() bool {
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/", moved.Ports.Proxy))
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	splitAt(t, u.hitAs(&moved, cookies), 10, "web:v1", "web:v2")
+	if d := u.deployment(id); d.Status != deploy.StatusCanary {
+		t.Fatalf("after the reload: %s %q", d.Status, d.Error)
+	}
 }

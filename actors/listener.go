@@ -72,6 +72,9 @@ func (l *proxyListener) start() bool {
 	if l.proxy != nil { // replaced after a config change: keep routing the same way
 		color, addr := l.proxy.Active()
 		p.SetTarget(color, addr)
+		if color, addr, percent := l.proxy.Canary(); percent > 0 {
+			p.SetCanary(color, addr, percent) // a canary step goes on
+		}
 		old, drain := l.proxy, e.cfg.Deployment.DrainTimeout
 		go func() {
 			ctx, cancel := context.WithTimeout(context.Background(), drain)

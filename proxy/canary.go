@@ -64,12 +64,13 @@ func (p *Proxy) SetCanary(color, addr string, percent int) {
 	p.log.Info("canary", "color", color, "addr", addr, "percent", percent)
 }
 
-// Canary returns the canary step's color and percent ("" and 0: none).
-func (p *Proxy) Canary() (color string, percent int) {
+// Canary returns the canary step's color, address and percent ("" and 0:
+// none).
+func (p *Proxy) Canary() (color, addr string, percent int) {
 	if c := p.canary.Load(); c != nil {
-		return c.t.color, int(c.percent)
+		return c.t.color, c.t.addr, int(c.percent)
 	}
-	return "", 0
+	return "", "", 0
 }
 
 // routes reports whether new requests may still be routed to t: it is the

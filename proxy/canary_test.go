@@ -54,8 +54,8 @@ func TestProxy_canary(t *testing.T) {
 		p := startProxy(t, Options{})
 		p.SetTarget(ColorBlue, blue)
 		p.SetCanary(ColorGreen, green, 30)
-		if c, pc := p.Canary(); c != ColorGreen || pc != 30 {
-			t.Fatalf("Canary() = %s %d", c, pc)
+		if c, addr, pc := p.Canary(); c != ColorGreen || addr != green || pc != 30 {
+			t.Fatalf("Canary() = %s %s %d", c, addr, pc)
 		}
 		c := newClient(t)
 		onGreen := 0
@@ -128,11 +128,11 @@ func TestProxy_canary(t *testing.T) {
 		}
 		p.SetCanary(ColorGreen, green, 50)
 		p.SetTarget(ColorBlue, blue) // the same route: the step goes on
-		if color, _ := p.Canary(); color != ColorGreen {
+		if color, _, _ := p.Canary(); color != ColorGreen {
 			t.Fatal("the same route again ended the step")
 		}
 		p.SetTarget(ColorGreen, green) // the switch: every client there
-		if color, pc := p.Canary(); color != "" || pc != 0 {
+		if color, _, pc := p.Canary(); color != "" || pc != 0 {
 			t.Fatalf("after the switch Canary() = %s %d", color, pc)
 		}
 		for i := range 20 {
