@@ -106,7 +106,8 @@ func (u *unit) start() {
 		Logger:            slog.New(slog.NewTextHandler(u.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		ReconcileInterval: reconcile,
 		// A crash in the gate comes from the fake's events: no poll.
-		timers: timers{after: u.clock.after, crashPoll: time.Hour, runPoll: 5 * time.Millisecond, pruned: u.pruned},
+		timers: timers{after: u.clock.after, crashPoll: time.Hour, runPoll: 5 * time.Millisecond, pruned: u.pruned,
+			verifyTick: verifyTick},
 	})
 	if err != nil {
 		u.t.Fatal(err)

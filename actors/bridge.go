@@ -41,7 +41,7 @@ func (b *bridgeActor) Receive(c *actor.Context) {
 func notFound(msg appMessage) any {
 	err := deploy.Errorf(deploy.ENOTFOUND, "no app named %q", msg.appName())
 	switch msg.(type) {
-	case GetStatus:
+	case GetStatus, Promote:
 		return StatusReply{Err: err}
 	case GetActiveContainer:
 		return ContainerReply{Err: err}

@@ -36,10 +36,17 @@ func (a *appActor) beginQueued() {
 }
 
 // finishSwitched finishes a deployment that the last supervisor left after
-// it switched traffic: the old color is stopped (there is nothing of it left
-// to drain in this process) and it ends completed.
+// it switched traffic: one in verifying watches a fresh window, with the
+// new color active (docs/verification.md); else the old color is stopped
+// (there is nothing of it left to drain in this process) and it ends
+// completed.
 func (a *appActor) finishSwitched(d deploy.Deployment) {
 	r := a.deployments.start(a, d, d.Color.Other(), false)
+	if s, ok := a.containers.get(d.Color); ok && d.Status == deploy.StatusVerifying && r.resumeVerify(s.id) {
+		a.ensureMonitors()
+		a.refreshStatus()
+		return
+	}
 	p := phaseSwitching
 	if d.Status == deploy.StatusDraining {
 		p = phaseDraining
@@ -58,6 +65,13 @@ func (a *appActor) onStep(msg stepDone) {
 		// The stop of an old container that ended the deployment by its
 		// exit (run.oldExited) failed afterwards.
 		a.log.Warn("stop old container", keyErr, msg.err)
+	}
+}
+
+// onWindowDue takes a timer of the running deployment's verification window.
+func (a *appActor) onWindowDue(msg windowDue) {
+	if r := a.deployments.running(); r != nil {
+		r.windowDue(msg)
 	}
 }
 
@@ -139,6 +153,36 @@ func (a *appActor) candidateRemoved(color deploy.Color, existing bool) {
 		return
 	}
 	a.containers.clear(color)
+}
+
+func (a *appActor) running(color deploy.Color) bool { return a.containers.running(color) }
+
+func (a *appActor) split(color deploy.Color, percent int) {
+	a.listener.canary(color, a.portOf(color), percent)
+}
+
+// portOf is the host port of color's container.
+func (a *appActor) portOf(color deploy.Color) int {
+	if s, ok := a.containers.get(color); ok && s.port != 0 {
+		return s.port
+	}
+	return a.containers.port(color)
+}
+
+func (a *appActor) tally(color deploy.Color) proxy.Tally {
+	return a.metrics.Requests().Color(string(color)).Tally()
+}
+
+func (a *appActor) routeBack(color deploy.Color, image string) error {
+	var err error
+	if a.record.active() != color {
+		_, err = a.record.switchTo(color, image)
+	}
+	a.listener.route(color, a.portOf(color))
+	a.listener.canary("", 0, 0) // a canary step's split ends with it
+	a.ensureMonitors()
+	a.refreshStatus()
+	return err
 }
 
 // ended takes the end of the running deployment: the app serves what it

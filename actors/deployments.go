@@ -88,7 +88,7 @@ func (b *boot) finishing() deploy.Color {
 // the store's active color and image are its own. The switch is written
 // before the proxy moves (switchTraffic), so a restart never routes back.
 func switchedTo(d deploy.Deployment, active deploy.Color, image string) bool {
-	return (d.Status == deploy.StatusSwitching || d.Status == deploy.StatusDraining) &&
+	return (d.Status == deploy.StatusSwitching || d.Status == deploy.StatusVerifying || d.Status == deploy.StatusDraining) &&
 		d.Color.Valid() && active == d.Color && image == d.ToImage
 }
 

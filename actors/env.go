@@ -46,13 +46,17 @@ type timers struct {
 	crashPoll time.Duration                                      // how often a candidate is inspected during its gate
 	runPoll   time.Duration                                      // how often a started container is inspected until it runs
 	pruned    func(app string)                                   // when set, told that a retention pass of app ended (tests wait for it)
+	// verifyTick is how often a verification window is judged and its
+	// numbers updated (verify.go).
+	verifyTick time.Duration
 }
 
 // Defaults of the app actors' polls. A candidate's crash during its gate is
 // learnt from Docker's events at once; the poll is the safety net.
 const (
-	crashPollInterval = 2 * time.Second
-	runPollInterval   = 100 * time.Millisecond
+	crashPollInterval  = 2 * time.Second
+	runPollInterval    = 100 * time.Millisecond
+	verifyTickInterval = 250 * time.Millisecond
 )
 
 // withDefaults fills in what t leaves unset.
@@ -65,6 +69,9 @@ func (t timers) withDefaults() timers {
 	}
 	if t.runPoll <= 0 {
 		t.runPoll = runPollInterval
+	}
+	if t.verifyTick <= 0 {
+		t.verifyTick = verifyTickInterval
 	}
 	return t
 }

@@ -11,13 +11,14 @@ import (
 // read of Docker follows a doubt about what the actor knows.
 
 // ensureMonitors runs a health actor for each color that needs one: the
-// active color while it runs, and a deployment's candidate during its gate;
+// active color while it runs, and a deployment's candidate during its gate
+// and its verification windows;
 // none once another process drives (pause.go).
 func (a *appActor) ensureMonitors() {
 	want := map[deploy.Color]healthTarget{}
 	if a.gate.drives() {
 		a.containers.each(func(color deploy.Color, s slot) {
-			if s.running() && (color == a.record.active() || a.deployments.running().gating(color)) {
+			if r := a.deployments.running(); s.running() && (color == a.record.active() || r.gating(color) || r.inWindow(color)) {
 				want[color] = healthTarget{id: s.id, port: s.port}
 				if s.fresh { // its first checks may find the app not listening yet
 					want[color] = healthTarget{id: s.id, port: s.port, starting: a.cfg.Deployment.HealthCheckTimeout}

@@ -72,6 +72,9 @@ func (l *proxyListener) start() bool {
 	if l.proxy != nil { // replaced after a config change: keep routing the same way
 		color, addr := l.proxy.Active()
 		p.SetTarget(color, addr)
+		if color, addr, percent := l.proxy.Canary(); percent > 0 {
+			p.SetCanary(color, addr, percent) // a canary step goes on
+		}
 		old, drain := l.proxy, e.cfg.Deployment.DrainTimeout
 		go func() {
 			ctx, cancel := context.WithTimeout(context.Background(), drain)
@@ -207,6 +210,20 @@ func (l *proxyListener) route(color deploy.Color, port int) {
 	}
 	// The proxy names colors by their strings; it knows no other vocabulary.
 	l.proxy.SetTarget(string(color), net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+}
+
+// canary routes percent of the clients to color's container on port, the
+// others to the active color (a canary step, docs/verification.md);
+// percent 0 ends the split. A no-op before the proxy listened.
+func (l *proxyListener) canary(color deploy.Color, port, percent int) {
+	if l.proxy == nil {
+		return
+	}
+	if percent <= 0 {
+		l.proxy.SetCanary("", "", 0)
+		return
+	}
+	l.proxy.SetCanary(string(color), net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), percent)
 }
 
 // drainer returns what lets color's requests finish and closes its

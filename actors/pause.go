@@ -33,7 +33,8 @@ const pullAllowance = 10 * time.Minute
 // how long a pause waits for one.
 func deploymentBound(cfg *config.App) time.Duration {
 	d := cfg.Deployment
-	return pullAllowance + d.StartupTimeout + d.HealthCheckTimeout + max(d.DrainTimeout, d.WebSocketDrainTimeout) + d.StopTimeout + 30*time.Second
+	return pullAllowance + d.StartupTimeout + d.HealthCheckTimeout + verifyAllowance(cfg) +
+		max(d.DrainTimeout, d.WebSocketDrainTimeout) + d.StopTimeout + 30*time.Second
 }
 
 // driverGate is an app actor's side of the rule: it alone says whether the
@@ -49,6 +50,7 @@ type driverGate struct {
 
 	quietWaiters   []*actor.PID
 	quietGen       uint64
+	quietBound     time.Duration // how long the wait for quiet may last
 	stopQuietTimer func() bool
 
 	ready        bool // the first adoption answered or failed
@@ -118,6 +120,7 @@ func (g *driverGate) awaitQuiet(c *actor.Context, bound time.Duration) {
 	g.quietWaiters = append(g.quietWaiters, c.Sender())
 	if g.stopQuietTimer == nil {
 		g.quietGen++
+		g.quietBound = bound
 		g.stopQuietTimer = g.env.after(bound, quietTimeout{gen: g.quietGen})
 	}
 }

@@ -28,6 +28,8 @@ func (a *appActor) Receive(c *actor.Context) {
 		c.Respond(a.request(func() DeployReply { return a.onRollback(msg.Trigger) }))
 	case Switch:
 		c.Respond(a.request(func() DeployReply { return a.onSwitch(msg.Color) }))
+	case Promote:
+		c.Respond(a.onPromote())
 	case GetStatus:
 		c.Respond(StatusReply{Status: a.status()})
 	case GetActiveContainer:
@@ -113,9 +115,11 @@ func (a *appActor) driving(msg any) {
 		a.monitors.failed(msg.PID)
 		a.ensureMonitors()
 
-	// The running deployment (deploying.go, run.go).
+	// The running deployment (deploying.go, run.go, verify.go).
 	case stepDone:
 		a.onStep(msg)
+	case windowDue:
+		a.onWindowDue(msg)
 	}
 }
 
@@ -206,9 +210,11 @@ func (a *appActor) onSetPaused(on bool) {
 // onAwaitQuiet answers at once when the app is quiet, else once its
 // deployments ended, or with an error when they overrun their bound.
 func (a *appActor) onAwaitQuiet(c *actor.Context) {
-	bound := deploymentBound(a.cfg)
+	// The running deployment's verification windows count as they are
+	// left (verify.go); a queued one may watch all of its own.
+	bound := deploymentBound(a.cfg) - verifyAllowance(a.cfg) + a.deployments.running().windowsLeft()
 	if a.deployments.hasQueued() {
-		bound *= 2
+		bound += deploymentBound(a.cfg)
 	}
 	a.gate.awaitQuiet(c, bound)
 }
@@ -222,7 +228,7 @@ func (a *appActor) onQuietTimeout(msg quietTimeout) {
 		id = r.id()
 	}
 	a.gate.answer(fmt.Errorf("deployment %d of %s is still running after %s: retry the upgrade once it ended",
-		id, a.cfg.Name, deploymentBound(a.cfg)))
+		id, a.cfg.Name, a.gate.quietBound))
 }
 
 // onShutdown stops the app's Docker work for good (a running deployment is
@@ -251,6 +257,8 @@ func (a *appActor) onHealth(msg healthResult) {
 	if r := a.deployments.running(); r.gating(msg.color) {
 		r.gateCheck(msg.check)
 		return
+	} else if r.inWindow(msg.color) {
+		r.windowCheck(msg.check, msg.failures, a.cfg.HealthCheck) // may move the traffic back: active changes
 	}
 	if msg.color == a.record.active() {
 		if msg.check.Success {

@@ -63,6 +63,13 @@ func (a *appActor) serving() bool {
 // onRollback deploys the image of the last completed deployment before the
 // current one.
 func (a *appActor) onRollback(trigger deploy.Trigger) DeployReply {
+	if r := a.deployments.running(); r != nil && r.win != nil {
+		// In canary or verifying: the traffic goes back to the old color
+		// now, and that deployment ends rolled back (docs/verification.md).
+		id := r.id()
+		r.takeBack()
+		return DeployReply{Response: deploy.Response{DeploymentID: id, Status: deploy.AnswerRollingBack}}
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 	defer cancel()
 	done, err := a.deps.store.DeploymentsByStatus(ctx, a.cfg.Name, []deploy.Status{deploy.StatusCompleted}, 200)

@@ -69,14 +69,21 @@ func (r *deploymentRun) step(res stepDone) bool {
 	return true
 }
 
-// crashed takes the exit of color's container id: it ends the gate when it
-// is the candidate under health checks.
+// crashed takes the exit of color's container id: it ends the gate, or
+// fails the verification window, when it is the candidate.
 func (r *deploymentRun) crashed(color deploy.Color, id string, code int, oom bool) bool {
-	if !r.gating(color) || r.candidate != id {
+	if r.candidate != id {
 		return false
 	}
-	r.advance(stepDone{gen: r.gen, phase: phaseHealthChecking,
-		err: &exitError{docker.Container{ID: id, State: "exited", ExitCode: code, OOMKilled: oom}}})
+	ct := docker.Container{ID: id, State: "exited", ExitCode: code, OOMKilled: oom}
+	switch {
+	case r.gating(color):
+		r.advance(stepDone{gen: r.gen, phase: phaseHealthChecking, err: &exitError{ct}})
+	case r.inWindow(color):
+		r.broken(newContainerExit(ct))
+	default:
+		return false
+	}
 	return true
 }
 
@@ -136,17 +143,32 @@ func (r *deploymentRun) advance(res stepDone) {
 			r.enter(phaseRollingBack, r.gateFailure(res.err))
 			return
 		}
-		r.enter(phaseSwitching, "")
+		r.enter(r.afterGate(), "")
+	case phaseCanary: // 4a. the step passed: the next one, or the switch (also after a promote); it failed: back to the old color
+		r.afterStep(res.err)
 	case phaseSwitching: // 5. traffic moved, or the switch could not be recorded; 6. the old color drains, if there is one
 		if res.err != nil {
 			r.enter(phaseRollingBack, res.err.Error())
 			return
 		}
-		if r.from == "" || r.from == r.color || !r.host.has(r.from) {
-			r.end(deploy.StatusCompleted, "", nil)
+		if r.verifiesAfterSwitch() {
+			r.enter(phaseVerifying, "")
 			return
 		}
-		r.enter(phaseDraining, "")
+		r.drainOrEnd()
+	case phaseVerifying: // 5a. the window passed (or a promote): 6. the old color drains; it failed: back to it
+		if res.err == nil {
+			r.drainOrEnd()
+			return
+		}
+		if !r.canGoBack() {
+			r.end(deploy.StatusFailed, res.err.Error()+"; the old container is not running: the new version keeps serving", nil)
+			return
+		}
+		r.enter(phaseReverting, res.err.Error())
+	case phaseReverting: // V. all traffic is back on the old color and the new color drained: R. remove it
+		r.reverted(res.drained)
+		r.enter(phaseRollingBack, r.why)
 	case phaseDraining: // 7. the old container is stopped
 		r.drained(res.drained)
 		r.enter(phaseStopping, "")
@@ -159,9 +181,41 @@ func (r *deploymentRun) advance(res stepDone) {
 	}
 }
 
+// afterStep follows a canary step (err: why it failed): the next step, the
+// switch (also after a promote), or back to the old color.
+func (r *deploymentRun) afterStep(err error) {
+	switch {
+	case err != nil:
+		r.enter(phaseReverting, err.Error())
+	case !r.promoted && r.stepIdx+1 < len(r.steps):
+		r.stepIdx++
+		r.enter(phaseCanary, "")
+	default:
+		r.enter(phaseSwitching, "")
+	}
+}
+
+// drainOrEnd follows the switch (and its verification): the old color
+// drains, or with none the deployment is done.
+func (r *deploymentRun) drainOrEnd() {
+	if r.from == "" || r.from == r.color || !r.host.has(r.from) {
+		r.end(deploy.StatusCompleted, "", nil)
+		return
+	}
+	r.enter(phaseDraining, "")
+}
+
 // enter closes r's current phase (with why, when it failed) and begins the
 // work of next; work that ends at once comes back to advance here.
 func (r *deploymentRun) enter(next phase, why string) {
+	switch next { // the window opens before the record: its event shows it
+	case phaseCanary:
+		step := r.steps[r.stepIdx]
+		r.host.split(r.color, step)
+		r.openWindow(step)
+	case phaseVerifying:
+		r.openWindow(deploy.VerifyStepAll)
+	}
 	r.record(next, why)
 	var res stepDone
 	now := false
@@ -180,6 +234,8 @@ func (r *deploymentRun) enter(next phase, why string) {
 		res, now = r.stopOld()
 	case phaseRollingBack:
 		r.rollBack(why)
+	case phaseReverting:
+		r.revert(why)
 	}
 	if now {
 		r.advance(res)
@@ -198,8 +254,12 @@ func (r *deploymentRun) record(next phase, why string) {
 	r.save()
 	e := r.env
 	e.log.Info("deployment phase", keyDeploymentID, r.dep.DeploymentID, keyPhase, next)
-	e.event(r.dep.DeploymentID, deploy.EventDeploymentPhase, fmt.Sprintf("deployment %d: %s", r.dep.DeploymentID, next),
-		map[string]any{"phase": next.String(), "status": r.dep.Status})
+	msg, data := fmt.Sprintf("deployment %d: %s", r.dep.DeploymentID, next), map[string]any{"phase": next.String(), "status": r.dep.Status}
+	if v := r.dep.Verification; r.win != nil && v != nil {
+		msg += fmt.Sprintf(": watching %s's traffic for %s (%s)", r.color, r.verify.Window, windowName(v.Step))
+		data = verificationData(next, r.dep.Status, *v)
+	}
+	e.event(r.dep.DeploymentID, deploy.EventDeploymentPhase, msg, data)
 }
 
 // closePhase ends the phase record r is in, with why when it failed. Each

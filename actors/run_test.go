@@ -16,8 +16,9 @@ import (
 
 func TestPhase_String(t *testing.T) {
 	for p, want := range map[phase]string{phasePulling: "pulling", phaseStarting: "starting",
-		phaseHealthChecking: "health_checking", phaseSwitching: "switching", phaseDraining: "draining",
-		phaseStopping: "stopping", phaseRollingBack: "rollback", phase(42): "phase(42)"} {
+		phaseHealthChecking: "health_checking", phaseCanary: "canary", phaseSwitching: "switching", phaseVerifying: "verifying",
+		phaseDraining: "draining", phaseStopping: "stopping", phaseRollingBack: "rollback", phaseReverting: "reverting",
+		phase(42): "phase(42)"} {
 		if p.String() != want {
 			t.Errorf("%d: %q, want %q", int(p), p.String(), want)
 		}
@@ -26,7 +27,7 @@ func TestPhase_String(t *testing.T) {
 			t.Errorf("%s shows status %s", want, st)
 		}
 	}
-	for _, p := range []phase{phaseStopping, phaseRollingBack, phaseNone} {
+	for _, p := range []phase{phaseStopping, phaseRollingBack, phaseReverting, phaseNone} {
 		if _, ok := p.status(); ok {
 			t.Errorf("%s changes the status", p)
 		}
@@ -151,6 +152,7 @@ type fakeHost struct {
 	switchErr error
 	drains    bool               // the proxy listens
 	end       *deploy.Deployment // what ended asked
+	stats     *proxy.Stats       // what tally reads (verify_test.go); nil: nothing counted
 }
 
 func (h *fakeHost) call(s string) { h.calls = append(h.calls, s) }

@@ -3,6 +3,9 @@ package actors
 import (
 	"context"
 	"errors"
+	"slices"
+
+	"github.com/bluegreen/bluegreen/config"
 
 	"github.com/bluegreen/bluegreen/deploy"
 	"github.com/bluegreen/bluegreen/docker"
@@ -35,6 +38,16 @@ type deploymentRun struct {
 	why          string // why the candidate is rolled back
 	failedIn     phase  // the phase a failed run ended in (fail)
 	failure      error  // Docker's answer it failed with
+
+	// Verification on live traffic (verify.go): the settings the deployment
+	// began with (nil: not verified), its canary steps, the step it is at,
+	// the window watched now, and whether a promote skipped the rest.
+	verify   *config.Verify
+	steps    []int
+	stepIdx  int
+	win      *verifyWindow
+	winSeq   uint64 // numbers the windows: a timer of another window is stale
+	promoted bool
 
 	ctx      context.Context // ends with the run: cancels its steps and the crash watch
 	cancel   context.CancelFunc
@@ -88,6 +101,22 @@ type runHost interface {
 	candidateRemoved(color deploy.Color, existing bool)
 	// ended takes the end of the run: the deployment as recorded.
 	ended(d deploy.Deployment)
+
+	// Verification (verify.go).
+
+	// running reports whether color has a container that runs: an old
+	// color to go back to.
+	running(color deploy.Color) bool
+	// tally reads what the proxy counted of color's answers so far; a
+	// window is the difference of two tallies.
+	tally(color deploy.Color) proxy.Tally
+	// routeBack moves all traffic to color (serving image) at once: the
+	// store first, then the proxy, which it moves even when the store
+	// cannot record it; a canary step's split ends with it.
+	routeBack(color deploy.Color, image string) error
+	// split routes percent of the clients to color, the others to the
+	// active color: a canary step.
+	split(color deploy.Color, percent int)
 }
 
 // newDeploymentRun makes the run of a recorded deployment d, numbered gen,
@@ -95,7 +124,12 @@ type runHost interface {
 // existing container.
 func newDeploymentRun(e *env, h runHost, d deploy.Deployment, gen uint64, from deploy.Color, existing bool) *deploymentRun {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &deploymentRun{env: e, host: h, dep: d, gen: gen, color: d.Color, from: from, existing: existing, ctx: ctx, cancel: cancel}
+	r := &deploymentRun{env: e, host: h, dep: d, gen: gen, color: d.Color, from: from, existing: existing, ctx: ctx, cancel: cancel}
+	if v := e.cfg.Deployment.Verify; v != nil && !existing { // a manual switch is not verified
+		c := *v
+		r.verify, r.steps = &c, slices.Clone(e.cfg.Deployment.Canary)
+	}
+	return r
 }
 
 // gating reports whether r runs and is in the health gate of color.
@@ -116,6 +150,11 @@ func (r *deploymentRun) deploys(image string) bool { return r.dep.ToImage == ima
 func (r *deploymentRun) deployment() deploy.Deployment {
 	d := r.dep
 	d.Phases = append([]deploy.Phase(nil), d.Phases...)
+	if v := d.Verification; v != nil {
+		c := *v
+		c.Steps = slices.Clone(v.Steps)
+		d.Verification = &c
+	}
 	return d
 }
 
@@ -136,10 +175,11 @@ func (r *deploymentRun) closeGate() {
 	}
 }
 
-// halt cancels the run's steps and its timer.
+// halt cancels the run's steps and its timers.
 func (r *deploymentRun) halt() {
 	r.cancel()
 	r.closeGate()
+	r.stopWindow()
 }
 
 // stepDone ends the phase a run was in when the step began. The step's

@@ -50,14 +50,17 @@ type fakeRuntime struct {
 
 // fakeImage is how containers of an image behave.
 type fakeImage struct {
-	health int  // the status of GET /health; 0 is 200
-	exits  bool // exits with code 1 as soon as it starts
+	health   int           // the status of GET /health; 0 is 200
+	exits    bool          // exits with code 1 as soon as it starts
+	failRate int           // the percent of GET / answered 500, spread evenly (as testapp's FAIL_RATE)
+	delay    time.Duration // how long GET / takes
 }
 
 // fakeContainer is a container of the fake runtime.
 type fakeContainer struct {
 	docker.Container
 	health int
+	served int // GET / answered
 	srv    *http.Server
 	ln     net.Listener // closed by halt itself: srv.Close misses it until Serve began
 }
@@ -690,8 +693,9 @@ func (rt *fakeRuntime) RemoveImage(ctx context.Context, ref string) error {
 	return nil
 }
 
-// handler serves a running container: "/" answers its image, "/health" its
-// health, "/slow?d=300ms" its image after d.
+// handler serves a running container: "/" answers its image (after its
+// delay, with a 500 for its fail rate), "/health" its health,
+// "/slow?d=300ms" its image after d.
 func (rt *fakeRuntime) handler(c *fakeContainer) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rt.mu.Lock()
@@ -711,6 +715,21 @@ func (rt *fakeRuntime) handler(c *fakeContainer) http.Handler {
 			}
 			w.WriteHeader(health)
 			return
+		}
+		if r.URL.Path == "/" {
+			rt.mu.Lock()
+			im := rt.images[image]
+			c.served++
+			n := c.served
+			rt.mu.Unlock()
+			select {
+			case <-time.After(im.delay):
+			case <-r.Context().Done():
+				return
+			}
+			if n*im.failRate/100 > (n-1)*im.failRate/100 {
+				w.WriteHeader(http.StatusInternalServerError)
+			}
 		}
 		io.WriteString(w, image)
 	})

@@ -56,6 +56,7 @@ type testApp struct {
 	pullPolicy               string
 	healthTimeout, drain     string
 	websocketDrain, interval string
+	verify                   string // more keys of the deployment section, e.g. "verify: {window: 30s}"
 }
 
 func newTestApp(t *testing.T, image string) testApp {
@@ -78,8 +79,17 @@ docker:
   pull_policy: %s
   memory_limit: 64m
   environment: {APP_NAME: %s}
-deployment: {drain_timeout: %s, websocket_drain_timeout: %s, startup_timeout: 10s, health_check_timeout: %s, stop_timeout: 2s}
-`, a.name, a.image, a.proxy, a.blue, a.green, a.interval, a.pullPolicy, a.name, a.drain, a.websocketDrain, a.healthTimeout)
+deployment: {drain_timeout: %s, websocket_drain_timeout: %s, startup_timeout: 10s, health_check_timeout: %s, stop_timeout: 2s%s}
+`, a.name, a.image, a.proxy, a.blue, a.green, a.interval, a.pullPolicy, a.name, a.drain, a.websocketDrain, a.healthTimeout, a.more())
+}
+
+// more is what the deployment section's flow mapping holds after its
+// timeouts.
+func (a testApp) more() string {
+	if a.verify == "" {
+		return ""
+	}
+	return ", " + a.verify
 }
 
 func (a testApp) url(path string) string { return fmt.Sprintf("http://127.0.0.1:%d%s", a.proxy, path) }

@@ -17,8 +17,16 @@ type Backend interface {
 	// Deploy sets an app's desired image and starts (or queues) a deployment.
 	// The request is normalized (deploy.Request.Normalize).
 	Deploy(ctx context.Context, app string, req deploy.Request) (deploy.Response, error)
-	// Rollback deploys the image of the last completed deployment before the current one.
+	// Rollback deploys the image of the last completed deployment before the
+	// current one; during a deployment's canary or verifying it moves the
+	// traffic back to the old color and answers that deployment with
+	// deploy.AnswerRollingBack (docs/verification.md).
 	Rollback(ctx context.Context, app string) (deploy.Response, error)
+	// Promote skips the remaining canary steps and verification window of
+	// the app's deployment: all traffic goes to the new color and the
+	// deployment goes on to draining. ECONFLICT when no deployment is in
+	// canary or verifying.
+	Promote(ctx context.Context, app string) (deploy.AppStatus, error)
 	// Switch moves traffic to the other color's container after it passes health checks.
 	Switch(ctx context.Context, app string, color deploy.Color) (deploy.AppStatus, error)
 	// SetTraffic pauses an app, puts it in maintenance or resumes it

@@ -77,6 +77,14 @@ func (c *Client) Rollback(ctx context.Context, app string) (deploy.Response, err
 	return resp, err
 }
 
+// Promote skips the remaining canary steps and verification window of app's
+// deployment (POST /api/apps/{name}/promote) and returns the app's status.
+func (c *Client) Promote(ctx context.Context, app string) (deploy.AppStatus, error) {
+	var st deploy.AppStatus
+	err := c.do(ctx, http.MethodPost, "/api/apps/"+url.PathEscape(app)+"/promote", nil, nil, &st)
+	return st, err
+}
+
 // Switch moves an app's traffic to color.
 func (c *Client) Switch(ctx context.Context, app string, color deploy.Color) (deploy.AppStatus, error) {
 	var st deploy.AppStatus

@@ -140,6 +140,24 @@ func TestClient_Routes(t *testing.T) {
 			t.Fatalf("deployment %+v %v", d, err)
 		}
 	})
+	t.Run("promote", func(t *testing.T) {
+		_, err := c.Promote(ctx, "web")
+		if deploy.ErrorCode(err) != deploy.ECONFLICT {
+			t.Fatalf("promote with nothing to promote: %v", err)
+		}
+		b.mu.Lock()
+		b.apps["web"].Deployment = &deploy.Deployment{DeploymentID: 9, App: "web", Color: "green", Status: deploy.StatusCanary,
+			Verification: &deploy.Verification{Step: 10, Result: deploy.VerificationRunning}}
+		b.mu.Unlock()
+		resp, err := c.Rollback(ctx, "web")
+		if err != nil || resp != (deploy.Response{DeploymentID: 9, Status: deploy.AnswerRollingBack}) {
+			t.Fatalf("rollback during canary %+v %v", resp, err)
+		}
+		st, err := c.Promote(ctx, "web")
+		if err != nil || st.Deployment.Status != deploy.StatusDraining {
+			t.Fatalf("promote %+v %v", st, err)
+		}
+	})
 	t.Run("reads", func(t *testing.T) {
 		apps, err := c.Apps(ctx)
 		if err != nil || len(apps) != 2 {

@@ -101,3 +101,15 @@ func (s *server) handleDeployment(w http.ResponseWriter, r *http.Request) {
 type SwitchRequest struct {
 	Color string `json:"color"`
 }
+
+// handlePromote skips what is left of a deployment's canary steps and
+// verification window (docs/verification.md): 200 with the app's status,
+// 409 when no deployment is in canary or verifying.
+func (s *server) handlePromote(w http.ResponseWriter, r *http.Request) {
+	st, err := s.b.Promote(r.Context(), r.PathValue("name"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, st)
+}

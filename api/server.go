@@ -56,6 +56,7 @@ func (s *server) routes() {
 	s.handle("POST /api/apps/{name}/deploy", s.handleDeploy)
 	s.handle("POST /api/apps/{name}/rollback", s.handleRollback)
 	s.handle("POST /api/apps/{name}/switch", s.handleSwitch)
+	s.handle("POST /api/apps/{name}/promote", s.handlePromote)
 	s.handle("POST /api/apps/{name}/pause", s.handlePause)
 	s.handle("POST /api/apps/{name}/maintenance", s.handleMaintenance)
 	s.handle("POST /api/apps/{name}/resume", s.handleResume)

@@ -96,7 +96,36 @@ func (b *fakeBackend) Deploy(ctx context.Context, app string, req deploy.Request
 }
 
 func (b *fakeBackend) Rollback(ctx context.Context, app string) (deploy.Response, error) {
+	b.mu.Lock()
+	if a, err := b.app(app); err == nil && a.Deployment != nil && verifying(a.Deployment.Status) {
+		id := a.Deployment.DeploymentID
+		b.mu.Unlock()
+		return deploy.Response{DeploymentID: id, Status: deploy.AnswerRollingBack}, nil
+	}
+	b.mu.Unlock()
 	return b.Deploy(ctx, app, deploy.Request{DesiredImage: "web:v0", TriggerSource: deploy.TriggerManual})
+}
+
+// Promote moves a deployment in canary or verifying on to draining.
+func (b *fakeBackend) Promote(ctx context.Context, app string) (deploy.AppStatus, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	a, err := b.app(app)
+	if err != nil {
+		return deploy.AppStatus{}, err
+	}
+	if a.Deployment == nil || !verifying(a.Deployment.Status) {
+		return deploy.AppStatus{}, deploy.Errorf(deploy.ECONFLICT, "%s has no deployment in canary or verifying", app)
+	}
+	a.Deployment.Status = deploy.StatusDraining
+	a.Deployment.Verification.Result = deploy.VerificationPromoted
+	a.ActiveColor = a.Deployment.Color
+	return *a, nil
+}
+
+// verifying reports whether a deployment in st may be promoted.
+func verifying(st deploy.Status) bool {
+	return st == deploy.StatusCanary || st == deploy.StatusVerifying
 }
 
 func (b *fakeBackend) Switch(ctx context.Context, app string, color deploy.Color) (deploy.AppStatus, error) {
@@ -353,6 +382,40 @@ func TestServer_Routes(t *testing.T) {
 		rec := serve(t, newFakeBackend(), jsonRequest("POST", "/api/apps/web/rollback", ""))
 		if resp := decode[deploy.Response](t, rec); rec.Code != http.StatusAccepted || resp.Status != deploy.AnswerStarted {
 			t.Fatalf("status %d answer %+v", rec.Code, resp)
+		}
+	})
+	t.Run("rollback during canary", func(t *testing.T) {
+		b := newFakeBackend()
+		b.apps["web"].Deployment = &deploy.Deployment{DeploymentID: 7, App: "web", Color: "green", Status: deploy.StatusCanary}
+		rec := serve(t, b, jsonRequest("POST", "/api/apps/web/rollback", ""))
+		if rec.Code != http.StatusAccepted || strings.TrimSpace(rec.Body.String()) != `{"deployment_id":7,"status":"rolling_back"}` {
+			t.Fatalf("status %d answer %s", rec.Code, rec.Body)
+		}
+	})
+	t.Run("promote", func(t *testing.T) {
+		b := newFakeBackend()
+		b.apps["web"].Deployment = &deploy.Deployment{DeploymentID: 7, App: "web", Color: "green", Status: deploy.StatusVerifying,
+			Verification: &deploy.Verification{Step: 100, Result: deploy.VerificationRunning}}
+		rec := serve(t, b, jsonRequest("POST", "/api/apps/web/promote", ""))
+		st := decode[deploy.AppStatus](t, rec)
+		if rec.Code != http.StatusOK || st.Name != "web" || st.ActiveColor != "green" || st.Deployment.Verification.Result != deploy.VerificationPromoted {
+			t.Fatalf("status %d answer %+v", rec.Code, st)
+		}
+	})
+	t.Run("promote without a deployment in canary or verifying is 409", func(t *testing.T) {
+		b := newFakeBackend()
+		b.apps["web"].Deployment = &deploy.Deployment{DeploymentID: 7, App: "web", Color: "green", Status: deploy.StatusHealthChecking}
+		for _, app := range []string{"web", "api"} {
+			rec := serve(t, b, jsonRequest("POST", "/api/apps/"+app+"/promote", ""))
+			if eb := decode[ErrorBody](t, rec); rec.Code != http.StatusConflict || eb.Error.Code != "conflict" {
+				t.Fatalf("%s: status %d answer %+v", app, rec.Code, eb)
+			}
+		}
+	})
+	t.Run("promote of an unknown app is 404", func(t *testing.T) {
+		rec := serve(t, newFakeBackend(), jsonRequest("POST", "/api/apps/nope/promote", ""))
+		if rec.Code != http.StatusNotFound {
+			t.Fatalf("status %d answer %s", rec.Code, rec.Body)
 		}
 	})
 	t.Run("switch", func(t *testing.T) {

@@ -45,7 +45,7 @@ func TestCompletion(t *testing.T) {
 			}
 		}
 		code, out, _ = run(t, cobra.ShellCompRequestCmd, "ctl", "")
-		for _, want := range []string{"status", "deploy", "rollback", "switch", "history", "health", "events", "watch", "logs", "reload", "images"} {
+		for _, want := range []string{"status", "deploy", "rollback", "switch", "history", "health", "events", "watch", "logs", "reload", "images", "promote"} {
 			if code != 0 || !strings.Contains(out, want+"\t") {
 				t.Errorf("completing ctl: no %q in\n%s", want, out)
 			}

@@ -54,6 +54,7 @@ func (c *ctl) subcommands() []*cobra.Command {
 		c.logsCmd(),
 		c.maintenanceCmd(),
 		c.pauseCmd(),
+		c.promoteCmd(),
 		c.reloadCmd(),
 		c.resumeCmd(),
 		c.rollbackCmd(),

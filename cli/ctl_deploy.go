@@ -66,6 +66,8 @@ func (c *ctl) started(ctx context.Context, app string, post poster) int {
 		fmt.Fprintf(c.stdout, "%s: nothing to do: the image is already active and healthy (deployment #%d)\n", app, resp.DeploymentID)
 	case deploy.AnswerQueued:
 		fmt.Fprintf(c.stdout, "%s: deployment #%d queued behind the running one\n", app, resp.DeploymentID)
+	case deploy.AnswerRollingBack:
+		fmt.Fprintf(c.stdout, "%s: deployment #%d rolling back: traffic is back on the old color\n", app, resp.DeploymentID)
 	default:
 		fmt.Fprintf(c.stdout, "%s: deployment #%d %s\n", app, resp.DeploymentID, resp.Status)
 	}

@@ -82,7 +82,24 @@ func (c *ctl) follow(ctx context.Context, app string, post poster, timeout time.
 	case err != nil:
 		return c.fail(err)
 	}
+	if resp.Status == deploy.AnswerRollingBack {
+		return c.reportTakenBack(d)
+	}
 	return c.report(d)
+}
+
+// reportTakenBack reports a rollback asked during a deployment's canary or
+// verifying: it succeeded when that deployment ended rolled back.
+func (c *ctl) reportTakenBack(d deploy.Deployment) int {
+	if d.Status != deploy.StatusRolledBack {
+		return c.report(d)
+	}
+	if c.json {
+		writeJSON(c.stdout, d)
+		return ExitOK
+	}
+	fmt.Fprintf(c.stdout, "deployment #%d rolled back: %s; %s kept serving\n", d.DeploymentID, dash(d.Error), dash(d.FromImage))
+	return ExitOK
 }
 
 // unchanged reports a deploy that had nothing to do.
@@ -175,10 +192,24 @@ func (p *phasePrinter) event(ev deploy.Event) {
 	if ev.Type != deploy.EventDeploymentPhase {
 		name = step
 	}
-	if name == "" || name == p.last {
+	if name != "" && name != p.last {
+		p.line(ev.At, name, data.Error)
+	}
+	if v, ok := windowEvent(ev.Data); ok && ev.Type == deploy.EventDeploymentPhase {
+		p.window(ev.At, v)
+	}
+}
+
+// window prints a verification window's start or judgement, indented under
+// its phase, and shows it on the progress line.
+func (p *phasePrinter) window(at time.Time, v deploy.Verification) {
+	if p.live != nil {
+		p.live.setWindow(v)
+	}
+	if p.c.json {
 		return
 	}
-	p.line(ev.At, name, data.Error)
+	fmt.Fprintf(p.c.stdout, "%s    %s\n", at.Local().Format("15:04:05"), windowLine(v))
 }
 
 // phases prints the phases of d not printed yet (polling mode).

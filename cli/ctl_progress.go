@@ -20,7 +20,8 @@ const progressPoll = 500 * time.Millisecond
 
 // progress is the live line that `ctl deploy --wait` keeps under its phase
 // log on a terminal: the phase, the time since the deployment began and,
-// while health-checking, the passes of healthy_threshold. Every other write
+// while health-checking, the passes of healthy_threshold; in canary and
+// verifying, the window's time, requests, errors and p99 so far. Every other write
 // to the terminal goes through it: it erases the line, writes, and draws
 // the line again, so the log above stays plain lines.
 type progress struct {
@@ -31,6 +32,7 @@ type progress struct {
 	phase     string
 	passes    int
 	threshold int
+	window    *deploy.Verification // the verification window, in canary and verifying
 	shown     bool
 	stopped   bool
 
@@ -90,6 +92,16 @@ func (p *progress) poll(ctx context.Context, c *ctl, app string, id int64) {
 	if ct != nil {
 		p.passes, p.threshold = ct.HealthPasses, ct.HealthyThreshold
 	}
+	if v := st.Deployment.Verification; v != nil && v.Result == deploy.VerificationRunning {
+		p.window = v
+	}
+}
+
+// setWindow shows a verification window that began or was judged.
+func (p *progress) setWindow(v deploy.Verification) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.window = &v
 }
 
 // setPhase shows the phase the log printed last.
@@ -99,6 +111,7 @@ func (p *progress) setPhase(name string) {
 	if name != p.phase {
 		p.phase = name
 		p.passes = 0
+		p.window = nil
 	}
 }
 
@@ -144,6 +157,9 @@ func (p *progress) line() string {
 	fmt.Fprintf(&b, "  ... %s  %s", dash(p.phase), elapsed(time.Since(p.start)))
 	if p.phase == string(deploy.StatusHealthChecking) && p.threshold > 0 {
 		fmt.Fprintf(&b, "  health passes %d/%d", min(p.passes, p.threshold), p.threshold)
+	}
+	if (p.phase == string(deploy.StatusCanary) || p.phase == string(deploy.StatusVerifying)) && p.window != nil {
+		b.WriteString("  " + windowProgress(*p.window))
 	}
 	return b.String()
 }

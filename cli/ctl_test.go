@@ -34,6 +34,7 @@ type fakeSupervisor struct {
 	nextSub int
 	eventID int64
 	images  []deploy.Image
+	windows []deploy.Verification // a verified run's windows, judged in order (ctl_verify_test.go); nil: not verified
 	// trafficCalls counts the pauses, maintenances and resumes that reached it.
 	trafficCalls int
 }
@@ -85,7 +86,11 @@ func (f *fakeSupervisor) Deploy(ctx context.Context, app string, req deploy.Requ
 	d := &deploy.Deployment{DeploymentID: id, App: app, FromImage: a.CurrentImage, ToImage: image, Color: "green",
 		TriggerSource: req.TriggerSource, Status: deploy.StatusQueued, StartedAt: time.Now()}
 	f.deps[id] = d
-	go f.run(id, f.outcome)
+	if f.windows != nil {
+		go f.runVerified(id, f.outcome)
+	} else {
+		go f.run(id, f.outcome)
+	}
 	return deploy.Response{DeploymentID: id, Status: deploy.AnswerStarted}, nil
 }
 
@@ -137,6 +142,9 @@ func (f *fakeSupervisor) emit(id int64, typ deploy.EventType, msg string, data a
 }
 
 func (f *fakeSupervisor) Rollback(ctx context.Context, app string) (deploy.Response, error) {
+	if resp, ok := f.takeBack(app); ok {
+		return resp, nil
+	}
 	return f.Deploy(ctx, app, deploy.Request{DesiredImage: "web:v0", TriggerSource: deploy.TriggerManual})
 }
 

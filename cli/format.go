@@ -113,6 +113,9 @@ func (f formatter) appDetail(w io.Writer, a deploy.AppStatus) {
 		d := a.Deployment
 		fmt.Fprintf(w, "deploying:        #%d %s  %s → %s  (%s, started %s)\n",
 			d.DeploymentID, d.Status, dash(d.FromImage), d.ToImage, d.TriggerSource, f.age(d.StartedAt))
+		if v := d.Verification; v != nil && v.Result == deploy.VerificationRunning {
+			fmt.Fprintf(w, "                  %s (ctl promote %s skips the rest)\n", windowProgress(*v), a.Name)
+		}
 	} else {
 		fmt.Fprintln(w, "deploying:        no")
 	}

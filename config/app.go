@@ -158,9 +158,19 @@ type Docker struct {
 	KeepImages int
 }
 
-// Deployment holds the timeouts of a deployment (docs/config.md, "deployment").
+// Deployment holds the timeouts of a deployment (docs/config.md,
+// "deployment"), and how it is verified on live traffic
+// (docs/verification.md).
 type Deployment struct {
 	DrainTimeout, WebSocketDrainTimeout, StartupTimeout, HealthCheckTimeout, StopTimeout time.Duration
+	// Verify, when set, watches the new color's real traffic after the
+	// switch (and in each canary step) and rolls back on failure; nil: no
+	// verification.
+	Verify *Verify
+	// Canary are the percents of clients routed to the new color, one
+	// verify window each, before the switch; strictly increasing, each
+	// 1-99. Empty: no canary steps. Only with Verify.
+	Canary []int
 }
 
 // defaults returns an App with every optional setting at its default.

@@ -1,9 +1,13 @@
 package config
 
-import "time"
+import (
+	"time"
+
+	"github.com/goccy/go-yaml/ast"
+)
 
 // deploymentKeys are the keys of the deployment section.
-var deploymentKeys = []string{"drain_timeout", "websocket_drain_timeout", "startup_timeout", "health_check_timeout", "stop_timeout"}
+var deploymentKeys = []string{"drain_timeout", "websocket_drain_timeout", "startup_timeout", "health_check_timeout", "stop_timeout", "verify", "canary"}
 
 func (d *decoder) deployment(f *field, dep *Deployment) {
 	m, ok := d.mapping(f, deploymentKeys)
@@ -21,6 +25,15 @@ func (d *decoder) deployment(f *field, dep *Deployment) {
 			} else {
 				dep.StopTimeout = v
 			}
+		}
+	}
+	if vf := optional(m, "verify"); vf != nil {
+		dep.Verify = d.verify(vf)
+	}
+	if cf := optional(m, "canary"); cf != nil {
+		dep.Canary = d.canary(cf)
+		if optional(m, "verify") == nil && !emptyList(cf) {
+			d.errorf(cf.at, cf.path, "needs deployment.verify: each canary step is judged over a verify window (add e.g. verify: {window: 60s})")
 		}
 	}
 }
@@ -44,4 +57,10 @@ func (d *decoder) placeOfFirst(paths ...string) (pos, string) {
 		}
 	}
 	return pos{1, 1}, paths[0]
+}
+
+// emptyList reports whether f is a list without items.
+func emptyList(f *field) bool {
+	s, ok := f.node.(*ast.SequenceNode)
+	return ok && len(s.Values) == 0
 }

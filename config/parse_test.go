@@ -317,7 +317,7 @@ func TestParse_Fields(t *testing.T) {
 			yaml: "health_check:\n  path: /\n  interval: 30s\n  healthy_threshold: 5\n",
 			want: []string{`3:13: health_check.interval: the health check timeout 2m0s is shorter than interval × healthy_threshold (30s × 5 = 2m30s): a new container could never pass`}},
 		{name: "deployment unknown key", section: "deployment", yaml: "deployment:\n  drain: 1s\n",
-			want: []string{`2:3: deployment.drain: unknown key "drain" (allowed: drain_timeout, websocket_drain_timeout, startup_timeout, health_check_timeout, stop_timeout); did you mean "drain_timeout"?`}},
+			want: []string{`2:3: deployment.drain: unknown key "drain" (allowed: drain_timeout, websocket_drain_timeout, startup_timeout, health_check_timeout, stop_timeout, verify, canary); did you mean "drain_timeout"?`}},
 
 		// top level
 		{name: "top unknown key", section: "name", yaml: "nmae: web\n",

@@ -328,6 +328,10 @@ func (b *recordingBackend) Switch(ctx context.Context, app string, color deploy.
 	b.rec("Switch")
 	return deploy.AppStatus{Name: app, ActiveColor: color}, nil
 }
+func (b *recordingBackend) Promote(ctx context.Context, app string) (deploy.AppStatus, error) {
+	b.rec("Promote")
+	return deploy.AppStatus{Name: app}, nil
+}
 func (b *recordingBackend) SetTraffic(ctx context.Context, app string, change deploy.TrafficChange) (deploy.AppStatus, error) {
 	b.rec("SetTraffic")
 	return deploy.AppStatus{Name: app, Traffic: change.State(time.Now()).Status(0)}, nil

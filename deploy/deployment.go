@@ -21,6 +21,10 @@ type Deployment struct {
 	CompletedAt   *time.Time `json:"completed_at"`
 	DurationMS    int64      `json:"duration_ms"`
 	Phases        []Phase    `json:"phases"`
+	// Verification is the window of a verified deployment (canary step or
+	// verifying) being watched now, or the last one; nil when it was not
+	// verified (docs/verification.md).
+	Verification *Verification `json:"verification"`
 }
 
 // Done reports whether the deployment has reached a final status.

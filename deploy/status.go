@@ -3,14 +3,17 @@ package deploy
 // Status is where a deployment stands (docs/deployments.md, "Deployment statuses").
 type Status string
 
-// Deployment statuses: a deployment runs through the first six in order and
-// ends with one of the last five.
+// Deployment statuses: a deployment runs through the first eight in order
+// (canary and verifying only when verified, docs/verification.md) and ends
+// with one of the last five.
 const (
 	StatusQueued         Status = "queued"
 	StatusPulling        Status = "pulling"
 	StatusStarting       Status = "starting"
 	StatusHealthChecking Status = "health_checking"
+	StatusCanary         Status = "canary" // canary steps: a percent of clients on the new color, each step judged
 	StatusSwitching      Status = "switching"
+	StatusVerifying      Status = "verifying" // all traffic on the new color, its window judged; the old container runs
 	StatusDraining       Status = "draining"
 	StatusCompleted      Status = "completed"
 	StatusFailed         Status = "failed"      // nothing was started, or it broke before health checks
@@ -21,7 +24,7 @@ const (
 
 // RunningStatuses are the statuses of a deployment that has not ended.
 var RunningStatuses = []Status{StatusQueued, StatusPulling, StatusStarting,
-	StatusHealthChecking, StatusSwitching, StatusDraining}
+	StatusHealthChecking, StatusCanary, StatusSwitching, StatusVerifying, StatusDraining}
 
 // FinalStatuses are the statuses that end a deployment.
 var FinalStatuses = []Status{StatusCompleted, StatusFailed, StatusRolledBack,
@@ -101,4 +104,8 @@ const (
 	AnswerStarted   Answer = "started"
 	AnswerQueued    Answer = "queued"
 	AnswerUnchanged Answer = "unchanged" // the image is active and healthy: nothing to do
+	// AnswerRollingBack answers a rollback asked while a deployment is in
+	// canary or verifying: that deployment moves traffic back to the old
+	// color and ends rolled_back (docs/verification.md).
+	AnswerRollingBack Answer = "rolling_back"
 )

@@ -101,7 +101,7 @@ func (cc *clientConn) holdOutage(color string) int {
 	sc.wantOutage = false
 	p, gen, t := cc.p, sc.outageGen, sc.outageTarget
 	check := func() int {
-		if p.healthyGen(color) != gen || p.active.Load() != t {
+		if p.healthyGen(color) != gen || !p.routes(t) {
 			return releaseSend // back, or switched, since the connect failed
 		}
 		return 0

@@ -58,6 +58,10 @@ type scratch struct {
 	reqID        [maxRequestIDLen]byte
 	rec          accessRecord
 	enc          recordEncoder
+	canaryChosen bool   // its canary bucket is chosen (canary.go)
+	canarySet    bool   // it got a new cookie value: its answer sets it
+	canaryBucket uint32 // its bucket, 0-99
+	canaryValue  [canaryValueLen]byte
 }
 
 var scratches = sync.Pool{New: func() any {
@@ -270,6 +274,7 @@ func (cc *clientConn) takeScratch() {
 	}
 	sc := cc.sc
 	sc.set, sc.parsed, sc.wantOutage, sc.reqIDN = cc.p.settings(), false, false, 0
+	sc.canaryChosen, sc.canarySet = false, false
 	sc.upStart, sc.upHead = time.Time{}, time.Time{}
 	sc.inMark, sc.outMark = cc.pc.in, cc.pc.out
 	if cc.br != nil {

@@ -19,15 +19,15 @@ type DrainResult struct {
 // a 1001 close frame and are closed on both sides. It returns as soon as the
 // last request or WebSocket ends. Canceling ctx cuts everything now.
 //
-// Drain concerns the routings of color that are no longer active: when
-// color is active again (a switch back), its current routing is left alone.
+// Drain concerns the routings of color that are no longer active nor a
+// canary step's: when color is active again (a switch back), its current
+// routing is left alone.
 // The caller runs Drain in a goroutine; it blocks.
 func (p *Proxy) Drain(ctx context.Context, color string, httpTimeout, wsTimeout time.Duration) DrainResult {
 	start := time.Now()
 	var ts []*target
-	active := p.active.Load()
 	for _, t := range p.allTargets() {
-		if t.color == color && t != active {
+		if t.color == color && !p.routes(t) {
 			ts = append(ts, t)
 		}
 	}

@@ -69,7 +69,7 @@ func (cc *clientConn) serveOne() (answered, held bool) {
 // it (for the color in cc.sc.outageColor).
 func (cc *clientConn) route(hasBody bool) (answered, again bool) {
 	p, rq := cc.p, &cc.req
-	t := p.acquire()
+	t := p.acquire(cc)
 	if t == nil {
 		p.noActiveWarn.warn("method", string(rq.Method()), "target", string(rq.Target()))
 		cc.writeError(503, fmt.Sprintf("app %q has no active container", p.opts.App), rq.Close)

@@ -43,7 +43,10 @@ import (
 //     as a request would add one; the body invariant, body.go). With
 //     fuzzMaintenance the app is in maintenance for the first client (503,
 //     and the upstream sees none of its requests); with fuzzLimit its
-//     bodies may have 16 bytes at most (413).
+//     bodies may have 16 bytes at most (413); with fuzzCanary a canary
+//     step splits its requests by their bluegreen_canary cookie between
+//     two routes to the upstream (Set-Cookie on the answers of those
+//     without one).
 //
 // go test runs the seeds only; fuzz with
 //
@@ -68,6 +71,7 @@ const (
 	fuzzNone        = "\x00none|"
 	fuzzMaintenance = "\x00maintenance|"
 	fuzzLimit       = "\x00limit|"
+	fuzzCanary      = "\x00canary|"
 )
 
 // Modes of the first client's run, besides its route.
@@ -78,6 +82,8 @@ const (
 )
 
 var fuzzSeeds = [][2]string{
+	{"GET / HTTP/1.1\r\nHost: x\r\nCookie: a=1; bluegreen_canary=abc\r\n\r\nGET /n HTTP/1.1\r\nHost: x\r\n\r\n", fuzzCanary + "HTTP/1.1 200 OK\r\nContent-Length: 15\r\n\r\n$"},
+	{postLength("/echo", smuggledEcho) + "GET /next HTTP/1.1\r\nHost: x\r\nCookie: bluegreen_canary=\"\"\r\n\r\n", fuzzCanary + "HTTP/1.1 200 OK\r\nContent-Length: 15\r\n\r\n$"},
 	{"GET / HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 200 OK\r\nContent-Length: 15\r\n\r\n$"},
 	{"GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nf\r\n$\r\n0\r\n\r\n"},
 	{"POST /innocent HTTP/1.1\r\nHost: x\r\nConnection: Content-Length\r\nContent-Length: 32\r\n\r\nGET /admin HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 200 OK\r\nContent-Length: 15\r\n\r\n$"},
@@ -209,6 +215,10 @@ func (fz *fuzzer) run(t *testing.T, client, template []byte) {
 		mode, template = fuzzLimited, rest
 		fz.p.Configure(Settings{MaxRequestBody: 16})
 	}
+	canary := false
+	if rest, ok := bytes.CutPrefix(template, []byte(fuzzCanary)); ok && route == routeRecorder {
+		canary, template = true, rest
+	}
 	up := &fuzzUpstream{fz: fz, templates: bytes.Split(template, []byte(templateSep)), phase: &phase}
 	fz.cur.Store(up)
 	defer up.close()
@@ -220,6 +230,9 @@ func (fz *fuzzer) run(t *testing.T, client, template []byte) {
 	switch route {
 	case routeRecorder:
 		fz.p.SetTarget(color, fz.ln.Addr().String())
+		if canary {
+			fz.p.SetCanary(old, fz.ln.Addr().String(), 50)
+		}
 	case routeRefused:
 		fz.p.SetTarget(old, fz.refused) // drained with old below
 	case routeNone:
@@ -231,6 +244,7 @@ func (fz *fuzzer) run(t *testing.T, client, template []byte) {
 	if err != nil {
 		t.Fatalf("first client: %v (got %.300q)", err, gotA)
 	}
+	fz.p.SetCanary("", "", 0)
 	if route != routeRecorder || mode != fuzzPlain {
 		if n, heads := ownAnswers(gotA), netHTTPHeads(client); n > heads {
 			t.Fatalf("the proxy answered %d requests itself, net/http finds %d request heads: %.300q", n, heads, gotA)

@@ -63,7 +63,8 @@ type Proxy struct {
 	tmo     timeouts // client-side timeouts; tests shorten them before Start
 	stats   *Stats   // answers sent, per color
 
-	active  atomic.Pointer[target] // nil: no active color (503)
+	active  atomic.Pointer[target]      // nil: no active color (503)
+	canary  atomic.Pointer[canaryRoute] // a canary step's split of the clients (canary.go); nil: none
 	set     atomic.Pointer[Settings]
 	mode    atomic.Pointer[mode] // the traffic mode (traffic.go)
 	down    [2]atomic.Bool       // by colorIndex: the owner said the container is down
@@ -210,9 +211,10 @@ func (p *Proxy) dropConn(cc *clientConn) {
 }
 
 // SetTarget routes every new request to addr (like "127.0.0.1:18000") as
-// color; color "" clears the route so requests get 503. Requests already
-// running stay where they started; requests the outage hold keeps go to
-// the new route. Only the owning app actor calls it.
+// color; color "" clears the route so requests get 503. A new route ends a
+// canary step's split (SetCanary); the same route again changes nothing.
+// Requests already running stay where they started; requests the outage
+// hold keeps go to the new route. Only the owning app actor calls it.
 func (p *Proxy) SetTarget(color, addr string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -220,6 +222,11 @@ func (p *Proxy) SetTarget(color, addr string) {
 	if old != nil && (old.color != color || old.addr != addr) && p.holds.outageN.Load() > 0 {
 		defer p.holds.releaseOutage("") // what waits for the old routing goes to the new one
 	}
+	if old != nil && old.color == color && old.addr == addr {
+		return // a canary step goes on
+	}
+	c := p.canary.Load()
+	p.canary.Store(nil) // every client goes to the one route now
 	if color == "" {
 		p.active.Store(nil)
 		if old != nil {
@@ -227,23 +234,32 @@ func (p *Proxy) SetTarget(color, addr string) {
 		}
 		return
 	}
-	if old != nil && old.color == color && old.addr == addr {
-		return
-	}
 	if i := colorIndex(color); i >= 0 {
 		p.down[i].Store(false) // a new route says the container serves
 	}
-	t := newTarget(color, addr, DefaultMaxIdlePerTarget, p.stats.Color(color))
-	t.failedWarn = newWarnLimiter(p.log, "upstream failed", "color", color, "addr", addr)
-	t.brokenWarn = newWarnLimiter(p.log, "upstream response broken", "color", color, "addr", addr)
-	t.cutWarn = newWarnLimiter(p.log, "request cut", "color", color)
-	p.targets = append(p.targets, t)
+	t := (*target)(nil)
+	if c != nil && c.t.color == color && c.t.addr == addr {
+		t = c.t // the canary's clients are there already, and its requests in flight count on
+	} else {
+		t = p.newRoute(color, addr)
+	}
 	p.active.Store(t)
 	from := ""
 	if old != nil {
 		from = old.color
 	}
 	p.log.Info("traffic switched", "from", from, "to", color, "addr", addr)
+}
+
+// newRoute makes a routing of color to addr, tracked until it drained;
+// p.mu is held.
+func (p *Proxy) newRoute(color, addr string) *target {
+	t := newTarget(color, addr, DefaultMaxIdlePerTarget, p.stats.Color(color))
+	t.failedWarn = newWarnLimiter(p.log, "upstream failed", "color", color, "addr", addr)
+	t.brokenWarn = newWarnLimiter(p.log, "upstream response broken", "color", color, "addr", addr)
+	t.cutWarn = newWarnLimiter(p.log, "request cut", "color", color)
+	p.targets = append(p.targets, t)
+	return t
 }
 
 // Active returns the color and address new requests go to ("" when none).
@@ -283,18 +299,23 @@ func (p *Proxy) Connections() map[string]Connections {
 	return m
 }
 
-// acquire counts a new request on the active target and returns it. The
-// re-check after counting makes a concurrent switch and drain safe: a drain
-// that saw zero requests on the old target cannot miss this one, because
-// the switch happened before the drain began and the re-check sees it.
-func (p *Proxy) acquire() *target {
+// acquire counts cc's new request on the target it goes to and returns
+// it: the active one, or during a canary step the canary's when the
+// client's bucket is under its percent (canary.go). The re-check after
+// counting makes a concurrent switch and drain safe: a drain that saw zero
+// requests on the old target cannot miss this one, because the switch
+// happened before the drain began and the re-check sees it.
+func (p *Proxy) acquire(cc *clientConn) *target {
 	for {
-		t := p.active.Load()
+		t, c := p.active.Load(), p.canary.Load()
+		if c != nil && cc.canaryBucket() < c.percent {
+			t = c.t
+		}
 		if t == nil {
 			return nil
 		}
 		t.httpN.Add(1)
-		if p.active.Load() == t {
+		if p.canary.Load() == c && (c != nil && t == c.t || p.active.Load() == t) {
 			return t
 		}
 		t.doneHTTP()
@@ -326,7 +347,7 @@ func (p *Proxy) waitEmpty(d time.Duration) {
 func (p *Proxy) forget(t *target) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.active.Load() == t {
+	if p.routes(t) {
 		return
 	}
 	p.targets = slices.DeleteFunc(p.targets, func(x *target) bool { return x == t })

@@ -62,6 +62,7 @@ func (s *Stats) Color(color string) *ColorStats {
 type ColorStats struct {
 	codes     [maxCode - minCode + 1]atomic.Uint64
 	durations histogram.Histogram
+	latency   histogram.Latency // finer, for a verification window's p99 (window.go)
 }
 
 // Observe counts one answer with status code that took d. A code the codec
@@ -72,6 +73,7 @@ func (c *ColorStats) Observe(code int, d time.Duration) {
 	}
 	c.codes[code-minCode].Add(1)
 	c.durations.Observe(d)
+	c.latency.Observe(d)
 }
 
 // Codes calls f for each status code sent at least once, in order, with

@@ -115,6 +115,7 @@ func (cc *clientConn) writeResponseHead(rs *http1.Head, body, closeClient bool) 
 			w.Write(rs.Line(f))
 		}
 	}
+	cc.writeCanaryCookie(w)
 	switch {
 	case body && rs.Chunked:
 		if !cc.req.HTTP10 {
@@ -145,6 +146,7 @@ func (cc *clientConn) writeSwitchingHead(rs *http1.Head) {
 			w.Write(rs.Line(f))
 		}
 	}
+	cc.writeCanaryCookie(w)
 	w.WriteString("Connection: Upgrade\r\n\r\n")
 }
 
@@ -168,6 +170,7 @@ func (cc *clientConn) writeErrorWith(status int, msg string, closeClient bool, f
 	w.WriteString(statusText(status))
 	w.WriteString("\r\nContent-Type: text/plain; charset=utf-8\r\nX-Content-Type-Options: nosniff\r\nCache-Control: no-store\r\n")
 	w.WriteString(fields)
+	cc.writeCanaryCookie(w)
 	w.WriteString("Content-Length: ")
 	w.WriteString(strconv.Itoa(len(body)))
 	if c := connectionValue(closeClient, cc.req.HTTP10); c != "" {

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Builds the demo images bluegreen-demo:v1 and bluegreen-demo:v2 (and
-# bluegreen-demo:broken, whose health check fails) from testdata/testapp,
-# FROM scratch, locally: no registry needed.
+# bluegreen-demo:broken, whose health check fails, and bluegreen-demo:flaky,
+# whose GET / answers 500 for 30% of requests while its health check
+# passes: docs/verification.md) from testdata/testapp, FROM scratch,
+# locally: no registry needed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ctx=$(mktemp -d)
@@ -18,3 +20,4 @@ build() { # tag, extra ENV lines
 build bluegreen-demo:v1 v1 ''
 build bluegreen-demo:v2 v2 ''
 build bluegreen-demo:broken broken $'ENV HEALTH_MODE=fail\n'
+build bluegreen-demo:flaky flaky $'ENV FAIL_RATE=30\n'

@@ -32,13 +32,17 @@ func (s *Store) CreateDeployment(ctx context.Context, d *deploy.Deployment) erro
 	if err != nil {
 		return fmt.Errorf("create deployment of %s: %w", d.App, err)
 	}
+	verification, err := marshalVerification(d.Verification)
+	if err != nil {
+		return fmt.Errorf("create deployment of %s: %w", d.App, err)
+	}
 	var id int64
 	err = s.writeTx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `INSERT INTO deployments
-			(app, from_image, to_image, color, trigger_source, status, error, logs, started_at, completed_at, duration_ms, kind)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			(app, from_image, to_image, color, trigger_source, status, error, logs, started_at, completed_at, duration_ms, kind, verification)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			d.App, d.FromImage, d.ToImage, d.Color, d.TriggerSource, d.Status, d.Error, logs,
-			formatTime(d.StartedAt), nullTime(d.CompletedAt), d.DurationMS, d.Kind)
+			formatTime(d.StartedAt), nullTime(d.CompletedAt), d.DurationMS, d.Kind, verification)
 		if err != nil {
 			return err
 		}
@@ -56,11 +60,15 @@ func (s *Store) CreateDeployment(ctx context.Context, d *deploy.Deployment) erro
 }
 
 // UpdateDeployment writes d's status, error, logs, color, from and to image,
-// completed_at and duration_ms, and replaces its phases with d.Phases. App,
+// completed_at, duration_ms and verification, and replaces its phases with d.Phases. App,
 // trigger source, kind and start time stay as created. An unknown
 // d.DeploymentID is an error wrapping ErrNotFound.
 func (s *Store) UpdateDeployment(ctx context.Context, d *deploy.Deployment) error {
 	logs, err := marshalLogs(d.Logs)
+	if err != nil {
+		return fmt.Errorf("update deployment %d: %w", d.DeploymentID, err)
+	}
+	verification, err := marshalVerification(d.Verification)
 	if err != nil {
 		return fmt.Errorf("update deployment %d: %w", d.DeploymentID, err)
 	}
@@ -70,9 +78,9 @@ func (s *Store) UpdateDeployment(ctx context.Context, d *deploy.Deployment) erro
 	defer func() { s.history.changed(app) }()
 	err = s.writeTx(ctx, func(tx *sql.Tx) error {
 		err := tx.QueryRowContext(ctx, `UPDATE deployments SET
-			status = ?, error = ?, logs = ?, color = ?, from_image = ?, to_image = ?, completed_at = ?, duration_ms = ?
+			status = ?, error = ?, logs = ?, color = ?, from_image = ?, to_image = ?, completed_at = ?, duration_ms = ?, verification = ?
 			WHERE id = ? RETURNING app`,
-			d.Status, d.Error, logs, d.Color, d.FromImage, d.ToImage, nullTime(d.CompletedAt), d.DurationMS, d.DeploymentID).Scan(&app)
+			d.Status, d.Error, logs, d.Color, d.FromImage, d.ToImage, nullTime(d.CompletedAt), d.DurationMS, verification, d.DeploymentID).Scan(&app)
 		if errors.Is(err, sql.ErrNoRows) {
 			return ErrNotFound
 		}
@@ -143,7 +151,7 @@ func (s *Store) DeploymentsByStatus(ctx context.Context, app string, statuses []
 	return ds, nil
 }
 
-const deploymentColumns = `id, app, from_image, to_image, color, trigger_source, status, error, logs, started_at, completed_at, duration_ms, kind`
+const deploymentColumns = `id, app, from_image, to_image, color, trigger_source, status, error, logs, started_at, completed_at, duration_ms, kind, verification`
 
 // queryDeployments selects deployments by the SQL tail rest (WHERE ...
 // ORDER BY ...) and loads their phases, all in one read transaction so they
@@ -211,10 +219,16 @@ func (s *Store) queryDeployments(ctx context.Context, rest string, args ...any) 
 func scanDeployment(sc scanner) (deploy.Deployment, error) {
 	var d deploy.Deployment
 	var logs, started string
-	var completed sql.NullString
+	var completed, verification sql.NullString
 	if err := sc.Scan(&d.DeploymentID, &d.App, &d.FromImage, &d.ToImage, &d.Color, &d.TriggerSource,
-		&d.Status, &d.Error, &logs, &started, &completed, &d.DurationMS, &d.Kind); err != nil {
+		&d.Status, &d.Error, &logs, &started, &completed, &d.DurationMS, &d.Kind, &verification); err != nil {
 		return deploy.Deployment{}, err
+	}
+	if verification.Valid {
+		d.Verification = &deploy.Verification{}
+		if err := json.Unmarshal([]byte(verification.String), d.Verification); err != nil {
+			return deploy.Deployment{}, fmt.Errorf("deployment %d: verification: %w", d.DeploymentID, err)
+		}
 	}
 	if err := json.Unmarshal([]byte(logs), &d.Logs); err != nil {
 		return deploy.Deployment{}, fmt.Errorf("deployment %d: logs: %w", d.DeploymentID, err)
@@ -264,6 +278,18 @@ func marshalLogs(logs []string) (string, error) {
 	b, err := json.Marshal(logs)
 	if err != nil {
 		return "", fmt.Errorf("logs: %w", err)
+	}
+	return string(b), nil
+}
+
+// marshalVerification renders a verification as JSON; nil is NULL.
+func marshalVerification(v *deploy.Verification) (any, error) {
+	if v == nil {
+		return nil, nil
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("verification: %w", err)
 	}
 	return string(b), nil
 }

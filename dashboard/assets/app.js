@@ -15,8 +15,10 @@
   const RETRY_MIN_MS = 500;
   const RETRY_MAX_MS = 10000;
   const FEED_MAX = 30;
-  // The phases of a deployment in their usual order; a rollback adds its own.
-  const PHASES = ['pulling', 'starting', 'health_checking', 'switching', 'draining', 'stopping'];
+  // The phases of a deployment in their usual order (canary and verifying
+  // only when it is verified); a rollback adds its own.
+  const PHASES = ['pulling', 'starting', 'health_checking', 'canary', 'switching', 'verifying', 'draining', 'stopping'];
+  const BAD_PHASES = new Set(['reverting', 'rollback']);
   const COLORS = ['blue', 'green'];
   const FINAL = new Set(['completed', 'failed', 'rolled_back', 'superseded', 'interrupted']);
   const SVG_NS = 'http://www.w3.org/2000/svg';
@@ -600,16 +602,18 @@
     // The phases so far, then the usual ones still to come.
     const names = phases.map((p) => String(p.name));
     const lastRank = names.reduce((m, n) => Math.max(m, PHASES.indexOf(n)), -1);
-    if (!names.includes('rollback')) for (const n of PHASES.slice(lastRank + 1)) names.push(n);
-    const byName = new Map(phases.map((p) => [p.name, p]));
+    const v = d.verification;
+    const todo = PHASES.slice(lastRank + 1).filter((n) => (n !== 'canary' && n !== 'verifying') ||
+      (v && (n === 'verifying' || (Array.isArray(v.steps) && v.steps.length > 0))));
+    if (!names.some((n) => BAD_PHASES.has(n))) for (const n of todo) names.push(n);
     const steps = names.map((name, i) => {
-      const p = byName.get(name);
+      const p = i < phases.length ? phases[i] : null; // a canary step per phase: the same name twice
       const current = p && i === phases.length - 1;
       let state = 'todo';
       if (current) state = 'now';
       else if (p) state = 'done';
       const t = p ? parseTime(p.started_at) : NaN;
-      return h('li', { class: 'step ' + state + (name === 'rollback' ? ' step-bad' : ''), data: { phase: name } },
+      return h('li', { class: 'step ' + state + (BAD_PHASES.has(name) ? ' step-bad' : ''), data: { phase: name } },
         h('span', { class: 'step-dot' }),
         h('span', { class: 'step-name' }, label(name)),
         current && !isNaN(t) ? elapsed(t) : p ? h('span', { class: 'step-dur' }, fmtDur(Number(p.duration_ms))) : null);
@@ -622,7 +626,40 @@
         h('code', { title: d.to_image || '' }, d.to_image || ''),
         d.color ? h('span', { class: 'badge color color-' + cls(d.color) }, 'into ' + d.color) : null,
         h('span', { class: 'muted' }, 'elapsed '), isNaN(start) ? '–' : elapsed(start)),
-      h('ol', { class: 'steps' }, steps));
+      h('ol', { class: 'steps' }, steps),
+      renderWindow(a, d));
+  }
+
+  // renderWindow shows the verification window being watched: the step, its
+  // time, the new color's requests, errors and p99 so far, and a Promote
+  // button (docs/verification.md); null when none is watched.
+  function renderWindow(a, d) {
+    const v = d.verification;
+    if (!v || v.result !== 'running' || (d.status !== 'canary' && d.status !== 'verifying')) return null;
+    const step = Number(v.step) || 0;
+    const windowMs = Number(v.window_ms) || 0;
+    const elapsedMs = Math.min(Number(v.elapsed_ms) || 0, windowMs);
+    const requests = Number(v.requests) || 0;
+    const errors = Number(v.errors) || 0;
+    const rate = (Number(v.error_rate) || 0) * 100;
+    const bar = h('div', { class: 'window-bar', title: fmtDur(elapsedMs) + ' of ' + fmtDur(windowMs) });
+    const fillEl = h('span', { class: 'window-fill' });
+    fillEl.style.width = (windowMs ? Math.max(0, Math.min(100, (elapsedMs / windowMs) * 100)) : 0).toFixed(1) + '%';
+    bar.appendChild(fillEl);
+    const promote = h('button', { class: 'btn btn-promote', type: 'button', on: { click: () => doPromote(a, d) } }, iconDeploy(), 'Promote');
+    promote.disabled = a.busy;
+    promote.title = 'skip the rest of the canary steps and the window: all traffic to ' + (d.color || 'the new color') + ' now';
+    return h('div', { class: 'window', data: { step: step } },
+      h('div', { class: 'window-head' },
+        h('b', { class: 'window-step' }, step < 100 ? 'canary ' + step + '%' : 'verifying'),
+        Array.isArray(v.steps) && v.steps.length ? h('span', { class: 'muted window-steps' }, 'steps ' + v.steps.map(Number).join(' → ') + ' → 100%') : null,
+        h('span', { class: 'window-time' }, fmtDur(elapsedMs) + ' / ' + fmtDur(windowMs)),
+        promote),
+      bar,
+      h('div', { class: 'window-numbers' },
+        h('span', {}, h('b', { class: 'window-requests' }, String(requests)), ' requests'),
+        h('span', { class: errors ? 'window-bad' : '' }, h('b', { class: 'window-errors' }, String(errors)), ' errors (' + rate.toFixed(1) + '%)'),
+        h('span', {}, 'p99 ', h('b', { class: 'window-p99' }, requests ? fmtDur(Number(v.p99_ms) || 0) : '–'))));
   }
 
   function renderColors(a) {
@@ -947,6 +984,7 @@
     if (!r) return what + ': done';
     if (r.status === 'unchanged') return 'Nothing to do: that image is already active and healthy (deployment #' + Number(r.deployment_id) + ').';
     if (r.status === 'queued') return what + ' queued as deployment #' + Number(r.deployment_id) + ': it starts when the running one ends.';
+    if (r.status === 'rolling_back') return 'Rolling back deployment #' + Number(r.deployment_id) + ': all traffic is back on the old color.';
     return what + ' started: deployment #' + Number(r.deployment_id) + '.';
   }
 
@@ -972,15 +1010,36 @@
 
   async function doRollback(a) {
     const st = a.status || {};
+    const run = st.deployment;
+    const inWindow = run && (run.status === 'canary' || run.status === 'verifying');
     const ok = await confirmAction({
       title: 'Roll back ' + a.name + '?',
-      text: 'Deploy the image of the last completed deployment before the current one.',
+      text: inWindow ? 'Take deployment #' + Number(run.deployment_id) + ' back: all traffic goes back to the old color now, and the new one is removed.'
+        : 'Deploy the image of the last completed deployment before the current one.',
       details: [['app', a.name], ['current image', st.current_image || '–']],
       ok: 'Roll back',
       danger: true,
     });
     if (!ok) return;
     act(a, async () => answerText(await post(appPath(a.name, '/rollback'), {}), 'Rollback'));
+  }
+
+  async function doPromote(a, d) {
+    const st = a.status || {};
+    const v = d.verification || {};
+    const ok = await confirmAction({
+      title: 'Promote deployment #' + Number(d.deployment_id) + '?',
+      text: 'Skip the rest of its canary steps and verification window: all traffic moves to the new color now, and the old one drains.',
+      details: [['app', a.name], ['from', st.current_image || '–'], ['to', d.to_image || '–'],
+        ['window', (Number(v.step) < 100 ? 'canary ' + Number(v.step) + '%' : 'verifying') + ', ' + (Number(v.requests) || 0) + ' requests, ' + (Number(v.errors) || 0) + ' errors']],
+      ok: 'Promote',
+    });
+    if (!ok) return;
+    act(a, async () => {
+      const r = await post(appPath(a.name, '/promote'), {});
+      if (r && r.name) a.status = r;
+      return 'Promoted: deployment #' + Number(d.deployment_id) + ' moves all traffic to ' + (d.color || 'the new color') + '.';
+    });
   }
 
   async function doSwitch(a) {

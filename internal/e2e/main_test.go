@@ -119,6 +119,7 @@ type app struct {
 	drain, websocketDrain   string
 	healthTimeout, stopWait string
 	proxyExtra              string // more keys of its proxy section, e.g. "outage_hold: 0s, response_timeout: 2s"
+	verify                  string // more keys of the deployment section, e.g. "verify: {window: 30s}"
 }
 
 var appSeq atomic.Int64
@@ -157,8 +158,17 @@ ports: {proxy: %d, blue: %d, green: %d}
 proxy: {%s}
 health_check: {path: /health, timeout: 1s, interval: 200ms, healthy_threshold: 2, unhealthy_threshold: 2}
 docker: {expose_port: 3000, pull_policy: %s, restart_policy: %s, memory_limit: 64m}
-deployment: {drain_timeout: %s, websocket_drain_timeout: %s, startup_timeout: 20s, health_check_timeout: %s, stop_timeout: %s}
-`, a.name, a.image, a.proxy, a.blue, a.green, proxy, a.pullPolicy, a.restartPolicy, a.drain, a.websocketDrain, a.healthTimeout, a.stopWait)
+deployment: {drain_timeout: %s, websocket_drain_timeout: %s, startup_timeout: 20s, health_check_timeout: %s, stop_timeout: %s%s}
+`, a.name, a.image, a.proxy, a.blue, a.green, proxy, a.pullPolicy, a.restartPolicy, a.drain, a.websocketDrain, a.healthTimeout, a.stopWait, a.more())
+}
+
+// more is what the deployment section's flow mapping holds after its
+// timeouts.
+func (a *app) more() string {
+	if a.verify == "" {
+		return ""
+	}
+	return ", " + a.verify
 }
 
 func (a *app) url(path string) string { return fmt.Sprintf("http://127.0.0.1:%d%s", a.proxy, path) }

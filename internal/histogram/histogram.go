@@ -1,7 +1,8 @@
 // Package histogram counts durations into fixed buckets with atomic adds, for
 // the Prometheus histograms of bluegreen: Observe takes no lock and
 // allocates nothing, so the proxy can count every request on its path; a
-// collector reads a Snapshot at scrape time.
+// collector reads a Snapshot at scrape time. Latency counts durations into
+// finer buckets, for the p99 of a verification window (latency.go).
 package histogram
 
 import (

@@ -42,11 +42,17 @@ type app struct {
 
 	quitOnce sync.Once
 	quit     chan struct{} // closed at shutdown: releases hanging handlers
+
+	// failRate is the percent (0-100) of GET / answers that are 500, spread
+	// evenly: of every 100 in a row, exactly failRate; set before serving.
+	failRate uint64
+	served   atomic.Uint64 // GET / requests so far
 }
 
 // newApp returns the test app. Its routes:
 //
-//	GET  /                        "<version>\n" and header X-App-Version (any path not below)
+//	GET  /                        "<version>\n" and header X-App-Version (any path not below);
+//	                              500 for FAIL_RATE percent of them
 //	GET  /health                  200 "ok\n", or 500 (fail), or no answer (hang)
 //	GET  /slow?d=2s               sleeps d (default 1s), then 200 "<version>\n"
 //	GET  /ws                      WebSocket echo of text and binary messages
@@ -86,6 +92,10 @@ func (a *app) close() {
 }
 
 func (a *app) root(w http.ResponseWriter, r *http.Request) {
+	if n := a.served.Add(1); n*a.failRate/100 > (n-1)*a.failRate/100 {
+		http.Error(w, a.version+" failing as asked", http.StatusInternalServerError)
+		return
+	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	fmt.Fprintf(w, "%s\n", a.version)
 }

@@ -252,3 +252,41 @@ func TestApp_Echo(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestApp_FailRate(t *testing.T) {
+	for _, rate := range []uint64{0, 30, 100} {
+		a, srv := newTestServer(t, healthOK)
+		a.failRate = rate
+		var failed uint64
+		for range 200 {
+			resp, body := get(t, srv.URL+"/")
+			switch {
+			case resp.StatusCode == http.StatusInternalServerError:
+				failed++
+			case resp.StatusCode != http.StatusOK || body != "v7\n":
+				t.Fatalf("rate %d: got %d %q", rate, resp.StatusCode, body)
+			}
+			if resp, _ := get(t, srv.URL+"/health"); resp.StatusCode != http.StatusOK {
+				t.Fatalf("rate %d: /health answered %d", rate, resp.StatusCode)
+			}
+		}
+		if want := 2 * rate; failed != want {
+			t.Errorf("rate %d%%: %d of 200 failed, want %d", rate, failed, want)
+		}
+	}
+}
+
+func TestEnvPercent(t *testing.T) {
+	for v, want := range map[string]uint64{"": 0, "0": 0, "30": 30, "100": 100} {
+		t.Setenv("FAIL_RATE", v)
+		if got, err := envPercent("FAIL_RATE"); err != nil || got != want {
+			t.Errorf("%q: %d %v", v, got, err)
+		}
+	}
+	for _, v := range []string{"101", "-1", "30%", "x"} {
+		t.Setenv("FAIL_RATE", v)
+		if _, err := envPercent("FAIL_RATE"); err == nil {
+			t.Errorf("%q accepted", v)
+		}
+	}
+}

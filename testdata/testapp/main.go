@@ -8,6 +8,8 @@
 //	               crash (print "crashing as asked" to stderr and exit 1 at start)
 //	CRASH_AFTER    a Go duration: exit 1 after it
 //	STARTUP_DELAY  a Go duration: sleep before listening
+//	FAIL_RATE      a percent 0-100 (default 0): GET / answers 500 for that
+//	               share of requests, spread evenly, while /health passes
 //
 // Routes are documented on newApp.
 package main
@@ -21,6 +23,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 	"time"
 )
@@ -54,17 +57,13 @@ func run() error {
 	if !validMode(mode) {
 		return fmt.Errorf("HEALTH_MODE %q: use ok, fail, hang or crash", mode)
 	}
-	crashAfter, err := envDuration("CRASH_AFTER")
-	if err != nil {
-		return err
-	}
-	startupDelay, err := envDuration("STARTUP_DELAY")
+	crashAfter, startupDelay, failRate, err := faults()
 	if err != nil {
 		return err
 	}
 
-	logger.Printf("testapp %s starting (port=%s health=%s startup_delay=%s crash_after=%s)",
-		version, port, mode, startupDelay, crashAfter)
+	logger.Printf("testapp %s starting (port=%s health=%s startup_delay=%s crash_after=%s fail_rate=%d%%)",
+		version, port, mode, startupDelay, crashAfter, failRate)
 	if crashAfter > 0 {
 		time.AfterFunc(crashAfter, func() {
 			fmt.Fprintf(os.Stderr, "crashing as asked after %s\n", crashAfter)
@@ -81,6 +80,7 @@ func run() error {
 	}
 
 	a := newApp(version, mode, logger)
+	a.failRate = failRate
 	ln, err := net.Listen("tcp", ":"+port)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
@@ -105,6 +105,19 @@ func run() error {
 	return nil
 }
 
+// faults reads the misbehaviours asked for: CRASH_AFTER, STARTUP_DELAY
+// and FAIL_RATE.
+func faults() (crashAfter, startupDelay time.Duration, failRate uint64, err error) {
+	if crashAfter, err = envDuration("CRASH_AFTER"); err != nil {
+		return
+	}
+	if startupDelay, err = envDuration("STARTUP_DELAY"); err != nil {
+		return
+	}
+	failRate, err = envPercent("FAIL_RATE")
+	return
+}
+
 func envOr(key, def string) string {
 	if v := os.Getenv(key); v != "" {
 		return v
@@ -122,4 +135,17 @@ func envDuration(key string) (time.Duration, error) {
 		return 0, fmt.Errorf("%s %q is not a duration (use e.g. 2s)", key, v)
 	}
 	return d, nil
+}
+
+// envPercent reads a whole percent, 0-100; 0 when unset.
+func envPercent(key string) (uint64, error) {
+	v := os.Getenv(key)
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseUint(v, 10, 64)
+	if err != nil || n > 100 {
+		return 0, fmt.Errorf("%s %q is not a percent (use 0-100, e.g. 30)", key, v)
+	}
+	return n, nil
 }
