@@ -185,21 +185,28 @@ func (r *deploymentRun) drain() {
 	r.env.event(r.dep.DeploymentID, deploy.EventDrainStarted,
 		fmt.Sprintf("draining %s (HTTP up to %s, WebSockets up to %s)", r.from, dc.DrainTimeout, dc.WebSocketDrainTimeout),
 		map[string]any{"color": r.from})
-	drain := r.host.drainer(r.from)
-	if drain == nil {
-		r.done(stepDone{phase: phaseDraining})
-		return
-	}
-	// Not the run's context: a stop of the actor in the middle lets the
-	// old color's requests finish all the same (bounded by the timeouts).
-	go func() { r.done(stepDone{phase: phaseDraining, drained: drain()}) }()
+	r.drainColor(r.from, phaseDraining)
 }
 
-func (r *deploymentRun) drained(res proxy.DrainResult) {
+// drainColor lets color's requests finish and closes its WebSockets, then
+// reports the step of phase p with what the drain did. Not the run's
+// context: a stop of the actor in the middle lets the requests finish all
+// the same (bounded by the timeouts).
+func (r *deploymentRun) drainColor(color deploy.Color, p phase) {
+	drain := r.host.drainer(color)
+	if drain == nil {
+		r.done(stepDone{phase: p})
+		return
+	}
+	go func() { r.done(stepDone{phase: p, drained: drain()}) }()
+}
+
+// drained records what the drain of color did.
+func (r *deploymentRun) drained(color deploy.Color, res proxy.DrainResult) {
 	r.env.event(r.dep.DeploymentID, deploy.EventDrainCompleted,
-		fmt.Sprintf("%s drained in %s (%d requests cut, %d WebSockets closed)", r.from,
+		fmt.Sprintf("%s drained in %s (%d requests cut, %d WebSockets closed)", color,
 			res.Duration.Round(time.Millisecond), res.HTTPCut, res.WebSocketsClosed),
-		map[string]any{"color": r.from, "duration_ms": res.Duration.Milliseconds(),
+		map[string]any{"color": color, "duration_ms": res.Duration.Milliseconds(),
 			"http_cut": res.HTTPCut, "websockets_closed": res.WebSocketsClosed})
 }
 

@@ -167,10 +167,10 @@ func (r *deploymentRun) advance(res stepDone) {
 		}
 		r.enter(phaseReverting, res.err.Error())
 	case phaseReverting: // V. all traffic is back on the old color and the new color drained: R. remove it
-		r.reverted(res.drained)
+		r.drained(r.color, res.drained)
 		r.enter(phaseRollingBack, r.why)
 	case phaseDraining: // 7. the old container is stopped
-		r.drained(res.drained)
+		r.drained(r.from, res.drained)
 		r.enter(phaseStopping, "")
 	case phaseStopping:
 		r.oldStopped(res.err)

@@ -224,21 +224,7 @@ func (r *deploymentRun) revert(why string) {
 	e.event(r.dep.DeploymentID, deploy.EventProxySwitched,
 		fmt.Sprintf("traffic switched back from %s to %s (%s): %s", r.color, r.from, r.dep.FromImage, why),
 		map[string]any{"from": r.color, "to": r.from, "image": r.dep.FromImage, "reason": why})
-	drain := r.host.drainer(r.color)
-	if drain == nil {
-		r.done(stepDone{phase: phaseReverting})
-		return
-	}
-	go func() { r.done(stepDone{phase: phaseReverting, drained: drain()}) }()
-}
-
-// reverted records the new color's drain.
-func (r *deploymentRun) reverted(res proxy.DrainResult) {
-	r.env.event(r.dep.DeploymentID, deploy.EventDrainCompleted,
-		fmt.Sprintf("%s drained in %s (%d requests cut, %d WebSockets closed)", r.color,
-			res.Duration.Round(time.Millisecond), res.HTTPCut, res.WebSocketsClosed),
-		map[string]any{"color": r.color, "duration_ms": res.Duration.Milliseconds(),
-			"http_cut": res.HTTPCut, "websockets_closed": res.WebSocketsClosed})
+	r.drainColor(r.color, phaseReverting)
 }
 
 // resumeVerify watches a fresh verifying window of a deployment that the
