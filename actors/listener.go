@@ -174,7 +174,7 @@ func (l *proxyListener) containerHealthy(color deploy.Color, checked time.Time) 
 		l.env.log.Info("the active container is back: held requests go", keyColor, color)
 	}
 	if l.proxy != nil {
-		l.proxy.ContainerHealthy(string(color))
+		l.proxy.ContainerHealthy(string(color), checked)
 	}
 }
 

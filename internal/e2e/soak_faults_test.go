@@ -170,13 +170,14 @@ func (k *soak) dockerKill(st step) {
 	k.close(w)
 }
 
-// inFlightAtDeath excuses the requests of app that were in flight when its
+// inFlightAtDeath excuses the POSTs of app that were in flight when its
 // container name died (killed: when the kill began): they were sent
-// already, and a request sent is never sent again unless it is idempotent
-// (docs/proxy.md). So are those sent before bluegreen learnt of it (the
-// latency of Docker's kill event): they met a port that no longer answers.
-// The outage hold keeps every request that begins after that
-// (docs/traffic.md): none of them is excused.
+// already, and a POST is never sent twice (docs/proxy.md, "Retries"). So
+// are those sent before bluegreen learnt of it (the latency of Docker's
+// kill event): they met a port that no longer answers. A GET whose
+// connection was lost then is held and sent again, and the outage hold
+// keeps every request that begins after that (docs/traffic.md): none of
+// them is excused.
 func (k *soak) inFlightAtDeath(fault, app int, name string, killed time.Time) {
 	k.t.Helper()
 	out, err := exec.Command("docker", "inspect", "-f", "{{.State.FinishedAt}}", name).CombinedOutput()
@@ -195,7 +196,7 @@ func (k *soak) inFlightAtDeath(fault, app int, name string, killed time.Time) {
 		}
 		return ok, ""
 	})
-	k.windows = append(k.windows, window{fault: fault, app: app, excuse: excuseHTTP, from: killed, to: end})
+	k.windows = append(k.windows, window{fault: fault, app: app, excuse: excusePost, from: killed, to: end})
 }
 
 // restartServe kills serve (-9) or stops it (SIGTERM), maybe while a
