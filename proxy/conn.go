@@ -46,6 +46,7 @@ type scratch struct {
 	// The request's own state, reset by takeScratch.
 	set          *Settings // the settings in force when it began
 	parsed       bool      // its head was parsed: its fields may be logged
+	lineParsed   bool      // its request line was parsed (also when the rest of its head was refused)
 	wantOutage   bool      // send found the container refusing, or lost its connection: hold it (outage hold)
 	lostAt       time.Time // when send lost the connection of a request it sent (zero: nothing went out)
 	outageColor  string    // the color an outage hold is to wait for
@@ -270,7 +271,7 @@ func (cc *clientConn) takeScratch() {
 		cc.start = cc.hold.heldAt // a held request began when it came
 	}
 	sc := cc.sc
-	sc.set, sc.parsed, sc.wantOutage, sc.reqIDN = cc.p.settings(), false, false, 0
+	sc.set, sc.parsed, sc.lineParsed, sc.wantOutage, sc.reqIDN = cc.p.settings(), false, false, false, 0
 	sc.upStart, sc.upHead, sc.lostAt = time.Time{}, time.Time{}, time.Time{}
 	sc.inMark, sc.outMark = cc.pc.in, cc.pc.out
 	if cc.br != nil {

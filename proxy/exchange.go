@@ -41,7 +41,6 @@ func (cc *clientConn) serveOne() (answered, held bool) {
 	if ok, answered := cc.readRequest(); !ok {
 		return answered, false
 	}
-	cc.sc.parsed = true
 	hasBody := rq.Chunked || rq.ContentLength > 0
 	cc.body = bodyDone
 	if hasBody {
@@ -118,7 +117,9 @@ func (cc *clientConn) readRequest() (ok, answered bool) {
 		}
 		return false, true
 	}
-	if err := rq.ParseRequest(); err != nil {
+	err := rq.ParseRequest()
+	cc.sc.parsed, cc.sc.lineParsed = err == nil, rq.RequestLine() // what the access log may say of it
+	if err != nil {
 		cc.p.log.Debug("malformed request refused", "peer", cc.peer)
 		cc.writeError(400, "malformed request", true)
 		return false, true
