@@ -333,22 +333,14 @@ func (k *soak) dockerCut(st step) {
 	}
 }
 
-// dockerRestart restarts the Docker daemon (only with -soak.docker-restart):
-// without live-restore it stops the containers; bluegreen starts them again.
+// dockerRestart restarts the Docker daemon (only with -soak.docker-restart)
+// as what started it would (restartDocker): without live-restore it stops
+// the containers; bluegreen starts them again.
 func (k *soak) dockerRestart() {
-	f := k.begin(faultDockerRestart, "systemctl restart docker")
+	f := k.begin(faultDockerRestart, "the local daemon")
 	k.open(f, -1, containerGone())
-	out, err := exec.Command("systemctl", "restart", "docker").CombinedOutput()
-	if err != nil {
-		out2, err2 := exec.Command("service", "docker", "restart").CombinedOutput()
-		if err2 != nil {
-			k.t.Fatalf("restart Docker: systemctl: %v %s; service: %v %s", err, out, err2, out2)
-		}
-	}
-	waitFor(k.t, 2*time.Minute, "Docker answers", func() (bool, string) {
-		out, err := exec.Command("docker", "version", "--format", "{{.Server.Version}}").CombinedOutput()
-		return err == nil, string(out)
-	})
+	how := restartDocker(k.t) // returns once a new daemon answers
+	k.t.Logf("          Docker restarted: %s", how)
 	k.settle(2 * time.Minute) // the window lasts until every app is stable again
 	k.closeWindows()
 }
