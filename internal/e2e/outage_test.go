@@ -204,38 +204,12 @@ func killUnderLoad(t *testing.T, hold string) *outageLoad {
 	m := &outageLoad{}
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
-	client := func(post bool) {
-		defer wg.Done()
-		c := &http.Client{Timeout: time.Minute, Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
-		defer c.CloseIdleConnections()
-		body := bytes.Repeat([]byte("p"), 2048)
-		for {
-			select {
-			case <-stop:
-				return
-			case <-time.After(5 * time.Millisecond):
-			}
-			var resp *http.Response
-			var err error
-			start := time.Now()
-			if post {
-				resp, err = c.Post(a.url("/upload"), "application/octet-stream", bytes.NewReader(body))
-			} else {
-				resp, err = c.Get(a.url("/"))
-			}
-			if err == nil {
-				b, rerr := io.ReadAll(resp.Body)
-				resp.Body.Close()
-				if err = rerr; err == nil && resp.StatusCode != http.StatusOK {
-					err = fmt.Errorf("%d %s", resp.StatusCode, strings.TrimSpace(string(b)))
-				}
-			}
-			m.record(post, start, err)
-		}
-	}
 	for i := range 6 {
 		wg.Add(1)
-		go client(i >= 4)
+		go func() {
+			defer wg.Done()
+			m.client(a, i >= 4, stop)
+		}()
 	}
 	time.Sleep(time.Second) // load before the kill
 	m.mu.Lock()
@@ -273,6 +247,37 @@ func killUnderLoad(t *testing.T, hold string) *outageLoad {
 	close(stop)
 	wg.Wait()
 	return m
+}
+
+// client sends a GET (or a POST of 2 KiB) to a every 5 ms on a keep-alive
+// connection, and records each, until stop.
+func (m *outageLoad) client(a *app, post bool, stop <-chan struct{}) {
+	c := &http.Client{Timeout: time.Minute, Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
+	defer c.CloseIdleConnections()
+	body := bytes.Repeat([]byte("p"), 2048)
+	for {
+		select {
+		case <-stop:
+			return
+		case <-time.After(5 * time.Millisecond):
+		}
+		var resp *http.Response
+		var err error
+		start := time.Now()
+		if post {
+			resp, err = c.Post(a.url("/upload"), "application/octet-stream", bytes.NewReader(body))
+		} else {
+			resp, err = c.Get(a.url("/"))
+		}
+		if err == nil {
+			b, rerr := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err = rerr; err == nil && resp.StatusCode != http.StatusOK {
+				err = fmt.Errorf("%d %s", resp.StatusCode, strings.TrimSpace(string(b)))
+			}
+		}
+		m.record(post, start, err)
+	}
 }
 
 // TestSoakJudge_InFlightAtDeath: with the outage hold, a docker kill
