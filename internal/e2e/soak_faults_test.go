@@ -180,6 +180,22 @@ func (k *soak) dockerKill(st step) {
 // them is excused.
 func (k *soak) inFlightAtDeath(fault, app int, name string, killed time.Time) {
 	k.t.Helper()
+	var held time.Time
+	waitFor(k.t, 10*time.Second, "the outage hold of "+name+" in serve's log", func() (bool, string) {
+		var ok bool
+		held, ok = k.s.holdBegan(k.apps[app].name, killed.Add(-time.Second))
+		return ok, ""
+	})
+	k.postsInFlight(fault, app, name, killed, held)
+}
+
+// postsInFlight excuses the POSTs of app in flight from from until its
+// container name died, or until knew when that is later (when bluegreen
+// learnt of it). A container stopped while serve cannot reach Docker (a
+// socket cut) is such a death too: serve learns of it from each request's
+// refused connection, and the POSTs sent before fail as at a docker kill.
+func (k *soak) postsInFlight(fault, app int, name string, from, knew time.Time) {
+	k.t.Helper()
 	out, err := exec.Command("docker", "inspect", "-f", "{{.State.FinishedAt}}", name).CombinedOutput()
 	if err != nil {
 		k.t.Fatalf("docker inspect %s: %v %s", name, err, out)
@@ -189,14 +205,10 @@ func (k *soak) inFlightAtDeath(fault, app int, name string, killed time.Time) {
 		k.t.Fatal(err)
 	}
 	end := died
-	waitFor(k.t, 10*time.Second, "the outage hold of "+name+" in serve's log", func() (bool, string) {
-		held, ok := k.s.holdBegan(k.apps[app].name, killed.Add(-time.Second))
-		if ok && held.After(end) {
-			end = held
-		}
-		return ok, ""
-	})
-	k.windows = append(k.windows, window{fault: fault, app: app, excuse: excusePost, from: killed, to: end})
+	if knew.After(end) {
+		end = knew
+	}
+	k.windows = append(k.windows, window{fault: fault, app: app, excuse: excusePost, from: from, to: end})
 }
 
 // restartServe kills serve (-9) or stops it (SIGTERM), maybe while a
@@ -317,9 +329,11 @@ func (k *soak) dockerCut(st step) {
 	k.relay.cut()
 	if st.during {
 		k.open(f, st.app, containerGone())
+		stopped := time.Now()
 		if out, err := exec.Command("docker", "stop", "-t", "1", name).CombinedOutput(); err != nil {
 			k.t.Fatalf("docker stop %s: %v %s", name, err, out)
 		}
+		k.postsInFlight(f, st.app, name, stopped, time.Time{})
 	}
 	k.load.pause(st.cut)
 	if err := k.relay.restore(); err != nil {
