@@ -351,10 +351,19 @@ func (k *soak) dockerCut(st step) {
 // as what started it would (restartDocker): without live-restore it stops
 // the containers; bluegreen starts them again.
 func (k *soak) dockerRestart() {
+	var active []string // each app's active container, which the daemon's stop ends
+	for i := range k.apps {
+		st := k.settleApp(i, time.Minute)
+		active = append(active, k.apps[i].name+"-"+string(st.ActiveColor))
+	}
 	f := k.begin(faultDockerRestart, "the local daemon")
 	k.open(f, -1, containerGone())
+	began := time.Now()
 	how := restartDocker(k.t) // returns once a new daemon answers
 	k.t.Logf("          Docker restarted: %s", how)
+	for i, name := range active {
+		k.postsInFlight(f, i, name, began, time.Time{}) // its POSTs in flight when it stopped
+	}
 	k.settle(2 * time.Minute) // the window lasts until every app is stable again
 	k.closeWindows()
 }
