@@ -75,7 +75,7 @@ func (a *appActor) onReconcileTick() {
 func (a *appActor) resync() {
 	a.revival.cancel()
 	a.revival.reset()
-	a.retry.resume() // a retry that a pause held is due (retry.go)
+	a.retry.resume() // a retry that waits is due at once (retry.go)
 	if !a.containers.isAdopted() {
 		a.containers.list()
 		return

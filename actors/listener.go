@@ -25,6 +25,11 @@ type proxyListener struct {
 	err   error                       // the proxy cannot listen
 	cur   atomic.Pointer[proxy.Proxy] // proxy, for holding (read from the health actors)
 
+	// Proxies a config change replaced, while they drain: they are told
+	// what proxy is told (the mode, the route, the containers' health), so
+	// that what they hold goes as proxy's would.
+	replaced []replacedProxy
+
 	// What the proxy was told, which a proxy that replaces it is told
 	// before it listens.
 	mode deploy.TrafficState
@@ -75,18 +80,64 @@ func (l *proxyListener) start() bool {
 		if color, addr, percent := l.proxy.Canary(); percent > 0 {
 			p.SetCanary(color, addr, percent) // a canary step goes on
 		}
-		old, drain := l.proxy, e.cfg.Deployment.DrainTimeout
-		go func() {
-			ctx, cancel := context.WithTimeout(context.Background(), drain)
-			defer cancel()
-			_ = old.Stop(ctx)
-		}()
+		l.retire(l.proxy)
 	}
 	l.proxy = p
 	l.cur.Store(p)
 	e.metrics.SetProxy(p)
 	l.err = nil
 	return true
+}
+
+// replacedProxy is a proxy a config change replaced, until its drain
+// ended (done closed).
+type replacedProxy struct {
+	p    *proxy.Proxy
+	done <-chan struct{}
+}
+
+// retire drains old, which a new proxy replaced, as a stop of serve does
+// (docs/proxy.md, "Drains"): its requests in flight finish up to
+// drain_timeout, its WebSockets get 1001 at websocket_drain_timeout, and
+// the requests it holds are sent when the app serves again, or get the
+// answer of an expired hold at drain_timeout (503 for a pause), never a
+// closed connection.
+func (l *proxyListener) retire(old *proxy.Proxy) {
+	dc := l.env.cfg.Deployment
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		ctx, cancel := context.WithTimeout(context.Background(), max(dc.DrainTimeout, dc.WebSocketDrainTimeout)+5*time.Second)
+		defer cancel()
+		_ = old.Shutdown(ctx, dc.DrainTimeout, dc.WebSocketDrainTimeout)
+	}()
+	l.replaced = append(l.draining(), replacedProxy{p: old, done: done})
+}
+
+// draining returns the replaced proxies that still drain, and forgets the
+// others.
+func (l *proxyListener) draining() []replacedProxy {
+	live := l.replaced[:0]
+	for _, r := range l.replaced {
+		select {
+		case <-r.done:
+		default:
+			live = append(live, r)
+		}
+	}
+	clear(l.replaced[len(live):])
+	l.replaced = live
+	return live
+}
+
+// each calls tell with the proxy and with each replaced one that drains.
+func (l *proxyListener) each(tell func(p *proxy.Proxy)) {
+	if l.proxy != nil {
+		tell(l.proxy)
+	}
+	for _, r := range l.draining() {
+		tell(r.p)
+	}
 }
 
 // settingsOf is the proxy's part of an app's config (docs/traffic.md,
@@ -125,10 +176,9 @@ func (l *proxyListener) configure(old *config.App) {
 // held requests a resume sent, or a maintenance answered.
 func (l *proxyListener) setTraffic(t deploy.TrafficState) int {
 	l.mode = t
-	if l.proxy == nil {
-		return 0
-	}
-	return l.apply(l.proxy, t)
+	n := 0
+	l.each(func(p *proxy.Proxy) { n += l.apply(p, t) })
+	return n
 }
 
 // apply puts p in the traffic mode t.
@@ -157,9 +207,7 @@ func (l *proxyListener) containerDown(color deploy.Color) {
 		l.down = map[deploy.Color]time.Time{}
 	}
 	l.down[color] = time.Now()
-	if l.proxy != nil {
-		l.proxy.ContainerDown(string(color))
-	}
+	l.each(func(p *proxy.Proxy) { p.ContainerDown(string(color)) })
 	l.env.log.Info("requests to the active container wait for it", keyColor, color, "outage_hold", l.env.cfg.Proxy.OutageHold.String())
 }
 
@@ -176,9 +224,7 @@ func (l *proxyListener) containerHealthy(color deploy.Color, checked time.Time) 
 		delete(l.down, color)
 		l.env.log.Info("the active container is back: held requests go", keyColor, color)
 	}
-	if l.proxy != nil {
-		l.proxy.ContainerHealthy(string(color))
-	}
+	l.each(func(p *proxy.Proxy) { p.ContainerHealthy(string(color), checked) })
 }
 
 // holding reports whether the proxy holds requests now; safe from any
@@ -205,25 +251,21 @@ func (l *proxyListener) failure() error { return l.err }
 // route points the proxy at color's container on port (a no-op before it
 // listened).
 func (l *proxyListener) route(color deploy.Color, port int) {
-	if l.proxy == nil {
-		return
-	}
 	// The proxy names colors by their strings; it knows no other vocabulary.
-	l.proxy.SetTarget(string(color), net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	l.each(func(p *proxy.Proxy) { p.SetTarget(string(color), addr) })
 }
 
 // canary routes percent of the clients to color's container on port, the
 // others to the active color (a canary step, docs/verification.md);
 // percent 0 ends the split. A no-op before the proxy listened.
 func (l *proxyListener) canary(color deploy.Color, port, percent int) {
-	if l.proxy == nil {
-		return
-	}
 	if percent <= 0 {
-		l.proxy.SetCanary("", "", 0)
+		l.each(func(p *proxy.Proxy) { p.SetCanary("", "", 0) })
 		return
 	}
-	l.proxy.SetCanary(string(color), net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), percent)
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	l.each(func(p *proxy.Proxy) { p.SetCanary(string(color), addr, percent) })
 }
 
 // drainer returns what lets color's requests finish and closes its
@@ -255,11 +297,18 @@ func (l *proxyListener) connections() map[deploy.Color]deploy.Connections {
 // closed once it ended.
 func (l *proxyListener) shutdown(ctx context.Context) (done <-chan struct{}) {
 	ch := make(chan struct{})
-	p, dc := l.proxy, l.env.cfg.Deployment
+	p, dc, replaced := l.proxy, l.env.cfg.Deployment, l.draining()
 	go func() {
 		defer close(ch)
 		if p != nil {
 			_ = p.Shutdown(ctx, dc.DrainTimeout, dc.WebSocketDrainTimeout)
+		}
+		for _, r := range replaced { // draining already, within the same bounds
+			select {
+			case <-r.done:
+			case <-ctx.Done():
+				return
+			}
 		}
 	}()
 	return ch

@@ -22,7 +22,8 @@ import (
 // retried; any newer deployment (a request, a resumed one) replaces a retry
 // that waits, and a removal of the app's config drops it. A pause for an
 // upgrade holds it (the process that takes over starts the app anew);
-// lifted, it is due at once. A start of serve (after a kill -9 too) begins
+// lifted, it is due at once, and so is it when Docker answers again after
+// it was unreachable (the app's resync). A start of serve (after a kill -9 too) begins
 // a first start anew (adopt.go) and keeps no retry.
 
 // Retry timing.
@@ -90,12 +91,20 @@ func (r *deployRetry) due(msg retryDue) (deploy.Deployment, bool) {
 // resume arms it again.
 func (r *deployRetry) pause() { r.disarm() }
 
-// resume makes a retry that waits without a timer (paused, or due while
-// paused) due at once.
+// resume makes a retry that waits due at once: the app drives Docker
+// again after a pause (the retry waited without a timer, or came due while
+// paused), or Docker answers again after it was unreachable, when waiting
+// out the rest of a backoff of up to a minute would only delay a
+// deployment that may work now.
 func (r *deployRetry) resume() {
-	if r.failed != nil && r.stop == nil {
-		r.arm(0)
+	if r.failed == nil {
+		return
 	}
+	if r.stop != nil {
+		r.env.log.Info("docker answers again: the retry is due now", keyDeploymentID, r.failed.DeploymentID,
+			"attempt", r.attempts, "was_due_in", time.Until(r.at).Round(time.Millisecond).String())
+	}
+	r.arm(0)
 }
 
 // drop forgets the waiting retry: another deployment begins.

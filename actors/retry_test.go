@@ -316,6 +316,41 @@ func TestDeployRetry_cancelled(t *testing.T) {
 	})
 }
 
+// TestDeployRetry_dockerBack: a retry that waits out its backoff is due at
+// once when Docker answers again after it was unreachable (the app's
+// resync), not at the end of its wait.
+func TestDeployRetry_dockerBack(t *testing.T) {
+	u := newUnit(t)
+	cfg := unitApp(t, "web:v1")
+	u.rt.failNext("Start", startTimeout)
+	u.addApp(cfg)
+	for i, wait := range []time.Duration{2 * time.Second, 4 * time.Second} { // a later retry waits longer
+		u.until(fmt.Sprintf("retry %d in %s", i+1, wait), func() bool { return u.clock.pending(wait) == 1 })
+		if i == 0 {
+			u.rt.failNext("EnsureImage", &dockerDown{})
+			u.clock.fire(wait)
+			u.history(cfg.Name, 2)
+		}
+	}
+	streams := u.rt.streamCount()
+	u.rt.setDown(true) // the event stream breaks
+	u.until("the event stream lost", func() bool { return u.rt.streamCount() < streams })
+	u.rt.setDown(false)
+	u.until("due at once", func() bool { return u.clock.pending(0) == 1 })
+	if n := u.clock.pending(4 * time.Second); n != 0 {
+		t.Fatalf("the retry's own timer still waits (%d)", n)
+	}
+	u.clock.fire(0)
+	u.stable(cfg.Name, "web:v1")
+	hist := u.history(cfg.Name, 3)
+	if hist[2].Status != deploy.StatusCompleted || hist[2].TriggerSource != deploy.TriggerConfig {
+		t.Fatalf("the retry once Docker answered %+v", hist[2])
+	}
+	if rs := u.retries(cfg.Name); len(rs) != 2 {
+		t.Fatalf("retry events %+v", rs)
+	}
+}
+
 // failedFirstStart adds an app whose first start fails, and waits for its
 // retry.
 func failedFirstStart(t *testing.T, u *unit) *config.App {

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -8,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/spf13/cobra"
+
+	"github.com/bluegreen/bluegreen/api"
 )
 
 func TestCompletion(t *testing.T) {
@@ -64,6 +67,23 @@ func TestCompletion(t *testing.T) {
 			t.Fatalf("exit %d stderr %q", code, stderr)
 		}
 	})
+}
+
+// TestHelp_defaults: the help of a flag whose default is the API's says
+// that default, and what 0 does.
+func TestHelp_defaults(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"ctl", "history", "--help"}, fmt.Sprintf("how many deployments (default %d; 0: the default)", api.DefaultHistoryLimit)},
+		{[]string{"ctl", "health", "--help"}, fmt.Sprintf("how many checks per color (default %d; 0: the default)", api.DefaultHealthLimit)},
+		{[]string{"ctl", "logs", "--help"}, fmt.Sprintf("only the last N lines (default %d; 0: all of them)", api.DefaultLogsTail)},
+	} {
+		if code, out, _ := run(t, tc.args...); code != 0 || !strings.Contains(out, tc.want) {
+			t.Errorf("%v: exit %d, no %q in\n%s", tc.args, code, tc.want, out)
+		}
+	}
 }
 
 // TestHelp checks that -h and --help print the help of every command on

@@ -2,9 +2,12 @@ package cli
 
 import (
 	"context"
+	"fmt"
 	"io"
 
 	"github.com/spf13/cobra"
+
+	"github.com/bluegreen/bluegreen/api"
 )
 
 // healthCmd builds `bluegreen ctl health`.
@@ -20,6 +23,6 @@ func (c *ctl) healthCmd() *cobra.Command {
 			return c.answer(h, err, func(w io.Writer) { c.fmt.healthView(w, h) })
 		}),
 	}
-	cmd.Flags().Var(newCount(&limit, 0), "limit", "how many checks per color (default 20)")
+	cmd.Flags().Var(newCount(&limit, 0), "limit", fmt.Sprintf("how many checks per color (default %d; 0: the default)", api.DefaultHealthLimit))
 	return cmd
 }

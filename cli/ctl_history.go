@@ -2,9 +2,12 @@ package cli
 
 import (
 	"context"
+	"fmt"
 	"io"
 
 	"github.com/spf13/cobra"
+
+	"github.com/bluegreen/bluegreen/api"
 )
 
 // historyCmd builds `bluegreen ctl history`.
@@ -20,7 +23,7 @@ func (c *ctl) historyCmd() *cobra.Command {
 			return c.answer(orEmpty(ds), err, func(w io.Writer) { c.fmt.historyTable(w, ds) })
 		}),
 	}
-	cmd.Flags().Var(newCount(&limit, 0), "limit", "how many deployments (default 10)")
+	cmd.Flags().Var(newCount(&limit, 0), "limit", fmt.Sprintf("how many deployments (default %d; 0: the default)", api.DefaultHistoryLimit))
 	cmd.Flags().Var(newCount(&offset, 0), "offset", "skip the newest N")
 	return cmd
 }

@@ -2,8 +2,11 @@ package cli
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/spf13/cobra"
+
+	"github.com/bluegreen/bluegreen/api"
 )
 
 // logsCmd builds `bluegreen ctl logs`.
@@ -26,6 +29,6 @@ func (c *ctl) logsCmd() *cobra.Command {
 		}),
 	}
 	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing new lines")
-	cmd.Flags().Var(newCount(&tail, -1), "tail", "only the last N lines (default all)")
+	cmd.Flags().Var(newCount(&tail, -1), "tail", fmt.Sprintf("only the last N lines (default %d; 0: all of them)", api.DefaultLogsTail))
 	return cmd
 }

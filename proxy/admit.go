@@ -3,6 +3,8 @@ package proxy
 import (
 	"fmt"
 	"time"
+
+	"github.com/bluegreen/bluegreen/internal/http1"
 )
 
 // What becomes of a request before it is routed (docs/traffic.md): the
@@ -92,20 +94,32 @@ func (cc *clientConn) heldFor() time.Duration {
 	return time.Since(cc.hold.heldAt).Round(time.Millisecond)
 }
 
-// holdOutage holds a request of which nothing reached color's container,
-// which is down or refused the connection (docs/traffic.md, "Outage
-// hold"); the result is admit's. A request the hold has no room for gets
-// 502 at once.
+// holdOutage holds a request of which nothing that matters reached
+// color's container: it is down, it refused the connection, or the
+// connection of a request that may be sent again was lost before a byte
+// of its answer came (docs/traffic.md, "Outage hold"); the result is
+// admit's. A request the hold has no room for gets 502 at once.
 func (cc *clientConn) holdOutage(color string) int {
 	sc := cc.sc
-	sc.wantOutage = false
-	p, gen, t := cc.p, sc.outageGen, sc.outageTarget
+	p, gen, t, lostAt := cc.p, sc.outageGen, sc.outageTarget, sc.lostAt
+	sc.wantOutage, sc.lostAt, sc.upStart = false, time.Time{}, time.Time{} // upstream_ms: of the send that answers
+	ci := colorIndex(color)
 	check := func() int {
-		if p.healthyGen(color) != gen || !p.routes(t) {
-			return releaseSend // back, or switched, since the connect failed
+		switch {
+		case !p.routes(t):
+			return releaseSend // switched since
+		case lostAt.IsZero() && p.healthyGen(color) != gen:
+			return releaseSend // back since the connect failed
+		case !lostAt.IsZero() && p.holds.passedSince(ci, lostAt):
+			return releaseSend // a check that began after the loss passed
 		}
 		return 0
 	}
+	if cc.hold == nil {
+		cc.hold = &holding{} // a request's, until it ends (serveRequest)
+	}
+	cc.hold.passFrom = lostAt
+	cc.hold.lost = cc.hold.lost || !lostAt.IsZero()
 	held, parked, o := cc.holdRequest(holdOutage, color, check)
 	switch {
 	case !held:
@@ -117,6 +131,33 @@ func (cc *clientConn) holdOutage(color string) int {
 	cc.hold.replay = o
 	return cc.admit()
 }
+
+// lostHolds reports whether the outage hold is to keep the request whose
+// exchange with its container failed with err before a byte of an answer
+// came (gotSome false), and notes it for route (docs/proxy.md, "Retries"):
+// one that never went out (a pooled connection found closed, again and
+// again), or a GET, HEAD or OPTIONS without a body whose connection was
+// lost (reset, closed), as when the container dies under it. Such a
+// request is held once; lost again after its release, it gets 502.
+func (cc *clientConn) lostHolds(err error, hasBody, gotSome bool) bool {
+	sc := cc.sc
+	if sc.set.OutageHold <= 0 || gotSome || cc.wasCut() {
+		return false
+	}
+	if err == errStale { // nothing went out: as a refused connect
+		sc.wantOutage = true
+		return true
+	}
+	if hasBody || !http1.Resendable(cc.req.Method()) || !http1.ConnectionLost(err) || cc.lostBefore() {
+		return false
+	}
+	sc.wantOutage, sc.lostAt = true, time.Now()
+	return true
+}
+
+// lostBefore reports whether the request was held once for a lost
+// connection (lostHolds): it is not sent again after another.
+func (cc *clientConn) lostBefore() bool { return cc.hold != nil && cc.hold.lost }
 
 // outageFailed answers 502 for a request whose container (of color) did
 // not take it; it counts as that color's.

@@ -46,7 +46,9 @@ type scratch struct {
 	// The request's own state, reset by takeScratch.
 	set          *Settings // the settings in force when it began
 	parsed       bool      // its head was parsed: its fields may be logged
-	wantOutage   bool      // send found the container refusing: hold it (outage hold)
+	lineParsed   bool      // its request line was parsed (also when the rest of its head was refused)
+	wantOutage   bool      // send found the container refusing, or lost its connection: hold it (outage hold)
+	lostAt       time.Time // when send lost the connection of a request it sent (zero: nothing went out)
 	outageColor  string    // the color an outage hold is to wait for
 	outageGen    uint64    // that color's healthyGen before the connect
 	outageTarget *target   // the route then
@@ -273,9 +275,9 @@ func (cc *clientConn) takeScratch() {
 		cc.start = cc.hold.heldAt // a held request began when it came
 	}
 	sc := cc.sc
-	sc.set, sc.parsed, sc.wantOutage, sc.reqIDN = cc.p.settings(), false, false, 0
+	sc.set, sc.parsed, sc.lineParsed, sc.wantOutage, sc.reqIDN = cc.p.settings(), false, false, false, 0
 	sc.canaryChosen, sc.canarySet = false, false
-	sc.upStart, sc.upHead = time.Time{}, time.Time{}
+	sc.upStart, sc.upHead, sc.lostAt = time.Time{}, time.Time{}, time.Time{}
 	sc.inMark, sc.outMark = cc.pc.in, cc.pc.out
 	if cc.br != nil {
 		sc.inMark -= int64(cc.br.Buffered()) // read already, and this request's

@@ -41,7 +41,6 @@ func (cc *clientConn) serveOne() (answered, held bool) {
 	if ok, answered := cc.readRequest(); !ok {
 		return answered, false
 	}
-	cc.sc.parsed = true
 	hasBody := rq.Chunked || rq.ContentLength > 0
 	cc.body = bodyDone
 	if hasBody {
@@ -118,7 +117,9 @@ func (cc *clientConn) readRequest() (ok, answered bool) {
 		}
 		return false, true
 	}
-	if err := rq.ParseRequest(); err != nil {
+	err := rq.ParseRequest()
+	cc.sc.parsed, cc.sc.lineParsed = err == nil, rq.RequestLine() // what the access log may say of it
+	if err != nil {
 		cc.p.log.Debug("malformed request refused", "peer", cc.peer)
 		cc.writeError(400, "malformed request", true)
 		return false, true
@@ -201,15 +202,18 @@ func (cc *clientConn) send(t *target, hasBody bool) (uc *upConn, answered bool) 
 		switch {
 		case err == errStale && attempt < 3:
 			continue // nothing of the request went out: any request may go on another connection
-		case reused && !resent && !hasBody && !gotSome && http1.Resendable(rq.Method()) && http1.ConnectionLost(err):
+		case reused && !resent && !hasBody && !gotSome && http1.Resendable(rq.Method()) && http1.ConnectionLost(err) && !cc.lostBefore():
 			// A keep-alive connection the upstream closed just as the
 			// request went out: safe to send again, but only a request
-			// that cannot have done anything, and only when not a byte of
-			// an answer came back.
+			// that cannot have done anything, only when not a byte of an
+			// answer came back, and not once it was held for a lost
+			// connection (lostHolds): at most three sends in all.
 			resent = true
 			continue
 		case isTimeout(err) && !cc.wasCut():
 			return nil, cc.gatewayTimeout(t)
+		case cc.lostHolds(err, hasBody, gotSome):
+			return nil, false // route holds it
 		}
 		return nil, cc.upstreamFailed(t, err)
 	}

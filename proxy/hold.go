@@ -52,6 +52,8 @@ type holding struct {
 	holdDue      time.Time     // when the hold expires
 	heldAt       time.Time     // when the request began (it is the request's start)
 	outageSince  time.Time     // when its outage hold began (zero: never held for an outage)
+	passFrom     time.Time     // an outage hold ends at a passed check that began then or later (zero: any)
+	lost         bool          // it was sent, and its connection lost, once: never held for that again
 	heldBuf      []byte        // the request's bytes: its head and what came after it
 	heldFirst    bool          // it is the connection's first request
 	holdWake     chan int      // a connection that cannot park waits here for its outcome
@@ -76,6 +78,9 @@ type holdSet struct {
 
 	n       atomic.Int64 // held now, and slots reserved for requests about to be held
 	outageN atomic.Int64 // of which held by the outage hold
+	// passed is, by colorIndex, when the latest passed health check the
+	// owner reported began (Unix nanoseconds; ContainerHealthy).
+	passed [2]atomic.Int64
 
 	// release starts serving a released connection with outcome (it owns
 	// the connection: state connActive); the proxy's is resumeHeld.
@@ -298,11 +303,31 @@ func (hs *holdSet) releasePaused(outcome int) int {
 // releaseOutage sends the requests the outage hold keeps for color ("":
 // all of them, after a switch), in order.
 func (hs *holdSet) releaseOutage(color string) {
-	hs.mu.Lock()
 	var keep func(*clientConn) bool
 	if color != "" {
 		keep = func(cc *clientConn) bool { return cc.hold.holdColor == color }
 	}
+	hs.releaseOutageOf(keep)
+}
+
+// releasePassed sends, in order, the requests the outage hold keeps for
+// color that a passed health check which began at
+// checked may release: all but those whose connection was lost after it
+// began (passFrom), for which it says nothing.
+func (hs *holdSet) releasePassed(color string, checked time.Time) {
+	hs.releaseOutageOf(func(cc *clientConn) bool {
+		return cc.hold.holdColor == color && !cc.hold.passFrom.After(checked)
+	})
+}
+
+// passedSince reports whether a health check of the color of colorIndex i
+// that began at or after at passed.
+func (hs *holdSet) passedSince(i int, at time.Time) bool {
+	return i >= 0 && hs.passed[i].Load() >= at.UnixNano()
+}
+
+func (hs *holdSet) releaseOutageOf(keep func(*clientConn) bool) {
+	hs.mu.Lock()
 	out := hs.takeAll(&hs.lists[holdOutage], keep)
 	hs.mu.Unlock()
 	if len(out) > 0 {

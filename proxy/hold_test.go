@@ -156,6 +156,17 @@ func TestHoldSet_outage(t *testing.T) {
 	if n, o := hp.hs.n.Load(), hp.hs.outageN.Load(); n != 0 || o != 0 {
 		t.Fatalf("held %d, outage %d", n, o)
 	}
+	t.Run("a check says nothing of a loss after it began", func(t *testing.T) {
+		hp := newHeldProbe(10)
+		now := time.Now()
+		hp.hold(t, "refused", holdOutage, now, ColorBlue, now.Add(time.Minute))
+		lost := hp.hold(t, "lost", holdOutage, now, ColorBlue, now.Add(time.Minute))
+		lost.hold.passFrom = now.Add(time.Millisecond) // its connection was lost then
+		hp.hs.releasePassed(ColorBlue, now)            // began before the loss
+		hp.wait(t, "refused:send")
+		hp.hs.releasePassed(ColorBlue, now.Add(time.Millisecond))
+		hp.wait(t, "refused:send", "lost:send")
+	})
 	t.Run("deadline", func(t *testing.T) {
 		hp := newHeldProbe(10)
 		now := time.Now()

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -68,7 +69,7 @@ func TestProxy_outageHold(t *testing.T) {
 		if n := rec.bytes.Load(); n != 0 || p.Held() != 2 {
 			t.Fatalf("sent before a health check passed: %d bytes, held %d", n, p.Held())
 		}
-		p.ContainerHealthy(ColorBlue)
+		p.ContainerHealthy(ColorBlue, time.Now())
 		if resp, body := get.answer(t, "GET", 5*time.Second); resp.StatusCode != 200 || body != "GET /x" {
 			t.Errorf("GET: %d %q", resp.StatusCode, body)
 		}
@@ -90,7 +91,7 @@ func TestProxy_outageHold(t *testing.T) {
 		if n := rec.bytes.Load(); n != 0 {
 			t.Fatalf("%d bytes sent to a container said to be down", n)
 		}
-		p.ContainerHealthy(ColorBlue)
+		p.ContainerHealthy(ColorBlue, time.Now())
 		if resp, body := cl.answer(t, "GET", 5*time.Second); resp.StatusCode != 200 || body != "GET /down" {
 			t.Fatalf("%d %q", resp.StatusCode, body)
 		}
@@ -136,10 +137,150 @@ func TestProxy_outageHold(t *testing.T) {
 		if resp, _ := openClient(t, p, postLength("/once", "body")).answer(t, "POST", 5*time.Second); resp.StatusCode != 502 {
 			t.Fatalf("%d", resp.StatusCode)
 		}
-		p.ContainerHealthy(ColorBlue)
+		p.ContainerHealthy(ColorBlue, time.Now())
 		time.Sleep(50 * time.Millisecond)
 		if got := pathsSeen(rec); !slices.Equal(got, []string{"/once"}) || p.Held() != 0 {
 			t.Fatalf("the container saw %q, held %d", got, p.Held())
+		}
+	})
+}
+
+// TestProxy_outageHoldLost: with the outage hold on, a GET, HEAD or
+// OPTIONS without a body whose connection to the container is lost before
+// a byte of its answer came (the container died under it) waits for a
+// health check that began after the loss and passed, and is sent once
+// more; lost again, it gets 502. Other requests get 502 at once: a request
+// that may have done something is never sent twice (docs/proxy.md,
+// "Retries").
+func TestProxy_outageHoldLost(t *testing.T) {
+	hold := Options{Settings: Settings{OutageHold: 10 * time.Second}}
+	t.Run("sent again after a passed check, pipelined request behind it", func(t *testing.T) {
+		rec := newRecorder(t, onceThenEcho("/lost", closeMark)) // reads it, closes without an answer
+		p := startProxy(t, hold)
+		p.SetTarget(ColorBlue, rec.addr())
+		before := time.Now()
+		cl := openClient(t, p, getReq("/lost")+getReq("/next"))
+		waitHeld(t, p, 1)
+		p.ContainerHealthy(ColorBlue, before) // began before the loss: it says nothing of the container now
+		time.Sleep(50 * time.Millisecond)
+		if got := pathsSeen(rec); !slices.Equal(got, []string{"/lost"}) || p.Held() != 1 {
+			t.Fatalf("released by a check from before the loss: the container saw %q, held %d", got, p.Held())
+		}
+		p.ContainerHealthy(ColorBlue, time.Now())
+		for _, path := range []string{"/lost", "/next"} {
+			if resp, body := cl.answer(t, "GET", 5*time.Second); resp.StatusCode != 200 || body != "GET "+path {
+				t.Fatalf("%s: %d %q", path, resp.StatusCode, body)
+			}
+		}
+		if got := pathsSeen(rec); !slices.Equal(got, []string{"/lost", "/lost", "/next"}) {
+			t.Fatalf("the container saw %q", got)
+		}
+		checkCount(t, p, ColorBlue, 200, 2)
+	})
+	t.Run("HEAD sent again", func(t *testing.T) {
+		rec := newRecorder(t, onceThenEcho("/lost", closeMark))
+		p := startProxy(t, hold)
+		p.SetTarget(ColorBlue, rec.addr())
+		cl := openClient(t, p, "HEAD /lost HTTP/1.1\r\nHost: x\r\n\r\n")
+		waitHeld(t, p, 1)
+		p.ContainerHealthy(ColorBlue, time.Now())
+		if resp, _ := cl.answer(t, "HEAD", 5*time.Second); resp.StatusCode != 200 {
+			t.Fatalf("%d", resp.StatusCode)
+		}
+		if got := pathsSeen(rec); !slices.Equal(got, []string{"/lost", "/lost"}) {
+			t.Fatalf("the container saw %q", got)
+		}
+	})
+	t.Run("lost twice: 502, never a third time", func(t *testing.T) {
+		rec := newRecorder(t, answerBy(map[string]string{"/lost": closeMark}))
+		p := startProxy(t, hold)
+		p.SetTarget(ColorBlue, rec.addr())
+		cl := openClient(t, p, getReq("/lost"))
+		waitHeld(t, p, 1)
+		p.ContainerHealthy(ColorBlue, time.Now())
+		if resp, _ := cl.answer(t, "GET", 5*time.Second); resp.StatusCode != 502 {
+			t.Fatalf("%d", resp.StatusCode)
+		}
+		p.ContainerHealthy(ColorBlue, time.Now())
+		time.Sleep(50 * time.Millisecond)
+		if got := pathsSeen(rec); !slices.Equal(got, []string{"/lost", "/lost"}) || p.Held() != 0 {
+			t.Fatalf("the container saw %q, held %d", got, p.Held())
+		}
+	})
+	t.Run("at most three sends: at once on a reused connection, then after the hold", func(t *testing.T) {
+		rec := newRecorder(t, answerBy(map[string]string{"/lost": closeMark}))
+		p := startProxy(t, hold)
+		p.SetTarget(ColorBlue, rec.addr())
+		cl := openClient(t, p, getReq("/warm"))
+		cl.answer(t, "GET", 5*time.Second)
+		cl.send(t, getReq("/lost")) // on the pooled connection, then at once on a new one
+		waitHeld(t, p, 1)
+		openClient(t, p, getReq("/warm")).answer(t, "GET", 5*time.Second) // a pooled connection for the third
+		p.ContainerHealthy(ColorBlue, time.Now())
+		if resp, _ := cl.answer(t, "GET", 5*time.Second); resp.StatusCode != 502 {
+			t.Fatalf("%d", resp.StatusCode)
+		}
+		if got := pathsSeen(rec); !slices.Equal(got, []string{"/warm", "/lost", "/lost", "/warm", "/lost"}) {
+			t.Fatalf("the container saw %q", got)
+		}
+	})
+	for _, req := range []string{
+		"DELETE /lost HTTP/1.1\r\nHost: x\r\n\r\n",
+		"POST /lost HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n",
+		postLength("/lost", "body"),
+		"GET /lost HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi",
+	} {
+		method, _, _ := strings.Cut(req, " ")
+		t.Run(method+" never held: 502 at once", func(t *testing.T) {
+			rec := newRecorder(t, answerBy(map[string]string{"/lost": closeMark}))
+			p := startProxy(t, hold)
+			p.SetTarget(ColorBlue, rec.addr())
+			if resp, _ := openClient(t, p, req).answer(t, method, 5*time.Second); resp.StatusCode != 502 {
+				t.Fatalf("%d", resp.StatusCode)
+			}
+			if got := pathsSeen(rec); len(got) != 1 || p.Held() != 0 {
+				t.Fatalf("the container saw %q, held %d", got, p.Held())
+			}
+		})
+	}
+	t.Run("every pooled connection found closed: held as nothing went out", func(t *testing.T) {
+		var arrived sync.WaitGroup
+		arrived.Add(4)
+		rec := newRecorder(t, func(r *upReq) (string, bool) {
+			arrived.Done()
+			arrived.Wait() // four requests at once: four pooled connections
+			return answerEcho(r)
+		})
+		p := startProxy(t, hold)
+		addr := rec.addr()
+		p.SetTarget(ColorBlue, addr)
+		var warm sync.WaitGroup
+		for range 4 {
+			cl := openClient(t, p, getReq("/warm"))
+			warm.Add(1)
+			go func() {
+				defer warm.Done()
+				cl.c.SetReadDeadline(time.Now().Add(5 * time.Second))
+				http.ReadResponse(cl.br, nil)
+			}()
+		}
+		warm.Wait()
+		rec.close()                        // the container died: its connections closed, its port refuses
+		time.Sleep(100 * time.Millisecond) // their FINs came
+		cl := openClient(t, p, getReq("/x"))
+		waitHeld(t, p, 1)
+		newRecorderAt(t, addr, nil)
+		p.ContainerHealthy(ColorBlue, time.Now())
+		if resp, body := cl.answer(t, "GET", 5*time.Second); resp.StatusCode != 200 || body != "GET /x" {
+			t.Fatalf("%d %q", resp.StatusCode, body)
+		}
+	})
+	t.Run("off: 502 at once", func(t *testing.T) {
+		rec := newRecorder(t, answerBy(map[string]string{"/lost": closeMark}))
+		p := startProxy(t, Options{})
+		p.SetTarget(ColorBlue, rec.addr())
+		if resp, _ := openClient(t, p, getReq("/lost")).answer(t, "GET", 5*time.Second); resp.StatusCode != 502 {
+			t.Fatalf("%d", resp.StatusCode)
 		}
 	})
 }

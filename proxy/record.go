@@ -36,12 +36,15 @@ func (cc *clientConn) fillRecord(r *accessRecord, now time.Time) {
 	*r = accessRecord{app: cc.p.opts.App, color: cc.p.stats.colorOf(cc.stats), proto: "HTTP/1.1",
 		status: cc.code, duration: now.Sub(cc.start), upstream: -1,
 		clientIP: cc.clientIP(), requestID: cc.requestID()}
-	if sc.parsed {
+	if sc.lineParsed { // also of a head refused for its fields (two Host fields): its method and target
 		if rq.HTTP10 {
 			r.proto = "HTTP/1.0"
 		}
-		r.method, r.host, r.userAgent = rq.Method(), rq.Host(), fieldValue(rq, "User-Agent")
+		r.method = rq.Method()
 		r.path, r.query, _ = bytes.Cut(rq.Target(), []byte("?"))
+	}
+	if sc.parsed {
+		r.host, r.userAgent = rq.Host(), fieldValue(rq, "User-Agent")
 	}
 	if !sc.upStart.IsZero() {
 		end := sc.upHead

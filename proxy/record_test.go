@@ -84,10 +84,14 @@ func TestProxy_accessLog(t *testing.T) {
 	// A record is written once its answer went out: wait for each before
 	// the next request, so that they come in order.
 	waitFor(t, 5*time.Second, "the record", func() bool { return sink.count() == 1 })
-	talk(t, p, "GET / HTTP/1.1\r\nHost: x\r\nBad Name: 1\r\n\r\n", 5*time.Second)                        // 400
+	talk(t, p, "GET /%zz HTTP/1.1\r\nHost: x\r\n\r\n", 5*time.Second)                                    // 400, a bad request line
 	talk(t, p, "GET / HTTP/1.1\r\nHost: x\r\nX: "+strings.Repeat("a", 65<<10)+"\r\n\r\n", 5*time.Second) // 431
 	silentClient(t, p, nil)                                                                              // 408
-	recs := sink.records(t, 4)
+	waitFor(t, 5*time.Second, "the records", func() bool { return sink.count() == 4 })
+	talk(t, p, "HEAD /two?h=1 HTTP/1.0\r\nHost: x\r\nHost: y\r\nUser-Agent: u\r\n\r\n", 5*time.Second) // 400, the line parsed
+	waitFor(t, 5*time.Second, "the records", func() bool { return sink.count() == 5 })
+	talk(t, p, "PUT /e HTTP/1.1\r\nHost: x\r\nExpect: other\r\n\r\n", 5*time.Second) // 417
+	recs := sink.records(t, 6)
 	up := rec.requests()
 	answerLen := len(fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(body), body))
 	checkFields(t, recs[0], map[string]string{
@@ -99,9 +103,18 @@ func TestProxy_accessLog(t *testing.T) {
 	if _, ok := recs[0]["upstream_ms"]; !ok {
 		t.Errorf("no upstream_ms: %v", recs[0])
 	}
-	for i, status := range []string{"400", "431", "408"} {
+	for i, want := range []map[string]string{
+		{"status": "400", "method": "", "path": "", "host": "", "proto": "HTTP/1.1"},
+		{"status": "431", "method": "", "path": "", "host": "", "proto": "HTTP/1.1"},
+		{"status": "408", "method": "", "path": "", "host": "", "proto": "HTTP/1.1"},
+		// A head refused for its fields: what its request line said, and
+		// nothing of its fields.
+		{"status": "400", "method": "HEAD", "path": "/two", "query": "h=1", "host": "", "user_agent": "", "proto": "HTTP/1.0"},
+		{"status": "417", "method": "PUT", "path": "/e", "host": "x", "proto": "HTTP/1.1"},
+	} {
 		r := recs[i+1]
-		checkFields(t, r, map[string]string{"color": "none", "status": status, "method": "", "path": "", "client_ip": "127.0.0.1"})
+		want["color"], want["client_ip"] = "none", "127.0.0.1"
+		checkFields(t, r, want)
 		if _, ok := r["upstream_ms"]; ok || len(fmt.Sprint(r["request_id"])) != 32 {
 			t.Errorf("refused request: %v", r)
 		}

@@ -37,9 +37,10 @@ const (
 type Settings struct {
 	// OutageHold: a request of which nothing reached the container waits
 	// up to this long when the active color's container is down
-	// (ContainerDown) or refuses the connection, and goes once the owner
-	// says it passed a health check (ContainerHealthy); then 502. 0: off,
-	// 502 at once.
+	// (ContainerDown) or refuses the connection, or when the connection of
+	// a GET, HEAD or OPTIONS without a body is lost before its answer
+	// began, and goes once the owner says it passed a health check
+	// (ContainerHealthy); then 502. 0: off, 502 at once.
 	OutageHold time.Duration
 	// ResponseTimeout bounds the time from the whole request sent to the
 	// first byte of the answer's head: then 504 (or the connection closed

@@ -139,11 +139,13 @@ func (p *Proxy) closeIdleOf(color string) {
 }
 
 // ContainerHealthy tells the proxy that color's container passed a health
-// check: requests the outage hold keeps for it go now. The owner calls it
-// after every passed check of the active color (it costs an atomic load
-// when nothing is held), and at once when a restarted container passes its
-// first.
-func (p *Proxy) ContainerHealthy(color string) {
+// check that began at checked: requests the outage hold keeps for it go
+// now, but for those whose connection to it was lost after the check
+// began (it passed before the container died: docs/proxy.md, "Retries").
+// The owner calls it after every passed check of the active color (it
+// costs two atomic stores and a load when nothing is held), and at once
+// when a restarted container passes its first.
+func (p *Proxy) ContainerHealthy(color string, checked time.Time) {
 	i := colorIndex(color)
 	if i < 0 {
 		return
@@ -151,9 +153,12 @@ func (p *Proxy) ContainerHealthy(color string) {
 	if p.down[i].Swap(false) {
 		p.closeIdleOf(color) // put back by requests that ended as it died
 	}
-	p.healthy[i].Add(1) // before outageN is read: a hold that missed this release sees it (holdSet.insert)
+	// Both before outageN is read: a hold that missed this release sees
+	// them (holdSet.insert).
+	p.holds.passed[i].Store(checked.UnixNano())
+	p.healthy[i].Add(1)
 	if p.holds.outageN.Load() > 0 {
-		p.holds.releaseOutage(color)
+		p.holds.releasePassed(color, checked)
 	}
 }
 

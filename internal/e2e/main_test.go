@@ -183,7 +183,7 @@ type serve struct {
 	log     *os.File // serve's stdout and stderr; upgraded processes inherit it
 
 	env  []string // added to serve's environment (e.g. DOCKER_HOST)
-	args []string // added to serve's flags (e.g. --access-log FILE)
+	args []string // added to serve's flags (e.g. --log-format json)
 
 	mu    sync.Mutex
 	cmd   *exec.Cmd
@@ -255,10 +255,12 @@ func (s *serve) installBytes(b []byte) {
 }
 
 // start starts serve and returns when it was started (not when it serves).
+// Its access log goes to its own file (accessLog), so that serve.log, which
+// a failed test prints, holds serve's own lines.
 func (s *serve) start() time.Time {
 	s.t.Helper()
 	args := []string{"serve", "--apps", filepath.Join(s.dir, "apps.d"), "--db", filepath.Join(s.dir, "bluegreen.db"),
-		"--api", s.apiAddr, "--reconcile-interval", "1s"}
+		"--api", s.apiAddr, "--reconcile-interval", "1s", "--access-log", s.accessLog()}
 	cmd := exec.Command(s.bin, append(args, s.args...)...)
 	cmd.Stdout, cmd.Stderr = s.log, s.log
 	if len(s.env) > 0 {
@@ -279,6 +281,10 @@ func (s *serve) start() time.Time {
 	s.mu.Unlock()
 	return started
 }
+
+// accessLog is the file serve writes its access log to (docs/traffic.md,
+// "Access log").
+func (s *serve) accessLog() string { return filepath.Join(s.dir, "access.log") }
 
 // pid is the process that answers GET /health now (0: none).
 func (s *serve) pid() int {

@@ -13,7 +13,6 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"syscall"
@@ -87,8 +86,8 @@ func TestTraffic_AccessLog(t *testing.T) {
 	images(t)
 	a := newApp(t, imgV1)
 	s := newServe(t, "", a)
-	file := filepath.Join(s.dir, "access.log")
-	s.args = []string{"--access-log", file, "--log-format", "json"}
+	file := s.accessLog() // serve --access-log FILE, as every serve of the tests
+	s.args = []string{"--log-format", "json"}
 	s.start()
 	st := s.stable(a, imgV1, 60*time.Second)
 

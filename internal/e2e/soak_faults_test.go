@@ -170,14 +170,31 @@ func (k *soak) dockerKill(st step) {
 	k.close(w)
 }
 
-// inFlightAtDeath excuses the requests of app that were in flight when its
+// inFlightAtDeath excuses the POSTs of app that were in flight when its
 // container name died (killed: when the kill began): they were sent
-// already, and a request sent is never sent again unless it is idempotent
-// (docs/proxy.md). So are those sent before bluegreen learnt of it (the
-// latency of Docker's kill event): they met a port that no longer answers.
-// The outage hold keeps every request that begins after that
-// (docs/traffic.md): none of them is excused.
+// already, and a POST is never sent twice (docs/proxy.md, "Retries"). So
+// are those sent before bluegreen learnt of it (the latency of Docker's
+// kill event): they met a port that no longer answers. A GET whose
+// connection was lost then is held and sent again, and the outage hold
+// keeps every request that begins after that (docs/traffic.md): none of
+// them is excused.
 func (k *soak) inFlightAtDeath(fault, app int, name string, killed time.Time) {
+	k.t.Helper()
+	var held time.Time
+	waitFor(k.t, 10*time.Second, "the outage hold of "+name+" in serve's log", func() (bool, string) {
+		var ok bool
+		held, ok = k.s.holdBegan(k.apps[app].name, killed.Add(-time.Second))
+		return ok, ""
+	})
+	k.postsInFlight(fault, app, name, killed, held)
+}
+
+// postsInFlight excuses the POSTs of app in flight from from until its
+// container name died, or until knew when that is later (when bluegreen
+// learnt of it). A container stopped while serve cannot reach Docker (a
+// socket cut) is such a death too: serve learns of it from each request's
+// refused connection, and the POSTs sent before fail as at a docker kill.
+func (k *soak) postsInFlight(fault, app int, name string, from, knew time.Time) {
 	k.t.Helper()
 	out, err := exec.Command("docker", "inspect", "-f", "{{.State.FinishedAt}}", name).CombinedOutput()
 	if err != nil {
@@ -188,14 +205,10 @@ func (k *soak) inFlightAtDeath(fault, app int, name string, killed time.Time) {
 		k.t.Fatal(err)
 	}
 	end := died
-	waitFor(k.t, 10*time.Second, "the outage hold of "+name+" in serve's log", func() (bool, string) {
-		held, ok := k.s.holdBegan(k.apps[app].name, killed.Add(-time.Second))
-		if ok && held.After(end) {
-			end = held
-		}
-		return ok, ""
-	})
-	k.windows = append(k.windows, window{fault: fault, app: app, excuse: excuseHTTP, from: killed, to: end})
+	if knew.After(end) {
+		end = knew
+	}
+	k.windows = append(k.windows, window{fault: fault, app: app, excuse: excusePost, from: from, to: end})
 }
 
 // restartServe kills serve (-9) or stops it (SIGTERM), maybe while a
@@ -316,9 +329,11 @@ func (k *soak) dockerCut(st step) {
 	k.relay.cut()
 	if st.during {
 		k.open(f, st.app, containerGone())
+		stopped := time.Now()
 		if out, err := exec.Command("docker", "stop", "-t", "1", name).CombinedOutput(); err != nil {
 			k.t.Fatalf("docker stop %s: %v %s", name, err, out)
 		}
+		k.postsInFlight(f, st.app, name, stopped, time.Time{})
 	}
 	k.load.pause(st.cut)
 	if err := k.relay.restore(); err != nil {
@@ -332,22 +347,23 @@ func (k *soak) dockerCut(st step) {
 	}
 }
 
-// dockerRestart restarts the Docker daemon (only with -soak.docker-restart):
-// without live-restore it stops the containers; bluegreen starts them again.
+// dockerRestart restarts the Docker daemon (only with -soak.docker-restart)
+// as what started it would (restartDocker): without live-restore it stops
+// the containers; bluegreen starts them again.
 func (k *soak) dockerRestart() {
-	f := k.begin(faultDockerRestart, "systemctl restart docker")
-	k.open(f, -1, containerGone())
-	out, err := exec.Command("systemctl", "restart", "docker").CombinedOutput()
-	if err != nil {
-		out2, err2 := exec.Command("service", "docker", "restart").CombinedOutput()
-		if err2 != nil {
-			k.t.Fatalf("restart Docker: systemctl: %v %s; service: %v %s", err, out, err2, out2)
-		}
+	var active []string // each app's active container, which the daemon's stop ends
+	for i := range k.apps {
+		st := k.settleApp(i, time.Minute)
+		active = append(active, k.apps[i].name+"-"+string(st.ActiveColor))
 	}
-	waitFor(k.t, 2*time.Minute, "Docker answers", func() (bool, string) {
-		out, err := exec.Command("docker", "version", "--format", "{{.Server.Version}}").CombinedOutput()
-		return err == nil, string(out)
-	})
+	f := k.begin(faultDockerRestart, "the local daemon")
+	k.open(f, -1, containerGone())
+	began := time.Now()
+	how := restartDocker(k.t) // returns once a new daemon answers
+	k.t.Logf("          Docker restarted: %s", how)
+	for i, name := range active {
+		k.postsInFlight(f, i, name, began, time.Time{}) // its POSTs in flight when it stopped
+	}
 	k.settle(2 * time.Minute) // the window lasts until every app is stable again
 	k.closeWindows()
 }

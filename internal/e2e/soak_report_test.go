@@ -16,11 +16,13 @@ import (
 // started it again and it passed its health checks (docs/faults.md). The
 // outage hold (docs/traffic.md, on by default) holds the requests meanwhile
 // and sends them once it is back: no request that began after the death may
-// fail. Those in flight at that instant were sent already, and one that is
-// not idempotent is never sent twice: a docker kill excuses them alone
-// (inFlightAtDeath). With this true, the soak excuses every request until
-// the app is stable again, as before the outage hold. WebSockets that the
-// dead container carried stay excused either way: nothing can keep them.
+// fail, and neither may a GET in flight at that instant (its connection was
+// lost before its answer began: it is held and sent again, docs/proxy.md,
+// "Retries"). A POST in flight then was sent already and is never sent
+// twice: a docker kill excuses those alone (inFlightAtDeath). With this
+// true, the soak excuses every request until the app is stable again, as
+// before the outage hold. WebSockets that the dead container carried stay
+// excused either way: nothing can keep them.
 const containerOutageExcused = false
 
 // excuse is what a window excuses, as bits.
@@ -30,6 +32,7 @@ const (
 	excuseHTTP      excuse = 1 << iota // a request that met the outage (refused, cut, reset, 502, 503)
 	excuseWebSocket                    // a WebSocket that dropped or did not open
 	excuseGoingAway                    // a WebSocket closed with 1001 by a drain
+	excusePost                         // a POST (a request never sent twice) that met the outage
 )
 
 // window is a stretch of time, of one app or of all, whose failures of some
@@ -64,6 +67,8 @@ func (k *soak) judge(f failure) verdict {
 		need = excuseGoingAway
 	case f.class == classOutage && f.op == opWebSocket:
 		need = excuseWebSocket
+	case f.class == classOutage && (f.op == opPostLength || f.op == opPostChunked):
+		need = excuseHTTP | excusePost
 	case f.class == classOutage:
 		need = excuseHTTP
 	}

@@ -16,7 +16,7 @@ var (
 	soakSeed     = flag.Int64("soak.seed", 0, "the seed of the soak's fault schedule (0: a new one, printed)")
 	soakDuration = flag.Duration("soak.duration", 2*time.Minute, "how long the soak injects faults")
 	soakRestart  = flag.Bool("soak.docker-restart", false,
-		"the soak also restarts the Docker daemon (systemctl restart docker): only on a machine of one's own, "+
+		"the soak also restarts the Docker daemon (with systemctl, the init script, or by its pid file for a dockerd started by hand): only on a machine of one's own, "+
 			"never in CI or on a machine whose Docker others use")
 )
 

@@ -83,6 +83,7 @@ type Head struct {
 	fieldsp *[]Field // the pool handle of fields
 
 	method, target span // request line
+	lineOK         bool // the request line parsed (RequestLine)
 	status         int  // status line
 	reason         span // the status line after its version: "200 OK\r\n"
 	host           span
@@ -217,6 +218,11 @@ func (h *Head) Method() []byte { return h.bytes(h.method) }
 
 // Target returns a request's target as sent.
 func (h *Head) Target() []byte { return h.bytes(h.target) }
+
+// RequestLine reports whether the request line of the last ParseRequest
+// was valid (Method, Target and HTTP10 are then its), also when the rest
+// of the head was refused.
+func (h *Head) RequestLine() bool { return h.lineOK }
 
 // IsHEAD reports whether the request's method is HEAD.
 func (h *Head) IsHEAD() bool { return string(h.bytes(h.method)) == "HEAD" }

@@ -140,7 +140,11 @@ func (h *Head) requestLine() error {
 	}
 	h.method = span{0, int32(sp)}
 	h.target = span{int32(sp + 1), int32(sp + 1 + sp2)}
-	return validTarget(h.Method(), h.Target())
+	if err := validTarget(h.Method(), h.Target()); err != nil {
+		return err
+	}
+	h.lineOK = true
+	return nil
 }
 
 // validTarget accepts the origin form ("/path?query"), the absolute form

@@ -86,6 +86,24 @@ func TestHead_ParseRequest(t *testing.T) {
 			}
 		})
 	}
+	t.Run("the request line of a refused head", func(t *testing.T) {
+		for req, want := range map[string]bool{
+			"GET /a?b HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n": true,  // two hosts: the line parsed
+			"GET /a HTTP/1.0\r\nX@A: a\r\n\r\n":               true,  // an invalid field name
+			"GET /%zz HTTP/1.1\r\nHost: x\r\n\r\n":            false, // a bad target
+			"GET  / HTTP/1.1\r\nHost: x\r\n\r\n":              false,
+			"GET / HTTP/2.0\r\nHost: x\r\n\r\n":               false,
+		} {
+			h, _, ok, _ := parseAll([]byte(req))
+			if ok || h.RequestLine() != want {
+				t.Errorf("%q: accepted %v, RequestLine %v, want %v", req, ok, h.RequestLine(), want)
+			}
+		}
+		h, _, _, _ := parseAll([]byte("OPTIONS * HTTP/1.0\r\nHost: x\r\nHost: y\r\n\r\n"))
+		if string(h.Method()) != "OPTIONS" || string(h.Target()) != "*" || !h.HTTP10 {
+			t.Errorf("method %q, target %q, HTTP/1.0 %v", h.Method(), h.Target(), h.HTTP10)
+		}
+	})
 	badBody := []struct{ name, req string }{
 		{"bare LF after chunk size", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\nabc\r\n0\r\n\r\n"},
 		{"no CRLF after chunk data", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcd\r\n0\r\n\r\n"},

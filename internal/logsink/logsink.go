@@ -277,9 +277,11 @@ func (s *Sink) write(b *batch, from, to int) {
 			j++
 		}
 		end := b.ends[j-1]
-		if _, err := s.out.Write(b.buf[start:end]); err != nil {
+		_, err := s.out.Write(b.buf[start:end])
+		if err != nil {
 			s.dropped.Add(uint64(j - i))
-			s.lastErr.Store(&err)
+			stored := err // a copy: only a failed write allocates the error kept
+			s.lastErr.Store(&stored)
 		} else if s.lastErr.Load() != nil {
 			s.lastErr.Store(nil)
 		}

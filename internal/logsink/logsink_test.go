@@ -287,6 +287,26 @@ func TestSink_WriteDoesNotAllocate(t *testing.T) {
 	}
 }
 
+// TestSink_writeDoesNotAllocate: the flusher's write to an output that
+// takes everything allocates nothing (the error it keeps only when one
+// came).
+func TestSink_writeDoesNotAllocate(t *testing.T) {
+	s := &Sink{opts: Options{}.withDefaults(), out: discard{}}
+	b := newBatch(1 << 10)
+	for i := range 8 {
+		b.buf = append(b.buf, record(i)...)
+		b.ends = append(b.ends, len(b.buf))
+	}
+	if n := testing.AllocsPerRun(1000, func() { s.write(&b, 0, len(b.ends)) }); n != 0 {
+		t.Fatalf("write allocates %.1f times", n)
+	}
+	s.out = &failing{broken: true}
+	s.write(&b, 0, len(b.ends))
+	if !errors.Is(s.Err(), syscall.EPIPE) || s.Dropped() != 8 {
+		t.Fatalf("err %v, dropped %d", s.Err(), s.Dropped())
+	}
+}
+
 // BenchmarkSink_Write reports Write's cost and allocations (0) with the
 // output taking everything (discard) and with a stuck output (dropping).
 func BenchmarkSink_Write(b *testing.B) {
