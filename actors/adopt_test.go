@@ -53,6 +53,9 @@ func TestAppActor_InterruptedAndResumed(t *testing.T) {
 func TestAppActor_StateSurvivesRestart(t *testing.T) {
 	cfg := unitApp(t, "web:v1")
 	u := newUnit(t, cfg)
+	// The first start, then web:v2 into green (a deploy that came before
+	// the adoption would take blue, with no first start).
+	u.stable(cfg.Name, "web:v1")
 	u.wait(u.deploy(cfg.Name, "web:v2").DeploymentID)
 	u.restart()
 	st := u.stable(cfg.Name, "web:v2")
@@ -74,7 +77,14 @@ func TestAppActor_StateSurvivesRestart(t *testing.T) {
 		u.stop()
 		u.rt.exit(cfg.Name+"-green", 0, false)
 		u.start()
-		u.stable(cfg.Name, "web:v2")
+		// As above, the status read back from the store is stable before
+		// the adoption: wait for the one that shows green as Docker lists
+		// it, running again, and the app stable on it.
+		u.until("green running again, stable", func() bool {
+			st, err := u.sys.App(context.Background(), cfg.Name)
+			return err == nil && st.Containers.Green != nil && st.Containers.Green.State == "running" &&
+				st.Status == deploy.AppStable && st.CurrentImage == "web:v2"
+		})
 		if ct, _ := u.rt.container(cfg.Name + "-green"); !ct.Running {
 			t.Fatalf("green %+v", ct)
 		}

@@ -177,9 +177,14 @@ func (u *unit) tick(app string) {
 }
 
 // until waits for cond, polling briefly.
+// unitWait bounds a unit test's wait for a state: far above what any takes
+// on an idle machine (milliseconds), so that the race detector and a CI
+// machine busy with Docker tests of other packages make no test fail.
+const unitWait = 15 * time.Second
+
 func (u *unit) until(what string, cond func() bool) {
 	u.t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(unitWait)
 	for !cond() {
 		if time.Now().After(deadline) {
 			u.t.Fatalf("timed out waiting for %s", what)

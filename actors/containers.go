@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/bluegreen/bluegreen/config"
 	"github.com/bluegreen/bluegreen/deploy"
@@ -31,6 +32,7 @@ type appContainers struct {
 	slots    map[deploy.Color]*slot
 	asides   map[deploy.Color]*aside // the standbys set aside while a candidate takes their color (standby.go)
 	asideGen uint64                  // numbers the standbys' operations
+	removing []<-chan struct{}       // the removals of standbys that passed, closed when each ended (removals)
 	seen     [2]uint64               // the events of each color taken (reconcileResult.seen)
 
 	adopted bool  // Docker listed them once
@@ -45,6 +47,10 @@ type slot struct {
 	port         int // published host port
 	state        string
 	deploymentID int64
+	// startedAt is when Docker started the run of it that the actor started
+	// and waited for (Docker's clock; zero when it did not): its events
+	// from before are of an earlier run (earlierRun).
+	startedAt time.Time
 
 	healthy   bool // passed healthy_threshold checks in a row since it last started or failed
 	unhealthy bool // failed unhealthy_threshold checks in a row and not healthy since
@@ -165,10 +171,10 @@ func (cs *appContainers) clear(color deploy.Color) {
 	cs.delete(color)
 }
 
-// putCandidate takes a deployment's candidate into its color: running, or
-// exited when it did not stay up (failed).
-func (cs *appContainers) putCandidate(color deploy.Color, id, image string, port int, deploymentID int64, failed bool) {
-	s := &slot{id: id, image: image, port: port, state: "running", deploymentID: deploymentID, fresh: true}
+// putCandidate takes a deployment's candidate into its color: running since
+// startedAt, or exited when it did not stay up (failed).
+func (cs *appContainers) putCandidate(color deploy.Color, id, image string, port int, deploymentID int64, startedAt time.Time, failed bool) {
+	s := &slot{id: id, image: image, port: port, state: "running", deploymentID: deploymentID, fresh: true, startedAt: startedAt}
 	if failed {
 		s.state = "exited"
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/bluegreen/bluegreen/deploy"
 	"github.com/bluegreen/bluegreen/docker"
@@ -266,7 +267,7 @@ func TestContainers_Deployment(t *testing.T) {
 	cs := newAppContainers(p.env)
 	p.adopted(&cs)
 	green := p.runContainer(&cs, deploy.Green, "web:v2", 4, true)
-	cs.putCandidate(deploy.Green, green, "web:v2", cfg.Ports.Green, 4, false)
+	cs.putCandidate(deploy.Green, green, "web:v2", cfg.Ports.Green, 4, time.Now(), false)
 	if s, _ := cs.get(deploy.Green); !s.running() || s.deploymentID != 4 {
 		t.Fatalf("candidate %+v", s)
 	}
@@ -283,7 +284,7 @@ func TestContainers_Deployment(t *testing.T) {
 	if id, port := cs.startExisting(deploy.Green); id != green || port != cfg.Ports.Green {
 		t.Fatalf("startExisting %s %d", id, port)
 	}
-	cs.putCandidate(deploy.Green, green, "web:v2", cfg.Ports.Green, 0, true)
+	cs.putCandidate(deploy.Green, green, "web:v2", cfg.Ports.Green, 0, time.Time{}, true)
 	if s, _ := cs.get(deploy.Green); s.state != "exited" || s.deploymentID != 0 {
 		t.Fatalf("a switch's failed candidate %+v", s)
 	}

@@ -94,8 +94,8 @@ func (a *appActor) startExisting(color deploy.Color) (string, int) {
 	return a.containers.startExisting(color)
 }
 
-func (a *appActor) candidateStarted(color deploy.Color, id, image string, port int, deploymentID int64, failed bool) {
-	a.containers.putCandidate(color, id, image, port, deploymentID, failed)
+func (a *appActor) candidateStarted(color deploy.Color, id, image string, port int, deploymentID int64, startedAt time.Time, failed bool) {
+	a.containers.putCandidate(color, id, image, port, deploymentID, startedAt, failed)
 }
 
 func (a *appActor) watchHealth() { a.ensureMonitors() }

@@ -134,12 +134,18 @@ func (a *appActor) onContainerEvent(ev docker.Event) {
 		return
 	}
 	a.containers.sawEvent(color)
-	if s, ok := a.containers.get(color); !ok || s.id != ev.ID {
+	s, ok := a.containers.get(color)
+	if !ok || s.id != ev.ID {
 		// A container the actor does not know (made or removed behind its
 		// back, or by a step still running): read both colors again.
 		if ev.Action != docker.ActionKill && ev.Action != docker.ActionStop {
 			a.onReconcileTick()
 		}
+		return
+	}
+	if s.earlierRun(ev) {
+		// Of the stop before the actor started it again: no crash of this run.
+		a.log.Debug("event of an earlier run of the container ignored", keyColor, color, keyContainer, short(ev.ID), "action", ev.Action)
 		return
 	}
 	switch ev.Action {
@@ -156,6 +162,19 @@ func (a *appActor) onContainerEvent(ev docker.Event) {
 		a.ensureMonitors()
 		a.refreshStatus()
 	}
+}
+
+// earlierRun reports whether ev, an exit, kill or OOM kill of the slot's
+// container, happened before the run of it that the actor started (both
+// times are Docker's clock). The stream may bring a stop's events after
+// the actor, told by the stop's answer that the container is down, has
+// started it again (a manual switch back to it).
+func (s slot) earlierRun(ev docker.Event) bool {
+	switch ev.Action {
+	case docker.ActionDie, docker.ActionKill, docker.ActionOOM:
+		return ev.Time.Before(s.startedAt)
+	}
+	return false
 }
 
 // onDie takes the exit of a known container.

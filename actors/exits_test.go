@@ -422,3 +422,41 @@ func TestRevival_RestartPolicyNo(t *testing.T) {
 		t.Fatal("restart_policy no: a restart is scheduled")
 	}
 }
+
+// TestAppActor_EventsOfAnEarlierRun: a deployment stops the old color, and
+// the stream brings the stop's events only after a switch started that
+// container again (the stop's answer came first): they are of its earlier
+// run, no crash of the switch's candidate.
+func TestAppActor_EventsOfAnEarlierRun(t *testing.T) {
+	cfg := unitApp(t, "web:v1")
+	u := newUnit(t, cfg)
+	u.stable(cfg.Name, "web:v1")
+	u.until("the event stream", func() bool { return u.rt.streamCount() == 1 })
+	release := u.rt.holdEvents()
+	u.wait(u.deploy(cfg.Name, "web:v2").DeploymentID) // blue stopped: its kill and die are held
+	blue := cfg.Name + "-blue"
+	u.rt.setHealth(blue, 503) // the switch's gate stays open
+	resp, err := u.sys.askDeploy(Switch{App: cfg.Name, Color: deploy.Blue})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.reaches(resp.DeploymentID, deploy.StatusHealthChecking)
+	release() // the stop's kill and die, then the switch's start
+	logs := u.logs.(testWriter)
+	u.until("the stop's exit taken as of the earlier run", func() bool {
+		return logs.has("event of an earlier run of the container ignored", "action=die")
+	})
+	if d := u.deployment(resp.DeploymentID); d.Status != deploy.StatusHealthChecking {
+		t.Fatalf("the switch after the stop's exit came: %+v", d)
+	}
+	u.rt.setHealth(blue, 200)
+	if d := u.wait(resp.DeploymentID); d.Status != deploy.StatusCompleted {
+		t.Fatalf("the switch %+v", d)
+	}
+	if st := u.stable(cfg.Name, "web:v1"); st.ActiveColor != deploy.Blue {
+		t.Fatalf("status %+v", st)
+	}
+	// An exit after the switch's start is one.
+	u.rt.exit(blue, 3, false)
+	u.until("degraded", func() bool { return u.app(cfg.Name).Status == deploy.AppDegraded })
+}

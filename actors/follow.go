@@ -106,7 +106,9 @@ func (a *appActor) stopDriving() {
 
 // pruneImages starts a retention pass after deployment id completed
 // (images.go).
-func (a *appActor) pruneImages(id int64) { a.images.start(id, a.protection()) }
+func (a *appActor) pruneImages(id int64) {
+	a.images.start(id, a.protection(), a.containers.removals())
+}
 
 // onImagesPruned records a retention pass, and runs the one a deployment
 // that completed meanwhile asked for.

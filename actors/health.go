@@ -53,6 +53,7 @@ type healthActor struct {
 	tally       *atomic.Int64 // the passes in a row, for the app actor's status
 	eager       func() bool   // true: send every passed check (the app's proxy holds requests, maybe for one)
 	startingFor time.Duration // how long failed checks before the first pass are starting (healthTarget)
+	quit        context.Context // healthTarget.quit (nil: none)
 
 	// Owned by the probe loop.
 	passes, failures int       // checks passed (failed, not starting) in a row
@@ -98,7 +99,7 @@ const healthGrid = 50 * time.Millisecond
 func newHealthActor(color deploy.Color, t healthTarget, hc config.HealthCheck, rec healthRecorder, tally *atomic.Int64, eager func() bool) actor.Producer {
 	return func() actor.Receiver {
 		return &healthActor{color: color, containerID: t.id, hc: hc, prober: probe.New(t.port, hc), rec: rec, tally: tally,
-			startingFor: t.starting, eager: eager}
+			startingFor: t.starting, eager: eager, quit: t.quit}
 	}
 }
 
@@ -108,7 +109,11 @@ func (h *healthActor) Receive(c *actor.Context) {
 		if h.cancel != nil {
 			return
 		}
-		ctx, cancel := context.WithCancel(context.Background())
+		parent := h.quit
+		if parent == nil {
+			parent = context.Background()
+		}
+		ctx, cancel := context.WithCancel(parent)
 		h.cancel, h.done = cancel, make(chan struct{})
 		go h.loop(ctx, c.Engine(), c.Parent())
 	case actor.Stopped:

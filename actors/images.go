@@ -125,6 +125,7 @@ type pruneJob struct {
 	keep         int
 	deploymentID int64 // the completed deployment that asked for it
 	protect      protection
+	after        []<-chan struct{} // removals of containers to wait for first (appContainers.removals)
 }
 
 // imagesPruned reports a retention pass to the app actor.
@@ -138,6 +139,12 @@ type imagesPruned struct {
 // prune runs one retention pass: it lists, chooses and removes.
 func prune(ctx context.Context, st *store.Store, rt Runtime, job pruneJob) imagesPruned {
 	res := imagesPruned{job: job}
+	for _, op := range job.after {
+		if err := waitOp(ctx, op); err != nil {
+			res.err = fmt.Errorf("wait for a standby's removal: %w", err)
+			return res
+		}
+	}
 	images, err := appImages(ctx, st, rt, job.app)
 	if err != nil {
 		res.err = err
@@ -172,7 +179,7 @@ type imageRetention struct {
 
 // start starts a pass after deployment id completed, unless
 // docker.keep_images is 0 or one runs already (then another runs after it).
-func (r *imageRetention) start(id int64, protect protection) {
+func (r *imageRetention) start(id int64, protect protection, after []<-chan struct{}) {
 	keep := r.env.cfg.Docker.KeepImages
 	if keep <= 0 {
 		return
@@ -181,7 +188,7 @@ func (r *imageRetention) start(id int64, protect protection) {
 		r.again = id
 		return
 	}
-	job := pruneJob{app: r.env.cfg.Name, keep: keep, deploymentID: id, protect: protect}
+	job := pruneJob{app: r.env.cfg.Name, keep: keep, deploymentID: id, protect: protect, after: after}
 	ctx, cancel := context.WithTimeout(context.Background(), pruneTimeout)
 	done := make(chan struct{})
 	r.done, r.stop = done, cancel

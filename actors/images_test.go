@@ -295,12 +295,12 @@ func TestRetention_Pass(t *testing.T) {
 	}
 	r := &imageRetention{env: p.env}
 	release := p.rt.hold("Images")
-	r.start(3, protection{refs: map[string]bool{"web:v3": true}})
+	r.start(3, protection{refs: map[string]bool{"web:v3": true}}, nil)
 	pass := r.running()
 	if pass == nil {
 		t.Fatal("no pass runs")
 	}
-	r.start(4, protection{}) // a deployment completed during the pass
+	r.start(4, protection{}, nil) // a deployment completed during the pass
 	if r.running() != pass {
 		t.Fatal("a second pass runs beside the first")
 	}
@@ -329,8 +329,8 @@ func TestRetention_CutShort(t *testing.T) {
 	p.completedDeployment("web:v1")
 	r := &imageRetention{env: p.env}
 	defer p.rt.hold("Images")()
-	r.start(1, protection{})
-	r.start(2, protection{})
+	r.start(1, protection{}, nil)
+	r.start(2, protection{}, nil)
 	r.cancel() // a pause
 	msg := sent[imagesPruned](p)
 	if msg.err == nil {
@@ -349,7 +349,7 @@ func TestRetention_KeepAll(t *testing.T) {
 	cfg.Docker.KeepImages = 0
 	p := newPartEnv(t, cfg)
 	r := &imageRetention{env: p.env}
-	r.start(1, protection{})
+	r.start(1, protection{}, nil)
 	if r.running() != nil {
 		t.Fatal("keep_images 0 runs a pass")
 	}

@@ -59,7 +59,7 @@ func proxyGets(t *testing.T, port, n, want int) {
 func (u *unit) untilMetric(want float64, name string, labels ...string) *scrape.Scrape {
 	u.t.Helper()
 	var s *scrape.Scrape
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(unitWait)
 	for {
 		s = scrapeOf(u.t, u.sys)
 		if v, _ := s.Value(name, labels...); v == want {

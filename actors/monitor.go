@@ -33,6 +33,7 @@ type healthWatch struct {
 	ofID  string             // the container it checks
 	ofCfg config.HealthCheck // with this config
 	tally *atomic.Int64      // its passes in a row (healthActor)
+	quit  context.CancelFunc // ends its checks at once (healthTarget.quit)
 }
 
 // healthTarget is a container to check: its ID and published port, and
@@ -42,6 +43,10 @@ type healthTarget struct {
 	id       string
 	port     int
 	starting time.Duration
+	// quit, canceled when the app actor stops the watch, ends the check
+	// in flight and any record of it before the health actor takes its
+	// stop: the container may be stopped right after (nil: the stop only).
+	quit context.Context
 }
 
 func newAppMonitors(e *env) appMonitors {
@@ -62,6 +67,7 @@ func (m *appMonitors) ensure(want map[deploy.Color]healthTarget) {
 		if wanted && w == nil {
 			rec := healthRecorder{app: e.cfg.Name, metrics: e.metrics, store: e.deps.store, log: e.log}
 			w = &healthWatch{ofID: t.id, ofCfg: e.cfg.HealthCheck, tally: new(atomic.Int64)}
+			t.quit, w.quit = context.WithCancel(context.Background())
 			m.gen++
 			w.pid = e.home.SpawnChild(newHealthActor(color, t, e.cfg.HealthCheck, rec, w.tally, m.eager), "health",
 				actor.WithID(string(color)+"-"+strconv.FormatUint(m.gen, 10)),
@@ -91,6 +97,7 @@ func (m *appMonitors) stop(color deploy.Color) {
 		return
 	}
 	delete(m.watches, color)
+	w.quit()
 	m.dying = append(m.dying, m.env.eng.Poison(w.pid))
 	live := m.dying[:0]
 	for _, ctx := range m.dying {

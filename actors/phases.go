@@ -46,19 +46,20 @@ func (r *deploymentRun) pull() {
 // color's existing container instead.
 func (r *deploymentRun) startCandidate() {
 	rt, startup, poll := r.env.deps.rt, r.env.cfg.Deployment.StartupTimeout, r.env.deps.timers.runPoll
-	done := func(id string, port int, err error) {
-		r.done(stepDone{phase: phaseStarting, container: id, port: port, err: err})
+	done := func(id string, port int, startedAt time.Time, err error) {
+		r.done(stepDone{phase: phaseStarting, container: id, port: port, startedAt: startedAt, err: err})
 	}
 	if r.existing {
 		id, port := r.host.startExisting(r.color)
 		go func() {
 			ctx, cancel := timeoutAfterQueue(r.ctx, startup) // startup_timeout runs from the turn in Docker's queue (queue.go)
 			defer cancel()
+			var startedAt time.Time
 			err := rt.Start(ctx, id)
 			if err == nil {
-				err = waitRunning(ctx, rt, id, poll)
+				startedAt, err = waitRunning(ctx, rt, id, poll)
 			}
-			done(id, port, err)
+			done(id, port, startedAt, err)
 		}()
 		return
 	}
@@ -68,16 +69,17 @@ func (r *deploymentRun) startCandidate() {
 		defer cancel()
 		if prepare != nil {
 			if err := prepare(ctx); err != nil {
-				done("", 0, err)
+				done("", 0, time.Time{}, err)
 				return
 			}
 		}
 		id, err := createAndStart(ctx, rt, spec)
 		if err != nil {
-			done("", 0, err)
+			done("", 0, time.Time{}, err)
 			return
 		}
-		done(id, spec.HostPort, waitRunning(ctx, rt, id, poll))
+		startedAt, err := waitRunning(ctx, rt, id, poll)
+		done(id, spec.HostPort, startedAt, err)
 	}()
 }
 
@@ -118,7 +120,7 @@ func (r *deploymentRun) candidateCreated(res stepDone) {
 	if r.existing {
 		id = 0 // the color's container from before, of no deployment
 	}
-	r.host.candidateStarted(r.color, res.container, r.dep.ToImage, res.port, id, res.err != nil)
+	r.host.candidateStarted(r.color, res.container, r.dep.ToImage, res.port, id, res.startedAt, res.err != nil)
 	if res.err == nil {
 		r.env.event(r.dep.DeploymentID, deploy.EventContainerStarted,
 			fmt.Sprintf("%s container %s started from %s on 127.0.0.1:%d", r.color, short(res.container), r.dep.ToImage, res.port),
@@ -286,27 +288,27 @@ func orNone(color deploy.Color) deploy.Color {
 // logLines is how many of a failed container's last log lines a deployment keeps.
 const logLines = 50
 
-// waitRunning waits until the container runs, inspecting it every poll. A
-// container that already exited is reported at once; ctx carries
-// startup_timeout.
-func waitRunning(ctx context.Context, rt Runtime, id string, poll time.Duration) error {
+// waitRunning waits until the container runs, inspecting it every poll,
+// and returns when Docker started it (its clock). A container that already
+// exited is reported at once; ctx carries startup_timeout.
+func waitRunning(ctx context.Context, rt Runtime, id string, poll time.Duration) (time.Time, error) {
 	for {
 		ct, err := rt.Inspect(ctx, id)
 		if err == nil && ct.Running {
-			return nil
+			return ct.StartedAt, nil
 		}
 		if err == nil && (ct.State == "exited" || ct.State == "dead") {
-			return fmt.Errorf("container exited with code %d right after start", ct.ExitCode)
+			return time.Time{}, fmt.Errorf("container exited with code %d right after start", ct.ExitCode)
 		}
 		if err == nil && (ct.State == "restarting" || ct.RestartCount > 0) {
-			return fmt.Errorf("container exited right after start (Docker restarted it %d time(s))", ct.RestartCount)
+			return time.Time{}, fmt.Errorf("container exited right after start (Docker restarted it %d time(s))", ct.RestartCount)
 		}
 		select {
 		case <-ctx.Done():
 			if err != nil {
-				return err
+				return time.Time{}, err
 			}
-			return fmt.Errorf("container not running within startup_timeout (state %s)", ct.State)
+			return time.Time{}, fmt.Errorf("container not running within startup_timeout (state %s)", ct.State)
 		case <-time.After(poll):
 		}
 	}

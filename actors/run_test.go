@@ -164,7 +164,7 @@ func (h *fakeHost) newContainer(d deploy.Deployment) (docker.Spec, func(context.
 	return cs.spec(d), nil
 }
 func (h *fakeHost) startExisting(deploy.Color) (string, int) { return "", 0 }
-func (h *fakeHost) candidateStarted(color deploy.Color, id, image string, port int, deploymentID int64, failed bool) {
+func (h *fakeHost) candidateStarted(color deploy.Color, id, image string, port int, deploymentID int64, _ time.Time, failed bool) {
 	h.call(fmt.Sprintf("candidateStarted %s failed=%v", color, failed))
 }
 func (h *fakeHost) watchHealth() { h.call("watchHealth") }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"time"
 
 	"github.com/bluegreen/bluegreen/config"
 
@@ -70,8 +71,8 @@ type runHost interface {
 	// actor (a manual switch) and returns it.
 	startExisting(color deploy.Color) (id string, port int)
 	// candidateStarted takes the started candidate (failed: it did not stay
-	// up) into its color.
-	candidateStarted(color deploy.Color, id, image string, port int, deploymentID int64, failed bool)
+	// up), which Docker started at startedAt, into its color.
+	candidateStarted(color deploy.Color, id, image string, port int, deploymentID int64, startedAt time.Time, failed bool)
 	// watchHealth runs the health actors the app needs now: the candidate's
 	// during its gate.
 	watchHealth()
@@ -192,6 +193,7 @@ type stepDone struct {
 	pulled    bool              // pulling: the image was pulled (not found locally)
 	container string            // starting: the new container's ID ("" when none was created)
 	port      int               // starting: its published port
+	startedAt time.Time         // starting: when Docker started it (its clock); zero when it did not stay up
 	drained   proxy.DrainResult // draining
 	logs      []string          // rolling back: the failed container's last log lines
 }

@@ -45,6 +45,7 @@ type fakeRuntime struct {
 	waiting    map[string]int                          // call name → late answers read and not returned yet
 	streams    map[chan docker.Event]map[string]string // event streams and their label filters
 	quiet      bool                                    // events are not sent (a stream that missed them)
+	held       *[]docker.Event                         // non-nil: events wait here, in order, for holdEvents' release
 	cleanup    chan struct{}                           // non-nil: Stop returns after the exit only once it is closed (Docker's clean-up)
 }
 
@@ -517,10 +518,36 @@ func (rt *fakeRuntime) emit(c *fakeContainer, action string, code int) {
 		return
 	}
 	e := docker.Event{Action: action, ID: c.ID, Name: c.Name, Labels: maps.Clone(c.Labels), ExitCode: code, Time: time.Now()}
+	if rt.held != nil {
+		*rt.held = append(*rt.held, e)
+		return
+	}
+	rt.deliver(e)
+}
+
+// holdEvents keeps the events from the streams, as a stream slower than
+// the calls' answers, until release sends them in order.
+func (rt *fakeRuntime) holdEvents() (release func()) {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	held := new([]docker.Event)
+	rt.held = held
+	return func() {
+		rt.mu.Lock()
+		defer rt.mu.Unlock()
+		rt.held = nil
+		for _, e := range *held {
+			rt.deliver(e)
+		}
+	}
+}
+
+// deliver sends e to the streams whose labels it carries. rt.mu is held.
+func (rt *fakeRuntime) deliver(e docker.Event) {
 	for ch, labels := range rt.streams {
 		match := true
 		for k, v := range labels {
-			match = match && c.Labels[k] == v
+			match = match && e.Labels[k] == v
 		}
 		if match {
 			select {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/bluegreen/bluegreen/deploy"
@@ -153,6 +154,7 @@ func (cs *appContainers) dropAside(color deploy.Color, by int64) {
 	}
 	prev, done := cs.nextOp(a, false)
 	delete(cs.asides, color)
+	cs.removing = append(cs.removals(), a.op)
 	send, rt, id, gen := cs.env.send, cs.env.deps.rt, a.id, a.gen
 	go func() {
 		defer done()
@@ -164,6 +166,23 @@ func (cs *appContainers) dropAside(color deploy.Color, by int64) {
 		}
 		send(standbyDone{color: color, by: by, gen: gen, removed: true, ct: docker.Container{ID: id}, err: err})
 	}()
+}
+
+// removals returns the removals of standbys in flight, and forgets those
+// that ended. A retention pass waits for them: until its removal ended, a
+// standby's container keeps its image in use.
+func (cs *appContainers) removals() []<-chan struct{} {
+	live := cs.removing[:0]
+	for _, op := range cs.removing {
+		select {
+		case <-op:
+		default:
+			live = append(live, op)
+		}
+	}
+	clear(cs.removing[len(live):])
+	cs.removing = live
+	return slices.Clone(live)
 }
 
 // standbyDone takes the end of a restore or a removal; it reports whether

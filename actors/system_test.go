@@ -189,6 +189,22 @@ func newTestWriter(t *testing.T) testWriter {
 	return w
 }
 
+// has reports whether the logs so far have a line with every one of parts.
+func (w testWriter) has(parts ...string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for line := range strings.Lines(w.buf.String()) {
+		all := true
+		for _, p := range parts {
+			all = all && strings.Contains(line, p)
+		}
+		if all {
+			return true
+		}
+	}
+	return false
+}
+
 func (w testWriter) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()

@@ -163,8 +163,8 @@ func bodyThenRoute(t *testing.T, p *Proxy, rec *recorder) string {
 // comes once drainTime passed, and ends the connection.
 func stalledUnreadBody(t *testing.T, p *Proxy, _ *recorder) string {
 	c := dialProxy(t, p)
+	start := time.Now() // the drain's clock starts once the proxy read the head, after the write
 	io.WriteString(c, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n"+smuggledEcho)
-	start := time.Now()
 	raw := readAll(t, c, 10*time.Second)
 	if d := time.Since(start); d < drainTime {
 		t.Errorf("answered after %s, before the drain's %s", d, drainTime)

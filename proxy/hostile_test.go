@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bufio"
+	"cmp"
 	"fmt"
 	"io"
 	"net"
@@ -14,11 +15,23 @@ import (
 	"time"
 )
 
-// Timeouts of the hostile table's proxies: short, so that the timeout
-// cases take well under a second each.
+// Timeouts of the proxies of the rows that wait for a timeout: short, so
+// that each takes well under two seconds; the idle timeout is far enough
+// past the head timeout that a client can surely idle between the two.
 // Connections park after 100 ms, so that the timeouts are also those of
 // parked connections.
-var hostileTimeouts = timeouts{head: 300 * time.Millisecond, idle: 900 * time.Millisecond, body: 300 * time.Millisecond, park: 100 * time.Millisecond}
+var hostileTimeouts = timeouts{head: 300 * time.Millisecond, idle: 1500 * time.Millisecond, body: 300 * time.Millisecond, park: 100 * time.Millisecond}
+
+// tableTimeouts are those of the other rows' proxies: head and body
+// timeouts no row meets even when the race detector and a loaded machine
+// slow the proxy's reading of a large head (or a client's pauses between
+// pieces) tenfold, and an idle timeout that ends soon after the answers
+// the connections whose clients keep their side open.
+var tableTimeouts = timeouts{head: 3 * time.Second, idle: 3 * time.Second, body: 3 * time.Second, park: 100 * time.Millisecond}
+
+// movingTimeouts are those of the row of a body that keeps moving: a body
+// timeout ten times the client's pause between its bytes.
+var movingTimeouts = timeouts{head: hostileTimeouts.head, idle: hostileTimeouts.idle, body: time.Second, park: hostileTimeouts.park}
 
 // hostileCase is one row of TestProxy_hostile: raw bytes a client sends,
 // how the upstream answers, and what the upstream must have seen and the
@@ -32,6 +45,7 @@ type hostileCase struct {
 	opts    Options
 	route   int                      // what the proxy routes to: routeRecorder, routeRefused or routeNone
 	setup   func(*testing.T, *Proxy) // after the route: a traffic mode, held requests (nil: none)
+	tmo     timeouts                 // the proxy's (zero: tableTimeouts)
 
 	wantUp  []string // the complete requests the upstream saw, "METHOD URI", in order
 	noBytes bool     // not one byte reached the upstream
@@ -311,12 +325,12 @@ func hostileCases() []hostileCase {
 		// Defect 9 and docs/proxy.md, "Limits and timeouts".
 		{name: "9 a head over 64 KiB gets 431", send: "GET / HTTP/1.1\r\nHost: x\r\nX: " + strings.Repeat("a", 64<<10) + "\r\n\r\n", noBytes: true, want: []int{431}},
 		{name: "a head of exactly 64 KiB is served", send: exactHead(64 << 10), wantUp: []string{"GET /exact"}, want: []int{200}},
-		{name: "9 a slow head gets 408", run: slowHead, noBytes: true, want: []int{408}},
-		{name: "9 a client that sends nothing gets 408", run: silentClient, noBytes: true, want: []int{408}},
-		{name: "9 an idle keep-alive connection is closed without an answer", run: idleClient, wantUp: []string{"GET /1"}, want: []int{200}},
-		{name: "9 after idling, a head has the head timeout from its first byte", run: idleThenSlowHead, wantUp: []string{"GET /1"}, want: []int{200, 408}},
-		{name: "9 a stalled body gets 408 and frees the upstream", run: stalledBody, upBad: true, want: []int{408}},
-		{name: "a slow body that keeps moving is served", run: movingBody, wantUp: []string{"POST /slow"}, want: []int{200}},
+		{name: "9 a slow head gets 408", run: slowHead, tmo: hostileTimeouts, noBytes: true, want: []int{408}},
+		{name: "9 a client that sends nothing gets 408", run: silentClient, tmo: hostileTimeouts, noBytes: true, want: []int{408}},
+		{name: "9 an idle keep-alive connection is closed without an answer", run: idleClient, tmo: hostileTimeouts, wantUp: []string{"GET /1"}, want: []int{200}},
+		{name: "9 after idling, a head has the head timeout from its first byte", run: idleThenSlowHead, tmo: hostileTimeouts, wantUp: []string{"GET /1"}, want: []int{200, 408}},
+		{name: "9 a stalled body gets 408 and frees the upstream", run: stalledBody, tmo: hostileTimeouts, upBad: true, want: []int{408}},
+		{name: "a slow body that keeps moving is served", run: movingBody, tmo: movingTimeouts, wantUp: []string{"POST /slow"}, want: []int{200}},
 
 		// More framing and connection handling.
 		{
@@ -429,7 +443,7 @@ func runHostile(t *testing.T, cases []hostileCase) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			rec := newRecorder(t, tt.answer)
-			p := startProxyTimeouts(t, tt.opts, hostileTimeouts)
+			p := startProxyTimeouts(t, tt.opts, cmp.Or(tt.tmo, tableTimeouts))
 			switch tt.route {
 			case routeRecorder:
 				p.SetTarget("blue", rec.addr())
@@ -629,9 +643,15 @@ func readAnswer(t *testing.T, c net.Conn, br *bufio.Reader) string {
 	return raw.String()
 }
 
+// The clients below that check an answer came no sooner than a timeout
+// measure from before the step that starts the proxy's clock (the dial, the
+// write): the proxy's clock starts later, so a wait the proxy cut short
+// shows, while a client goroutine the scheduler delayed after that step
+// cannot make a correct proxy look early.
+
 func slowHead(t *testing.T, p *Proxy, _ *recorder) string {
+	start := time.Now() // the head timeout runs from the accept, after the dial
 	c := dialProxy(t, p)
-	start := time.Now()
 	head := "GET /slow HTTP/1.1\r\nHost: x\r\n"
 	var got strings.Builder
 	done := make(chan struct{})
@@ -658,8 +678,8 @@ func slowHead(t *testing.T, p *Proxy, _ *recorder) string {
 }
 
 func silentClient(t *testing.T, p *Proxy, _ *recorder) string {
-	c := dialProxy(t, p)
 	start := time.Now()
+	c := dialProxy(t, p)
 	raw := readAll(t, c, 5*time.Second)
 	if d := time.Since(start); d < hostileTimeouts.head {
 		t.Errorf("closed after %s, before the head timeout %s", d, hostileTimeouts.head)
@@ -669,28 +689,36 @@ func silentClient(t *testing.T, p *Proxy, _ *recorder) string {
 
 func idleClient(t *testing.T, p *Proxy, _ *recorder) string {
 	c := dialProxy(t, p)
+	sent := time.Now() // the idle timeout runs from the end of the answer, after this
 	io.WriteString(c, getReq("/1"))
 	br := bufio.NewReader(c)
 	raw := readAnswer(t, c, br)
-	answered := time.Now()
 	c.SetReadDeadline(time.Now().Add(5 * time.Second))
 	rest, err := io.ReadAll(br)
 	if err != nil && !isReset(err) {
 		t.Fatalf("read: %v", err)
 	}
-	if d := time.Since(answered); d < hostileTimeouts.idle {
-		t.Errorf("an idle connection was closed after %s, before the idle timeout %s", d, hostileTimeouts.idle)
+	if d := time.Since(sent); d < hostileTimeouts.idle {
+		t.Errorf("an idle connection was closed %s after its request, before the idle timeout %s", d, hostileTimeouts.idle)
 	}
 	return raw + string(rest)
 }
 
 func idleThenSlowHead(t *testing.T, p *Proxy, _ *recorder) string {
 	c := dialProxy(t, p)
+	sent := time.Now()
 	io.WriteString(c, getReq("/1"))
 	br := bufio.NewReader(c)
 	raw := readAnswer(t, c, br)
-	// Idle past the head timeout, then start a head and stall.
-	time.Sleep(hostileTimeouts.head + 100*time.Millisecond)
+	// Idle past the head timeout but not the idle one, then start a head
+	// and stall. The proxy's wait began between sent and the answer (or
+	// a moment after, if the proxy's goroutine was delayed): the first
+	// byte goes midway between the two timeouts after the answer, past
+	// the one and before the other by a margin of their half gap.
+	time.Sleep(hostileTimeouts.head + (hostileTimeouts.idle-hostileTimeouts.head)/2)
+	if d := time.Since(sent); d >= hostileTimeouts.idle {
+		t.Logf("the answer and the sleep took %s, past the idle timeout: the proxy may close", d)
+	}
 	first := time.Now()
 	io.WriteString(c, "GET /2 HTTP/1.1\r\n")
 	c.SetReadDeadline(time.Now().Add(5 * time.Second))
@@ -706,8 +734,8 @@ func idleThenSlowHead(t *testing.T, p *Proxy, _ *recorder) string {
 
 func stalledBody(t *testing.T, p *Proxy, rec *recorder) string {
 	c := dialProxy(t, p)
+	start := time.Now() // the body timeout runs from the proxy's last read, after the write
 	io.WriteString(c, "POST /stall HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc")
-	start := time.Now()
 	raw := readAll(t, c, 5*time.Second)
 	if d := time.Since(start); d < hostileTimeouts.body {
 		t.Errorf("408 after %s, before the body timeout %s", d, hostileTimeouts.body)
@@ -723,11 +751,14 @@ func stalledBody(t *testing.T, p *Proxy, rec *recorder) string {
 
 func movingBody(t *testing.T, p *Proxy, _ *recorder) string {
 	c := dialProxy(t, p)
-	io.WriteString(c, "POST /slow HTTP/1.1\r\nHost: x\r\nContent-Length: 8\r\n\r\n")
-	// Each byte comes before the body timeout; all of them take longer.
-	tick := time.NewTicker(hostileTimeouts.body / 3)
+	// Each byte comes well before the body timeout; all of them take
+	// longer than it.
+	gap := movingTimeouts.body / 10
+	n := int(movingTimeouts.body/gap) + 4
+	fmt.Fprintf(c, "POST /slow HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n", n)
+	tick := time.NewTicker(gap)
 	defer tick.Stop()
-	for range 8 {
+	for range n {
 		<-tick.C
 		io.WriteString(c, "x")
 	}
