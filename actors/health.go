@@ -50,9 +50,9 @@ type healthActor struct {
 	hc          config.HealthCheck
 	prober      *probe.Prober
 	rec         healthRecorder
-	tally       *atomic.Int64 // the passes in a row, for the app actor's status
-	eager       func() bool   // true: send every passed check (the app's proxy holds requests, maybe for one)
-	startingFor time.Duration // how long failed checks before the first pass are starting (healthTarget)
+	tally       *atomic.Int64   // the passes in a row, for the app actor's status
+	eager       func() bool     // true: send every passed check (the app's proxy holds requests, maybe for one)
+	startingFor time.Duration   // how long failed checks before the first pass are starting (healthTarget)
 	quit        context.Context // healthTarget.quit (nil: none)
 
 	// Owned by the probe loop.
