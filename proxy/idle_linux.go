@@ -157,14 +157,7 @@ func (cc *clientConn) park(first bool) bool {
 		from, to = connNew, connParkedNew
 		limit = cc.p.tmo.head
 	}
-	ip.mu.Lock()
-	if cc.parkID == 0 {
-		ip.next++
-		cc.parkID = ip.next
-	}
-	ip.conns[cc.parkID] = cc
-	ip.mu.Unlock()
-	cc.wakeMissed.Store(false)
+	ip.enroll(cc)
 	gen := cc.parkGen.Add(1)
 	// Like a deadline (progressConn), the timeout fires between limit and
 	// limit plus its slack, so that a client that counts from when it got
@@ -230,14 +223,7 @@ func (cc *clientConn) watchHeld() bool {
 	if ip == nil || cc.raw == nil {
 		return false
 	}
-	ip.mu.Lock()
-	if cc.parkID == 0 {
-		ip.next++
-		cc.parkID = ip.next
-	}
-	ip.conns[cc.parkID] = cc
-	ip.mu.Unlock()
-	cc.wakeMissed.Store(false)
+	ip.enroll(cc)
 	if !cc.registerIdle(ip, syscall.EPOLLRDHUP|syscall.EPOLLONESHOT) {
 		ip.forget(cc)
 		return false
@@ -287,3 +273,16 @@ func (cc *clientConn) closeParked() {
 
 // canParkHere reports whether connections can park on this system.
 func canParkHere() bool { return poller() != nil }
+
+// enroll gives cc its ID in the poller (once) and puts it among the
+// connections the poller may wake; a wake-up missed before is forgotten.
+func (ip *idlePoller) enroll(cc *clientConn) {
+	ip.mu.Lock()
+	if cc.parkID == 0 {
+		ip.next++
+		cc.parkID = ip.next
+	}
+	ip.conns[cc.parkID] = cc
+	ip.mu.Unlock()
+	cc.wakeMissed.Store(false)
+}
