@@ -22,6 +22,13 @@ const (
 	logBufSize = 16 << 10
 )
 
+// batchSink is a Sink that takes a batch of records in one call
+// (internal/logsink's): a flush then takes its lock and wakes its writer
+// once, not once per record.
+type batchSink interface {
+	WriteRecords(buf []byte, ends []int) error
+}
+
 // logBuffer gathers one proxy's records for its sink.
 type logBuffer struct {
 	sink Sink
@@ -70,7 +77,8 @@ func (lb *logBuffer) add(rec []byte) {
 	lb.mu.Unlock()
 }
 
-// flush hands the buffered records to the sink, one Write each.
+// flush hands the buffered records to the sink: in one call when it takes
+// batches, else one Write each.
 func (lb *logBuffer) flush() {
 	lb.flushMu.Lock()
 	defer lb.flushMu.Unlock()
@@ -79,10 +87,14 @@ func (lb *logBuffer) flush() {
 	lb.buf, lb.ends = lb.spareBuf, lb.spareEnds
 	lb.armed = false
 	lb.mu.Unlock()
-	start := 0
-	for _, end := range ends {
-		lb.sink.Write(buf[start:end])
-		start = end
+	if bs, ok := lb.sink.(batchSink); ok {
+		bs.WriteRecords(buf, ends)
+	} else {
+		start := 0
+		for _, end := range ends {
+			lb.sink.Write(buf[start:end])
+			start = end
+		}
 	}
 	lb.spareBuf, lb.spareEnds = buf[:0], ends[:0]
 }
