@@ -298,3 +298,11 @@ func (cs *appContainers) delete(color deploy.Color) {
 		cs.env.log.Error("delete container", keyColor, color, keyErr, err)
 	}
 }
+
+// aside is a color's standby set aside (standby.go).
+type aside struct {
+	slot                    // the container as it was in its color
+	gen       uint64        // tags its operation in flight: a standbyDone of another is stale
+	op        chan struct{} // closed when its operation in flight ended; nil: none began
+	restoring bool          // the operation in flight puts it back in its color
+}

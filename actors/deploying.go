@@ -204,3 +204,45 @@ func (a *appActor) ended(d deploy.Deployment) {
 	}
 	a.quietIfIdle() // a pause waited for this deployment (pause.go)
 }
+
+// The app actor's side of a deployment's retry (retry.go).
+
+// retryAfterEnd decides, as the running deployment d ends, whether it is
+// deployed again: when it failed for a passing reason (retryable), nothing
+// serves the app and no request waits. It reports whether it is.
+func (a *appActor) retryAfterEnd(d deploy.Deployment) bool {
+	p, cause := a.deployments.running().failedWith()
+	if d.Status != deploy.StatusFailed || !retryable(p, cause) || a.deployments.hasQueued() || !a.nothingServes() {
+		a.retry.reset()
+		return false
+	}
+	a.retry.schedule(d, dockerMessage(cause))
+	return true
+}
+
+// nothingServes reports whether the app has no container to route to: no
+// color was ever active, or the active color's container is gone.
+func (a *appActor) nothingServes() bool {
+	active := a.record.active()
+	_, found := a.containers.get(active)
+	return active == "" || !found
+}
+
+// onRetryDue deploys again the deployment whose retry is due, unless the
+// app serves by now or a pause refuses new deployments (the pause's end
+// makes it due again: resync).
+func (a *appActor) onRetryDue(msg retryDue) {
+	d, ok := a.retry.due(msg)
+	switch {
+	case !ok || a.gate.refuses():
+		return
+	case a.deployments.running() != nil || !a.nothingServes():
+		a.retry.reset()
+		return
+	}
+	a.log.Info("deploying again what failed", keyDeploymentID, d.DeploymentID, keyImage, d.ToImage, keyTrigger, d.TriggerSource)
+	if _, err := a.startDeployment(d.ToImage, d.TriggerSource, d.Kind, ""); err != nil {
+		a.log.Error("retry the deployment", keyDeploymentID, d.DeploymentID, keyErr, err)
+		a.retry.schedule(d, err.Error()) // the store refused it: later
+	}
+}

@@ -188,3 +188,16 @@ func (h *healthActor) probe(ctx context.Context, eng *actor.Engine, parent *acto
 		eng.Send(parent, healthResult{color: h.color, containerID: h.containerID, check: check, passes: h.passes, failures: h.failures})
 	}
 }
+
+// healthTarget is a container to check: its ID and published port, and
+// for how long its failed checks before its first pass are starting (0: a
+// container that passed before; docs/deployments.md, "Health checks").
+type healthTarget struct {
+	id       string
+	port     int
+	starting time.Duration
+	// quit, canceled when the app actor stops the watch, ends the check
+	// in flight and any record of it before the health actor takes its
+	// stop: the container may be stopped right after (nil: the stop only).
+	quit context.Context
+}

@@ -36,19 +36,6 @@ type healthWatch struct {
 	quit  context.CancelFunc // ends its checks at once (healthTarget.quit)
 }
 
-// healthTarget is a container to check: its ID and published port, and
-// for how long its failed checks before its first pass are starting (0: a
-// container that passed before; docs/deployments.md, "Health checks").
-type healthTarget struct {
-	id       string
-	port     int
-	starting time.Duration
-	// quit, canceled when the app actor stops the watch, ends the check
-	// in flight and any record of it before the health actor takes its
-	// stop: the container may be stopped right after (nil: the stop only).
-	quit context.Context
-}
-
 func newAppMonitors(e *env) appMonitors {
 	return appMonitors{env: e, watches: map[deploy.Color]*healthWatch{}}
 }

@@ -127,3 +127,16 @@ func (c *queueClock) Value(key any) any {
 	}
 	return c.parent.Value(key)
 }
+
+// waitOp waits for the operation prev (nil: none) to end.
+func waitOp(ctx context.Context, prev <-chan struct{}) error {
+	if prev == nil {
+		return nil
+	}
+	select {
+	case <-prev:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

@@ -197,3 +197,30 @@ type stepDone struct {
 	drained   proxy.DrainResult // draining
 	logs      []string          // rolling back: the failed container's last log lines
 }
+
+// windowDue is a timer of the window being watched: a tick judges it so
+// far and keeps its numbers up to date; end closes it.
+type windowDue struct {
+	gen, seq uint64
+	end      bool
+}
+
+// verifyWindow is the window a run watches now.
+type verifyWindow struct {
+	seq      uint64
+	step     int         // percent of clients on the new color
+	started  time.Time   // when it began
+	start    proxy.Tally // the new color's counters then
+	ticks    int         // ticks judged
+	stopTick func() bool
+	stopEnd  func() bool
+}
+
+// stopWindow stops the timers of the window being watched, if any.
+func (r *deploymentRun) stopWindow() {
+	if w := r.win; w != nil {
+		w.stopTick()
+		w.stopEnd()
+		r.win = nil
+	}
+}

@@ -33,14 +33,6 @@ import (
 // standbySuffix ends the name of a standby set aside.
 const standbySuffix = "-standby"
 
-// aside is a color's standby set aside.
-type aside struct {
-	slot                    // the container as it was in its color
-	gen       uint64        // tags its operation in flight: a standbyDone of another is stale
-	op        chan struct{} // closed when its operation in flight ended; nil: none began
-	restoring bool          // the operation in flight puts it back in its color
-}
-
 // standbyDone reports the end of the background restore or removal of a
 // standby set aside.
 type standbyDone struct {
@@ -253,19 +245,6 @@ func (cs *appContainers) nextOp(a *aside, restoring bool) (prev <-chan struct{},
 			closed = true
 			close(ch)
 		}
-	}
-}
-
-// waitOp waits for the operation prev (nil: none) to end.
-func waitOp(ctx context.Context, prev <-chan struct{}) error {
-	if prev == nil {
-		return nil
-	}
-	select {
-	case <-prev:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
 	}
 }
 

@@ -9,7 +9,6 @@ import (
 	"github.com/bluegreen/bluegreen/config"
 	"github.com/bluegreen/bluegreen/deploy"
 	"github.com/bluegreen/bluegreen/docker"
-	"github.com/bluegreen/bluegreen/proxy"
 )
 
 // Verification on live traffic (docs/verification.md): a verified run
@@ -22,24 +21,6 @@ import (
 // unhealthy, and passes when its time is up. A failure takes the traffic
 // back to the old color (reverting); a promote skips what is left. The
 // run's phase still changes only in advance.
-
-// windowDue is a timer of the window being watched: a tick judges it so
-// far and keeps its numbers up to date; end closes it.
-type windowDue struct {
-	gen, seq uint64
-	end      bool
-}
-
-// verifyWindow is the window a run watches now.
-type verifyWindow struct {
-	seq      uint64
-	step     int         // percent of clients on the new color
-	started  time.Time   // when it began
-	start    proxy.Tally // the new color's counters then
-	ticks    int         // ticks judged
-	stopTick func() bool
-	stopEnd  func() bool
-}
 
 // verifySaveEvery is how often a window's numbers so far are written to
 // the store; it is judged more often (timers.verifyTick), so that a bad
@@ -91,15 +72,6 @@ func (r *deploymentRun) openWindow(step int) {
 	}
 	r.dep.Verification = &deploy.Verification{Step: step, Steps: steps, WindowMS: r.verify.Window.Milliseconds(),
 		Result: deploy.VerificationRunning}
-}
-
-// stopWindow stops the timers of the window being watched, if any.
-func (r *deploymentRun) stopWindow() {
-	if w := r.win; w != nil {
-		w.stopTick()
-		w.stopEnd()
-		r.win = nil
-	}
 }
 
 // inWindow reports whether r watches a window of color's container now.
