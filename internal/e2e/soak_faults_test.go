@@ -360,9 +360,15 @@ func (k *soak) dockerRestart() {
 	k.open(f, -1, containerGone())
 	began := time.Now()
 	how := restartDocker(k.t) // returns once a new daemon answers
+	up := time.Now()
 	k.t.Logf("          Docker restarted: %s", how)
 	for i, name := range active {
-		k.postsInFlight(f, i, name, began, time.Time{}) // its POSTs in flight when it stopped
+		// Its POSTs in flight when the daemon stopped it, or cut its port's
+		// proxy (docker-proxy ends with the daemon, which may stop the
+		// container later or, with live-restore, not at all): until the new
+		// daemon answered. A POST that began meanwhile and met a closed
+		// port was held, not sent: it does not fail.
+		k.postsInFlight(f, i, name, began, up)
 	}
 	k.settle(2 * time.Minute) // the window lasts until every app is stable again
 	k.closeWindows()
