@@ -1,16 +1,10 @@
 package actors
 
 import (
-	"net"
 	"net/http"
-	"net/http/httptest"
-	"strconv"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/anthdm/hollywood/actor"
 
 	"github.com/bluegreen/bluegreen/config"
 	"github.com/bluegreen/bluegreen/deploy"
@@ -28,32 +22,16 @@ func TestHealthActor_Starting(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var status atomic.Int64
 			status.Store(http.StatusServiceUnavailable)
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			port := healthServer(t, func(w http.ResponseWriter, r *http.Request) {
 				w.WriteHeader(int(status.Load()))
-			}))
-			t.Cleanup(srv.Close)
-			_, portText, _ := net.SplitHostPort(strings.TrimPrefix(srv.URL, "http://"))
-			port, _ := strconv.Atoi(portText)
+			})
 
-			eng, err := actor.NewEngine(actor.NewEngineConfig())
-			if err != nil {
-				t.Fatal(err)
-			}
-			results := make(chan healthResult, 1000)
 			hc := config.HealthCheck{Path: "/health", Method: "GET", Timeout: time.Second, Interval: 5 * time.Millisecond,
 				HealthyThreshold: 2, UnhealthyThreshold: 2}
 			reg := metrics.New()
 			rec := healthRecorder{app: "test", metrics: reg.App("test")}
 			target := healthTarget{id: "c1", port: port, starting: tt.starting}
-			parent := eng.SpawnFunc(func(c *actor.Context) {
-				switch msg := c.Message().(type) {
-				case actor.Started:
-					c.SpawnChild(newHealthActor(deploy.Blue, target, hc, rec, new(atomic.Int64), nil), "health", actor.WithID("blue-1"))
-				case healthResult:
-					results <- msg
-				}
-			}, "app", actor.WithID("test"))
-			t.Cleanup(func() { <-eng.Poison(parent).Done() })
+			results := spawnHealthActor(t, deploy.Blue, target, hc, rec, new(atomic.Int64), nil)
 			next := func() healthResult {
 				t.Helper()
 				select {

@@ -38,7 +38,7 @@ func healthChecksCounted(t *testing.T, reg *metrics.Registry) float64 {
 func TestHealthActor(t *testing.T) {
 	var status atomic.Int64
 	status.Store(200)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	port := healthServer(t, func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/health" || r.Header.Get("User-Agent") != "bluegreen-health" {
 			w.WriteHeader(http.StatusNotFound)
 			return
@@ -49,30 +49,14 @@ func TestHealthActor(t *testing.T) {
 			code = http.StatusOK
 		}
 		w.WriteHeader(code)
-	}))
-	t.Cleanup(srv.Close)
-	_, portText, _ := net.SplitHostPort(strings.TrimPrefix(srv.URL, "http://"))
-	port, _ := strconv.Atoi(portText)
+	})
 
-	eng, err := actor.NewEngine(actor.NewEngineConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	results := make(chan healthResult, 100)
 	hc := config.HealthCheck{Path: "/health", Method: "GET", Timeout: 50 * time.Millisecond, Interval: 5 * time.Millisecond,
 		ExpectedStatus: []int{200, 204}, HealthyThreshold: 2}
 	reg := metrics.New()
 	rec := healthRecorder{app: "test", metrics: reg.App("test")}
 	tally := new(atomic.Int64)
-	parent := eng.SpawnFunc(func(c *actor.Context) {
-		switch msg := c.Message().(type) {
-		case actor.Started:
-			c.SpawnChild(newHealthActor(deploy.Green, healthTarget{id: "c1", port: port}, hc, rec, tally, nil), "health", actor.WithID("green-1"))
-		case healthResult:
-			results <- msg
-		}
-	}, "app", actor.WithID("test"))
-	t.Cleanup(func() { <-eng.Poison(parent).Done() })
+	results := spawnHealthActor(t, deploy.Green, healthTarget{id: "c1", port: port}, hc, rec, tally, nil)
 
 	next := func(what string, ok func(deploy.HealthCheck) bool) {
 		t.Helper()
@@ -123,4 +107,41 @@ func TestHealthActor(t *testing.T) {
 	next("failure", func(c deploy.HealthCheck) bool { return !c.Success && c.Error == "status 500" })
 	status.Store(0)
 	next("timeout", func(c deploy.HealthCheck) bool { return !c.Success && c.Error == "no answer within 50ms" })
+}
+
+// healthServer serves handler on 127.0.0.1 until the test ends and
+// returns its port.
+func healthServer(t *testing.T, handler http.HandlerFunc) int {
+	t.Helper()
+	srv := httptest.NewServer(handler)
+	t.Cleanup(srv.Close)
+	_, portText, _ := net.SplitHostPort(strings.TrimPrefix(srv.URL, "http://"))
+	port, err := strconv.Atoi(portText)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return port
+}
+
+// spawnHealthActor runs a health actor of color checking target, under a
+// parent that passes its results on to the channel it returns; both stop
+// when the test ends.
+func spawnHealthActor(t *testing.T, color deploy.Color, target healthTarget, hc config.HealthCheck, rec healthRecorder,
+	tally *atomic.Int64, eager func() bool) <-chan healthResult {
+	t.Helper()
+	eng, err := actor.NewEngine(actor.NewEngineConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	results := make(chan healthResult, 1000)
+	parent := eng.SpawnFunc(func(c *actor.Context) {
+		switch msg := c.Message().(type) {
+		case actor.Started:
+			c.SpawnChild(newHealthActor(color, target, hc, rec, tally, eager), "health", actor.WithID(string(color)+"-1"))
+		case healthResult:
+			results <- msg
+		}
+	}, "app", actor.WithID("test"))
+	t.Cleanup(func() { <-eng.Poison(parent).Done() })
+	return results
 }

@@ -4,11 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"slices"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -294,27 +291,11 @@ func TestAppActor_FollowOutage(t *testing.T) {
 // passed check: the outage hold releases at the next one, not at a
 // heartbeat.
 func TestHealthActor_EagerWhileHolding(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) }))
-	t.Cleanup(srv.Close)
-	_, portText, _ := net.SplitHostPort(strings.TrimPrefix(srv.URL, "http://"))
-	port, _ := strconv.Atoi(portText)
-	eng, err := actor.NewEngine(actor.NewEngineConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	results := make(chan healthResult, 1000)
+	port := healthServer(t, func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) })
 	hc := config.HealthCheck{Path: "/health", Method: "GET", Timeout: time.Second, Interval: 2 * time.Millisecond, HealthyThreshold: 2}
 	tally := new(atomic.Int64)
 	var holding atomic.Bool
-	parent := eng.SpawnFunc(func(c *actor.Context) {
-		switch msg := c.Message().(type) {
-		case actor.Started:
-			c.SpawnChild(newHealthActor(deploy.Blue, healthTarget{id: "c1", port: port}, hc, healthRecorder{app: "test"}, tally, holding.Load), "health", actor.WithID("blue-1"))
-		case healthResult:
-			results <- msg
-		}
-	}, "app", actor.WithID("eager"))
-	t.Cleanup(func() { <-eng.Poison(parent).Done() })
+	results := spawnHealthActor(t, deploy.Blue, healthTarget{id: "c1", port: port}, hc, healthRecorder{app: "test"}, tally, holding.Load)
 
 	// count drains the results sent while the tally grew by n passes.
 	count := func(n int64) (sent int, passes int64) {
