@@ -42,24 +42,12 @@ func TestCrash_Kill9InVerificationWindow(t *testing.T) {
 		}
 		s.kill9()
 
-		started := s.start()
-		var first time.Duration
-		waitFor(t, 10*time.Second, "the first answer after the restart", func() (bool, string) {
-			code, body, err := get(a.url("/"))
-			if err == nil && code == 200 {
-				first = time.Since(started)
-				if body != "v1" {
-					t.Fatalf("after the restart the proxy answered %q, want v1 (the old color)", body)
-				}
-				// At once, before a new deployment of v2 could begin its
-				// own step: a client that was on the canary is on v1.
-				if body := getCookie(t, a, bucketBelow(50)); body != "v1" {
-					t.Fatalf("after the restart a client that was on the canary got %q, want v1", body)
-				}
-				return true, ""
-			}
-			return false, fmt.Sprint(code, err)
-		})
+		first := firstAnswer(t, a, s.start(), "v1", "the old color")
+		// At once, before a new deployment of v2 could begin its own
+		// step: a client that was on the canary is on v1.
+		if body := getCookie(t, a, bucketBelow(50)); body != "v1" {
+			t.Fatalf("after the restart a client that was on the canary got %q, want v1", body)
+		}
 		end := s.ended(id, 30*time.Second)
 		if end.Status != deploy.StatusInterrupted {
 			t.Fatalf("deployment %s %q, want interrupted", end.Status, end.Error)
@@ -94,19 +82,7 @@ func TestCrash_Kill9InVerificationWindow(t *testing.T) {
 		}
 		s.kill9()
 
-		started := s.start()
-		var first time.Duration
-		waitFor(t, 10*time.Second, "the first answer after the restart", func() (bool, string) {
-			code, body, err := get(a.url("/"))
-			if err == nil && code == 200 {
-				first = time.Since(started)
-				if body != "v2" {
-					t.Fatalf("after the restart the proxy answered %q, want v2 (the new color stays active)", body)
-				}
-				return true, ""
-			}
-			return false, fmt.Sprint(code, err)
-		})
+		first := firstAnswer(t, a, s.start(), "v2", "the new color stays active")
 		// A fresh window: the deployment runs on, in verifying again.
 		waitFor(t, 10*time.Second, "a fresh window", func() (bool, string) {
 			d, err := s.deployment(id)
@@ -177,4 +153,24 @@ func phaseNames(d deploy.Deployment) []string {
 		out = append(out, p.Name)
 	}
 	return out
+}
+
+// firstAnswer waits for the first 200 of a's proxy after serve started
+// again, which must be want (why says which color that is), and returns
+// how long after the start it came.
+func firstAnswer(t *testing.T, a *app, started time.Time, want, why string) time.Duration {
+	t.Helper()
+	var first time.Duration
+	waitFor(t, 10*time.Second, "the first answer after the restart", func() (bool, string) {
+		code, body, err := get(a.url("/"))
+		if err != nil || code != 200 {
+			return false, fmt.Sprint(code, err)
+		}
+		first = time.Since(started)
+		if body != want {
+			t.Fatalf("after the restart the proxy answered %q, want %s (%s)", body, want, why)
+		}
+		return true, ""
+	})
+	return first
 }
