@@ -1,10 +1,12 @@
 package proxy
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/netip"
 	"strings"
 	"sync"
@@ -223,5 +225,40 @@ func TestProxy_requestID(t *testing.T) {
 				t.Fatalf("X-Request-Id %q, want %q (empty: 32 new hex digits)", ids[0], tt.keep)
 			}
 		})
+	}
+}
+
+// TestProxy_requestIDSpelling: the field goes to the container spelled as
+// docs/traffic.md spells it, X-Request-ID, not in Go's canonical case.
+func TestProxy_requestIDSpelling(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	heads := make(chan string, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		br := bufio.NewReader(c)
+		var head strings.Builder
+		for {
+			line, err := br.ReadString('\n')
+			head.WriteString(line)
+			if err != nil || line == "\r\n" {
+				break
+			}
+		}
+		heads <- head.String()
+		c.Write(rawAnswer)
+	}()
+	p := startProxy(t, Options{})
+	p.SetTarget(ColorBlue, ln.Addr().String())
+	openClient(t, p, "GET /id HTTP/1.1\r\nHost: x\r\n\r\n").answer(t, "GET", 5*time.Second)
+	if head := <-heads; !strings.Contains(head, "\r\nX-Request-ID: ") {
+		t.Fatalf("the container got no X-Request-ID field spelled so:\n%s", head)
 	}
 }

@@ -79,7 +79,7 @@ func (cc *clientConn) writeRequestHead(w *bufio.Writer, upgrade bool) {
 }
 
 // writeProxyFields writes the fields of a request head sent upstream that
-// the proxy decides: the framing, TE: trailers, and X-Request-Id.
+// the proxy decides: the framing, TE: trailers, and X-Request-ID.
 func (cc *clientConn) writeProxyFields(w *bufio.Writer) {
 	rq := &cc.req
 	switch {
@@ -93,7 +93,7 @@ func (cc *clientConn) writeProxyFields(w *bufio.Writer) {
 	if rq.TETrailers {
 		w.WriteString("Te: trailers\r\n")
 	}
-	w.WriteString("X-Request-Id: ")
+	w.WriteString("X-Request-ID: ")
 	w.Write(cc.requestID())
 	w.WriteString("\r\n")
 }

@@ -24,8 +24,8 @@ const (
 	KindForwardedHost                // X-Forwarded-Host
 	KindForwardedPort                // X-Forwarded-Port
 	KindForwarded                    // Forwarded
-	KindForwardingAlias              // a forwarding field (or X-Request-Id) spelled with '_' for '-' (X_Forwarded_For, X_Real_IP): always dropped
-	KindRequestID                    // X-Request-Id: the proxy writes its own
+	KindForwardingAlias              // a forwarding field (or X-Request-ID) spelled with '_' for '-' (X_Forwarded_For, X_Real_IP): always dropped
+	KindRequestID                    // X-Request-ID: the proxy writes its own
 )
 
 // ForwardingNames are the forwarding fields, in the order of their kinds

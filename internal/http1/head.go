@@ -233,7 +233,7 @@ func (h *Head) HasHost() bool { return h.hostN > 0 }
 // Host returns the request's Host field value ("" when none).
 func (h *Head) Host() []byte { return h.bytes(h.host) }
 
-// RequestID returns the value of the request's X-Request-Id field, and
+// RequestID returns the value of the request's X-Request-ID field, and
 // whether it had exactly one.
 func (h *Head) RequestID() ([]byte, bool) { return h.bytes(h.requestID), h.requestIDN == 1 }
 
