@@ -301,8 +301,7 @@ func (cs *appContainers) delete(color deploy.Color) {
 
 // aside is a color's standby set aside (standby.go).
 type aside struct {
-	slot                    // the container as it was in its color
-	gen       uint64        // tags its operation in flight: a standbyDone of another is stale
-	op        chan struct{} // closed when its operation in flight ended; nil: none began
-	restoring bool          // the operation in flight puts it back in its color
+	slot               // the container as it was in its color
+	gen  uint64        // tags its operation in flight: a standbyDone of another is stale
+	op   chan struct{} // closed when its operation in flight ended; nil: none began
 }

@@ -406,3 +406,37 @@ func TestGate_Ready(t *testing.T) {
 		t.Fatal("awaitReady once ready")
 	}
 }
+
+// TestAppActor_ReconcileAfterAPause: a read of both colors that ends while
+// the app is paused (an upgrade's) is taken into the containers part
+// anyway, so that the reconcile runs again once the app drives again (a
+// failed upgrade's resume): a container that died unseen meanwhile is
+// found and started again.
+func TestAppActor_ReconcileAfterAPause(t *testing.T) {
+	cfg := unitApp(t, "web:v1")
+	// One check at each health actor's start, then none for an hour: only
+	// a read of the colors can find the death.
+	cfg.HealthCheck.Interval, cfg.HealthCheck.HealthyThreshold = time.Hour, 1
+	u := newUnit(t, cfg)
+	u.stable(cfg.Name, "web:v1")
+	u.until("the event stream", func() bool { return u.rt.streamCount() == 1 })
+
+	release := u.rt.hold("Inspect")
+	u.tick(cfg.Name) // a read of both colors, held in Docker
+	if err := u.sys.Pause(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	before := len(u.rt.callLog())
+	release() // its result comes while the app is paused
+	u.until("the read's end", func() bool { return len(u.rt.callLog()) >= before+2 })
+	time.Sleep(50 * time.Millisecond) // its result taken by the paused actor
+	u.sys.Resume()
+	u.until("the event stream again", func() bool { return u.rt.streamCount() == 1 })
+	u.until("blue checked again", func() bool { return u.app(cfg.Name).Containers.Blue.Health == deploy.Healthy })
+
+	u.rt.setQuiet(true) // the stream misses the death: only a read finds it
+	u.rt.kill(cfg.Name + "-blue")
+	u.rt.setQuiet(false)
+	u.tick(cfg.Name)
+	u.until("the death found by a read", func() bool { return len(u.eventsOf(cfg.Name, deploy.EventContainerExited)) > 0 })
+}

@@ -59,9 +59,30 @@ func (a *appActor) Receive(c *actor.Context) {
 
 	default:
 		if !a.gate.drives() {
-			return // Docker work and health checks are another process's now, or over
+			// Docker work and health checks are another process's now, or
+			// over; but what the actor's own work in flight did is still
+			// taken into its parts, so that they are right when it drives
+			// again (a failed upgrade's resume).
+			a.settleQuiet(msg)
+			return
 		}
 		a.driving(msg)
+	}
+}
+
+// settleQuiet takes, while the app does not drive Docker, the end of work
+// the actor began before: a read of both colors is over (another may
+// begin), a standby's restore or removal is recorded, a container's start
+// or removal is in its slot. Nothing follows from them until the app
+// drives again; every other message is dropped.
+func (a *appActor) settleQuiet(msg any) {
+	switch msg := msg.(type) {
+	case reconcileResult:
+		a.containers.readDone()
+	case standbyDone:
+		a.onStandbyDone(msg)
+	case opDone:
+		a.containers.opDone(msg, a.record.active())
 	}
 }
 
@@ -158,6 +179,7 @@ func (a *appActor) stopped() {
 	a.revival.cancel()
 	a.retry.reset()
 	a.gate.answer(errors.New("the app actor stopped"))
+	a.gate.markReady() // who waits for its first adoption waits no longer
 	switch {
 	case a.gate.closed(): // the shutdown drains it
 	case a.retired && a.gate.drives():

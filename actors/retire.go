@@ -51,7 +51,7 @@ func (a *appActor) stopContainers() []string {
 		}
 	})
 	grace, rt := a.cfg.Deployment.StopTimeout, a.deps.rt
-	ctx, cancel := context.WithTimeout(context.Background(), grace+30*time.Second)
+	ctx, cancel := timeoutAfterQueue(context.Background(), grace+30*time.Second) // from the stops' turn in Docker's queue
 	defer cancel()
 	var mu sync.Mutex
 	var stopped []string

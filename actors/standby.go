@@ -36,13 +36,12 @@ const standbySuffix = "-standby"
 // standbyDone reports the end of the background restore or removal of a
 // standby set aside.
 type standbyDone struct {
-	color    deploy.Color
-	by       int64 // the deployment whose end decided it (0: an adoption or the reconcile)
-	gen      uint64
-	removed  bool             // a removal (else a restore)
-	ct       docker.Container // restored: the container under its color's name
-	err      error
-	leftover string // restored: the failed candidate removed first ("": none)
+	color   deploy.Color
+	by      int64 // the deployment whose end decided it (0: an adoption or the reconcile)
+	gen     uint64
+	removed bool             // a removal (else a restore)
+	ct      docker.Container // restored: the container under its color's name
+	err     error
 }
 
 // asideName is the name of color's standby while it is set aside.
@@ -92,7 +91,7 @@ func (cs *appContainers) makeRoom(color deploy.Color) func(context.Context) erro
 	default:
 		return nil
 	}
-	prev, done := cs.nextOp(a, false)
+	prev, done := cs.nextOp(a)
 	rt, id, name, grace := cs.env.deps.rt, a.id, cs.asideName(color), cs.env.cfg.Deployment.StopTimeout
 	return func(ctx context.Context) error {
 		defer done()
@@ -116,11 +115,11 @@ func (cs *appContainers) restoreAside(color deploy.Color, leftover string, by in
 	if a == nil {
 		return
 	}
-	prev, done := cs.nextOp(a, true)
+	prev, done := cs.nextOp(a)
 	send, rt, id, name, gen := cs.env.send, cs.env.deps.rt, a.id, cs.name(color), a.gen
 	go func() {
 		defer done()
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		ctx, cancel := timeoutAfterQueue(context.Background(), 30*time.Second) // from its turn in Docker's queue
 		defer cancel()
 		err := waitOp(ctx, prev)
 		if err == nil && leftover != "" {
@@ -130,7 +129,7 @@ func (cs *appContainers) restoreAside(color deploy.Color, leftover string, by in
 		if err == nil {
 			ct, err = renameTo(ctx, rt, id, name)
 		}
-		send(standbyDone{color: color, by: by, gen: gen, ct: ct, err: err, leftover: leftover})
+		send(standbyDone{color: color, by: by, gen: gen, ct: ct, err: err})
 	}()
 }
 
@@ -144,13 +143,13 @@ func (cs *appContainers) dropAside(color deploy.Color, by int64) {
 	if a == nil {
 		return
 	}
-	prev, done := cs.nextOp(a, false)
+	prev, done := cs.nextOp(a)
 	delete(cs.asides, color)
 	cs.removing = append(cs.removals(), a.op)
 	send, rt, id, gen := cs.env.send, cs.env.deps.rt, a.id, a.gen
 	go func() {
 		defer done()
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		ctx, cancel := timeoutAfterQueue(context.Background(), 30*time.Second) // from its turn in Docker's queue
 		defer cancel()
 		err := waitOp(ctx, prev)
 		if err == nil {
@@ -233,9 +232,9 @@ func (cs *appContainers) adoptAsides(list []docker.Container) {
 
 // nextOp begins a's next operation: prev ends with the one before it, done
 // ends this one (once).
-func (cs *appContainers) nextOp(a *aside, restoring bool) (prev <-chan struct{}, done func()) {
+func (cs *appContainers) nextOp(a *aside) (prev <-chan struct{}, done func()) {
 	cs.asideGen++
-	a.gen, a.restoring = cs.asideGen, restoring
+	a.gen = cs.asideGen
 	prev = a.op
 	ch := make(chan struct{})
 	a.op = ch
@@ -260,7 +259,10 @@ func setAside(ctx context.Context, rt Runtime, id, name string, grace time.Durat
 		return err
 	}
 	if ct.Running || ct.State == "restarting" {
-		sctx, cancel := context.WithTimeout(ctx, grace+30*time.Second)
+		// A clock of its own, from its turn in Docker's queue: the standby's
+		// stop is not the candidate's startup_timeout (ctx's, which starts at
+		// the rename).
+		sctx, cancel := timeoutAfterQueue(ctx, grace+30*time.Second)
 		err := rt.Stop(sctx, id, grace)
 		cancel()
 		if err != nil {
