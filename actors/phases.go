@@ -133,9 +133,11 @@ func (r *deploymentRun) candidateCreated(res stepDone) {
 func (r *deploymentRun) openGate() {
 	r.host.watchHealth()
 	e := r.env
-	r.stopGate = e.after(e.cfg.Deployment.HealthCheckTimeout, stepDone{gen: r.gen, phase: phaseHealthChecking, err: errGateTimeout})
+	stopTimer := e.after(e.cfg.Deployment.HealthCheckTimeout, stepDone{gen: r.gen, phase: phaseHealthChecking, err: errGateTimeout})
+	ctx, stopWatch := context.WithCancel(r.ctx)
+	r.stopGate = func() { stopTimer(); stopWatch() }
 	failed := func(err error) { r.done(stepDone{phase: phaseHealthChecking, err: err}) }
-	go watchCrash(r.ctx, e.deps.rt, r.candidate, e.deps.timers.crashPoll, failed)
+	go watchCrash(ctx, e.deps.rt, r.candidate, e.deps.timers.crashPoll, failed)
 }
 
 // gateFailure says why the gate failed, recording a crash in the audit trail.
@@ -165,7 +167,6 @@ func (r *deploymentRun) gateFailure(err error) string {
 // this deployment: adopt.go). A switch the store cannot record does not
 // happen: the candidate is rolled back. It ends at once.
 func (r *deploymentRun) switchTraffic() stepDone {
-	r.closeGate()
 	from, err := r.host.switchTo(r.color, r.dep.ToImage)
 	if err != nil {
 		return stepDone{gen: r.gen, phase: phaseSwitching,
@@ -246,7 +247,6 @@ func (r *deploymentRun) oldStopped(err error) {
 // manual switch only stops it: it was there before).
 func (r *deploymentRun) rollBack(why string) {
 	r.why = why
-	r.closeGate()
 	r.env.log.Warn("rolling back", keyDeploymentID, r.dep.DeploymentID, "reason", why)
 	r.host.rollingBack(r.color, r.candidate)
 	rt, id, existing, grace := r.env.deps.rt, r.candidate, r.existing, r.env.cfg.Deployment.StopTimeout

@@ -208,6 +208,9 @@ func (r *deploymentRun) drainOrEnd() {
 // enter closes r's current phase (with why, when it failed) and begins the
 // work of next; work that ends at once comes back to advance here.
 func (r *deploymentRun) enter(next phase, why string) {
+	if next != phaseHealthChecking {
+		r.closeGate() // the gate is over: switching, canary or rollback
+	}
 	switch next { // the window opens before the record: its event shows it
 	case phaseCanary:
 		step := r.steps[r.stepIdx]

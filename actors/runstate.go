@@ -52,7 +52,7 @@ type deploymentRun struct {
 
 	ctx      context.Context // ends with the run: cancels its steps and the crash watch
 	cancel   context.CancelFunc
-	stopGate func() bool // stops the health_check_timeout timer
+	stopGate func() // ends the gate: its health_check_timeout timer and its crash watch
 }
 
 // runHost is what a run asks of its app actor: the containers, the health
@@ -168,7 +168,8 @@ func (r *deploymentRun) failedWith() (phase, error) {
 	return r.failedIn, r.failure
 }
 
-// closeGate stops the health_check_timeout timer.
+// closeGate ends the gate's timer and crash watch; enter calls it when the
+// run leaves health_checking, whichever phase comes next.
 func (r *deploymentRun) closeGate() {
 	if r.stopGate != nil {
 		r.stopGate()
