@@ -53,7 +53,8 @@ func (cs *appContainers) adoptBeside(list []docker.Container, owned deploy.Color
 	cs.adopted, cs.dockErr = true, nil
 	for _, ct := range list {
 		if color, ok := cs.colorOf(ct); ok && color != owned && cs.slots[color] == nil {
-			cs.slots[color] = &slot{id: ct.ID, image: ct.Image, port: ct.HostPort, state: ct.State}
+			cs.slots[color] = cs.slotOf(color, ct)
+			cs.save(color)
 		}
 	}
 }
