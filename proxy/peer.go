@@ -20,8 +20,14 @@ func (cc *clientConn) readProxyHeader() bool {
 		cc.p.log.Debug("PROXY protocol header refused", "peer", cc.peer, "err", err)
 		return false
 	}
-	if !h.Local {
-		cc.setPeer(h.Source.Addr().Unmap())
+	if h.Local {
+		// No client named (the balancer's own health check, or a family
+		// it cannot name): the peer stays the balancer's address, but the
+		// bytes that follow are a client's as much as the balancer's, and
+		// their X-Forwarded-For or X-Request-ID is not believed.
+		cc.trusted = false
+		return true
 	}
+	cc.setPeer(h.Source.Addr().Unmap())
 	return true
 }
