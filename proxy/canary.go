@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"bufio"
-	"math/rand/v2"
 )
 
 // A canary step (docs/verification.md, "Canary steps") splits an app's
@@ -125,14 +124,6 @@ func bucketOf(v []byte) uint32 {
 	return h % 100
 }
 
-// newCanaryValue fills v with a random cookie value, from the runtime's
-// generator (as request IDs: no system call, no lock).
-func newCanaryValue(v *[canaryValueLen]byte) {
-	for half := range 2 {
-		x := rand.Uint64()
-		for i := range 16 {
-			v[half*16+i] = hexDigits[x>>60]
-			x <<= 4
-		}
-	}
-}
+// newCanaryValue fills v with a random cookie value, as a request ID is
+// made (randomHex).
+func newCanaryValue(v *[canaryValueLen]byte) { randomHex(v) }

@@ -102,10 +102,6 @@ func (cc *clientConn) dropHeld() {
 	cc.close()
 }
 
-// gaveUp ends a held request whose client closed its connection: its slot
-// is free at once.
-func (cc *clientConn) gaveUp() { cc.dropHeld() }
-
 // serveHeld serves a released request from its bytes (resumeHeld put
 // them back before the socket's), then the connection's next requests.
 func (cc *clientConn) serveHeld() {

@@ -55,7 +55,6 @@ type holding struct {
 	passFrom     time.Time     // an outage hold ends at a passed check that began then or later (zero: any)
 	lost         bool          // it was sent, and its connection lost, once: never held for that again
 	heldBuf      []byte        // the request's bytes: its head and what came after it
-	heldFirst    bool          // it is the connection's first request
 	holdWake     chan int      // a connection that cannot park waits here for its outcome
 	dispatched   chan struct{} // set by a resume's dispatcher: signalDispatched
 	replay       int           // the outcome of the release, for the request read again

@@ -122,7 +122,7 @@ func (ip *idlePoller) wake(id uint64) {
 		cc.parkTimer.Stop()
 		go cc.resume(true)
 	case cc.state.CompareAndSwap(connHeld, connClosed):
-		cc.gaveUp() // its client closed while its request was held
+		cc.dropHeld() // its client closed while its request was held
 	default:
 		cc.wakeMissed.Store(true) // not parked yet (park checks), or closed
 	}

@@ -42,14 +42,17 @@ func validRequestID(v []byte) bool {
 	return true
 }
 
-// newRequestID fills id with a random request ID. The bits come from the
+// newRequestID fills id with a random request ID (randomHex).
+func newRequestID(id *[requestIDLen]byte) { randomHex(id) }
+
+// randomHex fills b with 128 random bits in hex. The bits come from the
 // runtime's generator (ChaCha8 per thread, seeded by the system): no
-// system call, no lock, and not predictable from the IDs seen before.
-func newRequestID(id *[requestIDLen]byte) {
+// system call, no lock, and not predictable from the values seen before.
+func randomHex(b *[32]byte) {
 	for half := range 2 {
 		v := rand.Uint64()
 		for i := range 16 {
-			id[half*16+i] = hexDigits[v>>60]
+			b[half*16+i] = hexDigits[v>>60]
 			v <<= 4
 		}
 	}

@@ -1,5 +1,7 @@
 package http1
 
+import "bytes"
+
 // Cookie returns the value of the request cookie named name: the first
 // name=value pair of the request's Cookie fields (RFC 6265 §5.4, pairs
 // separated by ";"), its surrounding spaces and double quotes taken off.
@@ -24,19 +26,19 @@ func (h *Head) Cookie(name string) (value []byte, ok bool) {
 func cookieIn(b []byte, name string) ([]byte, bool) {
 	for len(b) > 0 {
 		pair := b
-		if i := indexByte(b, ';'); i >= 0 {
+		if i := bytes.IndexByte(b, ';'); i >= 0 {
 			pair, b = b[:i], b[i+1:]
 		} else {
 			b = nil
 		}
-		pair = trimSpace(pair)
-		eq := indexByte(pair, '=')
-		if eq < 0 || string(trimSpace(pair[:eq])) != name {
+		pair = trimOWS(pair)
+		eq := bytes.IndexByte(pair, '=')
+		if eq < 0 || string(trimOWS(pair[:eq])) != name {
 			continue
 		}
-		v := trimSpace(pair[eq+1:])
+		v := trimOWS(pair[eq+1:])
 		if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
-			v = trimSpace(v[1 : len(v)-1])
+			v = trimOWS(v[1 : len(v)-1])
 		}
 		if len(v) == 0 {
 			return nil, false
@@ -44,24 +46,4 @@ func cookieIn(b []byte, name string) ([]byte, bool) {
 		return v, true
 	}
 	return nil, false
-}
-
-func indexByte(b []byte, c byte) int {
-	for i, x := range b {
-		if x == c {
-			return i
-		}
-	}
-	return -1
-}
-
-// trimSpace takes off leading and trailing spaces and tabs.
-func trimSpace(b []byte) []byte {
-	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
-		b = b[1:]
-	}
-	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
-		b = b[:len(b)-1]
-	}
-	return b
 }

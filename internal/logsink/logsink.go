@@ -119,29 +119,10 @@ func OpenFile(path string, o Options) (*Sink, error) {
 // error at once, even when p is dropped (the buffer is full, p is larger
 // than the buffer); it fails only on a closed Sink. It does not allocate.
 func (s *Sink) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return 0, ErrClosed
-	}
-	b := &s.pending
 	if len(p) == 0 {
-		s.mu.Unlock()
-		return 0, nil
+		return 0, s.WriteRecords(nil, nil)
 	}
-	if len(b.buf)+len(p) > cap(b.buf) || len(b.ends) == cap(b.ends) {
-		s.mu.Unlock()
-		s.dropped.Add(1)
-		return len(p), nil
-	}
-	b.buf = append(b.buf, p...)
-	b.ends = append(b.ends, len(b.buf))
-	select {
-	case s.wake <- true:
-	default:
-	}
-	s.mu.Unlock()
-	return len(p), nil
+	return len(p), s.WriteRecords(p, []int{len(p)})
 }
 
 // WriteRecords copies the records of buf, record i being
